@@ -1,0 +1,149 @@
+//! The two built-in [`Sealer`]s, both thin wrappers over RustCrypto AEADs.
+
+use aes_gcm::aead::{Aead, AeadInOut, KeyInit, Nonce, Payload};
+use secrecy::SecretSlice;
+use zeroize::Zeroizing;
+
+use crate::{Algorithm, Error, KEY_LEN, Key, Result, Sealer, TAG_LEN};
+
+/// The largest message either AEAD is asked to seal: the format stores the
+/// body length as a `u32` that includes the tag.
+pub(crate) const MAX_PLAINTEXT: usize = u32::MAX as usize - TAG_LEN;
+
+/// AES-256-GCM (NIST SP 800-38D), the default [`Sealer`].
+///
+/// # Security notes
+/// - Nonces are 96 bits and drawn at random for every message. NIST limits a
+///   key to 2^32 messages with random 96-bit nonces; keyseal seals one
+///   message per write of the store under its data key (and one per key wrap
+///   under a key-encryption key), so a store would need four billion writes
+///   before its data key must change. Key rotation draws a new data key.
+/// - GCM is not key-committing: a ciphertext can in principle be crafted to
+///   open under two chosen keys. keyseal does not rely on it: the file names
+///   its key by a [`KeyId`](crate::KeyId) derived with HKDF, and each key
+///   only ever unwraps the data key that was wrapped for it.
+/// - Uses AES-NI and CLMUL when the CPU has them; otherwise the constant-time
+///   software fallback of the `aes` and `ghash` crates.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Aes256GcmSealer;
+
+/// XChaCha20-Poly1305, the alternative [`Sealer`].
+///
+/// # Security notes
+/// - Nonces are 192 bits and drawn at random for every message; at that size
+///   random nonces have no practical collision bound.
+/// - Constant-time in software on every CPU, which makes it the better choice
+///   where AES hardware is missing.
+/// - Like GCM, not key-committing; see [`Aes256GcmSealer`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct XChaCha20Poly1305Sealer;
+
+fn seal_with<A: Aead + KeyInit>(
+    algorithm: Algorithm,
+    key: &Key,
+    nonce: &[u8],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>> {
+    if plaintext.len() > MAX_PLAINTEXT {
+        return Err(Error::TooLarge {
+            len: plaintext.len(),
+            max: MAX_PLAINTEXT,
+        });
+    }
+    let nonce = nonce_for::<A>(algorithm, nonce)?;
+    let cipher = cipher::<A>(key)?;
+    cipher
+        .encrypt(
+            &nonce,
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
+        .map_err(|_| Error::TooLarge {
+            len: plaintext.len(),
+            max: MAX_PLAINTEXT,
+        })
+}
+
+fn open_with<A: AeadInOut + KeyInit>(
+    algorithm: Algorithm,
+    key: &Key,
+    nonce: &[u8],
+    aad: &[u8],
+    ciphertext: &[u8],
+) -> Result<SecretSlice<u8>> {
+    let nonce = nonce_for::<A>(algorithm, nonce)?;
+    let cipher = cipher::<A>(key)?;
+    // Decrypt in a zeroizing buffer and copy the plaintext into an exactly
+    // sized allocation: `Vec::into_boxed_slice` would reallocate (the tag was
+    // truncated away) and leave a plaintext copy behind in freed memory.
+    let mut buffer = Zeroizing::new(ciphertext.to_vec());
+    cipher
+        .decrypt_in_place(&nonce, aad, &mut *buffer)
+        .map_err(|_| Error::Authentication)?;
+    Ok(SecretSlice::from(Box::<[u8]>::from(buffer.as_slice())))
+}
+
+fn cipher<A: KeyInit>(key: &Key) -> Result<A> {
+    // Both AEADs take exactly KEY_LEN bytes, which `Key` guarantees, so this
+    // error is unreachable; it is mapped rather than unwrapped all the same.
+    A::new_from_slice(key.expose_secret()).map_err(|_| Error::InvalidKeyLength { len: KEY_LEN })
+}
+
+fn nonce_for<A: aes_gcm::aead::AeadCore>(algorithm: Algorithm, nonce: &[u8]) -> Result<Nonce<A>> {
+    Nonce::<A>::try_from(nonce).map_err(|_| Error::InvalidNonceLength {
+        algorithm,
+        expected: algorithm.nonce_len(),
+        len: nonce.len(),
+    })
+}
+
+impl Sealer for Aes256GcmSealer {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::Aes256Gcm
+    }
+    fn seal(&self, key: &Key, nonce: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
+        seal_with::<aes_gcm::Aes256Gcm>(self.algorithm(), key, nonce, aad, plaintext)
+    }
+    fn open(
+        &self,
+        key: &Key,
+        nonce: &[u8],
+        aad: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<SecretSlice<u8>> {
+        open_with::<aes_gcm::Aes256Gcm>(self.algorithm(), key, nonce, aad, ciphertext)
+    }
+}
+
+impl Sealer for XChaCha20Poly1305Sealer {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::XChaCha20Poly1305
+    }
+    fn seal(&self, key: &Key, nonce: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
+        seal_with::<chacha20poly1305::XChaCha20Poly1305>(
+            self.algorithm(),
+            key,
+            nonce,
+            aad,
+            plaintext,
+        )
+    }
+    fn open(
+        &self,
+        key: &Key,
+        nonce: &[u8],
+        aad: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<SecretSlice<u8>> {
+        open_with::<chacha20poly1305::XChaCha20Poly1305>(
+            self.algorithm(),
+            key,
+            nonce,
+            aad,
+            ciphertext,
+        )
+    }
+}

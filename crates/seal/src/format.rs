@@ -1,0 +1,613 @@
+//! The sealed-file format, version 1 (byte layout: `docs/FORMAT.md`).
+//!
+//! A file is an envelope: a random *data key* seals the body, and one
+//! *stanza* per key-encryption key (the key provider's key, optionally a
+//! recovery key) holds the data key wrapped under that key, in the style of
+//! age's recipient stanzas. Changing the key-encryption key rewraps 48 bytes
+//! instead of re-sealing everything, and a recovery key opens a file whose
+//! keyring item is gone.
+//!
+//! The whole header (magic to body length) and the caller's context string
+//! are the body's associated data, so no header byte can change unnoticed and
+//! a file sealed for one store does not open as another. Parsing never
+//! allocates more than the header's fixed-size parts: lengths in the file are
+//! checked against the bytes actually present before anything is read.
+
+use secrecy::{ExposeSecret, SecretSlice};
+
+use crate::aead::MAX_PLAINTEXT;
+use crate::{Algorithm, Error, KEY_ID_LEN, KEY_LEN, Key, KeyId, Result, TAG_LEN};
+
+/// The eight bytes every keyseal file starts with: `keyseal` and a NUL.
+pub const MAGIC: [u8; 8] = *b"keyseal\0";
+
+/// The format version this build writes, and the newest it reads.
+pub const FORMAT_VERSION: u16 = 1;
+
+/// The most stanzas a version-1 header may hold.
+pub const MAX_STANZAS: usize = 8;
+
+/// The length of a wrapped data key: the key and its AEAD tag.
+pub const WRAPPED_KEY_LEN: usize = KEY_LEN + TAG_LEN;
+
+/// What a stanza's key-encryption key is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum StanzaKind {
+    /// The store's key, kept by its key provider (id 1).
+    Primary,
+    /// A recovery key the user keeps outside the machine (id 2).
+    Recovery,
+}
+
+impl StanzaKind {
+    /// The kind's id byte in the file.
+    pub const fn id(self) -> u8 {
+        match self {
+            Self::Primary => 1,
+            Self::Recovery => 2,
+        }
+    }
+
+    /// The kind for an id byte, if version 1 knows it.
+    pub const fn from_id(id: u8) -> Option<Self> {
+        match id {
+            1 => Some(Self::Primary),
+            2 => Some(Self::Recovery),
+            _ => None,
+        }
+    }
+}
+
+/// One wrapped copy of the data key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Stanza {
+    kind: StanzaKind,
+    key_id: KeyId,
+    nonce: Vec<u8>,
+    wrapped: [u8; WRAPPED_KEY_LEN],
+}
+
+impl Stanza {
+    /// What the wrapping key is.
+    pub fn kind(&self) -> StanzaKind {
+        self.kind
+    }
+
+    /// The id of the key that unwraps this stanza.
+    pub fn key_id(&self) -> KeyId {
+        self.key_id
+    }
+
+    fn wrap(
+        algorithm: Algorithm,
+        kind: StanzaKind,
+        kek: &Key,
+        data_key: &Key,
+        context: &str,
+        random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
+    ) -> Result<Self> {
+        let mut nonce = vec![0u8; algorithm.nonce_len()];
+        random(&mut nonce)?;
+        let aad = wrap_aad(algorithm, kind, kek.id(), context);
+        let sealed = algorithm
+            .sealer()
+            .seal(kek, &nonce, &aad, data_key.expose_secret())?;
+        let wrapped = <[u8; WRAPPED_KEY_LEN]>::try_from(sealed.as_slice()).map_err(|_| {
+            Error::Malformed {
+                reason: "the sealer returned a wrapped key of the wrong length",
+            }
+        })?;
+        Ok(Self {
+            kind,
+            key_id: kek.id(),
+            nonce,
+            wrapped,
+        })
+    }
+
+    fn unwrap(&self, algorithm: Algorithm, kek: &Key, context: &str) -> Result<Key> {
+        let aad = wrap_aad(algorithm, self.kind, self.key_id, context);
+        let plain = algorithm
+            .sealer()
+            .open(kek, &self.nonce, &aad, &self.wrapped)?;
+        Key::from_slice(plain.expose_secret())
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.push(self.kind.id());
+        out.extend_from_slice(self.key_id.as_bytes());
+        out.extend_from_slice(&self.nonce);
+        out.extend_from_slice(&self.wrapped);
+    }
+}
+
+impl core::fmt::Debug for Stanza {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Stanza")
+            .field("kind", &self.kind)
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The associated data of a stanza's wrapped key (`docs/FORMAT.md`).
+fn wrap_aad(algorithm: Algorithm, kind: StanzaKind, key_id: KeyId, context: &str) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(MAGIC.len() + 4 + KEY_ID_LEN + context.len());
+    aad.extend_from_slice(&MAGIC);
+    aad.extend_from_slice(&FORMAT_VERSION.to_be_bytes());
+    aad.push(algorithm.id());
+    aad.push(kind.id());
+    aad.extend_from_slice(key_id.as_bytes());
+    aad.extend_from_slice(context.as_bytes());
+    aad
+}
+
+/// The associated data of the body: the header bytes, then the context.
+fn body_aad(header: &[u8], context: &str) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(header.len() + context.len());
+    aad.extend_from_slice(header);
+    aad.extend_from_slice(context.as_bytes());
+    aad
+}
+
+/// A file's header, parsed but not decrypted: what can be known about a
+/// sealed file without any key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    version: u16,
+    algorithm: Algorithm,
+    generation: u64,
+    stanzas: Vec<Stanza>,
+}
+
+impl Header {
+    /// The format version of the file.
+    pub fn version(&self) -> u16 {
+        self.version
+    }
+
+    /// The AEAD that sealed the file.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The generation counter the writer stored.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The stanzas, in file order.
+    pub fn stanzas(&self) -> &[Stanza] {
+        &self.stanzas
+    }
+
+    /// The id of the key that unwraps the stanza of `kind`, if there is one.
+    pub fn key_id(&self, kind: StanzaKind) -> Option<KeyId> {
+        self.stanzas
+            .iter()
+            .find(|s| s.kind == kind)
+            .map(|s| s.key_id)
+    }
+}
+
+/// A sealed file, parsed and ready to open.
+#[derive(Debug)]
+pub struct SealedFile<'a> {
+    header: Header,
+    header_bytes: &'a [u8],
+    body_nonce: &'a [u8],
+    body: &'a [u8],
+}
+
+/// What opening a file gives back.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Opened {
+    /// The data key and stanzas, ready to seal the next version of the file.
+    pub envelope: Envelope,
+    /// The file's generation counter.
+    pub generation: u64,
+    /// The body's plaintext, zeroized on drop.
+    pub plaintext: SecretSlice<u8>,
+}
+
+impl<'a> SealedFile<'a> {
+    /// Parses the header of `bytes` without any cryptography.
+    ///
+    /// # Errors
+    /// [`Error::NotKeyseal`], [`Error::UnsupportedVersion`],
+    /// [`Error::UnknownAlgorithm`] or [`Error::Malformed`], in the order the
+    /// parser meets them.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self> {
+        let mut r = Reader { bytes, pos: 0 };
+        let magic = match bytes.get(..MAGIC.len()) {
+            Some(magic) => magic,
+            None if bytes.is_empty() => {
+                return Err(Error::Malformed {
+                    reason: "the file is empty",
+                });
+            }
+            None if MAGIC.starts_with(bytes) => {
+                return Err(Error::Malformed {
+                    reason: "the file ends inside the magic bytes",
+                });
+            }
+            None => return Err(Error::NotKeyseal),
+        };
+        if magic != MAGIC {
+            return Err(Error::NotKeyseal);
+        }
+        r.pos = MAGIC.len();
+        let version = r.u16("the file ends inside the format version")?;
+        if version == 0 {
+            return Err(Error::Malformed {
+                reason: "format version 0 does not exist",
+            });
+        }
+        if version > FORMAT_VERSION {
+            return Err(Error::UnsupportedVersion {
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let alg_id = r.u8("the file ends inside the algorithm id")?;
+        let algorithm = Algorithm::from_id(alg_id).ok_or(Error::UnknownAlgorithm { id: alg_id })?;
+        if r.u8("the file ends inside the flags")? != 0 {
+            return Err(Error::Malformed {
+                reason: "reserved flag bits are set",
+            });
+        }
+        let generation = r.u64("the file ends inside the generation counter")?;
+        let count = usize::from(r.u8("the file ends inside the stanza count")?);
+        if count == 0 || count > MAX_STANZAS {
+            return Err(Error::Malformed {
+                reason: "the stanza count is out of range",
+            });
+        }
+        let nonce_len = algorithm.nonce_len();
+        let mut stanzas: Vec<Stanza> = Vec::with_capacity(count);
+        for _ in 0..count {
+            let kind = StanzaKind::from_id(r.u8("the file ends inside a stanza kind")?).ok_or(Error::Malformed {
+                reason: "unknown stanza kind",
+            })?;
+            let key_id = KeyId::from_bytes(r.array("the file ends inside a stanza key id")?);
+            let nonce = r.take(nonce_len, "the file ends inside a stanza nonce")?.to_vec();
+            let wrapped = r.array("the file ends inside a wrapped key")?;
+            if stanzas.iter().any(|s| s.kind == kind) {
+                return Err(Error::Malformed {
+                    reason: "two stanzas of the same kind",
+                });
+            }
+            if stanzas.iter().any(|s| s.key_id == key_id) {
+                return Err(Error::Malformed {
+                    reason: "two stanzas for the same key",
+                });
+            }
+            stanzas.push(Stanza {
+                kind,
+                key_id,
+                nonce,
+                wrapped,
+            });
+        }
+        let body_nonce = r.take(nonce_len, "the file ends inside the body nonce")?;
+        let body_len = usize::try_from(r.u32("the file ends inside the body length")?).map_err(|_| Error::Malformed {
+            reason: "the body length does not fit this platform",
+        })?;
+        if body_len < TAG_LEN {
+            return Err(Error::Malformed {
+                reason: "the body is shorter than an authentication tag",
+            });
+        }
+        let header_bytes = bytes.get(..r.pos).ok_or(Error::Malformed {
+            reason: "the header is truncated",
+        })?;
+        let body = bytes.get(r.pos..).unwrap_or_default();
+        if body.len() != body_len {
+            return Err(Error::Malformed {
+                reason: if body.len() < body_len {
+                    "the file is truncated (shorter than its header says)"
+                } else {
+                    "the file has trailing bytes after the body"
+                },
+            });
+        }
+        Ok(Self {
+            header: Header {
+                version,
+                algorithm,
+                generation,
+                stanzas,
+            },
+            header_bytes,
+            body_nonce,
+            body,
+        })
+    }
+
+    /// The parsed header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Unwraps the data key with a key-encryption key.
+    ///
+    /// # Errors
+    /// [`Error::WrongKey`] when no stanza was made for `kek`;
+    /// [`Error::Authentication`] when the matching stanza does not open
+    /// (tampered, or another context string).
+    pub fn unwrap_data_key(&self, kek: &Key, context: &str) -> Result<Key> {
+        let stanza = self
+            .header
+            .stanzas
+            .iter()
+            .find(|s| s.key_id == kek.id())
+            .ok_or_else(|| Error::WrongKey {
+                offered: kek.id(),
+                present: self.header.stanzas.iter().map(|s| s.key_id).collect(),
+            })?;
+        stanza.unwrap(self.header.algorithm, kek, context)
+    }
+
+    /// Opens the body with an already unwrapped data key.
+    ///
+    /// # Errors
+    /// [`Error::Authentication`] when any byte of the file, or the context,
+    /// differs from what was sealed, or `data_key` is not this file's.
+    pub fn open_body(&self, data_key: &Key, context: &str) -> Result<SecretSlice<u8>> {
+        let aad = body_aad(self.header_bytes, context);
+        self.header
+            .algorithm
+            .sealer()
+            .open(data_key, self.body_nonce, &aad, self.body)
+    }
+
+    /// Unwraps the data key with `kek` and opens the body.
+    ///
+    /// # Errors
+    /// As [`unwrap_data_key`](Self::unwrap_data_key) and
+    /// [`open_body`](Self::open_body).
+    pub fn open(&self, kek: &Key, context: &str) -> Result<Opened> {
+        let data_key = self.unwrap_data_key(kek, context)?;
+        let plaintext = self.open_body(&data_key, context)?;
+        Ok(Opened {
+            envelope: Envelope {
+                algorithm: self.header.algorithm,
+                data_key,
+                stanzas: self.header.stanzas.clone(),
+            },
+            generation: self.header.generation,
+            plaintext,
+        })
+    }
+}
+
+/// The data key and its wrapped copies: everything needed to write a file.
+///
+/// Sealing a new version of a file reuses the envelope's stanzas unchanged,
+/// so writes need neither the key-encryption key nor the recovery key, only
+/// the data key unwrapped once.
+#[derive(Debug)]
+pub struct Envelope {
+    algorithm: Algorithm,
+    data_key: Key,
+    stanzas: Vec<Stanza>,
+}
+
+impl Envelope {
+    /// Draws a fresh data key and wraps it for `kek` as the primary stanza.
+    ///
+    /// # Errors
+    /// [`Error::Random`] when the operating system's generator fails.
+    pub fn new(algorithm: Algorithm, kek: &Key, context: &str) -> Result<Self> {
+        Self::new_with(algorithm, Key::generate()?, kek, context, &mut os_random)
+    }
+
+    pub(crate) fn new_with(
+        algorithm: Algorithm,
+        data_key: Key,
+        kek: &Key,
+        context: &str,
+        random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
+    ) -> Result<Self> {
+        let stanza = Stanza::wrap(
+            algorithm,
+            StanzaKind::Primary,
+            kek,
+            &data_key,
+            context,
+            random,
+        )?;
+        Ok(Self {
+            algorithm,
+            data_key,
+            stanzas: vec![stanza],
+        })
+    }
+
+    /// The AEAD this envelope seals with.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The stanzas, in the order they are written.
+    pub fn stanzas(&self) -> &[Stanza] {
+        &self.stanzas
+    }
+
+    /// The id of the key that unwraps the stanza of `kind`, if there is one.
+    pub fn key_id(&self, kind: StanzaKind) -> Option<KeyId> {
+        self.stanzas
+            .iter()
+            .find(|s| s.kind == kind)
+            .map(|s| s.key_id)
+    }
+
+    /// Wraps the data key for `kek` as the stanza of `kind`, replacing any
+    /// stanza of that kind (this is how a key-encryption key is rotated or a
+    /// recovery key added).
+    ///
+    /// # Errors
+    /// [`Error::Malformed`] when another kind's stanza already uses `kek`
+    /// (a file never names one key twice); [`Error::Random`] when the
+    /// operating system's generator fails.
+    pub fn set_stanza(&mut self, kind: StanzaKind, kek: &Key, context: &str) -> Result<()> {
+        self.set_stanza_with(kind, kek, context, &mut os_random)
+    }
+
+    pub(crate) fn set_stanza_with(
+        &mut self,
+        kind: StanzaKind,
+        kek: &Key,
+        context: &str,
+        random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
+    ) -> Result<()> {
+        if self
+            .stanzas
+            .iter()
+            .any(|s| s.kind != kind && s.key_id == kek.id())
+        {
+            return Err(Error::Malformed {
+                reason: "the same key cannot wrap two stanzas",
+            });
+        }
+        let stanza = Stanza::wrap(
+            self.algorithm,
+            kind,
+            kek,
+            &self.data_key,
+            context,
+            random,
+        )?;
+        match self.stanzas.iter_mut().find(|s| s.kind == kind) {
+            Some(slot) => *slot = stanza,
+            None => {
+                self.stanzas.push(stanza);
+                self.stanzas.sort_by_key(|s| s.kind);
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the stanza of `kind`; returns whether there was one.
+    ///
+    /// # Errors
+    /// [`Error::LastStanza`] when it is the only stanza left.
+    pub fn remove_stanza(&mut self, kind: StanzaKind) -> Result<bool> {
+        let Some(index) = self.stanzas.iter().position(|s| s.kind == kind) else {
+            return Ok(false);
+        };
+        if self.stanzas.len() == 1 {
+            return Err(Error::LastStanza);
+        }
+        self.stanzas.remove(index);
+        Ok(true)
+    }
+
+    /// Seals `plaintext` as a complete file with this generation counter.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] when the plaintext does not fit a `u32` body
+    /// length; [`Error::Random`] when the operating system's generator fails.
+    pub fn seal(&self, generation: u64, context: &str, plaintext: &[u8]) -> Result<Vec<u8>> {
+        self.seal_with(generation, context, plaintext, &mut os_random)
+    }
+
+    pub(crate) fn seal_with(
+        &self,
+        generation: u64,
+        context: &str,
+        plaintext: &[u8],
+        random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
+    ) -> Result<Vec<u8>> {
+        let too_large = || Error::TooLarge {
+            len: plaintext.len(),
+            max: MAX_PLAINTEXT,
+        };
+        if plaintext.len() > MAX_PLAINTEXT {
+            return Err(too_large());
+        }
+        let body_len = u32::try_from(plaintext.len() + TAG_LEN).map_err(|_| too_large())?;
+        let stanza_count = u8::try_from(self.stanzas.len()).map_err(|_| Error::Malformed {
+            reason: "too many stanzas",
+        })?;
+        let nonce_len = self.algorithm.nonce_len();
+
+        let mut out = Vec::with_capacity(
+            64 + self.stanzas.len() * (1 + KEY_ID_LEN + nonce_len + WRAPPED_KEY_LEN)
+                + plaintext.len()
+                + TAG_LEN,
+        );
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_be_bytes());
+        out.push(self.algorithm.id());
+        out.push(0); // flags
+        out.extend_from_slice(&generation.to_be_bytes());
+        out.push(stanza_count);
+        for stanza in &self.stanzas {
+            stanza.encode(&mut out);
+        }
+        let nonce_at = out.len();
+        out.resize(nonce_at + nonce_len, 0);
+        random(out.get_mut(nonce_at..).unwrap_or_default())?;
+        out.extend_from_slice(&body_len.to_be_bytes());
+
+        let aad = body_aad(&out, context);
+        let nonce = out.get(nonce_at..nonce_at + nonce_len).unwrap_or_default();
+        let body = self
+            .algorithm
+            .sealer()
+            .seal(&self.data_key, nonce, &aad, plaintext)?;
+        out.extend_from_slice(&body);
+        Ok(out)
+    }
+}
+
+/// Fills `buf` from the operating system's CSPRNG.
+pub(crate) fn os_random(buf: &mut [u8]) -> Result<()> {
+    getrandom::fill(buf).map_err(|source| Error::Random { source })
+}
+
+/// A bounds-checked cursor: every read is checked against the bytes present;
+/// `what` is the error's reason when the bytes run out.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8]> {
+        let end = self.pos.checked_add(n);
+        let slice = end
+            .and_then(|end| self.bytes.get(self.pos..end))
+            .ok_or(Error::Malformed {
+                reason: what,
+            })?;
+        self.pos += n;
+        Ok(slice)
+    }
+
+    fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N]> {
+        let slice = self.take(N, what)?;
+        <[u8; N]>::try_from(slice).map_err(|_| Error::Malformed {
+            reason: what,
+        })
+    }
+
+    fn u8(&mut self, what: &'static str) -> Result<u8> {
+        self.array::<1>(what).map(|[b]| b)
+    }
+
+    fn u16(&mut self, what: &'static str) -> Result<u16> {
+        self.array(what).map(u16::from_be_bytes)
+    }
+
+    fn u32(&mut self, what: &'static str) -> Result<u32> {
+        self.array(what).map(u32::from_be_bytes)
+    }
+
+    fn u64(&mut self, what: &'static str) -> Result<u64> {
+        self.array(what).map(u64::from_be_bytes)
+    }
+}

@@ -1,0 +1,22 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod aead;
+mod error;
+mod format;
+mod key;
+mod sealer;
+
+#[cfg(test)]
+mod tests;
+
+pub use crate::aead::{Aes256GcmSealer, XChaCha20Poly1305Sealer};
+pub use crate::error::{Error, Result};
+pub use crate::format::{
+    Envelope, FORMAT_VERSION, Header, MAGIC, MAX_STANZAS, Opened, SealedFile, Stanza, StanzaKind,
+    WRAPPED_KEY_LEN,
+};
+pub use crate::key::{KEY_ID_LEN, KEY_LEN, Key, KeyId};
+pub use crate::sealer::{Algorithm, Sealer, TAG_LEN};
+
+pub use secrecy::{ExposeSecret, SecretSlice};
