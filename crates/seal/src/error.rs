@@ -18,7 +18,9 @@ pub enum Error {
     NotKeyseal,
 
     /// The file was written by a newer format version than this build reads.
-    #[error("keyseal format version {found} is not supported (this build reads version {supported})")]
+    #[error(
+        "keyseal format version {found} is not supported (this build reads version {supported})"
+    )]
     UnsupportedVersion {
         /// The version the file declares.
         found: u16,

@@ -93,11 +93,10 @@ impl Stanza {
         let sealed = algorithm
             .sealer()
             .seal(kek, &nonce, &aad, data_key.expose_secret())?;
-        let wrapped = <[u8; WRAPPED_KEY_LEN]>::try_from(sealed.as_slice()).map_err(|_| {
-            Error::Malformed {
+        let wrapped =
+            <[u8; WRAPPED_KEY_LEN]>::try_from(sealed.as_slice()).map_err(|_| Error::Malformed {
                 reason: "the sealer returned a wrapped key of the wrong length",
-            }
-        })?;
+            })?;
         Ok(Self {
             kind,
             key_id: kek.id(),
@@ -268,11 +267,15 @@ impl<'a> SealedFile<'a> {
         let nonce_len = algorithm.nonce_len();
         let mut stanzas: Vec<Stanza> = Vec::with_capacity(count);
         for _ in 0..count {
-            let kind = StanzaKind::from_id(r.u8("the file ends inside a stanza kind")?).ok_or(Error::Malformed {
-                reason: "unknown stanza kind",
-            })?;
+            let kind = StanzaKind::from_id(r.u8("the file ends inside a stanza kind")?).ok_or(
+                Error::Malformed {
+                    reason: "unknown stanza kind",
+                },
+            )?;
             let key_id = KeyId::from_bytes(r.array("the file ends inside a stanza key id")?);
-            let nonce = r.take(nonce_len, "the file ends inside a stanza nonce")?.to_vec();
+            let nonce = r
+                .take(nonce_len, "the file ends inside a stanza nonce")?
+                .to_vec();
             let wrapped = r.array("the file ends inside a wrapped key")?;
             if stanzas.iter().any(|s| s.kind == kind) {
                 return Err(Error::Malformed {
@@ -292,9 +295,12 @@ impl<'a> SealedFile<'a> {
             });
         }
         let body_nonce = r.take(nonce_len, "the file ends inside the body nonce")?;
-        let body_len = usize::try_from(r.u32("the file ends inside the body length")?).map_err(|_| Error::Malformed {
-            reason: "the body length does not fit this platform",
-        })?;
+        let body_len =
+            usize::try_from(r.u32("the file ends inside the body length")?).map_err(|_| {
+                Error::Malformed {
+                    reason: "the body length does not fit this platform",
+                }
+            })?;
         if body_len < TAG_LEN {
             return Err(Error::Malformed {
                 reason: "the body is shorter than an authentication tag",
@@ -472,14 +478,7 @@ impl Envelope {
                 reason: "the same key cannot wrap two stanzas",
             });
         }
-        let stanza = Stanza::wrap(
-            self.algorithm,
-            kind,
-            kek,
-            &self.data_key,
-            context,
-            random,
-        )?;
+        let stanza = Stanza::wrap(self.algorithm, kind, kek, &self.data_key, context, random)?;
         match self.stanzas.iter_mut().find(|s| s.kind == kind) {
             Some(slot) => *slot = stanza,
             None => {
@@ -581,18 +580,14 @@ impl<'a> Reader<'a> {
         let end = self.pos.checked_add(n);
         let slice = end
             .and_then(|end| self.bytes.get(self.pos..end))
-            .ok_or(Error::Malformed {
-                reason: what,
-            })?;
+            .ok_or(Error::Malformed { reason: what })?;
         self.pos += n;
         Ok(slice)
     }
 
     fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N]> {
         let slice = self.take(N, what)?;
-        <[u8; N]>::try_from(slice).map_err(|_| Error::Malformed {
-            reason: what,
-        })
+        <[u8; N]>::try_from(slice).map_err(|_| Error::Malformed { reason: what })
     }
 
     fn u8(&mut self, what: &'static str) -> Result<u8> {

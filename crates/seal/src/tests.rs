@@ -66,19 +66,29 @@ fn algorithm(name: &str) -> Algorithm {
 /// Seals a vector's inputs with its fixed nonces, in the order the format
 /// draws them: primary stanza, recovery stanza, body.
 fn seal_vector(v: &Vector) -> Vec<u8> {
-    let mut nonces: VecDeque<Vec<u8>> = [Some(&v.primary_nonce), v.recovery_nonce.as_ref(), Some(&v.body_nonce)]
-        .into_iter()
-        .flatten()
-        .map(|h| unhex(h))
-        .collect();
+    let mut nonces: VecDeque<Vec<u8>> = [
+        Some(&v.primary_nonce),
+        v.recovery_nonce.as_ref(),
+        Some(&v.body_nonce),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|h| unhex(h))
+    .collect();
     let mut fixed = |buf: &mut [u8]| -> crate::Result<()> {
         buf.copy_from_slice(&nonces.pop_front().expect("a nonce per draw"));
         Ok(())
     };
     let kek = Key::from_slice(&unhex(&v.kek)).unwrap();
     let data_key = Key::from_slice(&unhex(&v.data_key)).unwrap();
-    let mut envelope =
-        Envelope::new_with(algorithm(&v.algorithm), data_key, &kek, &v.context, &mut fixed).unwrap();
+    let mut envelope = Envelope::new_with(
+        algorithm(&v.algorithm),
+        data_key,
+        &kek,
+        &v.context,
+        &mut fixed,
+    )
+    .unwrap();
     if let Some(recovery) = &v.recovery_key {
         let recovery = Key::from_slice(&unhex(recovery)).unwrap();
         envelope
@@ -122,11 +132,19 @@ fn known_answer_vectors_open_with_every_key_they_name() {
             let key = Key::from_slice(&unhex(key)).unwrap();
             assert_eq!(&key.id().to_string(), id, "vector {}", v.name);
             let opened = sealed.open(&key, &v.context).unwrap();
-            assert_eq!(hex(opened.plaintext.expose_secret()), v.plaintext, "vector {}", v.name);
+            assert_eq!(
+                hex(opened.plaintext.expose_secret()),
+                v.plaintext,
+                "vector {}",
+                v.name
+            );
             assert_eq!(opened.generation, v.generation);
         }
         let stranger = Key::from_slice(&[0xEE; 32]).unwrap();
-        assert!(matches!(sealed.open(&stranger, &v.context), Err(Error::WrongKey { .. })));
+        assert!(matches!(
+            sealed.open(&stranger, &v.context),
+            Err(Error::WrongKey { .. })
+        ));
     }
 }
 
@@ -134,8 +152,16 @@ fn known_answer_vectors_open_with_every_key_they_name() {
 fn format_md_quotes_every_vector() {
     let doc: String = FORMAT_MD.chars().filter(|c| !c.is_whitespace()).collect();
     for v in &load().vectors {
-        for (what, value) in [("file", &v.file), ("kek_id", &v.kek_id), ("plaintext", &v.plaintext)] {
-            assert!(doc.contains(value.as_str()), "docs/FORMAT.md does not quote {what} of vector {}", v.name);
+        for (what, value) in [
+            ("file", &v.file),
+            ("kek_id", &v.kek_id),
+            ("plaintext", &v.plaintext),
+        ] {
+            assert!(
+                doc.contains(value.as_str()),
+                "docs/FORMAT.md does not quote {what} of vector {}",
+                v.name
+            );
         }
     }
 }
@@ -145,14 +171,42 @@ fn format_md_quotes_every_vector() {
 #[test]
 #[ignore = "writes docs/vectors/v1.json; run by hand with --ignored"]
 fn bless_vectors() {
-    let pattern = |start: u8, len: usize| -> String { hex(&(0..len).map(|i| start.wrapping_add(i as u8)).collect::<Vec<_>>()) };
+    let pattern = |start: u8, len: usize| -> String {
+        hex(&(0..len)
+            .map(|i| start.wrapping_add(i as u8))
+            .collect::<Vec<_>>())
+    };
     let token = hex(br#"{"access_token":"gho_example","refresh_token":"ghr_example"}"#);
     let mut vectors = Vec::new();
     for (name, alg, recovery, plaintext, generation) in [
-        ("aes256gcm-primary", Algorithm::Aes256Gcm, false, token.clone(), 1),
-        ("xchacha20poly1305-primary", Algorithm::XChaCha20Poly1305, false, token.clone(), 2),
-        ("aes256gcm-primary-and-recovery", Algorithm::Aes256Gcm, true, token.clone(), 42),
-        ("xchacha20poly1305-empty-body", Algorithm::XChaCha20Poly1305, false, String::new(), 0),
+        (
+            "aes256gcm-primary",
+            Algorithm::Aes256Gcm,
+            false,
+            token.clone(),
+            1,
+        ),
+        (
+            "xchacha20poly1305-primary",
+            Algorithm::XChaCha20Poly1305,
+            false,
+            token.clone(),
+            2,
+        ),
+        (
+            "aes256gcm-primary-and-recovery",
+            Algorithm::Aes256Gcm,
+            true,
+            token.clone(),
+            42,
+        ),
+        (
+            "xchacha20poly1305-empty-body",
+            Algorithm::XChaCha20Poly1305,
+            false,
+            String::new(),
+            0,
+        ),
     ] {
         let n = alg.nonce_len();
         let kek = Key::from_slice(&unhex(&pattern(0x00, 32))).unwrap();

