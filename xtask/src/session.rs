@@ -1,0 +1,158 @@
+//! A real Secret Service for the tests: a private D-Bus session with
+//! gnome-keyring unlocked from a known password and a fresh keyring directory.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::Result;
+
+/// Debian packages the tests need, and a command each one provides.
+const PACKAGES: [(&str, &str); 4] = [
+    ("dbus", "dbus-run-session"),
+    ("gnome-keyring", "gnome-keyring-daemon"),
+    ("keyutils", "keyctl"),
+    ("libsecret-tools", "secret-tool"),
+];
+
+/// The password the throwaway test keyring is created and unlocked with.
+const TEST_KEYRING_PASSWORD: &str = "keyseal-test-keyring";
+
+/// Runs inside `dbus-run-session`: start and unlock gnome-keyring, prove the
+/// Secret Service answers with a store/lookup/clear round trip, then run the
+/// command given as arguments.
+const SESSION_SCRIPT: &str = r#"
+set -euo pipefail
+eval "$(printf '%s' "$KEYSEAL_TEST_KEYRING_PASSWORD" | gnome-keyring-daemon --unlock --components=secrets 2>>"$XDG_DATA_HOME/gnome-keyring.log")"
+export GNOME_KEYRING_CONTROL
+unset KEYSEAL_TEST_KEYRING_PASSWORD
+printf probe | timeout 20 secret-tool store --label='keyseal ci probe' keyseal-ci probe
+test "$(timeout 20 secret-tool lookup keyseal-ci probe)" = probe
+timeout 20 secret-tool clear keyseal-ci probe
+echo "xtask: Secret Service is up (gnome-keyring, keyring in $XDG_DATA_HOME)"
+"$@"
+"#;
+
+/// Harmless noise from the session daemons (see shared machine notes).
+const NOISE: [&str; 3] = [
+    "Failed to set fd limit",
+    "gcr-prompter",
+    "couldn't access control socket",
+];
+
+pub(crate) fn ensure_packages() -> Result {
+    let missing: Vec<&str> = PACKAGES
+        .iter()
+        .filter(|(_, cmd)| !on_path(cmd))
+        .map(|(pkg, _)| *pkg)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !is_root() {
+        return Err(format!(
+            "the tests need the Debian packages {}; install them with \
+             `sudo apt-get install -y {}` and run again",
+            missing.join(" "),
+            missing.join(" ")
+        ));
+    }
+    println!("xtask: installing {}", missing.join(" "));
+    let apt = |args: &[&str]| -> Result {
+        let status = Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .map_err(|e| format!("could not run apt-get: {e}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("apt-get {} exited with {status}", args.join(" ")))
+        }
+    };
+    apt(&["update", "-q"])?;
+    let mut install = vec!["install", "-y", "-q"];
+    install.extend(missing.iter().copied());
+    apt(&install)?;
+    match PACKAGES.iter().find(|(_, cmd)| !on_path(cmd)) {
+        Some((pkg, cmd)) => Err(format!("installed {pkg} but `{cmd}` is still missing")),
+        None => Ok(()),
+    }
+}
+
+pub(crate) fn run_in_secret_service(program: &str, args: &[String], require: bool) -> Result {
+    let keyring_dir = fresh_dir()?;
+    let mut cmd = Command::new("dbus-run-session");
+    cmd.args([
+        "--",
+        "bash",
+        "-c",
+        SESSION_SCRIPT,
+        "keyseal-session",
+        program,
+    ])
+    .args(args)
+    .env("XDG_DATA_HOME", &keyring_dir)
+    .env("KEYSEAL_TEST_KEYRING_PASSWORD", TEST_KEYRING_PASSWORD)
+    .stderr(Stdio::piped());
+    if require {
+        cmd.env("KEYSEAL_REQUIRE_SERVICES", "1");
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("could not start dbus-run-session: {e}"))?;
+    // Pass stderr through line by line, minus the daemons' known noise.
+    let filter = child.stderr.take().map(|stderr| {
+        thread::spawn(move || {
+            let mut out = std::io::stderr().lock();
+            for line in BufReader::new(stderr)
+                .lines()
+                .map_while(std::io::Result::ok)
+            {
+                if !NOISE.iter().any(|n| line.contains(n)) {
+                    let _ = writeln!(out, "{line}");
+                }
+            }
+        })
+    });
+    let status = child
+        .wait()
+        .map_err(|e| format!("waiting for the test session failed: {e}"))?;
+    if let Some(filter) = filter {
+        let _ = filter.join();
+    }
+    let _ = std::fs::remove_dir_all(&keyring_dir);
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the tests in the Secret Service session exited with {status}"
+        ))
+    }
+}
+
+/// A new, empty directory for the session's keyring: a keyring left by an
+/// earlier run with another password would stay locked.
+fn fresh_dir() -> Result<PathBuf> {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let dir = std::env::temp_dir().join(format!("keyseal-keyring-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("could not create {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+fn on_path(cmd: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(cmd).is_file()))
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
