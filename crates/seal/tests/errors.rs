@@ -95,11 +95,13 @@ fn unknown_algorithm_is_reported_with_its_id() {
     ));
 }
 
+type Damage = Box<dyn Fn(&mut Vec<u8>)>;
+
 #[test]
 fn structural_damage_is_malformed() {
     let alg = Algorithm::Aes256Gcm;
     let file = sealed(alg);
-    let cases: [(&str, Box<dyn Fn(&mut Vec<u8>)>); 6] = [
+    let cases: [(&str, Damage); 6] = [
         ("flags set", Box::new(|f| f[11] = 0x80)),
         ("zero stanzas", Box::new(|f| f[20] = 0)),
         ("255 stanzas", Box::new(|f| f[20] = 255)),
