@@ -80,7 +80,8 @@ fn main() -> Result<(), Error> {
         ),
         (
             "cut in half",
-            SealedFile::parse(&file[..file.len() / 2]).and_then(|f| f.open(&kek, CONTEXT)),
+            SealedFile::parse(file.get(..file.len() / 2).unwrap_or_default())
+                .and_then(|f| f.open(&kek, CONTEXT)),
         ),
         (
             "a newer format version",
