@@ -195,12 +195,21 @@ fn classify(error: &(dyn std::error::Error + Send + Sync + 'static)) -> Option<U
             S::Locked => Some(UnavailableReason::Locked),
             S::Prompt | S::PromptDisconnected => Some(UnavailableReason::AccessDenied),
             S::Unavailable => Some(UnavailableReason::NoService),
-            // D-Bus method errors carry their meaning in their names.
+            // No session bus, or no Secret Service on it; D-Bus method
+            // errors carry their meaning in their names.
             S::Zbus(_) | S::ZbusFdo(_) => {
                 let text = ss.to_string();
                 if text.contains("IsLocked") || text.contains("locked") {
                     Some(UnavailableReason::Locked)
-                } else if text.contains("ServiceUnknown") || text.contains("NameHasNoOwner") {
+                } else if [
+                    "ServiceUnknown",
+                    "NameHasNoOwner",
+                    "Failed to connect",
+                    "Connection refused",
+                ]
+                .iter()
+                .any(|t| text.contains(t))
+                {
                     Some(UnavailableReason::NoService)
                 } else if text.contains("AccessDenied") {
                     Some(UnavailableReason::AccessDenied)

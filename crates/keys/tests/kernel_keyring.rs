@@ -1,0 +1,94 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stderr,
+    unreachable_pub,
+    reason = "test code"
+)]
+//! The keyring provider against the real Linux kernel keyring (keyutils).
+#![cfg(target_os = "linux")]
+
+mod support;
+
+use std::process::Command;
+
+use keyseal_keys::conformance::{self, Capabilities};
+use keyseal_keys::{Backend, Error, KeyLifetime, KeyProvider, KeyringProvider, ProviderKind};
+
+fn provider_for(service: &str) -> KeyringProvider {
+    KeyringProvider::builder(service, "store-key")
+        .backend(Backend::KernelKeyring)
+        .build()
+}
+
+/// A provider for a fresh key, or `None` (after printing why) when the
+/// kernel keyring is not usable here.
+fn provider(tag: &str) -> Option<(KeyringProvider, String)> {
+    let service = support::unique(tag);
+    let provider = provider_for(&service);
+    match provider.load() {
+        Err(Error::NotFound { .. }) => Some((provider, service)),
+        Err(e @ Error::Unavailable { .. }) => {
+            support::skip(&format!("the kernel keyring is not usable: {e}"));
+            None
+        }
+        other => panic!("a fresh key should be NotFound: {other:?}"),
+    }
+}
+
+#[test]
+fn kernel_keyring_passes_the_conformance_suite() {
+    let Some((provider, _)) = provider("kconf") else {
+        return;
+    };
+    conformance::run_all(&provider, Capabilities::WRITABLE);
+}
+
+#[test]
+fn the_key_is_a_user_key_that_keyctl_sees_and_the_lifetime_is_until_reboot() {
+    let Some((provider, service)) = provider("kitem") else {
+        return;
+    };
+    let key = provider.create().unwrap();
+    let description = format!("keyseal:{service}:store-key");
+    let out = Command::new("keyctl")
+        .args(["search", "@u", "user", &description])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "keyctl does not find {description}");
+    let info = provider.info();
+    assert_eq!(info.kind, ProviderKind::KernelKeyring);
+    assert_eq!(info.lifetime, KeyLifetime::UntilReboot);
+    assert!(info.location.contains(&description));
+    let loaded = provider_for(&service).load().unwrap();
+    assert_eq!(loaded.id(), key.id());
+    provider.delete().unwrap();
+}
+
+#[test]
+#[ignore = "child process of another_process_loads_the_same_key"]
+fn child_load() {
+    if !support::is_child() {
+        return;
+    }
+    let service = std::env::var("KEYSEAL_TEST_SERVICE").unwrap();
+    let id = provider_for(&service).load().unwrap().id();
+    println!("child-key-id={id}");
+}
+
+#[test]
+fn another_process_loads_the_same_key() {
+    let Some((provider, service)) = provider("kproc") else {
+        return;
+    };
+    let key = provider.create().unwrap();
+    let out = support::run_child("child_load", &[("KEYSEAL_TEST_SERVICE", &service)], &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("child-key-id={}", key.id())),
+        "{stdout}"
+    );
+    provider.delete().unwrap();
+}
