@@ -1,0 +1,97 @@
+//! The one error type of this crate.
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Result alias with this crate's [`enum@Error`] as the default error.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+/// Why a blob could not be read, updated or quarantined.
+///
+/// Every variant names the path involved; callers match on variants, never
+/// on text.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Another process held the lock for longer than the timeout.
+    #[error("could not lock {} within {} ms: another process holds it", .lock_path.display(), .waited.as_millis())]
+    LockTimeout {
+        /// The lock file.
+        lock_path: PathBuf,
+        /// How long this process waited.
+        waited: Duration,
+    },
+
+    /// The operating system refused access.
+    #[error("permission denied: {}", .path.display())]
+    PermissionDenied {
+        /// The path that was refused.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The existing blob cannot be read. Nothing is written over it: every
+    /// update is refused until the caller quarantines or repairs it.
+    #[error("the existing blob {} cannot be read; it is left untouched and no update will replace it", .path.display())]
+    Unreadable {
+        /// The blob's path.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The existing blob is larger than the store's limit.
+    #[error("the blob {} is {size} bytes, over the {limit}-byte limit; it is left untouched", .path.display())]
+    TooLarge {
+        /// The blob's path.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// The store's limit.
+        limit: u64,
+    },
+
+    /// The file system is full; the previous blob is intact.
+    #[error("no space left to write {}; the previous blob is intact", .path.display())]
+    NoSpace {
+        /// The path being written.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// Any other I/O failure.
+    #[error("could not {operation} {}", .path.display())]
+    Io {
+        /// What was being done: `read`, `write`, `rename`, `sync`, ...
+        operation: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Error {
+    /// Classifies an I/O error on `path` during `operation`.
+    pub(crate) fn io(operation: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        let path = path.into();
+        match source.kind() {
+            io::ErrorKind::PermissionDenied => Self::PermissionDenied { path, source },
+            io::ErrorKind::StorageFull
+            | io::ErrorKind::QuotaExceeded
+            | io::ErrorKind::FileTooLarge => Self::NoSpace { path, source },
+            _ => Self::Io {
+                operation,
+                path,
+                source,
+            },
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! The file store: a data file replaced atomically, guarded by a lock file.
+//!
+//! ```text
+//! <dir>/              created 0700 when missing
+//!   store.sealed      the blob, 0600, only ever replaced by rename
+//!   store.sealed.lock 0600, never deleted; held with an exclusive OS lock
+//!   .store.sealed.tmp-<pid>-<random>   a write in progress (or a crash's leftover)
+//! ```
+//!
+//! An update takes the lock (polling `File::try_lock` until the timeout),
+//! removes leftover temporary files (nobody else can be writing: we hold the
+//! lock), reads the current blob, runs the caller's closure, and, to write,
+//! creates a new temporary file 0600 in the same directory, writes it,
+//! fsyncs it, renames it over the data file and fsyncs the directory. A crash
+//! at any point leaves the old file or the new one, and a reader (who takes
+//! no lock) opens one or the other, never a mix.
+
+use std::ffi::OsString;
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::{BlobStore, Decision, Error, Result, Snapshot, Version};
+
+/// The default bound on waiting for the lock.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default largest blob the store reads (16 MiB): a bound on what a
+/// damaged or hostile file can make the process allocate.
+pub const DEFAULT_MAX_SIZE: u64 = 16 * 1024 * 1024;
+
+/// A blob kept in one file, shared by every process that opens the same path.
+///
+/// See the module docs for the layout and the write procedure. Creating a
+/// `FileStore` does no I/O; the directory is created by the first update.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    path: PathBuf,
+    dir: PathBuf,
+    file_name: OsString,
+    lock_path: PathBuf,
+    lock_timeout: Duration,
+    max_size: u64,
+}
+
+impl FileStore {
+    /// A store whose blob is the file at `path`.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let file_name = path
+            .file_name()
+            .map_or_else(|| OsString::from("blob"), ToOwned::to_owned);
+        let mut lock_name = file_name.clone();
+        lock_name.push(".lock");
+        Self {
+            lock_path: dir.join(lock_name),
+            path,
+            dir,
+            file_name,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            max_size: DEFAULT_MAX_SIZE,
+        }
+    }
+
+    /// How long an update waits for the lock (default 10 s).
+    #[must_use]
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// The largest blob the store reads (default 16 MiB).
+    #[must_use]
+    pub fn with_max_size(mut self, bytes: u64) -> Self {
+        self.max_size = bytes;
+        self
+    }
+
+    /// The data file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The lock file beside it.
+    pub fn lock_path(&self) -> &Path {
+        &self.lock_path
+    }
+
+    fn temp_prefix(&self) -> OsString {
+        let mut prefix = OsString::from(".");
+        prefix.push(&self.file_name);
+        prefix.push(".tmp-");
+        prefix
+    }
+
+    fn ensure_dir(&self) -> Result<()> {
+        match fs::metadata(&self.dir) {
+            Ok(meta) if meta.is_dir() => Ok(()),
+            Ok(_) => Err(Error::Io {
+                operation: "use as a directory",
+                path: self.dir.clone(),
+                source: io::Error::other("not a directory"),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let mut builder = fs::DirBuilder::new();
+                builder.recursive(true);
+                #[cfg(unix)]
+                std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+                builder
+                    .create(&self.dir)
+                    .map_err(|e| Error::io("create the directory", &self.dir, e))
+            }
+            Err(e) => Err(Error::io("inspect the directory", &self.dir, e)),
+        }
+    }
+
+    /// Opens (creating 0600) and exclusively locks the lock file, polling
+    /// until the timeout. The lock is released when the file is dropped,
+    /// also on panic, and by the OS when the process dies.
+    fn lock(&self) -> Result<File> {
+        self.ensure_dir()?;
+        let file = private_options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&self.lock_path)
+            .map_err(|e| Error::io("open the lock file", &self.lock_path, e))?;
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(file),
+                Err(TryLockError::WouldBlock) => {}
+                Err(TryLockError::Error(e)) => return Err(Error::io("lock", &self.lock_path, e)),
+            }
+            let waited = started.elapsed();
+            if waited >= self.lock_timeout {
+                return Err(Error::LockTimeout {
+                    lock_path: self.lock_path.clone(),
+                    waited,
+                });
+            }
+            thread::sleep(pause.min(self.lock_timeout.saturating_sub(waited)));
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    /// Reads the data file, or `None` when it does not exist.
+    fn read_current(&self) -> Result<Option<Snapshot>> {
+        let mut file = match File::open(&self.path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.unreadable(e)),
+        };
+        let meta = file.metadata().map_err(|e| self.unreadable(e))?;
+        if !meta.is_file() {
+            return Err(self.unreadable(io::Error::other("not a regular file")));
+        }
+        if meta.len() > self.max_size {
+            return Err(Error::TooLarge {
+                path: self.path.clone(),
+                size: meta.len(),
+                limit: self.max_size,
+            });
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+        (&mut file)
+            .take(self.max_size.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(|e| self.unreadable(e))?;
+        if bytes.len() as u64 > self.max_size {
+            return Err(Error::TooLarge {
+                path: self.path.clone(),
+                size: bytes.len() as u64,
+                limit: self.max_size,
+            });
+        }
+        Ok(Some(Snapshot::new(bytes, version_of(&meta))))
+    }
+
+    fn unreadable(&self, source: io::Error) -> Error {
+        match source.kind() {
+            io::ErrorKind::PermissionDenied => Error::PermissionDenied {
+                path: self.path.clone(),
+                source,
+            },
+            _ => Error::Unreadable {
+                path: self.path.clone(),
+                source,
+            },
+        }
+    }
+
+    /// Removes temporary files left by crashed writers. Called under the
+    /// lock, so no live writer owns one. Best effort: a leftover that cannot
+    /// be removed is tried again next time.
+    fn remove_stale_temps(&self) {
+        let prefix = self.temp_prefix();
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if entry
+                .file_name()
+                .as_encoded_bytes()
+                .starts_with(prefix.as_encoded_bytes())
+            {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+
+    /// Writes `bytes` to a new temporary file and renames it over the data
+    /// file, durably. On error the temporary file is removed and the data
+    /// file is untouched.
+    fn replace(&self, bytes: &[u8]) -> Result<()> {
+        let mut name = self.temp_prefix();
+        name.push(format!("{}-{:016x}", std::process::id(), random_u64()));
+        let temp = self.dir.join(name);
+        let result = self.write_temp(&temp, bytes).and_then(|()| {
+            fs::rename(&temp, &self.path).map_err(|e| Error::io("rename over", &self.path, e))
+        });
+        if let Err(e) = result {
+            let _ = fs::remove_file(&temp);
+            return Err(e);
+        }
+        sync_dir(&self.dir)
+    }
+
+    fn write_temp(&self, temp: &Path, bytes: &[u8]) -> Result<()> {
+        let mut file = private_options()
+            .write(true)
+            .create_new(true)
+            .open(temp)
+            .map_err(|e| Error::io("create", temp, e))?;
+        file.write_all(bytes)
+            .map_err(|e| Error::io("write", temp, e))?;
+        file.sync_all().map_err(|e| Error::io("sync", temp, e))
+    }
+}
+
+impl BlobStore for FileStore {
+    fn location(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn read(&self) -> Result<Option<Snapshot>> {
+        self.read_current()
+    }
+
+    fn version(&self) -> Result<Option<Version>> {
+        match fs::metadata(&self.path) {
+            Ok(meta) => Ok(Some(version_of(&meta))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("inspect", &self.path, e)),
+        }
+    }
+
+    fn update(
+        &self,
+        decide: &mut dyn FnMut(Option<&Snapshot>) -> Decision,
+    ) -> Result<Option<Version>> {
+        let _lock = self.lock()?;
+        self.remove_stale_temps();
+        let current = self.read_current()?;
+        match decide(current.as_ref()) {
+            Decision::Keep | Decision::Abort => Ok(current.map(|s| s.version())),
+            Decision::Write(bytes) => {
+                self.replace(&bytes)?;
+                let meta =
+                    fs::metadata(&self.path).map_err(|e| Error::io("inspect", &self.path, e))?;
+                Ok(Some(version_of(&meta)))
+            }
+        }
+    }
+
+    fn quarantine(&self, reason: &str) -> Result<Option<String>> {
+        let _lock = self.lock()?;
+        match fs::symlink_metadata(&self.path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("inspect", &self.path, e)),
+            Ok(_) => {}
+        }
+        let stamp = crate::utc_stamp(SystemTime::now());
+        let base = format!(
+            "{}.{}-{stamp}",
+            self.file_name.to_string_lossy(),
+            crate::slug(reason)
+        );
+        // Never overwrite an earlier quarantined file from the same second.
+        let mut target = self.dir.join(&base);
+        let mut n = 1;
+        while fs::symlink_metadata(&target).is_ok() {
+            n += 1;
+            target = self.dir.join(format!("{base}-{n}"));
+        }
+        fs::rename(&self.path, &target).map_err(|e| Error::io("move aside", &self.path, e))?;
+        sync_dir(&self.dir)?;
+        Ok(Some(target.display().to_string()))
+    }
+}
+
+/// Open options that create files readable and writable by the owner only.
+fn private_options() -> OpenOptions {
+    #[allow(unused_mut, reason = "only Unix sets a mode")]
+    let mut options = OpenOptions::new();
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+}
+
+/// Makes a rename in `dir` durable (Unix; Windows has no directory handle
+/// to sync and commits the rename's metadata itself).
+fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::io("sync the directory", dir, e))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}
+
+fn version_of(meta: &fs::Metadata) -> Version {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let signed = |v: i64| u64::from_ne_bytes(v.to_ne_bytes());
+        Version::from_parts([
+            meta.dev(),
+            meta.ino(),
+            meta.len(),
+            signed(meta.mtime()),
+            signed(meta.mtime_nsec()),
+            signed(meta.ctime()) ^ signed(meta.ctime_nsec()).rotate_left(32),
+        ])
+    }
+    #[cfg(not(unix))]
+    {
+        let nanos = |t: io::Result<SystemTime>| {
+            t.ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        };
+        Version::from_parts([
+            meta.len(),
+            nanos(meta.modified()),
+            nanos(meta.created()),
+            0,
+            0,
+            0,
+        ])
+    }
+}
+
+fn random_u64() -> u64 {
+    let mut bytes = [0u8; 8];
+    // A temporary name only needs to be unlikely to collide; the pid is part
+    // of it too, and `create_new` refuses a collision instead of clobbering.
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        return u64::from(nanos);
+    }
+    u64::from_ne_bytes(bytes)
+}

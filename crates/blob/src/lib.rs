@@ -1,0 +1,302 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+use core::fmt;
+use std::sync::Arc;
+
+mod error;
+mod file;
+mod memory;
+
+#[cfg(feature = "testing")]
+pub mod conformance;
+
+pub use crate::error::{Error, Result};
+pub use crate::file::{DEFAULT_LOCK_TIMEOUT, DEFAULT_MAX_SIZE, FileStore};
+pub use crate::memory::MemoryBlobStore;
+
+/// One opaque blob, shared by many processes.
+///
+/// # Contract
+/// - A reader MUST never see a partial blob: [`read`](BlobStore::read)
+///   returns either a blob some update committed in full, or none.
+/// - An [`update`](BlobStore::update) that returned `Ok` MUST survive a crash
+///   or power loss that happens after it returned.
+/// - An update that did not return `Ok` MUST leave either the old or the new
+///   blob, never a mix, and an update whose closure returns
+///   [`Decision::Keep`] or [`Decision::Abort`] (or panics) MUST leave the old
+///   one.
+/// - Updates are exclusive across threads and processes: the closure runs
+///   under a lock, sees the blob as the last committed update left it, and
+///   no other update commits until it is done.
+/// - An existing blob that cannot be read MUST NOT be replaced: every update
+///   fails with [`Error::Unreadable`] until the caller
+///   [quarantines](BlobStore::quarantine) it.
+/// - [`quarantine`](BlobStore::quarantine) MUST keep the blob (moved aside,
+///   never deleted).
+pub trait BlobStore: Send + Sync + fmt::Debug {
+    /// Where the blob lives, for people (a path, or `memory`).
+    fn location(&self) -> String;
+
+    /// Reads the current blob, or `None` when there is none.
+    ///
+    /// Needs no lock: blobs are replaced atomically.
+    ///
+    /// # Errors
+    /// [`Error::Unreadable`], [`Error::PermissionDenied`],
+    /// [`Error::TooLarge`], [`Error::Io`].
+    fn read(&self) -> Result<Option<Snapshot>>;
+
+    /// The current blob's version without reading it, or `None` when there
+    /// is no blob. Compare with a [`Snapshot::version`] to skip re-reading
+    /// (and re-decrypting) an unchanged blob.
+    ///
+    /// # Errors
+    /// [`Error::PermissionDenied`], [`Error::Io`].
+    fn version(&self) -> Result<Option<Version>>;
+
+    /// Runs one exclusive read-modify-write: `decide` sees the current blob
+    /// under the lock and says what to do. Returns the version after the
+    /// update (`None` when there is no blob).
+    ///
+    /// [`BlobStoreExt::update_with`] is the convenient form.
+    ///
+    /// # Errors
+    /// [`Error::LockTimeout`], [`Error::Unreadable`], [`Error::NoSpace`],
+    /// [`Error::PermissionDenied`], [`Error::TooLarge`], [`Error::Io`]. On
+    /// any error the stored blob is the one before the call.
+    fn update(
+        &self,
+        decide: &mut dyn FnMut(Option<&Snapshot>) -> Decision,
+    ) -> Result<Option<Version>>;
+
+    /// Moves the current blob aside under a name that says when and why
+    /// (`<name>.<reason>-<UTC timestamp>`), under the lock, so the store
+    /// starts empty without destroying what it could not use. Returns where
+    /// the blob went, or `None` when there was none.
+    ///
+    /// `reason` is reduced to lower-case letters, digits and `-`.
+    ///
+    /// # Errors
+    /// [`Error::LockTimeout`], [`Error::PermissionDenied`], [`Error::Io`].
+    fn quarantine(&self, reason: &str) -> Result<Option<String>>;
+}
+
+/// What an update's closure decided.
+#[derive(Debug)]
+pub enum Decision {
+    /// Replace the blob with these bytes.
+    Write(Vec<u8>),
+    /// Leave the blob as it is (nothing is written).
+    Keep,
+    /// The caller's logic failed: leave the blob as it is.
+    Abort,
+}
+
+/// A blob and the version it was read at.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    bytes: Vec<u8>,
+    version: Version,
+}
+
+impl Snapshot {
+    /// A snapshot (for store implementations).
+    pub fn new(bytes: Vec<u8>, version: Version) -> Self {
+        Self { bytes, version }
+    }
+
+    /// The blob's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The blob's bytes, by value.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
+    /// The version the blob was read at.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+}
+
+impl fmt::Debug for Snapshot {
+    /// Never the bytes: a blob holds sealed secrets, and the length is enough.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("len", &self.bytes.len())
+            .field("version", &self.version)
+            .finish()
+    }
+}
+
+/// An opaque marker that changes whenever the blob is replaced.
+///
+/// For files it is built from the file's identity and timestamps (device,
+/// inode, size, modification and change times), all of which a replacing
+/// rename changes; for memory stores it is a counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Version([u64; 6]);
+
+impl Version {
+    /// A version from raw parts (for store implementations).
+    pub const fn from_parts(parts: [u64; 6]) -> Self {
+        Self(parts)
+    }
+}
+
+/// Conveniences on every [`BlobStore`].
+pub trait BlobStoreExt: BlobStore {
+    /// [`BlobStore::update`] with a closure that returns a value or its own
+    /// error: `Ok((Some(bytes), value))` writes `bytes`, `Ok((None, value))`
+    /// keeps the blob, `Err(e)` aborts and leaves the blob as it was.
+    ///
+    /// # Errors
+    /// The outer error is the store's; the inner one is the closure's.
+    fn update_with<T, E>(
+        &self,
+        mut f: impl FnMut(Option<&Snapshot>) -> core::result::Result<(Option<Vec<u8>>, T), E>,
+    ) -> Result<core::result::Result<(T, Option<Version>), E>> {
+        let mut outcome = None;
+        let version = self.update(&mut |current| match f(current) {
+            Ok((bytes, value)) => {
+                outcome = Some(Ok(value));
+                bytes.map_or(Decision::Keep, Decision::Write)
+            }
+            Err(e) => {
+                outcome = Some(Err(e));
+                Decision::Abort
+            }
+        })?;
+        Ok(match outcome {
+            Some(Ok(value)) => Ok((value, version)),
+            Some(Err(e)) => Err(e),
+            // A store that never ran the closure but reported success is
+            // broken; report it as an I/O error rather than panic.
+            None => {
+                return Err(Error::Io {
+                    operation: "run the update of",
+                    path: self.location().into(),
+                    source: std::io::Error::other("the store did not run the update"),
+                });
+            }
+        })
+    }
+}
+
+impl<S: BlobStore + ?Sized> BlobStoreExt for S {}
+
+impl<T: BlobStore + ?Sized> BlobStore for Arc<T> {
+    fn location(&self) -> String {
+        (**self).location()
+    }
+    fn read(&self) -> Result<Option<Snapshot>> {
+        (**self).read()
+    }
+    fn version(&self) -> Result<Option<Version>> {
+        (**self).version()
+    }
+    fn update(
+        &self,
+        decide: &mut dyn FnMut(Option<&Snapshot>) -> Decision,
+    ) -> Result<Option<Version>> {
+        (**self).update(decide)
+    }
+    fn quarantine(&self, reason: &str) -> Result<Option<String>> {
+        (**self).quarantine(reason)
+    }
+}
+
+impl<T: BlobStore + ?Sized> BlobStore for Box<T> {
+    fn location(&self) -> String {
+        (**self).location()
+    }
+    fn read(&self) -> Result<Option<Snapshot>> {
+        (**self).read()
+    }
+    fn version(&self) -> Result<Option<Version>> {
+        (**self).version()
+    }
+    fn update(
+        &self,
+        decide: &mut dyn FnMut(Option<&Snapshot>) -> Decision,
+    ) -> Result<Option<Version>> {
+        (**self).update(decide)
+    }
+    fn quarantine(&self, reason: &str) -> Result<Option<String>> {
+        (**self).quarantine(reason)
+    }
+}
+
+/// `reason` reduced to `[a-z0-9-]`, never empty.
+pub(crate) fn slug(reason: &str) -> String {
+    let s: String = reason
+        .chars()
+        .map(|c| c.to_ascii_lowercase())
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(40)
+        .collect();
+    let s = s.trim_matches('-').to_owned();
+    if s.is_empty() {
+        "quarantined".to_owned()
+    } else {
+        s
+    }
+}
+
+/// `YYYYMMDDTHHMMSSZ` for a time (UTC, proleptic Gregorian calendar).
+pub(crate) fn utc_stamp(time: std::time::SystemTime) -> String {
+    let secs = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+
+    #[test]
+    fn utc_stamps_match_known_dates() {
+        assert_eq!(utc_stamp(UNIX_EPOCH), "19700101T000000Z");
+        // 2000-02-29 12:34:56 UTC (a leap day).
+        assert_eq!(
+            utc_stamp(UNIX_EPOCH + Duration::from_secs(951_827_696)),
+            "20000229T123456Z"
+        );
+        // 2026-11-29 16:40:38 UTC.
+        assert_eq!(
+            utc_stamp(UNIX_EPOCH + Duration::from_secs(1_795_970_438)),
+            "20261129T164038Z"
+        );
+    }
+
+    #[test]
+    fn slugs_are_safe_file_name_parts() {
+        assert_eq!(slug("Unreadable"), "unreadable");
+        assert_eq!(slug("wrong key / tampered"), "wrong-key---tampered");
+        assert_eq!(slug("../../etc"), "etc");
+        assert_eq!(slug(""), "quarantined");
+    }
+}

@@ -1,0 +1,249 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stderr,
+    clippy::print_stdout,
+    unreachable_pub,
+    reason = "test code"
+)]
+//! The file store on a real file system.
+
+mod support;
+
+use std::fs::{self, File};
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant};
+
+use keyseal_blob::{BlobStore, Decision, Error, FileStore, conformance};
+use support::TempDir;
+
+fn mode(path: &std::path::Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn write(store: &FileStore, bytes: &[u8]) -> keyseal_blob::Result<()> {
+    store
+        .update(&mut |_| Decision::Write(bytes.to_vec()))
+        .map(|_| ())
+}
+
+#[test]
+fn file_store_passes_the_conformance_suite() {
+    let dir = TempDir::new("conformance");
+    conformance::run_all(&FileStore::new(dir.path().join("store.sealed")));
+}
+
+#[test]
+fn data_and_lock_files_are_0600_and_a_new_directory_is_0700() {
+    let dir = TempDir::new("perms");
+    let nested = dir.path().join("config").join("keyseal");
+    let store = FileStore::new(nested.join("store.sealed"));
+    assert!(!nested.exists(), "creating a store must not touch the disk");
+    write(&store, b"blob").unwrap();
+    assert_eq!(mode(&nested), 0o700);
+    assert_eq!(mode(&dir.path().join("config")), 0o700);
+    assert_eq!(mode(store.path()), 0o600);
+    assert_eq!(mode(store.lock_path()), 0o600);
+    // Every replacement is a new file, created 0600 again.
+    write(&store, b"blob 2").unwrap();
+    assert_eq!(mode(store.path()), 0o600);
+    // The lock file is never deleted.
+    assert!(store.lock_path().exists());
+}
+
+#[test]
+fn a_held_lock_times_out_with_an_error_naming_the_lock_file() {
+    let dir = TempDir::new("lock");
+    let store = FileStore::new(dir.path().join("store.sealed"))
+        .with_lock_timeout(Duration::from_millis(300));
+    write(&store, b"before").unwrap();
+
+    // Another open file description of the lock file, as another process has.
+    let holder = File::options()
+        .read(true)
+        .write(true)
+        .open(store.lock_path())
+        .unwrap();
+    holder.lock().unwrap();
+    let started = Instant::now();
+    match write(&store, b"during") {
+        Err(Error::LockTimeout { lock_path, waited }) => {
+            assert_eq!(lock_path, store.lock_path());
+            assert!(waited >= Duration::from_millis(300), "{waited:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert!(matches!(
+        store.quarantine("x"),
+        Err(Error::LockTimeout { .. })
+    ));
+    // Readers take no lock.
+    assert_eq!(store.read().unwrap().unwrap().bytes(), b"before");
+    holder.unlock().unwrap();
+    write(&store, b"after").unwrap();
+    assert_eq!(store.read().unwrap().unwrap().bytes(), b"after");
+}
+
+#[test]
+fn stale_temporary_files_are_removed_by_the_next_update() {
+    let dir = TempDir::new("stale");
+    let store = FileStore::new(dir.path().join("store.sealed"));
+    write(&store, b"committed").unwrap();
+    let stale = dir.path().join(".store.sealed.tmp-999999-00000000deadbeef");
+    let other = dir.path().join(".other.tmp-1-2");
+    fs::write(&stale, b"half a write").unwrap();
+    fs::write(&other, b"not ours").unwrap();
+    write(&store, b"next").unwrap();
+    assert!(!stale.exists(), "the crash leftover is still there");
+    assert!(other.exists(), "a file of another store was removed");
+    assert_eq!(store.read().unwrap().unwrap().bytes(), b"next");
+}
+
+#[test]
+fn an_unreadable_data_file_is_never_replaced() {
+    let dir = TempDir::new("unreadable");
+    let path = dir.path().join("store.sealed");
+    // A directory where the file should be: open works, reading fails (EISDIR).
+    fs::create_dir(&path).unwrap();
+    fs::write(path.join("inside"), b"precious").unwrap();
+    let store = FileStore::new(&path);
+    for _ in 0..2 {
+        assert!(matches!(
+            write(&store, b"clobber"),
+            Err(Error::Unreadable { .. })
+        ));
+        assert!(matches!(store.read(), Err(Error::Unreadable { .. })));
+    }
+    assert_eq!(fs::read(path.join("inside")).unwrap(), b"precious");
+
+    let moved = store.quarantine("unreadable").unwrap().unwrap();
+    assert!(moved.contains("store.sealed.unreadable-20"), "{moved}");
+    assert_eq!(
+        fs::read(std::path::Path::new(&moved).join("inside")).unwrap(),
+        b"precious"
+    );
+    write(&store, b"fresh").unwrap();
+    assert_eq!(store.read().unwrap().unwrap().bytes(), b"fresh");
+}
+
+#[test]
+fn quarantine_keeps_earlier_quarantined_files() {
+    let dir = TempDir::new("quarantine");
+    let store = FileStore::new(dir.path().join("store.sealed"));
+    let mut moved = Vec::new();
+    for i in 0..3 {
+        write(&store, format!("generation {i}").as_bytes()).unwrap();
+        moved.push(store.quarantine("wrong-key").unwrap().unwrap());
+    }
+    for (i, path) in moved.iter().enumerate() {
+        assert_eq!(
+            fs::read(path).unwrap(),
+            format!("generation {i}").as_bytes(),
+            "{path}"
+        );
+        assert_eq!(mode(std::path::Path::new(path)), 0o600);
+    }
+}
+
+#[test]
+fn an_oversized_file_is_refused_and_kept() {
+    let dir = TempDir::new("large");
+    let store = FileStore::new(dir.path().join("store.sealed")).with_max_size(1024);
+    fs::write(store.path(), vec![7u8; 4096]).unwrap();
+    assert!(matches!(
+        store.read(),
+        Err(Error::TooLarge {
+            size: 4096,
+            limit: 1024,
+            ..
+        })
+    ));
+    assert!(matches!(write(&store, b"x"), Err(Error::TooLarge { .. })));
+    assert_eq!(fs::read(store.path()).unwrap().len(), 4096);
+}
+
+#[test]
+fn the_version_tracks_replacements_by_other_handles() {
+    let dir = TempDir::new("version");
+    let path = dir.path().join("store.sealed");
+    let writer = FileStore::new(&path);
+    let reader = FileStore::new(&path);
+    assert_eq!(reader.version().unwrap(), None);
+    write(&writer, b"one").unwrap();
+    let seen = reader.read().unwrap().unwrap();
+    assert_eq!(reader.version().unwrap(), Some(seen.version()));
+    write(&writer, b"two").unwrap();
+    assert_ne!(reader.version().unwrap(), Some(seen.version()));
+}
+
+#[test]
+#[ignore = "child process of permission_denied_is_its_own_error"]
+fn child_permission_denied() {
+    if !support::is_child() {
+        return;
+    }
+    let path = std::env::var("KEYSEAL_TEST_PATH").unwrap();
+    let store = FileStore::new(&path);
+    assert!(
+        matches!(store.read(), Err(Error::PermissionDenied { .. })),
+        "{:?}",
+        store.read()
+    );
+    assert!(matches!(
+        write(&store, b"x"),
+        Err(Error::PermissionDenied { .. })
+    ));
+}
+
+#[test]
+fn permission_denied_is_its_own_error() {
+    // Root reads everything, so the refused reader runs as user nobody.
+    if !support::is_root() {
+        support::skip("needs root to run a child as another user");
+        return;
+    }
+    if std::process::Command::new("setpriv")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        support::skip("setpriv (util-linux) is not installed");
+        return;
+    }
+    let dir = TempDir::new("denied");
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let store = FileStore::new(dir.path().join("store.sealed"));
+    write(&store, b"root's blob").unwrap();
+    // The test binary must be reachable by nobody: it is, under target/.
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(exe)
+        .args([
+            "child_permission_denied",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("KEYSEAL_TEST_CHILD", "1")
+        .env("KEYSEAL_TEST_PATH", store.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !stdout.contains("1 passed")
+        && String::from_utf8_lossy(&out.stderr).contains("Permission denied")
+        && !stdout.contains("running")
+    {
+        support::skip("the test binary is not executable by nobody here");
+        return;
+    }
+    assert!(
+        stdout.contains("1 passed"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(store.read().unwrap().unwrap().bytes(), b"root's blob");
+}
