@@ -27,6 +27,9 @@ Tasks:
   test    all tests inside a real Secret Service session
           (extra arguments go to `cargo test`)
   deny    cargo deny check bans licenses sources (installs cargo-deny if missing)
+  torture [--kills N]
+          the crash and many-process tests at full size: writers killed with
+          SIGKILL N times (default 500; CI runs 25)
 
 Environment:
   KEYSEAL_REQUIRE_SERVICES=1  tests that need the Secret Service or the kernel
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("test") => test(args.get(1..).unwrap_or_default(), false),
         Some("deny") => deny(),
+        Some("torture") => torture(args.get(1..).unwrap_or_default()),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())
@@ -116,6 +120,27 @@ fn deny() -> Result {
         "licenses",
         "sources",
     ]))
+}
+
+fn torture(args: &[String]) -> Result {
+    let kills = match args {
+        [] => "500".to_owned(),
+        [flag, n] if flag == "--kills" && n.parse::<u32>().is_ok() => n.clone(),
+        _ => return Err(format!("usage: cargo xtask torture [--kills N]\n\n{HELP}")),
+    };
+    println!("xtask: torture with {kills} kills");
+    run(cargo()
+        .args([
+            "test",
+            "--package",
+            "keyseal-blob",
+            "--all-features",
+            "--test",
+            "processes",
+            "--",
+            "--nocapture",
+        ])
+        .env("KEYSEAL_TORTURE_KILLS", kills))
 }
 
 fn step(name: &str, f: impl FnOnce() -> Result) -> Result {
