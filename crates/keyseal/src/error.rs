@@ -1,0 +1,269 @@
+//! The facade's error type.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use keyseal_keys::{KeyId, UnavailableReason};
+
+/// Result alias with this crate's [`enum@Error`] as the default error.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+/// Why a store operation failed.
+///
+/// Each situation a caller handles differently is its own variant; match on
+/// variants, never on text. No variant carries a secret: values, keys and
+/// decoded plaintext never appear in errors.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The sealed file exists but its key is gone from the key provider (for
+    /// example the keyring was reset, or the kernel keyring was cleared by a
+    /// reboot). The file is untouched; a recovery key can open it.
+    #[error("the key for {path} is missing from {location}; the file is kept untouched")]
+    KeyMissing {
+        /// The sealed file.
+        path: String,
+        /// Where the key was looked for.
+        location: String,
+    },
+
+    /// The key provider's key is not the one that sealed the file.
+    #[error("{path} is sealed for key {}, not for this store's key {offered}; the file is kept untouched", display_ids(.sealed_for))]
+    WrongKey {
+        /// The sealed file.
+        path: String,
+        /// The provider's key id.
+        offered: KeyId,
+        /// The key ids the file is sealed for.
+        sealed_for: Vec<KeyId>,
+    },
+
+    /// The file is not a keyseal store (its first bytes are not the magic).
+    #[error("{path} is not a keyseal store; it is left untouched")]
+    NotAStore {
+        /// The file.
+        path: String,
+    },
+
+    /// The file failed authentication: it was changed outside keyseal,
+    /// damaged, or belongs to a store with another context.
+    #[error(
+        "{path} failed authentication (tampered, corrupt, or another store's file); it is left untouched"
+    )]
+    Tampered {
+        /// The file.
+        path: String,
+    },
+
+    /// The file is truncated or structurally invalid.
+    #[error("{path} is corrupt ({reason}); it is left untouched")]
+    Corrupt {
+        /// The file.
+        path: String,
+        /// What is wrong, for people.
+        reason: String,
+    },
+
+    /// The file was written by a newer keyseal.
+    #[error(
+        "{path} uses {what} {found}, newer than this build supports ({supported}); upgrade keyseal"
+    )]
+    UnsupportedVersion {
+        /// The file.
+        path: String,
+        /// Which version: `format version`, `algorithm` or `bundle version`.
+        what: &'static str,
+        /// The version found.
+        found: u16,
+        /// The newest version this build reads.
+        supported: u16,
+    },
+
+    /// The file's generation is older than one this process already saw: it
+    /// was rolled back (restored from a backup, or replaced by an old copy).
+    /// Nothing is written over it.
+    #[error(
+        "{path} was rolled back to generation {found} after this process saw generation {seen}; refusing to write over it"
+    )]
+    Rollback {
+        /// The file.
+        path: String,
+        /// The generation in the file.
+        found: u64,
+        /// The newest generation this process saw.
+        seen: u64,
+    },
+
+    /// The key provider did not answer.
+    #[error("the key provider is unavailable: {source}")]
+    KeyringUnavailable {
+        /// Why (also available as the source's reason).
+        reason: UnavailableReason,
+        /// The provider's error.
+        #[source]
+        source: keyseal_keys::Error,
+    },
+
+    /// Any other key provider failure (malformed item, read-only provider).
+    #[error("the key provider failed: {source}")]
+    Key {
+        /// The provider's error.
+        #[source]
+        source: keyseal_keys::Error,
+    },
+
+    /// Another process held the store's lock for longer than the timeout.
+    #[error("could not lock {} within {} ms: another process holds it", .lock_path.display(), .waited.as_millis())]
+    LockTimeout {
+        /// The lock file.
+        lock_path: PathBuf,
+        /// How long this process waited.
+        waited: Duration,
+    },
+
+    /// Reading or writing the file failed (permissions, no space, I/O).
+    #[error("storage failed: {source}")]
+    Storage {
+        /// The blob store's error.
+        #[source]
+        source: keyseal_blob::Error,
+    },
+
+    /// Sealing failed (for example the bundle is too large).
+    #[error("could not seal the store: {source}")]
+    Seal {
+        /// The seal layer's error.
+        #[source]
+        source: keyseal_seal::Error,
+    },
+
+    /// A state keyseal's own logic rules out; please report it.
+    #[error("internal error: {reason}")]
+    Internal {
+        /// What happened.
+        reason: &'static str,
+    },
+
+    /// An entry name is empty or longer than 4096 bytes.
+    #[error("invalid entry name ({reason})")]
+    InvalidName {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// A typed value could not be encoded or decoded as JSON.
+    ///
+    /// Only the category and position are kept: serde's messages can quote
+    /// the value.
+    #[error(
+        "the value of entry {name:?} could not be {operation} as JSON ({category} error at line {line}, column {column})"
+    )]
+    Value {
+        /// The entry.
+        name: String,
+        /// `encoded` or `decoded`.
+        operation: &'static str,
+        /// `syntax`, `data`, `eof` or `io`.
+        category: &'static str,
+        /// Line of the error in the JSON text.
+        line: usize,
+        /// Column of the error in the JSON text.
+        column: usize,
+    },
+}
+
+impl Error {
+    pub(crate) fn value(name: &str, operation: &'static str, e: &serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        Self::Value {
+            name: name.to_owned(),
+            operation,
+            category: match e.classify() {
+                Category::Io => "io",
+                Category::Syntax => "syntax",
+                Category::Data => "data",
+                Category::Eof => "eof",
+            },
+            line: e.line(),
+            column: e.column(),
+        }
+    }
+
+    pub(crate) fn from_blob(e: keyseal_blob::Error) -> Self {
+        match e {
+            keyseal_blob::Error::LockTimeout { lock_path, waited } => {
+                Self::LockTimeout { lock_path, waited }
+            }
+            source => Self::Storage { source },
+        }
+    }
+
+    pub(crate) fn from_key(e: keyseal_keys::Error) -> Self {
+        match e.unavailable_reason() {
+            Some(reason) => Self::KeyringUnavailable { reason, source: e },
+            None => Self::Key { source: e },
+        }
+    }
+
+    /// Maps an error from opening `path` with the seal layer.
+    pub(crate) fn from_seal(path: &str, e: keyseal_seal::Error) -> Self {
+        use keyseal_seal::Error as S;
+        let path = path.to_owned();
+        match e {
+            S::NotKeyseal => Self::NotAStore { path },
+            S::UnsupportedVersion { found, supported } => Self::UnsupportedVersion {
+                path,
+                what: "format version",
+                found,
+                supported,
+            },
+            S::UnknownAlgorithm { id } => Self::UnsupportedVersion {
+                path,
+                what: "algorithm",
+                found: u16::from(id),
+                supported: u16::from(
+                    keyseal_seal::Algorithm::ALL
+                        .iter()
+                        .map(|a| a.id())
+                        .max()
+                        .unwrap_or(0),
+                ),
+            },
+            S::Malformed { reason } => Self::Corrupt {
+                path,
+                reason: reason.to_owned(),
+            },
+            S::WrongKey { offered, present } => Self::WrongKey {
+                path,
+                offered,
+                sealed_for: present,
+            },
+            S::Authentication => Self::Tampered { path },
+            source => Self::Seal { source },
+        }
+    }
+
+    /// Whether the file itself could not be used (as opposed to the key
+    /// provider, the lock or the disk), so a quarantine policy applies.
+    pub(crate) fn is_unusable_file(&self) -> bool {
+        matches!(
+            self,
+            Self::KeyMissing { .. }
+                | Self::WrongKey { .. }
+                | Self::NotAStore { .. }
+                | Self::Tampered { .. }
+                | Self::Corrupt { .. }
+                | Self::Storage {
+                    source: keyseal_blob::Error::Unreadable { .. }
+                        | keyseal_blob::Error::TooLarge { .. },
+                }
+        )
+    }
+}
+
+fn display_ids(ids: &[KeyId]) -> String {
+    ids.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}

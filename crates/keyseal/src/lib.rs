@@ -1,0 +1,25 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod bundle;
+mod error;
+mod paths;
+mod store;
+
+#[cfg(feature = "async")]
+mod async_store;
+
+pub use keyseal_blob as blob;
+pub use keyseal_keys as keys;
+pub use keyseal_seal as seal;
+
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use crate::async_store::AsyncStore;
+pub use crate::error::{Error, Result};
+pub use crate::paths::{config_dir, default_path};
+pub use crate::store::{
+    EntryInfo, MAX_NAME_LEN, OnKeyringUnavailable, OnUnreadable, Quarantined, Status, Store,
+    StoreBuilder,
+};
+pub use keyseal_seal::{Algorithm, ExposeSecret, KeyId, SecretSlice};

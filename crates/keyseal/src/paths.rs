@@ -1,0 +1,30 @@
+//! Where a per-application store lives by default.
+
+use std::path::PathBuf;
+
+/// The platform's per-user configuration directory: `$XDG_CONFIG_HOME` (if
+/// absolute) or `~/.config` on Linux and other Unix systems,
+/// `~/Library/Application Support` on macOS, `%APPDATA%` on Windows.
+/// `None` when the environment does not say.
+pub fn config_dir() -> Option<PathBuf> {
+    let absolute = |v: std::ffi::OsString| {
+        let p = PathBuf::from(v);
+        p.is_absolute().then_some(p)
+    };
+    if cfg!(windows) {
+        return std::env::var_os("APPDATA").and_then(absolute);
+    }
+    let home = std::env::var_os("HOME").and_then(absolute);
+    if cfg!(target_os = "macos") {
+        return home.map(|h| h.join("Library").join("Application Support"));
+    }
+    std::env::var_os("XDG_CONFIG_HOME")
+        .and_then(absolute)
+        .or_else(|| home.map(|h| h.join(".config")))
+}
+
+/// `<config dir>/<app>/store.sealed`: where an application's store lives by
+/// default. `None` when there is no configuration directory.
+pub fn default_path(app: &str) -> Option<PathBuf> {
+    config_dir().map(|dir| dir.join(app).join("store.sealed"))
+}

@@ -1,0 +1,787 @@
+//! The sealed store: composition, policies and the cache.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use keyseal_blob::{BlobStore, BlobStoreExt, Snapshot, Version};
+use keyseal_keys::{KeyProvider, ProviderInfo};
+use keyseal_seal::{
+    Algorithm, Envelope, ExposeSecret, Key, KeyId, SealedFile, SecretSlice, StanzaKind,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use zeroize::Zeroizing;
+
+use crate::bundle::{Bundle, DecodeError, Entry, SecretBytes};
+use crate::{Error, Result};
+
+/// The longest entry name, in bytes.
+pub const MAX_NAME_LEN: usize = 4096;
+
+/// What to do when the sealed file exists but cannot be used (not a keyseal
+/// file, tampered, corrupt, wrong key, key missing, unreadable).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OnUnreadable {
+    /// Fail with the typed error and leave the file untouched (the default).
+    #[default]
+    Fail,
+    /// Move the file aside (`<name>.<reason>-<UTC time>`, never deleted),
+    /// start a new store, and report it in [`Status::quarantined`]. A file
+    /// written by a newer keyseal is never quarantined.
+    Quarantine,
+}
+
+/// What to do when the key provider is unavailable (no keyring service,
+/// locked, denied, timed out).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OnKeyringUnavailable {
+    /// Fail with [`Error::KeyringUnavailable`] (the default).
+    #[default]
+    Fail,
+    /// Keep entries in process memory only, persist nothing, and say so in
+    /// [`Status::degraded`]. Never plaintext on disk.
+    MemoryOnly,
+}
+
+/// A file moved aside by the [`OnUnreadable::Quarantine`] policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Quarantined {
+    /// Where the file went.
+    pub location: String,
+    /// Why it was moved.
+    pub reason: String,
+}
+
+/// An entry's name and metadata (never its value).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EntryInfo {
+    /// The entry's name.
+    pub name: String,
+    /// When it was last set.
+    pub updated: SystemTime,
+    /// The size of its stored value, in bytes.
+    pub size: usize,
+}
+
+/// What a store is and how it is doing, for `doctor` screens and logs.
+/// Never contains a secret.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Status {
+    /// The sealed file.
+    pub location: String,
+    /// The key provider: kind, where the key lives, how long it survives.
+    pub provider: ProviderInfo,
+    /// Whether the sealed file exists.
+    pub exists: bool,
+    /// The file's format version.
+    pub format_version: Option<u16>,
+    /// The file's AEAD.
+    pub algorithm: Option<Algorithm>,
+    /// The id of the key that seals the file (primary stanza).
+    pub key_id: Option<KeyId>,
+    /// The id of the recovery key, when the file has one.
+    pub recovery_key_id: Option<KeyId>,
+    /// The file's generation counter.
+    pub generation: Option<u64>,
+    /// The number of entries (needs the key).
+    pub entries: Option<usize>,
+    /// Set when the store runs in memory only, with the reason.
+    pub degraded: Option<String>,
+    /// Files this process moved aside.
+    pub quarantined: Vec<Quarantined>,
+    /// Why some field could not be filled, in plain words.
+    pub problem: Option<String>,
+}
+
+/// The decrypted state of one version of the file.
+struct Loaded {
+    version: Version,
+    generation: u64,
+    envelope: Arc<Envelope>,
+    bundle: Arc<Bundle>,
+}
+
+struct Degraded {
+    reason: String,
+    bundle: Bundle,
+}
+
+#[derive(Default)]
+struct State {
+    cache: Option<Arc<Loaded>>,
+    seen_generation: u64,
+    degraded: Option<Degraded>,
+    quarantined: Vec<Quarantined>,
+}
+
+struct Inner {
+    provider: Arc<dyn KeyProvider>,
+    blob: Arc<dyn BlobStore>,
+    context: String,
+    algorithm: Algorithm,
+    on_unreadable: OnUnreadable,
+    on_unavailable: OnKeyringUnavailable,
+    /// The key-encryption key, loaded or created at most once per process
+    /// (again only if another process rotated it). The mutex is held during
+    /// the provider call so concurrent first uses make one call.
+    kek: Mutex<Option<Arc<Key>>>,
+    state: Mutex<State>,
+}
+
+/// The sealed store. Cheap to clone (clones share the cache and the key);
+/// `Send + Sync`.
+///
+/// See the crate docs for an example and `docs/DESIGN.md` for how one `set`
+/// reaches the disk.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl core::fmt::Debug for Store {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Store")
+            .field("location", &self.inner.blob.location())
+            .field("provider", &self.inner.provider)
+            .field("context", &self.inner.context)
+            .field("algorithm", &self.inner.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Store`] from its parts.
+#[derive(Debug)]
+pub struct StoreBuilder {
+    provider: Arc<dyn KeyProvider>,
+    blob: Arc<dyn BlobStore>,
+    context: String,
+    algorithm: Algorithm,
+    on_unreadable: OnUnreadable,
+    on_unavailable: OnKeyringUnavailable,
+}
+
+impl StoreBuilder {
+    /// The AEAD for new files (default AES-256-GCM). Existing files are read
+    /// with whatever algorithm their header names.
+    #[must_use]
+    pub fn algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = algorithm;
+        self
+    }
+
+    /// The policy for a file that cannot be used (default: fail).
+    #[must_use]
+    pub fn on_unreadable(mut self, policy: OnUnreadable) -> Self {
+        self.on_unreadable = policy;
+        self
+    }
+
+    /// The policy for an unavailable key provider (default: fail).
+    #[must_use]
+    pub fn on_keyring_unavailable(mut self, policy: OnKeyringUnavailable) -> Self {
+        self.on_unavailable = policy;
+        self
+    }
+
+    /// Builds the store. No I/O happens until the first operation.
+    pub fn build(self) -> Store {
+        Store {
+            inner: Arc::new(Inner {
+                provider: self.provider,
+                blob: self.blob,
+                context: self.context,
+                algorithm: self.algorithm,
+                on_unreadable: self.on_unreadable,
+                on_unavailable: self.on_unavailable,
+                kek: Mutex::new(None),
+                state: Mutex::new(State::default()),
+            }),
+        }
+    }
+}
+
+/// What a mutation did to the bundle.
+enum Change<R> {
+    Unchanged(R),
+    Changed(R),
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn check_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::InvalidName {
+            reason: "it is empty",
+        });
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err(Error::InvalidName {
+            reason: "it is longer than 4096 bytes",
+        });
+    }
+    Ok(())
+}
+
+/// Serializes `value` as JSON into an exactly sized, zeroizing buffer.
+fn to_json<T: Serialize + ?Sized>(name: &str, value: &T) -> Result<Zeroizing<Vec<u8>>> {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, value).map_err(|e| Error::value(name, "encoded", &e))?;
+    let mut out = Zeroizing::new(Vec::with_capacity(count.0));
+    serde_json::to_writer(&mut *out, value).map_err(|e| Error::value(name, "encoded", &e))?;
+    Ok(out)
+}
+
+impl Store {
+    /// The common case: the key in the OS keyring (Linux: Secret Service if
+    /// it answers, else the kernel keyring; macOS keychain; Windows
+    /// Credential Manager) under `service` with item name `store-key`, the
+    /// sealed file at `path`, and `service` as the context string.
+    ///
+    /// Nothing is touched until the first operation. See
+    /// [`default_path`](crate::default_path) for a per-application path.
+    #[cfg(feature = "keyring")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "keyring")))]
+    pub fn new(service: &str, path: impl Into<std::path::PathBuf>) -> Self {
+        let provider = keyseal_keys::KeyringProvider::builder(service, "store-key").build();
+        Self::builder(provider, keyseal_blob::FileStore::new(path), service).build()
+    }
+
+    /// A builder from a key provider, a blob store and the store's context
+    /// string (for example `com.example.app/mcp-oauth`; a file sealed under
+    /// one context does not open under another).
+    pub fn builder(
+        provider: impl KeyProvider + 'static,
+        blob: impl BlobStore + 'static,
+        context: impl Into<String>,
+    ) -> StoreBuilder {
+        StoreBuilder {
+            provider: Arc::new(provider),
+            blob: Arc::new(blob),
+            context: context.into(),
+            algorithm: Algorithm::default(),
+            on_unreadable: OnUnreadable::default(),
+            on_unavailable: OnKeyringUnavailable::default(),
+        }
+    }
+
+    /// Where the sealed file is.
+    pub fn location(&self) -> String {
+        self.inner.blob.location()
+    }
+
+    // ----- typed API -----
+
+    /// Reads the entry `name` as a `T` (stored as JSON).
+    ///
+    /// # Errors
+    /// [`Error::Value`] when the stored value is not a `T`; any error of
+    /// [`get_bytes`](Self::get_bytes).
+    pub fn get<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>> {
+        let Some(bytes) = self.get_bytes(name)? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(bytes.expose_secret())
+            .map(Some)
+            .map_err(|e| Error::value(name, "decoded", &e))
+    }
+
+    /// Stores `value` (as JSON) under `name`.
+    ///
+    /// # Errors
+    /// [`Error::Value`] when `value` cannot be serialized; any error of
+    /// [`set_bytes`](Self::set_bytes).
+    pub fn set<T: Serialize + ?Sized>(&self, name: &str, value: &T) -> Result<()> {
+        check_name(name)?;
+        let json = to_json(name, value)?;
+        self.set_bytes(name, &json)
+    }
+
+    // ----- raw API -----
+
+    /// Reads the raw bytes of entry `name`, or `None`.
+    ///
+    /// On a store whose file does not exist this returns `None` without
+    /// touching the key provider.
+    ///
+    /// # Errors
+    /// [`Error::KeyMissing`], [`Error::WrongKey`], [`Error::NotAStore`],
+    /// [`Error::Tampered`], [`Error::Corrupt`], [`Error::UnsupportedVersion`],
+    /// [`Error::Rollback`], [`Error::KeyringUnavailable`], [`Error::Key`],
+    /// [`Error::Storage`], [`Error::InvalidName`].
+    pub fn get_bytes(&self, name: &str) -> Result<Option<SecretSlice<u8>>> {
+        check_name(name)?;
+        let copy = |bundle: &Bundle| {
+            bundle
+                .entries
+                .get(name)
+                .map(|e| SecretSlice::from(Box::<[u8]>::from(e.value.expose())))
+        };
+        self.read_op(|loaded| Ok(loaded.and_then(&copy)))
+    }
+
+    /// Stores `value` under `name`, creating the store (and its key) on the
+    /// first write.
+    ///
+    /// The write reloads the file under the lock, changes this one entry,
+    /// and writes the result back, so concurrent writers of other entries
+    /// lose nothing.
+    ///
+    /// # Errors
+    /// As [`get_bytes`](Self::get_bytes), and [`Error::LockTimeout`],
+    /// [`Error::Seal`].
+    pub fn set_bytes(&self, name: &str, value: &[u8]) -> Result<()> {
+        check_name(name)?;
+        let updated = now_secs();
+        self.write_op(&mut |bundle: &mut Bundle| {
+            bundle.entries.insert(
+                name.to_owned(),
+                Entry {
+                    value: SecretBytes::new(value),
+                    updated,
+                },
+            );
+            Change::Changed(())
+        })
+    }
+
+    /// Removes `name`; returns whether it existed. A store with no file stays
+    /// without one, and the key provider is not touched.
+    ///
+    /// # Errors
+    /// As [`set_bytes`](Self::set_bytes).
+    pub fn remove(&self, name: &str) -> Result<bool> {
+        check_name(name)?;
+        let degraded = lock(&self.inner.state).degraded.is_some();
+        if !degraded
+            && self
+                .inner
+                .blob
+                .version()
+                .map_err(Error::from_blob)?
+                .is_none()
+        {
+            // No file: nothing to remove, and no reason to take the lock.
+            return Ok(false);
+        }
+        self.write_op(
+            &mut |bundle: &mut Bundle| match bundle.entries.remove(name) {
+                Some(_) => Change::Changed(true),
+                None => Change::Unchanged(false),
+            },
+        )
+    }
+
+    /// The entry names, sorted. A store with no file has none, and the key
+    /// provider is not touched.
+    ///
+    /// # Errors
+    /// As [`get_bytes`](Self::get_bytes).
+    pub fn list(&self) -> Result<Vec<String>> {
+        self.read_op(|bundle| {
+            Ok(bundle
+                .map(|b| b.entries.keys().cloned().collect())
+                .unwrap_or_default())
+        })
+    }
+
+    /// The entries' names and metadata, sorted by name.
+    ///
+    /// # Errors
+    /// As [`get_bytes`](Self::get_bytes).
+    pub fn entries(&self) -> Result<Vec<EntryInfo>> {
+        self.read_op(|bundle| {
+            Ok(bundle
+                .map(|b| {
+                    b.entries
+                        .iter()
+                        .map(|(name, e)| EntryInfo {
+                            name: name.clone(),
+                            updated: UNIX_EPOCH + std::time::Duration::from_secs(e.updated),
+                            size: e.value.expose().len(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default())
+        })
+    }
+
+    /// What the store is and how it is doing. Never fails: what cannot be
+    /// found out is left `None` and explained in [`Status::problem`]. It
+    /// loads the key (the process's one load) to count the entries.
+    pub fn status(&self) -> Status {
+        let inner = &self.inner;
+        let mut status = Status {
+            location: inner.blob.location(),
+            provider: inner.provider.info(),
+            exists: false,
+            format_version: None,
+            algorithm: None,
+            key_id: None,
+            recovery_key_id: None,
+            generation: None,
+            entries: None,
+            degraded: None,
+            quarantined: lock(&inner.state).quarantined.clone(),
+            problem: None,
+        };
+        {
+            let state = lock(&inner.state);
+            if let Some(degraded) = &state.degraded {
+                status.degraded = Some(degraded.reason.clone());
+                status.entries = Some(degraded.bundle.entries.len());
+                return status;
+            }
+        }
+        match inner.blob.read() {
+            Ok(None) => {
+                status.entries = Some(0);
+                return status;
+            }
+            Ok(Some(snapshot)) => {
+                status.exists = true;
+                match SealedFile::parse(snapshot.bytes()) {
+                    Ok(file) => {
+                        let header = file.header();
+                        status.format_version = Some(header.version());
+                        status.algorithm = Some(header.algorithm());
+                        status.key_id = header.key_id(StanzaKind::Primary);
+                        status.recovery_key_id = header.key_id(StanzaKind::Recovery);
+                        status.generation = Some(header.generation());
+                    }
+                    Err(e) => {
+                        status.problem = Some(Error::from_seal(&status.location, e).to_string());
+                        return status;
+                    }
+                }
+            }
+            Err(e) => {
+                status.exists = true;
+                status.problem = Some(Error::from_blob(e).to_string());
+                return status;
+            }
+        }
+        match self.list() {
+            Ok(names) => status.entries = Some(names.len()),
+            Err(e) => status.problem = Some(e.to_string()),
+        }
+        // The policy may have switched the store to memory or moved the file.
+        let state = lock(&inner.state);
+        status.quarantined = state.quarantined.clone();
+        if let Some(degraded) = &state.degraded {
+            status.degraded = Some(degraded.reason.clone());
+        }
+        status
+    }
+
+    // ----- the machinery -----
+
+    /// Runs `f` on the in-memory bundle when the store is degraded.
+    fn in_degraded<T>(&self, f: impl FnOnce(&mut Degraded) -> Result<T>) -> Option<Result<T>> {
+        lock(&self.inner.state).degraded.as_mut().map(f)
+    }
+
+    /// Runs a read against the current bundle (`None`: no file), applying
+    /// the policies.
+    fn read_op<T>(&self, f: impl Fn(Option<&Bundle>) -> Result<T>) -> Result<T> {
+        let attempt = || match self.current()? {
+            Some(loaded) => f(Some(&loaded.bundle)),
+            None => f(None),
+        };
+        if let Some(r) = self.in_degraded(|d| f(Some(&d.bundle))) {
+            return r;
+        }
+        match attempt() {
+            Err(e) => {
+                self.apply_policy(e)?;
+                if let Some(r) = self.in_degraded(|d| f(Some(&d.bundle))) {
+                    return r;
+                }
+                attempt()
+            }
+            ok => ok,
+        }
+    }
+
+    /// Runs a change as one locked read-modify-write, applying the policies.
+    fn write_op<R>(&self, change: &mut dyn FnMut(&mut Bundle) -> Change<R>) -> Result<R> {
+        if let Some(r) = self.in_degraded(|d| Ok(change(&mut d.bundle).into_inner())) {
+            return r;
+        }
+        match self.persist(change) {
+            Err(e) => {
+                self.apply_policy(e)?;
+                if let Some(r) = self.in_degraded(|d| Ok(change(&mut d.bundle).into_inner())) {
+                    return r;
+                }
+                self.persist(change)
+            }
+            ok => ok,
+        }
+    }
+
+    /// Applies the store's policies to an error: returns it when the policy
+    /// is to fail; returns `Ok` when the operation should be tried again
+    /// (in memory, or on a fresh store after a quarantine).
+    fn apply_policy(&self, error: Error) -> Result<()> {
+        let inner = &self.inner;
+        if matches!(error, Error::KeyringUnavailable { .. })
+            && inner.on_unavailable == OnKeyringUnavailable::MemoryOnly
+        {
+            let mut state = lock(&inner.state);
+            state.cache = None;
+            state.degraded.get_or_insert_with(|| Degraded {
+                reason: format!("in memory only, nothing is saved: {error}"),
+                bundle: Bundle::default(),
+            });
+            return Ok(());
+        }
+        if error.is_unusable_file() && inner.on_unreadable == OnUnreadable::Quarantine {
+            let reason = match &error {
+                Error::KeyMissing { .. } => "key-missing",
+                Error::WrongKey { .. } => "wrong-key",
+                Error::NotAStore { .. } => "not-a-store",
+                Error::Tampered { .. } => "tampered",
+                Error::Corrupt { .. } => "corrupt",
+                _ => "unreadable",
+            };
+            if let Some(location) = inner.blob.quarantine(reason).map_err(Error::from_blob)? {
+                let mut state = lock(&inner.state);
+                state.cache = None;
+                state.quarantined.push(Quarantined {
+                    location,
+                    reason: error.to_string(),
+                });
+            }
+            return Ok(());
+        }
+        Err(error)
+    }
+
+    /// The current file, decrypted, from the cache when it is unchanged.
+    /// `None` when there is no file; the key provider is not touched then.
+    fn current(&self) -> Result<Option<Arc<Loaded>>> {
+        let inner = &self.inner;
+        let Some(version) = inner.blob.version().map_err(Error::from_blob)? else {
+            return Ok(None);
+        };
+        if let Some(cached) = lock(&inner.state)
+            .cache
+            .as_ref()
+            .filter(|c| c.version == version)
+        {
+            return Ok(Some(Arc::clone(cached)));
+        }
+        let Some(snapshot) = inner.blob.read().map_err(Error::from_blob)? else {
+            return Ok(None);
+        };
+        let loaded = Arc::new(self.open(&snapshot)?);
+        self.remember(&loaded);
+        Ok(Some(loaded))
+    }
+
+    fn remember(&self, loaded: &Arc<Loaded>) {
+        let mut state = lock(&self.inner.state);
+        state.seen_generation = state.seen_generation.max(loaded.generation);
+        state.cache = Some(Arc::clone(loaded));
+    }
+
+    /// Opens one version of the file.
+    fn open(&self, snapshot: &Snapshot) -> Result<Loaded> {
+        let inner = &self.inner;
+        let path = inner.blob.location();
+        let file = SealedFile::parse(snapshot.bytes()).map_err(|e| Error::from_seal(&path, e))?;
+        let generation = file.header().generation();
+        let seen = lock(&inner.state).seen_generation;
+        if generation < seen {
+            return Err(Error::Rollback {
+                path,
+                found: generation,
+                seen,
+            });
+        }
+        let kek = self.kek_for(&file, &path)?;
+        let opened = file
+            .open(&kek, &inner.context)
+            .map_err(|e| Error::from_seal(&path, e))?;
+        let bundle = Bundle::decode(opened.plaintext.expose_secret()).map_err(|e| match e {
+            DecodeError::Version(v) => Error::UnsupportedVersion {
+                path: path.clone(),
+                what: "bundle version",
+                found: u16::from(v),
+                supported: u16::from(crate::bundle::BUNDLE_VERSION),
+            },
+            DecodeError::Malformed => Error::Corrupt {
+                path: path.clone(),
+                reason: "the entries inside do not decode".to_owned(),
+            },
+        })?;
+        Ok(Loaded {
+            version: snapshot.version(),
+            generation,
+            envelope: Arc::new(opened.envelope),
+            bundle: Arc::new(bundle),
+        })
+    }
+
+    /// The key-encryption key for an existing file: the cached one when the
+    /// file names it, else one load from the provider.
+    fn kek_for(&self, file: &SealedFile<'_>, path: &str) -> Result<Arc<Key>> {
+        let mut cached = lock(&self.inner.kek);
+        if let Some(kek) = cached.as_ref()
+            && file
+                .header()
+                .stanzas()
+                .iter()
+                .any(|s| s.key_id() == kek.id())
+        {
+            return Ok(Arc::clone(kek));
+        }
+        let kek = match self.inner.provider.load() {
+            Ok(kek) => Arc::new(kek),
+            Err(keyseal_keys::Error::NotFound { location }) => {
+                return Err(Error::KeyMissing {
+                    path: path.to_owned(),
+                    location,
+                });
+            }
+            Err(e) => return Err(Error::from_key(e)),
+        };
+        *cached = Some(Arc::clone(&kek));
+        Ok(kek)
+    }
+
+    /// The key for a new file, called under the blob lock when no file
+    /// exists: the cached key, else a new one from the provider (or, when
+    /// the provider already holds one or is read-only, that one).
+    fn kek_for_new_file(&self) -> Result<Arc<Key>> {
+        let mut cached = lock(&self.inner.kek);
+        if let Some(kek) = cached.as_ref() {
+            return Ok(Arc::clone(kek));
+        }
+        let provider = &self.inner.provider;
+        let kek = match provider.create() {
+            Ok(kek) => kek,
+            Err(
+                keyseal_keys::Error::AlreadyExists { .. } | keyseal_keys::Error::ReadOnly { .. },
+            ) => provider.load().map_err(Error::from_key)?,
+            Err(e) => return Err(Error::from_key(e)),
+        };
+        let kek = Arc::new(kek);
+        *cached = Some(Arc::clone(&kek));
+        Ok(kek)
+    }
+
+    /// One locked read-modify-write of the file.
+    fn persist<R>(&self, change: &mut dyn FnMut(&mut Bundle) -> Change<R>) -> Result<R> {
+        let inner = &self.inner;
+        let cached = lock(&inner.state).cache.clone();
+        let outcome = inner
+            .blob
+            .update_with(|current| -> Result<Step<R>> {
+                let (base, mut bundle) = match current {
+                    None => (None, Bundle::default()),
+                    Some(snapshot) => {
+                        let loaded =
+                            match cached.as_ref().filter(|c| c.version == snapshot.version()) {
+                                Some(c) => Arc::clone(c),
+                                None => Arc::new(self.open(snapshot)?),
+                            };
+                        let bundle = (*loaded.bundle).clone();
+                        (
+                            Some((Arc::clone(&loaded.envelope), loaded.generation)),
+                            bundle,
+                        )
+                    }
+                };
+                let r = match change(&mut bundle) {
+                    // Nothing to store; with no file, no key is created either.
+                    Change::Unchanged(r) => return Ok((None, (r, None))),
+                    Change::Changed(r) => r,
+                };
+                let (envelope, generation) = match base {
+                    Some(base) => base,
+                    None => {
+                        // No file: create the key now, under the lock, so no
+                        // other process can create a second one.
+                        let kek = self.kek_for_new_file()?;
+                        let envelope = Envelope::new(inner.algorithm, &kek, &inner.context)
+                            .map_err(|source| Error::Seal { source })?;
+                        (Arc::new(envelope), 0)
+                    }
+                };
+                let next = generation.checked_add(1).ok_or(Error::Internal {
+                    reason: "the generation counter is exhausted",
+                })?;
+                let plaintext = bundle.encode().map_err(|_| Error::Internal {
+                    reason: "the entries could not be encoded",
+                })?;
+                let bytes = envelope
+                    .seal(next, &inner.context, &plaintext)
+                    .map_err(|source| Error::Seal { source })?;
+                Ok((
+                    Some(bytes),
+                    (
+                        r,
+                        Some(Written {
+                            generation: next,
+                            envelope,
+                            bundle,
+                        }),
+                    ),
+                ))
+            })
+            .map_err(Error::from_blob)?;
+        let ((r, written), version) = outcome?;
+        if let (Some(w), Some(version)) = (written, version) {
+            self.remember(&Arc::new(Loaded {
+                version,
+                generation: w.generation,
+                envelope: w.envelope,
+                bundle: Arc::new(w.bundle),
+            }));
+        }
+        Ok(r)
+    }
+}
+
+/// What the update closure returns: the bytes to write (if any), the
+/// change's result, and what to cache once the write is done.
+type Step<R> = (Option<Vec<u8>>, (R, Option<Written>));
+
+/// What a write produced, to cache after the store reports its version.
+struct Written {
+    generation: u64,
+    envelope: Arc<Envelope>,
+    bundle: Bundle,
+}
+
+impl<R> Change<R> {
+    fn into_inner(self) -> R {
+        match self {
+            Self::Changed(r) | Self::Unchanged(r) => r,
+        }
+    }
+}

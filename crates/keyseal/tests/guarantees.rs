@@ -1,0 +1,380 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stderr,
+    clippy::print_stdout,
+    unreachable_pub,
+    reason = "test code"
+)]
+//! The seed's guarantees, each shown with real files, and real processes
+//! where processes matter.
+
+mod support;
+
+use std::process::Stdio;
+use std::sync::Arc;
+
+use keyseal::blob::FileStore;
+use keyseal::keys::{
+    Backend, KeyProvider, KeyringProvider, MemoryKeyProvider, Operation, ProviderInfo,
+};
+use keyseal::{Error, ExposeSecret, Store};
+use support::TempDir;
+
+const CONTEXT: &str = "com.example.test/guarantees";
+
+fn store(provider: &Arc<MemoryKeyProvider>, path: &std::path::Path) -> Store {
+    Store::builder(Arc::clone(provider), FileStore::new(path), CONTEXT).build()
+}
+
+fn key_calls(p: &MemoryKeyProvider) -> usize {
+    p.calls(Operation::Load) + p.calls(Operation::Create)
+}
+
+#[test]
+fn the_keyring_is_touched_once_over_a_long_mixed_run_from_8_threads() {
+    let dir = TempDir::new("once");
+    let provider = Arc::new(MemoryKeyProvider::new());
+    let store = store(&provider, &dir.file());
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let store = store.clone();
+            s.spawn(move || {
+                for i in 0..60 {
+                    let name = format!("server-{}", (t * 7 + i) % 10);
+                    match i % 4 {
+                        0 => store.set(&name, &format!("token {t}/{i}")).unwrap(),
+                        1 => {
+                            let _: Option<String> = store.get(&name).unwrap();
+                        }
+                        2 => {
+                            store.list().unwrap();
+                        }
+                        _ => {
+                            store.remove(&name).unwrap();
+                        }
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(
+        key_calls(&provider),
+        1,
+        "the keyring was touched more than once"
+    );
+    assert_eq!(provider.calls(Operation::Create), 1);
+    assert_eq!(provider.calls(Operation::Delete), 0);
+
+    // A second process (a new store over the same file and keyring) loads
+    // once, and only once, however much it does.
+    let second_provider = Arc::new(MemoryKeyProvider::with_key(provider.load().unwrap()));
+    let second = self::store(&second_provider, &dir.file());
+    for i in 0..50 {
+        second.set(&format!("n{}", i % 5), &i).unwrap();
+        second.list().unwrap();
+        let _: Option<u32> = second.get("n1").unwrap();
+    }
+    assert_eq!(second_provider.calls(Operation::Load), 1);
+    assert_eq!(second_provider.calls(Operation::Create), 0);
+}
+
+#[test]
+fn lookups_and_lists_on_a_missing_file_never_touch_the_keyring() {
+    let dir = TempDir::new("missing");
+    let path = dir.path().join("sub").join("store.sealed");
+    let provider = Arc::new(MemoryKeyProvider::new());
+    let store = store(&provider, &path);
+    assert_eq!(store.get::<String>("x").unwrap(), None);
+    assert!(store.get_bytes("x").unwrap().is_none());
+    assert!(store.list().unwrap().is_empty());
+    assert!(store.entries().unwrap().is_empty());
+    assert!(!store.remove("x").unwrap());
+    assert_eq!(provider.total_calls(), 0, "the keyring was touched");
+    assert_eq!(provider.key_id(), None, "a key was created");
+    assert!(!dir.path().join("sub").exists(), "a lookup created files");
+}
+
+/// Forwards to a real keyring and prints what each call did, so the parent
+/// can count key creations across processes.
+#[derive(Debug)]
+struct Reporting(KeyringProvider);
+
+impl KeyProvider for Reporting {
+    fn info(&self) -> ProviderInfo {
+        self.0.info()
+    }
+    fn load(&self) -> keyseal::keys::Result<keyseal::seal::Key> {
+        let r = self.0.load();
+        println!("provider-load {}", if r.is_ok() { "ok" } else { "err" });
+        r
+    }
+    fn create(&self) -> keyseal::keys::Result<keyseal::seal::Key> {
+        let r = self.0.create();
+        println!(
+            "provider-create {}",
+            if r.is_ok() { "ok" } else { "refused" }
+        );
+        r
+    }
+    fn delete(&self) -> keyseal::keys::Result<()> {
+        self.0.delete()
+    }
+}
+
+fn kernel_provider(service: &str) -> KeyringProvider {
+    KeyringProvider::builder(service, "store-key")
+        .backend(Backend::KernelKeyring)
+        .build()
+}
+
+#[test]
+#[ignore = "child process of the multi-process tests"]
+fn child_set() {
+    if !support::is_child() {
+        return;
+    }
+    let path = std::env::var("KEYSEAL_TEST_PATH").unwrap();
+    let service = std::env::var("KEYSEAL_TEST_SERVICE").unwrap();
+    let me = std::env::var("KEYSEAL_TEST_WRITER").unwrap();
+    let count: usize = std::env::var("KEYSEAL_TEST_COUNT")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let store = Store::builder(
+        Reporting(kernel_provider(&service)),
+        FileStore::new(path),
+        CONTEXT,
+    )
+    .build();
+    for i in 0..count {
+        store
+            .set(&format!("{me}-{i}"), &format!("value of {me}-{i}"))
+            .unwrap();
+    }
+}
+
+/// Starts `writers` child processes at once, each setting `count` entries.
+fn run_writers(dir: &TempDir, service: &str, writers: usize, count: usize) -> Vec<String> {
+    let children: Vec<_> = (0..writers)
+        .map(|w| {
+            support::child("child_set")
+                .env("KEYSEAL_TEST_PATH", dir.file())
+                .env("KEYSEAL_TEST_SERVICE", service)
+                .env("KEYSEAL_TEST_WRITER", format!("w{w}"))
+                .env("KEYSEAL_TEST_COUNT", count.to_string())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert!(
+                out.status.success() && stdout.contains("1 passed"),
+                "a writer failed:\n{stdout}"
+            );
+            stdout
+        })
+        .collect()
+}
+
+/// A kernel-keyring service name, or `None` (after printing why) when the
+/// kernel keyring is not usable here.
+fn kernel_service(tag: &str) -> Option<String> {
+    let service = support::unique(tag);
+    match kernel_provider(&service).load() {
+        Err(keyseal::keys::Error::NotFound { .. }) => Some(service),
+        other => {
+            support::skip(&format!("the kernel keyring is not usable: {other:?}"));
+            None
+        }
+    }
+}
+
+#[test]
+fn processes_starting_at_once_create_exactly_one_key() {
+    let Some(service) = kernel_service("onekey") else {
+        return;
+    };
+    let dir = TempDir::new("onekey");
+    let outputs = run_writers(&dir, &service, 6, 1);
+    let creates: usize = outputs
+        .iter()
+        .map(|o| o.matches("provider-create ok").count())
+        .sum();
+    let refused: usize = outputs
+        .iter()
+        .map(|o| o.matches("provider-create refused").count())
+        .sum();
+    assert_eq!(creates, 1, "more than one process created a key");
+    assert_eq!(
+        refused, 0,
+        "a process tried to create a key while a sealed file existed"
+    );
+    let key = kernel_provider(&service).load().unwrap();
+    let store = Store::builder(
+        MemoryKeyProvider::with_key(key),
+        FileStore::new(dir.file()),
+        CONTEXT,
+    )
+    .build();
+    assert_eq!(store.list().unwrap().len(), 6);
+    kernel_provider(&service).delete().unwrap();
+}
+
+#[test]
+fn processes_writing_different_entries_lose_none() {
+    let Some(service) = kernel_service("merge") else {
+        return;
+    };
+    let dir = TempDir::new("merge");
+    run_writers(&dir, &service, 8, 25);
+    let key = kernel_provider(&service).load().unwrap();
+    let store = Store::builder(
+        MemoryKeyProvider::with_key(key),
+        FileStore::new(dir.file()),
+        CONTEXT,
+    )
+    .build();
+    let names = store.list().unwrap();
+    assert_eq!(names.len(), 200, "entries were lost");
+    for w in 0..8 {
+        for i in 0..25 {
+            let name = format!("w{w}-{i}");
+            assert_eq!(
+                store.get::<String>(&name).unwrap().as_deref(),
+                Some(&*format!("value of {name}"))
+            );
+        }
+    }
+    kernel_provider(&service).delete().unwrap();
+}
+
+#[test]
+fn another_writers_change_is_seen_by_a_cached_reader() {
+    let dir = TempDir::new("cache");
+    let provider = Arc::new(MemoryKeyProvider::new());
+    let a = store(&provider, &dir.file());
+    let b = store(&provider, &dir.file());
+    a.set("token", "one").unwrap();
+    assert_eq!(b.get::<String>("token").unwrap().as_deref(), Some("one"));
+    a.set("token", "two").unwrap();
+    assert_eq!(b.get::<String>("token").unwrap().as_deref(), Some("two"));
+    b.remove("token").unwrap();
+    assert_eq!(a.get::<String>("token").unwrap(), None);
+}
+
+/// Sets up a store with one entry and returns its file's bytes.
+fn sealed_store(dir: &TempDir) -> (Arc<MemoryKeyProvider>, Vec<u8>) {
+    let provider = Arc::new(MemoryKeyProvider::new());
+    store(&provider, &dir.file())
+        .set("github", "gho_secret")
+        .unwrap();
+    (provider, std::fs::read(dir.file()).unwrap())
+}
+
+fn assert_untouched(dir: &TempDir, bytes: &[u8]) {
+    assert!(
+        std::fs::read(dir.file()).unwrap() == bytes,
+        "the file was changed"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_store_is_never_overwritten() {
+    let dir = TempDir::new("notastore");
+    let junk = b"{\"tokens\": \"plaintext from another tool\"}".to_vec();
+    std::fs::write(dir.file(), &junk).unwrap();
+    let provider = Arc::new(MemoryKeyProvider::new());
+    let store = store(&provider, &dir.file());
+    assert!(matches!(store.set("a", "b"), Err(Error::NotAStore { .. })));
+    assert!(matches!(
+        store.get::<String>("a"),
+        Err(Error::NotAStore { .. })
+    ));
+    assert_untouched(&dir, &junk);
+    assert_eq!(
+        provider.calls(Operation::Create),
+        0,
+        "a key was created while a file existed"
+    );
+}
+
+#[test]
+fn a_tampered_file_is_reported_and_never_overwritten() {
+    let dir = TempDir::new("tampered");
+    let (provider, mut bytes) = sealed_store(&dir);
+    *bytes.last_mut().unwrap() ^= 1;
+    std::fs::write(dir.file(), &bytes).unwrap();
+    let store = store(&provider, &dir.file());
+    assert!(matches!(store.set("x", "y"), Err(Error::Tampered { .. })));
+    let err = store.get::<String>("github").unwrap_err();
+    assert!(matches!(err, Error::Tampered { .. }));
+    assert!(err.to_string().contains("left untouched"), "{err}");
+    assert_untouched(&dir, &bytes);
+}
+
+#[test]
+fn a_wrong_key_is_reported_and_the_file_is_kept() {
+    let dir = TempDir::new("wrongkey");
+    let (_, bytes) = sealed_store(&dir);
+    let other = Arc::new(MemoryKeyProvider::new());
+    other.create().unwrap();
+    let store = store(&other, &dir.file());
+    match store.set("x", "y") {
+        Err(Error::WrongKey {
+            offered,
+            sealed_for,
+            ..
+        }) => {
+            assert_eq!(Some(offered), other.key_id());
+            assert_eq!(sealed_for.len(), 1);
+        }
+        r => panic!("{r:?}"),
+    }
+    assert_untouched(&dir, &bytes);
+}
+
+#[test]
+fn a_missing_key_with_a_sealed_file_is_key_missing_and_no_key_is_created() {
+    let dir = TempDir::new("keymissing");
+    let (_, bytes) = sealed_store(&dir);
+    let forgetful = Arc::new(MemoryKeyProvider::new());
+    let store = store(&forgetful, &dir.file());
+    assert!(matches!(
+        store.get::<String>("github"),
+        Err(Error::KeyMissing { .. })
+    ));
+    assert!(matches!(store.set("x", "y"), Err(Error::KeyMissing { .. })));
+    assert_eq!(
+        forgetful.calls(Operation::Create),
+        0,
+        "a new key was created while a sealed file exists"
+    );
+    assert_eq!(forgetful.key_id(), None);
+    assert_untouched(&dir, &bytes);
+}
+
+#[test]
+fn values_round_trip_byte_for_byte() {
+    let dir = TempDir::new("bytes");
+    let provider = Arc::new(MemoryKeyProvider::new());
+    let store = store(&provider, &dir.file());
+    let value: Vec<u8> = (0..=255).collect();
+    store.set_bytes("raw", &value).unwrap();
+    assert_eq!(
+        store.get_bytes("raw").unwrap().unwrap().expose_secret(),
+        &value[..]
+    );
+    let on_disk = std::fs::read(dir.file()).unwrap();
+    assert!(
+        !on_disk.windows(16).any(|w| w == &value[100..116]),
+        "plaintext on disk"
+    );
+}

@@ -1,0 +1,367 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stderr,
+    clippy::print_stdout,
+    unreachable_pub,
+    reason = "test code"
+)]
+//! Typed errors beyond the seed, the application's policies, `status()`,
+//! schema evolution, and the real Secret Service end to end.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use keyseal::blob::{FileStore, MemoryBlobStore};
+use keyseal::keys::{
+    Backend, KeyLifetime, KeyringProvider, MemoryKeyProvider, Operation, ProviderKind,
+    UnavailableReason,
+};
+use keyseal::{Algorithm, Error, OnKeyringUnavailable, OnUnreadable, Store};
+use serde::{Deserialize, Serialize};
+use support::TempDir;
+
+const CONTEXT: &str = "com.example.test/policies";
+
+fn file_store(provider: &Arc<MemoryKeyProvider>, dir: &TempDir) -> keyseal::StoreBuilder {
+    Store::builder(Arc::clone(provider), FileStore::new(dir.file()), CONTEXT)
+}
+
+#[test]
+fn a_newer_format_version_is_unsupported_and_never_quarantined() {
+    let dir = TempDir::new("newer");
+    let provider = Arc::new(MemoryKeyProvider::new());
+    file_store(&provider, &dir).build().set("a", "b").unwrap();
+    let mut bytes = std::fs::read(dir.file()).unwrap();
+    bytes[9] = 2; // format version 2
+    std::fs::write(dir.file(), &bytes).unwrap();
+    let store = file_store(&provider, &dir)
+        .on_unreadable(OnUnreadable::Quarantine)
+        .build();
+    match store.set("c", "d") {
+        Err(Error::UnsupportedVersion {
+            found: 2,
+            supported: 1,
+            ..
+        }) => {}
+        r => panic!("{r:?}"),
+    }
+    assert!(store.status().quarantined.is_empty());
+    assert_eq!(std::fs::read(dir.file()).unwrap(), bytes);
+}
+
+#[test]
+fn the_quarantine_policy_moves_an_unusable_file_aside_and_starts_fresh() {
+    let dir = TempDir::new("quarantine");
+    let junk = b"not a keyseal file".to_vec();
+    std::fs::write(dir.file(), &junk).unwrap();
+    let provider = Arc::new(MemoryKeyProvider::new());
+    let store = file_store(&provider, &dir)
+        .on_unreadable(OnUnreadable::Quarantine)
+        .build();
+    store.set("fresh", "start").unwrap();
+    assert_eq!(
+        store.get::<String>("fresh").unwrap().as_deref(),
+        Some("start")
+    );
+    let status = store.status();
+    assert_eq!(status.quarantined.len(), 1, "{status:?}");
+    let moved = &status.quarantined[0];
+    assert!(
+        moved.location.contains("store.sealed.not-a-store-"),
+        "{moved:?}"
+    );
+    assert!(moved.reason.contains("not a keyseal store"), "{moved:?}");
+    assert_eq!(
+        std::fs::read(&moved.location).unwrap(),
+        junk,
+        "the quarantined file changed"
+    );
+}
+
+#[test]
+fn an_unavailable_keyring_fails_by_default_and_writes_nothing() {
+    let dir = TempDir::new("unavailable");
+    let provider = Arc::new(MemoryKeyProvider::new());
+    provider.fail_unavailable_on(Operation::Create, 1, UnavailableReason::Locked);
+    let store = file_store(&provider, &dir).build();
+    match store.set("a", "b") {
+        Err(Error::KeyringUnavailable {
+            reason: UnavailableReason::Locked,
+            ..
+        }) => {}
+        r => panic!("{r:?}"),
+    }
+    assert!(!dir.file().exists(), "a file was written without a key");
+    assert!(store.status().degraded.is_none());
+}
+
+#[test]
+fn the_memory_only_policy_persists_nothing_and_says_so() {
+    let dir = TempDir::new("memoryonly");
+    let provider = Arc::new(MemoryKeyProvider::new());
+    provider.fail_unavailable_on(Operation::Create, 1, UnavailableReason::NoService);
+    let store = file_store(&provider, &dir)
+        .on_keyring_unavailable(OnKeyringUnavailable::MemoryOnly)
+        .build();
+    store.set("a", "in memory").unwrap();
+    store.set("b", "also").unwrap();
+    assert_eq!(
+        store.get::<String>("a").unwrap().as_deref(),
+        Some("in memory")
+    );
+    assert_eq!(store.list().unwrap(), ["a", "b"]);
+    assert!(store.remove("b").unwrap());
+    assert!(!dir.file().exists(), "degraded mode wrote to disk");
+    let status = store.status();
+    let degraded = status.degraded.expect("status shows the degraded mode");
+    assert!(
+        degraded.contains("in memory only") && degraded.contains("no keyring service"),
+        "{degraded}"
+    );
+    assert_eq!(status.entries, Some(1));
+    assert_eq!(
+        provider.calls(Operation::Create),
+        1,
+        "degraded mode kept asking the keyring"
+    );
+}
+
+#[test]
+fn a_rolled_back_file_is_reported_instead_of_written_over() {
+    let dir = TempDir::new("rollback");
+    let provider = Arc::new(MemoryKeyProvider::new());
+    let store = file_store(&provider, &dir).build();
+    store.set("token", "v1").unwrap();
+    let old = std::fs::read(dir.file()).unwrap();
+    store.set("token", "v2").unwrap();
+    store.set("token", "v3").unwrap();
+    // Someone restores the old copy (a backup, a sync tool).
+    std::fs::write(dir.file(), &old).unwrap();
+    match store.set("token", "v4") {
+        Err(Error::Rollback {
+            found: 1, seen: 3, ..
+        }) => {}
+        r => panic!("{r:?}"),
+    }
+    assert!(matches!(
+        store.get::<String>("token"),
+        Err(Error::Rollback { .. })
+    ));
+    assert_eq!(std::fs::read(dir.file()).unwrap(), old);
+    // A fresh process has seen nothing newer and reads the restored file.
+    let fresh = file_store(&provider, &dir).build();
+    assert_eq!(fresh.get::<String>("token").unwrap().as_deref(), Some("v1"));
+}
+
+#[test]
+fn a_held_lock_is_a_lock_timeout() {
+    let dir = TempDir::new("lock");
+    let provider = Arc::new(MemoryKeyProvider::new());
+    let blob = FileStore::new(dir.file()).with_lock_timeout(Duration::from_millis(200));
+    let store = Store::builder(Arc::clone(&provider), blob.clone(), CONTEXT).build();
+    store.set("a", "b").unwrap();
+    let holder = std::fs::File::options()
+        .write(true)
+        .open(blob.lock_path())
+        .unwrap();
+    holder.lock().unwrap();
+    match store.set("a", "c") {
+        Err(Error::LockTimeout { lock_path, .. }) => assert_eq!(lock_path, blob.lock_path()),
+        r => panic!("{r:?}"),
+    }
+    // Reads take no lock.
+    assert_eq!(store.get::<String>("a").unwrap().as_deref(), Some("b"));
+}
+
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+struct TokenV1 {
+    access_token: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+struct TokenV2 {
+    access_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
+}
+
+#[test]
+fn a_value_type_that_gains_an_optional_field_reads_old_entries() {
+    let store = Store::builder(MemoryKeyProvider::new(), MemoryBlobStore::new(), CONTEXT).build();
+    store
+        .set(
+            "server",
+            &TokenV1 {
+                access_token: "a1".into(),
+            },
+        )
+        .unwrap();
+    let v2: TokenV2 = store.get("server").unwrap().unwrap();
+    assert_eq!(
+        v2,
+        TokenV2 {
+            access_token: "a1".into(),
+            refresh_token: None
+        }
+    );
+    store
+        .set(
+            "server",
+            &TokenV2 {
+                access_token: "a2".into(),
+                refresh_token: Some("r2".into()),
+            },
+        )
+        .unwrap();
+    // And the old type still reads new entries (unknown fields are ignored).
+    let v1: TokenV1 = store.get("server").unwrap().unwrap();
+    assert_eq!(v1.access_token, "a2");
+}
+
+#[test]
+fn a_value_of_another_type_is_a_value_error_that_does_not_quote_it() {
+    let store = Store::builder(MemoryKeyProvider::new(), MemoryBlobStore::new(), CONTEXT).build();
+    store.set("token", "gho_supersecretvalue").unwrap();
+    let err = store.get::<u32>("token").unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Value {
+                operation: "decoded",
+                category: "data",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains("supersecret"), "{shown}");
+}
+
+#[test]
+fn invalid_names_are_refused() {
+    let store = Store::builder(MemoryKeyProvider::new(), MemoryBlobStore::new(), CONTEXT).build();
+    assert!(matches!(store.set("", "x"), Err(Error::InvalidName { .. })));
+    assert!(matches!(
+        store.get::<String>(&"n".repeat(5000)),
+        Err(Error::InvalidName { .. })
+    ));
+}
+
+#[test]
+fn status_reports_the_provider_the_file_and_the_entries() {
+    let dir = TempDir::new("status");
+    let provider = Arc::new(MemoryKeyProvider::new());
+    let store = file_store(&provider, &dir)
+        .algorithm(Algorithm::XChaCha20Poly1305)
+        .build();
+    let empty = store.status();
+    assert!(!empty.exists);
+    assert_eq!(empty.entries, Some(0));
+    assert_eq!(empty.provider.kind, ProviderKind::Memory);
+    assert_eq!(empty.provider.lifetime, KeyLifetime::Process);
+    assert_eq!(
+        provider.total_calls(),
+        0,
+        "status of an empty store touched the keyring"
+    );
+
+    store.set("a", "1").unwrap();
+    store.set("b", "2").unwrap();
+    let status = store.status();
+    assert!(status.exists);
+    assert_eq!(status.format_version, Some(1));
+    assert_eq!(status.algorithm, Some(Algorithm::XChaCha20Poly1305));
+    assert_eq!(status.key_id, provider.key_id());
+    assert_eq!(status.generation, Some(2));
+    assert_eq!(status.entries, Some(2));
+    assert!(status.location.ends_with("store.sealed"));
+    assert!(status.degraded.is_none() && status.problem.is_none());
+    let shown = format!("{status:?}");
+    assert!(!shown.contains("\"1\""), "{shown}");
+}
+
+#[test]
+fn entries_carry_their_update_time_and_size() {
+    let store = Store::builder(MemoryKeyProvider::new(), MemoryBlobStore::new(), CONTEXT).build();
+    let before = std::time::SystemTime::now() - Duration::from_secs(1);
+    store.set_bytes("k", b"12345").unwrap();
+    let entries = store.entries().unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].name, "k");
+    assert_eq!(entries[0].size, 5);
+    assert!(entries[0].updated >= before);
+}
+
+#[test]
+fn the_real_secret_service_holds_the_key_of_a_real_file_store() {
+    let service = support::unique("facade-ss");
+    let provider = || {
+        KeyringProvider::builder(&service, "store-key")
+            .backend(Backend::SecretService)
+            .build()
+    };
+    match keyseal::keys::KeyProvider::load(&provider()) {
+        Err(keyseal::keys::Error::NotFound { .. }) => {}
+        other => {
+            support::skip(&format!("no Secret Service answers: {other:?}"));
+            return;
+        }
+    }
+    let dir = TempDir::new("facade-ss");
+    let store = Store::builder(provider(), FileStore::new(dir.file()), CONTEXT).build();
+    store.set("https://mcp.example.com", "token-1").unwrap();
+    assert_eq!(store.status().provider.kind, ProviderKind::SecretService);
+    // A new process: a new provider and store over the same item and file.
+    let again = Store::builder(provider(), FileStore::new(dir.file()), CONTEXT).build();
+    assert_eq!(
+        again
+            .get::<String>("https://mcp.example.com")
+            .unwrap()
+            .as_deref(),
+        Some("token-1")
+    );
+    assert_eq!(
+        again.status().key_id,
+        keyseal::keys::KeyProvider::load(&provider())
+            .ok()
+            .map(|k| k.id())
+    );
+    keyseal::keys::KeyProvider::delete(&provider()).unwrap();
+    // The keyring forgot the key: the file is kept and the error says so.
+    let forgot = Store::builder(provider(), FileStore::new(dir.file()), CONTEXT).build();
+    assert!(matches!(
+        forgot.get::<String>("https://mcp.example.com"),
+        Err(Error::KeyMissing { .. })
+    ));
+}
+
+#[cfg(feature = "async")]
+#[tokio::test(flavor = "current_thread")]
+async fn the_async_store_runs_the_same_operations() {
+    let dir = TempDir::new("async");
+    let provider = Arc::new(MemoryKeyProvider::new());
+    let store = keyseal::AsyncStore::new(file_store(&provider, &dir).build());
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.set(&format!("s{i}"), &i).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(store.list().await.unwrap().len(), 8);
+    assert_eq!(store.get::<i32>("s3").await.unwrap(), Some(3));
+    assert!(store.remove("s3").await.unwrap());
+    assert_eq!(store.status().await.entries, Some(7));
+    assert_eq!(
+        provider.calls(Operation::Create) + provider.calls(Operation::Load),
+        1
+    );
+}
