@@ -40,6 +40,7 @@ pub fn run_all(provider: &dyn KeyProvider, caps: Capabilities) {
         create_then_load_round_trips(provider);
         create_twice_is_an_error(provider);
         delete_then_load_is_not_found(provider);
+        staging_then_commit_replaces_the_key(provider);
         secrets_never_appear_in_debug_output(provider);
         concurrent_loads_agree(provider);
     } else {
@@ -116,6 +117,70 @@ pub fn delete_then_load_is_not_found(provider: &dyn KeyProvider) {
         Err(Error::NotFound { .. }) => {}
         other => panic!("delete of a missing key should be NotFound, was: {other:?}"),
     }
+}
+
+/// A staged key sits beside the current one until `commit_staged` makes it
+/// current; `discard_staged` drops it; neither touches the other slot.
+pub fn staging_then_commit_replaces_the_key(provider: &dyn KeyProvider) {
+    let first = provider
+        .create()
+        .unwrap_or_else(|e| panic!("create on an empty provider failed: {e}"));
+    assert!(
+        matches!(provider.load_staged(), Err(Error::NotFound { .. })),
+        "a fresh provider has a staged key"
+    );
+    let next = crate::Key::generate().unwrap_or_else(|e| panic!("generate failed: {e}"));
+    provider
+        .stage(&next)
+        .unwrap_or_else(|e| panic!("stage failed: {e}"));
+    let current = provider
+        .load()
+        .unwrap_or_else(|e| panic!("load failed: {e}"));
+    assert_eq!(current.id(), first.id(), "staging changed the current key");
+    let staged = provider
+        .load_staged()
+        .unwrap_or_else(|e| panic!("load_staged failed: {e}"));
+    assert_eq!(staged.id(), next.id(), "load_staged returned another key");
+
+    provider
+        .commit_staged()
+        .unwrap_or_else(|e| panic!("commit_staged failed: {e}"));
+    let current = provider
+        .load()
+        .unwrap_or_else(|e| panic!("load failed: {e}"));
+    assert_eq!(
+        current.id(),
+        next.id(),
+        "commit did not make the staged key current"
+    );
+    assert!(
+        matches!(provider.load_staged(), Err(Error::NotFound { .. })),
+        "commit left the staged copy"
+    );
+
+    let abandoned = crate::Key::generate().unwrap_or_else(|e| panic!("generate failed: {e}"));
+    provider
+        .stage(&abandoned)
+        .unwrap_or_else(|e| panic!("stage failed: {e}"));
+    provider
+        .discard_staged()
+        .unwrap_or_else(|e| panic!("discard_staged failed: {e}"));
+    provider
+        .discard_staged()
+        .unwrap_or_else(|e| panic!("discard_staged of nothing failed: {e}"));
+    assert!(matches!(
+        provider.load_staged(),
+        Err(Error::NotFound { .. })
+    ));
+    assert!(
+        matches!(provider.commit_staged(), Err(Error::NotFound { .. })),
+        "commit of nothing"
+    );
+    let current = provider
+        .load()
+        .unwrap_or_else(|e| panic!("load failed: {e}"));
+    assert_eq!(current.id(), next.id(), "discard changed the current key");
+    delete_or_panic(provider);
 }
 
 /// No `Debug` or `Display` output of the provider, its key, its info or its

@@ -66,6 +66,57 @@ pub trait KeyProvider: Send + Sync + fmt::Debug {
     /// [`Error::NotFound`] when there is none; [`Error::ReadOnly`];
     /// [`Error::Unavailable`].
     fn delete(&self) -> Result<()>;
+
+    /// Stores `key` in the provider's *staging* slot, beside the current key,
+    /// replacing any key staged before. The first step of a rotation: until
+    /// [`commit_staged`](KeyProvider::commit_staged), both keys are there,
+    /// so a crash at any step leaves a key that opens the file.
+    ///
+    /// The default refuses with [`Error::ReadOnly`]: providers that cannot
+    /// hold a second key cannot rotate.
+    ///
+    /// # Errors
+    /// [`Error::ReadOnly`]; [`Error::Unavailable`].
+    fn stage(&self, key: &Key) -> Result<()> {
+        let _ = key;
+        Err(Error::ReadOnly {
+            location: self.info().location,
+            operation: "stage",
+        })
+    }
+
+    /// Loads the staged key.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when none is staged (the default);
+    /// [`Error::Unavailable`]; [`Error::Malformed`].
+    fn load_staged(&self) -> Result<Key> {
+        Err(Error::NotFound {
+            location: format!("{} (staging slot)", self.info().location),
+        })
+    }
+
+    /// Makes the staged key the current key (replacing the current key in one
+    /// step where the platform allows, else write-then-delete, so a crash
+    /// leaves the key in one slot or the other), then removes the staged copy.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when nothing is staged; [`Error::ReadOnly`] (the
+    /// default); [`Error::Unavailable`].
+    fn commit_staged(&self) -> Result<()> {
+        Err(Error::ReadOnly {
+            location: self.info().location,
+            operation: "commit",
+        })
+    }
+
+    /// Removes the staged key, if any (a rotation that did not happen).
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`]. Having nothing staged is not an error.
+    fn discard_staged(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 impl<T: KeyProvider + ?Sized> KeyProvider for Arc<T> {
@@ -81,6 +132,18 @@ impl<T: KeyProvider + ?Sized> KeyProvider for Arc<T> {
     fn delete(&self) -> Result<()> {
         (**self).delete()
     }
+    fn stage(&self, key: &Key) -> Result<()> {
+        (**self).stage(key)
+    }
+    fn load_staged(&self) -> Result<Key> {
+        (**self).load_staged()
+    }
+    fn commit_staged(&self) -> Result<()> {
+        (**self).commit_staged()
+    }
+    fn discard_staged(&self) -> Result<()> {
+        (**self).discard_staged()
+    }
 }
 
 impl<T: KeyProvider + ?Sized> KeyProvider for Box<T> {
@@ -95,6 +158,18 @@ impl<T: KeyProvider + ?Sized> KeyProvider for Box<T> {
     }
     fn delete(&self) -> Result<()> {
         (**self).delete()
+    }
+    fn stage(&self, key: &Key) -> Result<()> {
+        (**self).stage(key)
+    }
+    fn load_staged(&self) -> Result<Key> {
+        (**self).load_staged()
+    }
+    fn commit_staged(&self) -> Result<()> {
+        (**self).commit_staged()
+    }
+    fn discard_staged(&self) -> Result<()> {
+        (**self).discard_staged()
     }
 }
 

@@ -18,16 +18,36 @@ pub enum Operation {
     Create,
     /// [`KeyProvider::delete`].
     Delete,
+    /// [`KeyProvider::stage`].
+    Stage,
+    /// [`KeyProvider::load_staged`].
+    LoadStaged,
+    /// [`KeyProvider::commit_staged`].
+    CommitStaged,
+    /// [`KeyProvider::discard_staged`].
+    DiscardStaged,
 }
 
 impl Operation {
-    const ALL: [Self; 3] = [Self::Load, Self::Create, Self::Delete];
+    const ALL: [Self; 7] = [
+        Self::Load,
+        Self::Create,
+        Self::Delete,
+        Self::Stage,
+        Self::LoadStaged,
+        Self::CommitStaged,
+        Self::DiscardStaged,
+    ];
 
     fn index(self) -> usize {
         match self {
             Self::Load => 0,
             Self::Create => 1,
             Self::Delete => 2,
+            Self::Stage => 3,
+            Self::LoadStaged => 4,
+            Self::CommitStaged => 5,
+            Self::DiscardStaged => 6,
         }
     }
 }
@@ -55,7 +75,8 @@ struct Gate {
 #[derive(Default)]
 struct State {
     key: Option<Key>,
-    calls: [usize; 3],
+    staged: Option<Key>,
+    calls: [usize; 7],
     faults: Vec<Fault>,
     blocks: Vec<Block>,
 }
@@ -116,6 +137,11 @@ impl MemoryKeyProvider {
     /// The id of the key held now, without counting a call.
     pub fn key_id(&self) -> Option<keyseal_seal::KeyId> {
         self.lock().key.as_ref().map(Key::id)
+    }
+
+    /// The id of the staged key, without counting a call.
+    pub fn staged_key_id(&self) -> Option<keyseal_seal::KeyId> {
+        self.lock().staged.as_ref().map(Key::id)
     }
 
     /// Makes the `nth` call (1-based, counting from the provider's creation)
@@ -224,6 +250,42 @@ impl KeyProvider for MemoryKeyProvider {
                 location: LOCATION.to_owned(),
             }),
         }
+    }
+
+    fn stage(&self, key: &Key) -> Result<()> {
+        let mut state = self.enter(Operation::Stage)?;
+        state.staged = Some(key.duplicate());
+        Ok(())
+    }
+
+    fn load_staged(&self) -> Result<Key> {
+        let state = self.enter(Operation::LoadStaged)?;
+        state
+            .staged
+            .as_ref()
+            .map(Key::duplicate)
+            .ok_or_else(|| Error::NotFound {
+                location: format!("{LOCATION} (staging slot)"),
+            })
+    }
+
+    fn commit_staged(&self) -> Result<()> {
+        let mut state = self.enter(Operation::CommitStaged)?;
+        match state.staged.take() {
+            Some(key) => {
+                state.key = Some(key);
+                Ok(())
+            }
+            None => Err(Error::NotFound {
+                location: format!("{LOCATION} (staging slot)"),
+            }),
+        }
+    }
+
+    fn discard_staged(&self) -> Result<()> {
+        let mut state = self.enter(Operation::DiscardStaged)?;
+        state.staged = None;
+        Ok(())
     }
 }
 

@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 use super::{Concrete, Item, Op, Outcome};
 use crate::{Error, Result, UnavailableReason};
 
-pub(super) fn call(item: &Item, op: Op) -> Result<Outcome> {
+pub(super) fn call(item: &Item, op: &Op) -> Result<Outcome> {
     let location = item.location(Concrete::Kernel);
     let description = item.kernel_description();
     let map = |e| map_error(e, &location);
@@ -32,28 +32,41 @@ pub(super) fn call(item: &Item, op: Op) -> Result<Outcome> {
         (Op::Create, Some(_)) => Err(Error::AlreadyExists { location }),
         (Op::Create, None) => {
             let key = Key::generate()?;
-            let stored = ring
-                .add_key(&description, &*crate::record::encode(&key))
-                .map_err(map)?;
-            let perms = KeyPermissionsBuilder::builder()
-                .posessor(Permission::ALL)
-                .user(
-                    Permission::VIEW
-                        | Permission::READ
-                        | Permission::WRITE
-                        | Permission::SEARCH
-                        | Permission::SETATTR,
-                )
-                .build();
-            if let Err(e) = stored.set_perms(perms) {
-                // A key others of this user cannot read is no use; take it back.
-                let _ = stored.invalidate();
-                return Err(map(e));
-            }
+            put(&ring, &description, &key, &location)?;
             Ok(Outcome::Key(key))
         }
-        (Op::Delete, Some(key)) => key.invalidate().map(|()| Outcome::Deleted).map_err(map),
+        (Op::Put(key), _) => {
+            // add_key on an existing description updates that key's payload
+            // in place: the replacement is atomic.
+            put(&ring, &description, key, &location)?;
+            Ok(Outcome::Done)
+        }
+        (Op::Delete, Some(key)) => key.invalidate().map(|()| Outcome::Done).map_err(map),
     }
+}
+
+/// Adds (or updates) the key, readable by every process of the user.
+fn put(ring: &KeyRing, description: &str, key: &Key, location: &str) -> Result<()> {
+    let map = |e| map_error(e, location);
+    let stored = ring
+        .add_key(description, &*crate::record::encode(key))
+        .map_err(map)?;
+    let perms = KeyPermissionsBuilder::builder()
+        .posessor(Permission::ALL)
+        .user(
+            Permission::VIEW
+                | Permission::READ
+                | Permission::WRITE
+                | Permission::SEARCH
+                | Permission::SETATTR,
+        )
+        .build();
+    if let Err(e) = stored.set_perms(perms) {
+        // A key others of this user cannot read is no use; take it back.
+        let _ = stored.invalidate();
+        return Err(map(e));
+    }
+    Ok(())
 }
 
 fn map_error(error: KeyError, location: &str) -> Error {

@@ -81,6 +81,15 @@ pub(crate) struct Item {
 }
 
 impl Item {
+    /// The staging item: the same service, the name with `.next`.
+    fn staged(&self) -> Self {
+        Self {
+            service: self.service.clone(),
+            name: format!("{}.next", self.name),
+            label: format!("{} (rotation in progress)", self.label),
+        }
+    }
+
     pub(crate) fn location(&self, concrete: Concrete) -> String {
         match concrete {
             Concrete::Kernel => format!(
@@ -147,6 +156,7 @@ impl KeyringProviderBuilder {
         };
         KeyringProvider {
             inner: Arc::new(Inner {
+                staged: self.item.staged(),
                 item: self.item,
                 backend: self.backend,
                 timeout: self.timeout,
@@ -180,6 +190,7 @@ pub struct KeyringProvider {
 #[derive(Debug)]
 struct Inner {
     item: Item,
+    staged: Item,
     backend: Backend,
     timeout: Duration,
     /// `None` until [`Backend::Auto`] on Linux has seen its first answer.
@@ -187,16 +198,25 @@ struct Inner {
     stores: platform::Stores,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum Op {
     Load,
     Create,
     Delete,
+    /// Write this key, replacing whatever the item holds.
+    Put(Arc<Key>),
 }
 
 pub(crate) enum Outcome {
     Key(Key),
-    Deleted,
+    Done,
+}
+
+/// Which of the provider's two items a call is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    Current,
+    Staged,
 }
 
 impl KeyringProvider {
@@ -228,12 +248,16 @@ impl KeyringProvider {
     }
 
     fn call(&self, op: Op) -> Result<Outcome> {
+        self.call_slot(Slot::Current, op)
+    }
+
+    fn call_slot(&self, slot: Slot, op: Op) -> Result<Outcome> {
         if let Some(concrete) = self.chosen() {
-            return self.call_on(concrete, op);
+            return self.call_on(concrete, slot, op);
         }
         // Linux auto: the Secret Service when it answers at all (found, not
         // found, malformed, locked), else the kernel keyring.
-        let first = self.call_on(Concrete::SecretService, op);
+        let first = self.call_on(Concrete::SecretService, slot, op.clone());
         let fall_back = matches!(
             &first,
             Err(Error::Unavailable {
@@ -245,7 +269,7 @@ impl KeyringProvider {
             self.choose(Concrete::SecretService);
             return first;
         }
-        let second = self.call_on(Concrete::Kernel, op);
+        let second = self.call_on(Concrete::Kernel, slot, op);
         match second {
             Err(Error::Unavailable { .. }) => first,
             Err(Error::NotFound { location }) => {
@@ -270,12 +294,28 @@ impl KeyringProvider {
             .unwrap_or_else(PoisonError::into_inner) = Some(concrete);
     }
 
-    fn call_on(&self, concrete: Concrete, op: Op) -> Result<Outcome> {
-        let location = self.inner.item.location(concrete);
+    fn call_on(&self, concrete: Concrete, slot: Slot, op: Op) -> Result<Outcome> {
         let inner = Arc::clone(&self.inner);
+        let location = inner.slot(slot).location(concrete);
         with_timeout(self.inner.timeout, &location, move || {
-            platform::call(&inner.stores, concrete, &inner.item, op)
+            platform::call(&inner.stores, concrete, inner.slot(slot), &op)
         })
+    }
+
+    fn key_from(&self, outcome: Outcome) -> Result<Key> {
+        match outcome {
+            Outcome::Key(key) => Ok(key),
+            Outcome::Done => Err(unexpected(&self.info().location)),
+        }
+    }
+}
+
+impl Inner {
+    fn slot(&self, slot: Slot) -> &Item {
+        match slot {
+            Slot::Current => &self.item,
+            Slot::Staged => &self.staged,
+        }
     }
 }
 
@@ -301,23 +341,40 @@ impl KeyProvider for KeyringProvider {
     }
 
     fn load(&self) -> Result<Key> {
-        match self.call(Op::Load)? {
-            Outcome::Key(key) => Ok(key),
-            Outcome::Deleted => Err(unexpected(&self.info().location)),
-        }
+        self.call(Op::Load).and_then(|o| self.key_from(o))
     }
 
     fn create(&self) -> Result<Key> {
-        match self.call(Op::Create)? {
-            Outcome::Key(key) => Ok(key),
-            Outcome::Deleted => Err(unexpected(&self.info().location)),
-        }
+        self.call(Op::Create).and_then(|o| self.key_from(o))
     }
 
     fn delete(&self) -> Result<()> {
-        match self.call(Op::Delete)? {
-            Outcome::Deleted => Ok(()),
-            Outcome::Key(_) => Err(unexpected(&self.info().location)),
+        self.call(Op::Delete).map(drop)
+    }
+
+    /// Writes `key` to the item `<name>.next` of the same service.
+    fn stage(&self, key: &Key) -> Result<()> {
+        self.call_slot(Slot::Staged, Op::Put(Arc::new(key.duplicate())))
+            .map(drop)
+    }
+
+    fn load_staged(&self) -> Result<Key> {
+        self.call_slot(Slot::Staged, Op::Load)
+            .and_then(|o| self.key_from(o))
+    }
+
+    /// Writes the staged key over the current item (an update in place on
+    /// every platform), then deletes the staged item.
+    fn commit_staged(&self) -> Result<()> {
+        let staged = self.load_staged()?;
+        self.call(Op::Put(Arc::new(staged))).map(drop)?;
+        self.discard_staged()
+    }
+
+    fn discard_staged(&self) -> Result<()> {
+        match self.call_slot(Slot::Staged, Op::Delete) {
+            Ok(_) | Err(Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
         }
     }
 }

@@ -40,7 +40,7 @@ pub(super) struct Stores {
     native: Mutex<Option<Arc<CredentialStore>>>,
 }
 
-pub(super) fn call(stores: &Stores, concrete: Concrete, item: &Item, op: Op) -> Result<Outcome> {
+pub(super) fn call(stores: &Stores, concrete: Concrete, item: &Item, op: &Op) -> Result<Outcome> {
     match concrete {
         #[cfg(target_os = "linux")]
         Concrete::SecretService => {
@@ -103,7 +103,7 @@ fn core_call(
     concrete: Concrete,
     item: &Item,
     modifiers: Option<&HashMap<&str, &str>>,
-    op: Op,
+    op: &Op,
 ) -> Result<Outcome> {
     let location = item.location(concrete);
     let map = |e| map_core_error(e, &location);
@@ -143,7 +143,11 @@ fn core_call(
         }
         Op::Delete => entry
             .delete_credential()
-            .map(|()| Outcome::Deleted)
+            .map(|()| Outcome::Done)
+            .map_err(map),
+        Op::Put(key) => entry
+            .set_secret(&crate::record::encode(key))
+            .map(|()| Outcome::Done)
             .map_err(map),
     }
 }
