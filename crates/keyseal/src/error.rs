@@ -137,6 +137,31 @@ pub enum Error {
         source: keyseal_seal::Error,
     },
 
+    /// There is no sealed file (rotation and recovery need one).
+    #[error("there is no store at {path}")]
+    NoStore {
+        /// The file that does not exist.
+        path: String,
+    },
+
+    /// The recovery key text is not a recovery key (a typo, or truncated).
+    /// Nothing was decrypted and nothing changed.
+    #[error("this is not a valid recovery key: {reason}")]
+    InvalidRecoveryKey {
+        /// What is wrong with the text (never the text).
+        reason: &'static str,
+    },
+
+    /// The recovery key is well formed but does not open this store.
+    /// Nothing changed.
+    #[error("this recovery key does not open {path} (it is sealed for recovery key {}); nothing was changed", .expected.map_or_else(|| "none".to_owned(), |id| id.to_string()))]
+    WrongRecoveryKey {
+        /// The file.
+        path: String,
+        /// The recovery key id the file names, if it has one.
+        expected: Option<KeyId>,
+    },
+
     /// A state keyseal's own logic rules out; please report it.
     #[error("internal error: {reason}")]
     Internal {

@@ -4,6 +4,7 @@
 mod bundle;
 mod error;
 mod paths;
+mod recovery;
 mod store;
 
 #[cfg(feature = "async")]
@@ -18,8 +19,9 @@ pub use keyseal_seal as seal;
 pub use crate::async_store::AsyncStore;
 pub use crate::error::{Error, Result};
 pub use crate::paths::{config_dir, default_path};
+pub use crate::recovery::RecoveryKey;
 pub use crate::store::{
-    EntryInfo, MAX_NAME_LEN, OnKeyringUnavailable, OnUnreadable, Quarantined, Status, Store,
-    StoreBuilder,
+    EntryInfo, MAX_NAME_LEN, OnKeyringUnavailable, OnUnreadable, Quarantined, Rotation, Status,
+    Store, StoreBuilder,
 };
 pub use keyseal_seal::{Algorithm, ExposeSecret, KeyId, SecretSlice};

@@ -15,6 +15,10 @@ use zeroize::Zeroizing;
 use crate::bundle::{Bundle, DecodeError, Entry, SecretBytes};
 use crate::{Error, Result};
 
+mod lifecycle;
+
+pub use lifecycle::Rotation;
+
 /// The longest entry name, in bytes.
 pub const MAX_NAME_LEN: usize = 4096;
 
@@ -104,6 +108,10 @@ struct Loaded {
     generation: u64,
     envelope: Arc<Envelope>,
     bundle: Arc<Bundle>,
+    /// The file opened with the provider's *staged* key: a rotation wrote
+    /// the file and stopped before committing the key; the next write
+    /// finishes it.
+    needs_commit: bool,
 }
 
 struct Degraded {
@@ -622,55 +630,74 @@ impl Store {
                 seen,
             });
         }
-        let kek = self.kek_for(&file, &path)?;
+        let (kek, from_staged) = self.kek_for(&file, &path)?;
         let opened = file
             .open(&kek, &inner.context)
             .map_err(|e| Error::from_seal(&path, e))?;
-        let bundle = Bundle::decode(opened.plaintext.expose_secret()).map_err(|e| match e {
-            DecodeError::Version(v) => Error::UnsupportedVersion {
-                path: path.clone(),
-                what: "bundle version",
-                found: u16::from(v),
-                supported: u16::from(crate::bundle::BUNDLE_VERSION),
-            },
-            DecodeError::Malformed => Error::Corrupt {
-                path: path.clone(),
-                reason: "the entries inside do not decode".to_owned(),
-            },
-        })?;
+        let bundle = decode_bundle(&path, opened.plaintext.expose_secret())?;
         Ok(Loaded {
             version: snapshot.version(),
             generation,
             envelope: Arc::new(opened.envelope),
             bundle: Arc::new(bundle),
+            needs_commit: from_staged,
         })
     }
 
-    /// The key-encryption key for an existing file: the cached one when the
-    /// file names it, else one load from the provider.
-    fn kek_for(&self, file: &SealedFile<'_>, path: &str) -> Result<Arc<Key>> {
-        let mut cached = lock(&self.inner.kek);
-        if let Some(kek) = cached.as_ref()
-            && file
-                .header()
+    /// The key-encryption key for an existing file, and whether it came from
+    /// the provider's staging slot: the cached key when the file names it,
+    /// else one load of the current key, and only when the file names
+    /// neither, the staged key (a rotation in progress or interrupted).
+    fn kek_for(&self, file: &SealedFile<'_>, path: &str) -> Result<(Arc<Key>, bool)> {
+        let names = |key: &Key| {
+            file.header()
                 .stanzas()
                 .iter()
-                .any(|s| s.key_id() == kek.id())
+                .any(|s| s.key_id() == key.id())
+        };
+        let mut cached = lock(&self.inner.kek);
+        if let Some(kek) = cached.as_ref()
+            && names(kek)
         {
-            return Ok(Arc::clone(kek));
+            return Ok((Arc::clone(kek), false));
         }
-        let kek = match self.inner.provider.load() {
-            Ok(kek) => Arc::new(kek),
+        let provider = &self.inner.provider;
+        let current = match provider.load() {
+            Ok(kek) if names(&kek) => {
+                let kek = Arc::new(kek);
+                *cached = Some(Arc::clone(&kek));
+                return Ok((kek, false));
+            }
+            Ok(kek) => Some(kek),
             Err(keyseal_keys::Error::NotFound { location }) => {
-                return Err(Error::KeyMissing {
-                    path: path.to_owned(),
-                    location,
-                });
+                let _ = location;
+                None
             }
             Err(e) => return Err(Error::from_key(e)),
         };
-        *cached = Some(Arc::clone(&kek));
-        Ok(kek)
+        match provider.load_staged() {
+            Ok(staged) if names(&staged) => {
+                let staged = Arc::new(staged);
+                *cached = Some(Arc::clone(&staged));
+                Ok((staged, true))
+            }
+            Ok(_)
+            | Err(keyseal_keys::Error::NotFound { .. } | keyseal_keys::Error::ReadOnly { .. }) => {
+                match current {
+                    // The provider's key is not the file's: opening reports WrongKey.
+                    Some(kek) => {
+                        let kek = Arc::new(kek);
+                        *cached = Some(Arc::clone(&kek));
+                        Ok((kek, false))
+                    }
+                    None => Err(Error::KeyMissing {
+                        path: path.to_owned(),
+                        location: provider.info().location,
+                    }),
+                }
+            }
+            Err(e) => Err(Error::from_key(e)),
+        }
     }
 
     /// The key for a new file, called under the blob lock when no file
@@ -709,6 +736,12 @@ impl Store {
                                 Some(c) => Arc::clone(c),
                                 None => Arc::new(self.open(snapshot)?),
                             };
+                        if loaded.needs_commit {
+                            // Finish the interrupted rotation, under the lock.
+                            self.commit_staged_if_named(
+                                loaded.envelope.key_id(StanzaKind::Primary),
+                            );
+                        }
                         let bundle = (*loaded.bundle).clone();
                         (
                             Some((Arc::clone(&loaded.envelope), loaded.generation)),
@@ -732,39 +765,28 @@ impl Store {
                         (Arc::new(envelope), 0)
                     }
                 };
-                let next = generation.checked_add(1).ok_or(Error::Internal {
-                    reason: "the generation counter is exhausted",
-                })?;
-                let plaintext = bundle.encode().map_err(|_| Error::Internal {
-                    reason: "the entries could not be encoded",
-                })?;
-                let bytes = envelope
-                    .seal(next, &inner.context, &plaintext)
-                    .map_err(|source| Error::Seal { source })?;
-                Ok((
-                    Some(bytes),
-                    (
-                        r,
-                        Some(Written {
-                            generation: next,
-                            envelope,
-                            bundle,
-                        }),
-                    ),
-                ))
+                let (bytes, written) = self.seal_written(&envelope, bundle, generation)?;
+                Ok((Some(bytes), (r, Some(written))))
             })
             .map_err(Error::from_blob)?;
-        let ((r, written), version) = outcome?;
-        if let (Some(w), Some(version)) = (written, version) {
-            self.remember(&Arc::new(Loaded {
-                version,
-                generation: w.generation,
-                envelope: w.envelope,
-                bundle: Arc::new(w.bundle),
-            }));
-        }
-        Ok(r)
+        self.finish(outcome)
     }
+}
+
+/// Decodes the entries of a file opened at `path`.
+fn decode_bundle(path: &str, plaintext: &[u8]) -> Result<Bundle> {
+    Bundle::decode(plaintext).map_err(|e| match e {
+        DecodeError::Version(v) => Error::UnsupportedVersion {
+            path: path.to_owned(),
+            what: "bundle version",
+            found: u16::from(v),
+            supported: u16::from(crate::bundle::BUNDLE_VERSION),
+        },
+        DecodeError::Malformed => Error::Corrupt {
+            path: path.to_owned(),
+            reason: "the entries inside do not decode".to_owned(),
+        },
+    })
 }
 
 /// What the update closure returns: the bytes to write (if any), the

@@ -432,6 +432,17 @@ impl Envelope {
         })
     }
 
+    /// An independent copy (a second zeroizing copy of the data key), to
+    /// edit stanzas without touching the original.
+    #[must_use]
+    pub fn duplicate(&self) -> Self {
+        Self {
+            algorithm: self.algorithm,
+            data_key: self.data_key.duplicate(),
+            stanzas: self.stanzas.clone(),
+        }
+    }
+
     /// The AEAD this envelope seals with.
     pub fn algorithm(&self) -> Algorithm {
         self.algorithm
