@@ -1,0 +1,474 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stderr,
+    clippy::print_stdout,
+    unreachable_pub,
+    reason = "test code"
+)]
+//! Key rotation and recovery: failure injection at every step, real
+//! processes killed between steps, and recovery through a real Secret
+//! Service.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use keyseal::blob::{BlobStore, FileStore, MemoryBlobStore};
+use keyseal::keys::{
+    Backend, KeyProvider, KeyringProvider, MemoryKeyProvider, Operation, ProviderInfo,
+};
+use keyseal::seal::Key;
+use keyseal::{Error, RecoveryKey, Store};
+use support::TempDir;
+
+const CONTEXT: &str = "com.example.test/lifecycle";
+const ENTRIES: usize = 12;
+
+fn fill(store: &Store) {
+    for i in 0..ENTRIES {
+        store
+            .set(&format!("server-{i}"), &format!("token-{i}"))
+            .unwrap();
+    }
+}
+
+fn assert_all_entries(store: &Store, when: &str) {
+    for i in 0..ENTRIES {
+        let value: Option<String> = store
+            .get(&format!("server-{i}"))
+            .unwrap_or_else(|e| panic!("{when}: {e}"));
+        assert_eq!(
+            value.as_deref(),
+            Some(&*format!("token-{i}")),
+            "{when}: entry {i}"
+        );
+    }
+}
+
+type Parts = (Arc<MemoryKeyProvider>, Arc<MemoryBlobStore>);
+
+fn parts() -> Parts {
+    (
+        Arc::new(MemoryKeyProvider::new()),
+        Arc::new(MemoryBlobStore::new()),
+    )
+}
+
+fn store_of((keys, blob): &Parts) -> Store {
+    Store::builder(Arc::clone(keys), Arc::clone(blob), CONTEXT).build()
+}
+
+#[test]
+fn rotation_replaces_the_key_and_the_data_key_and_keeps_every_entry() {
+    let parts = parts();
+    let store = store_of(&parts);
+    fill(&store);
+    let before = parts.0.key_id();
+    let rotation = store.rotate_key().unwrap();
+    assert_eq!(rotation.previous_key_id, before);
+    assert_eq!(Some(rotation.key_id), parts.0.key_id());
+    assert_ne!(Some(rotation.key_id), before);
+    assert!(rotation.data_key_rotated);
+    assert_eq!(
+        parts.0.staged_key_id(),
+        None,
+        "the staged copy was left behind"
+    );
+    assert_all_entries(&store, "same process");
+    assert_all_entries(&store_of(&parts), "new process");
+    assert_eq!(store.status().key_id, Some(rotation.key_id));
+}
+
+#[test]
+fn rotation_with_recovery_keeps_the_data_key_and_the_recovery_key_valid() {
+    let parts = parts();
+    let store = store_of(&parts);
+    fill(&store);
+    let recovery = store.enable_recovery().unwrap();
+    let rotation = store.rotate_key().unwrap();
+    assert!(!rotation.data_key_rotated);
+    // The keyring forgets; the recovery key still opens the rotated file.
+    parts.0.delete().unwrap();
+    let fresh = store_of(&parts);
+    assert!(matches!(
+        fresh.get::<String>("server-1"),
+        Err(Error::KeyMissing { .. })
+    ));
+    fresh
+        .recover(&RecoveryKey::parse(&recovery.to_text()).unwrap(), false)
+        .unwrap();
+    assert_all_entries(&fresh, "after recovery");
+}
+
+/// Where a failure is injected into a rotation.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    StageFails,
+    WriteFails,
+    WriteLandsButReportsFailure,
+    CommitFails,
+}
+
+#[test]
+fn a_failure_at_any_step_of_a_rotation_loses_nothing() {
+    for fault in [
+        Fault::StageFails,
+        Fault::WriteFails,
+        Fault::WriteLandsButReportsFailure,
+        Fault::CommitFails,
+    ] {
+        let parts = parts();
+        let store = store_of(&parts);
+        fill(&store);
+        let old_key = parts.0.key_id();
+        let writes = parts.1.writes();
+        match fault {
+            Fault::StageFails => {
+                parts
+                    .0
+                    .fail_on(Operation::Stage, 1, || keyseal::keys::Error::ReadOnly {
+                        location: "test".into(),
+                        operation: "stage",
+                    })
+            }
+            Fault::WriteFails => parts.1.fail_write_on(writes + 1),
+            Fault::WriteLandsButReportsFailure => parts.1.fail_after_write_on(writes + 1),
+            Fault::CommitFails => parts.0.fail_unavailable_on(
+                Operation::CommitStaged,
+                1,
+                keyseal::keys::UnavailableReason::TimedOut(Duration::from_secs(5)),
+            ),
+        }
+        assert!(
+            store.rotate_key().is_err(),
+            "{fault:?}: the rotation reported success"
+        );
+        assert_all_entries(&store, &format!("{fault:?}, same process"));
+        let new_process = store_of(&parts);
+        assert_all_entries(&new_process, &format!("{fault:?}, new process"));
+
+        // The store goes on working, and the next write finishes whatever
+        // the rotation left staged once the file names the staged key.
+        new_process.set("after", "fault").unwrap();
+        assert_all_entries(&store_of(&parts), &format!("{fault:?}, after a write"));
+        let file_key = new_process.status().key_id;
+        assert_eq!(
+            file_key,
+            parts.0.key_id(),
+            "{fault:?}: the current key does not open the file"
+        );
+        if matches!(fault, Fault::StageFails | Fault::WriteFails) {
+            assert_eq!(
+                file_key, old_key,
+                "{fault:?}: the key changed although the rewrite failed"
+            );
+        } else {
+            assert_eq!(
+                parts.0.staged_key_id(),
+                None,
+                "{fault:?}: the staged key was not committed"
+            );
+        }
+        // A later rotation succeeds.
+        store.rotate_key().unwrap();
+        assert_all_entries(
+            &store_of(&parts),
+            &format!("{fault:?}, after a second rotation"),
+        );
+    }
+}
+
+#[test]
+fn a_process_holding_the_old_key_reloads_it_once_and_keeps_working() {
+    let parts = parts();
+    let a = store_of(&parts);
+    let b = store_of(&parts);
+    fill(&a);
+    assert_all_entries(&b, "b before");
+    b.rotate_key().unwrap();
+    let loads = parts.0.calls(Operation::Load);
+    a.set("from-a", "after the rotation").unwrap();
+    assert_eq!(
+        parts.0.calls(Operation::Load),
+        loads + 1,
+        "a did not reload exactly once"
+    );
+    a.set("from-a-2", "again").unwrap();
+    assert_eq!(
+        b.get::<String>("from-a").unwrap().as_deref(),
+        Some("after the rotation")
+    );
+    assert_eq!(
+        parts.0.calls(Operation::Load),
+        loads + 1,
+        "a reloaded again"
+    );
+}
+
+#[test]
+fn rotation_needs_a_store_and_a_writable_provider() {
+    let store = store_of(&parts());
+    assert!(matches!(store.rotate_key(), Err(Error::NoStore { .. })));
+}
+
+#[test]
+fn recovery_opens_a_store_whose_key_is_gone_and_can_rotate_the_recovery_key() {
+    let parts = parts();
+    let store = store_of(&parts);
+    fill(&store);
+    let recovery = store.enable_recovery().unwrap();
+    assert_eq!(store.status().recovery_key_id, Some(recovery.id()));
+    let text = recovery.to_text();
+
+    parts.0.delete().unwrap();
+    let fresh = store_of(&parts);
+    let calls = parts.0.total_calls();
+    let replacement = fresh
+        .recover(&RecoveryKey::parse(&text).unwrap(), true)
+        .unwrap()
+        .unwrap();
+    assert!(parts.0.total_calls() > calls);
+    assert_all_entries(&fresh, "after recovery");
+    assert_all_entries(&store_of(&parts), "a new process after recovery");
+    assert_eq!(fresh.status().recovery_key_id, Some(replacement.id()));
+    // The old recovery key no longer opens the store; the new one does.
+    match fresh.recover(&RecoveryKey::parse(&text).unwrap(), false) {
+        Err(Error::WrongRecoveryKey { expected, .. }) => {
+            assert_eq!(expected, Some(replacement.id()))
+        }
+        r => panic!("{r:?}"),
+    }
+    fresh.recover(&replacement, false).unwrap();
+    assert_all_entries(&fresh, "after a second recovery");
+}
+
+#[test]
+fn a_wrong_recovery_key_is_an_error_and_changes_nothing() {
+    let parts = parts();
+    let store = store_of(&parts);
+    fill(&store);
+    store.enable_recovery().unwrap();
+    let before = parts.1.read().unwrap().unwrap().into_bytes();
+    let calls = parts.0.total_calls();
+    let stranger =
+        Store::builder(MemoryKeyProvider::new(), MemoryBlobStore::new(), CONTEXT).build();
+    let wrong = stranger.enable_recovery().unwrap();
+    assert!(matches!(
+        store.recover(&wrong, false),
+        Err(Error::WrongRecoveryKey { .. })
+    ));
+    assert!(matches!(
+        RecoveryKey::parse("KSR1-AAAA-BBBB"),
+        Err(Error::InvalidRecoveryKey { .. })
+    ));
+    assert_eq!(
+        parts.1.read().unwrap().unwrap().into_bytes(),
+        before,
+        "the file changed"
+    );
+    assert_eq!(parts.0.total_calls(), calls, "the key provider was touched");
+}
+
+#[test]
+fn disabling_recovery_removes_the_recovery_material() {
+    let parts = parts();
+    let store = store_of(&parts);
+    fill(&store);
+    let recovery = store.enable_recovery().unwrap();
+    assert!(store.disable_recovery().unwrap());
+    assert!(!store.disable_recovery().unwrap());
+    assert_eq!(store.status().recovery_key_id, None);
+    let bytes = parts.1.read().unwrap().unwrap().into_bytes();
+    let file = keyseal::seal::SealedFile::parse(&bytes).unwrap();
+    assert_eq!(
+        file.header().stanzas().len(),
+        1,
+        "the recovery stanza is still in the file"
+    );
+    assert!(matches!(
+        store.recover(&recovery, false),
+        Err(Error::WrongRecoveryKey { expected: None, .. })
+    ));
+    assert_all_entries(&store, "after disabling recovery");
+}
+
+// ----- real processes killed between the steps of a rotation -----
+
+/// A kernel-keyring provider that announces each rotation step on stdout
+/// and, at the step named by `KEYSEAL_TEST_PAUSE_AT`, waits to be killed.
+#[derive(Debug)]
+struct Pausing(KeyringProvider);
+
+fn checkpoint(step: &str) {
+    println!("at {step}");
+    if std::env::var("KEYSEAL_TEST_PAUSE_AT").as_deref() == Ok(step) {
+        println!("paused {step}");
+        std::thread::sleep(Duration::from_secs(600));
+    }
+}
+
+impl KeyProvider for Pausing {
+    fn info(&self) -> ProviderInfo {
+        self.0.info()
+    }
+    fn load(&self) -> keyseal::keys::Result<Key> {
+        self.0.load()
+    }
+    fn create(&self) -> keyseal::keys::Result<Key> {
+        self.0.create()
+    }
+    fn delete(&self) -> keyseal::keys::Result<()> {
+        self.0.delete()
+    }
+    fn stage(&self, key: &Key) -> keyseal::keys::Result<()> {
+        checkpoint("before-stage");
+        let r = self.0.stage(key);
+        checkpoint("staged-before-rewrite");
+        r
+    }
+    fn load_staged(&self) -> keyseal::keys::Result<Key> {
+        self.0.load_staged()
+    }
+    fn commit_staged(&self) -> keyseal::keys::Result<()> {
+        checkpoint("rewritten-before-commit");
+        let r = self.0.commit_staged();
+        checkpoint("committed");
+        r
+    }
+    fn discard_staged(&self) -> keyseal::keys::Result<()> {
+        self.0.discard_staged()
+    }
+}
+
+fn kernel(service: &str) -> KeyringProvider {
+    KeyringProvider::builder(service, "store-key")
+        .backend(Backend::KernelKeyring)
+        .build()
+}
+
+#[test]
+#[ignore = "child process of a_rotation_killed_between_any_two_steps_loses_nothing"]
+fn child_rotate() {
+    if !support::is_child() {
+        return;
+    }
+    let service = std::env::var("KEYSEAL_TEST_SERVICE").unwrap();
+    let path = std::env::var("KEYSEAL_TEST_PATH").unwrap();
+    let store = Store::builder(Pausing(kernel(&service)), FileStore::new(path), CONTEXT).build();
+    store.rotate_key().unwrap();
+    println!("rotation done");
+}
+
+#[test]
+fn a_rotation_killed_between_any_two_steps_loses_nothing() {
+    let service = support::unique("killrot");
+    if let Err(e) = kernel(&service)
+        .load()
+        .map(drop)
+        .or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })
+    {
+        support::skip(&format!("the kernel keyring is not usable: {e}"));
+        return;
+    }
+    let dir = TempDir::new("killrot");
+    let path = dir.file();
+    let fresh = || Store::builder(kernel(&service), FileStore::new(&path), CONTEXT).build();
+    fill(&fresh());
+    for step in [
+        "before-stage",
+        "staged-before-rewrite",
+        "rewritten-before-commit",
+        "committed",
+    ] {
+        let mut child = support::child("child_rotate")
+            .env("KEYSEAL_TEST_SERVICE", &service)
+            .env("KEYSEAL_TEST_PATH", &path)
+            .env("KEYSEAL_TEST_PAUSE_AT", step)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut paused = false;
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line == format!("paused {step}") {
+                paused = true;
+                break;
+            }
+        }
+        assert!(paused, "the child never reached {step}");
+        child.kill().unwrap(); // SIGKILL, mid-rotation
+        child.wait().unwrap();
+        // Whatever the step, a new process opens every entry, and writes.
+        let store = fresh();
+        assert_all_entries(&store, &format!("killed at {step}"));
+        store.set("server-0", "token-0").unwrap();
+        assert_all_entries(&fresh(), &format!("killed at {step}, after a write"));
+    }
+    // A complete rotation afterwards, in another process.
+    let out = support::child("child_rotate")
+        .env("KEYSEAL_TEST_SERVICE", &service)
+        .env("KEYSEAL_TEST_PATH", &path)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("rotation done"));
+    assert_all_entries(&fresh(), "after a complete rotation");
+    let _ = kernel(&service).delete();
+    let _ = kernel(&service).discard_staged();
+}
+
+#[test]
+fn recovery_after_the_secret_service_item_is_deleted_reads_every_entry() {
+    let service = support::unique("recover-ss");
+    let provider = || {
+        KeyringProvider::builder(&service, "store-key")
+            .backend(Backend::SecretService)
+            .build()
+    };
+    match provider().load() {
+        Err(keyseal::keys::Error::NotFound { .. }) => {}
+        other => {
+            support::skip(&format!("no Secret Service answers: {other:?}"));
+            return;
+        }
+    }
+    let dir = TempDir::new("recover-ss");
+    let store = Store::builder(provider(), FileStore::new(dir.file()), CONTEXT).build();
+    fill(&store);
+    let text = store.enable_recovery().unwrap().to_text();
+
+    // Wipe the keyring item from outside, as a reset keyring would.
+    let status = Command::new("secret-tool")
+        .args(["clear", "service", &service, "username", "store-key"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let new_machine = Store::builder(provider(), FileStore::new(dir.file()), CONTEXT).build();
+    assert!(matches!(
+        new_machine.get::<String>("server-1"),
+        Err(Error::KeyMissing { .. })
+    ));
+
+    new_machine
+        .recover(&RecoveryKey::parse(&text).unwrap(), false)
+        .unwrap();
+    assert_all_entries(&new_machine, "after recovery");
+    let lookup = Command::new("secret-tool")
+        .args(["lookup", "service", &service, "username", "store-key"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&lookup.stdout).starts_with("keyseal-key-v1:"),
+        "no new keyring key"
+    );
+    assert_all_entries(
+        &Store::builder(provider(), FileStore::new(dir.file()), CONTEXT).build(),
+        "a new process after recovery",
+    );
+    provider().delete().unwrap();
+}
