@@ -20,7 +20,9 @@ pub mod conformance;
 pub use crate::env::EnvKeyProvider;
 pub use crate::error::{Error, PlatformError, Result, UnavailableReason};
 #[cfg(feature = "keyring")]
-pub use crate::keyring::{Backend, DEFAULT_TIMEOUT, KeyringProvider, KeyringProviderBuilder};
+pub use crate::keyring::{
+    Backend, DEFAULT_TIMEOUT, KeyringItems, KeyringProvider, KeyringProviderBuilder,
+};
 pub use crate::memory::{BlockGuard, MemoryKeyProvider, Operation};
 
 /// Where a store's key lives: load it, create it, delete it.

@@ -128,3 +128,42 @@ fn auto_chooses_the_secret_service_when_it_answers() {
     assert_eq!(auto.info().kind, ProviderKind::SecretService);
     assert_eq!(auto.info().lifetime, KeyLifetime::UntilDeleted);
 }
+
+#[test]
+fn keyring_items_read_search_and_delete_what_another_client_wrote() {
+    let Some((_, service)) = provider("items") else {
+        return;
+    };
+    for (name, value) in [
+        ("oauth:a", "{\"t\":1}"),
+        ("oauth:b", "plain"),
+        ("other", "x"),
+    ] {
+        let status = Command::new("sh")
+            .args(["-c", "printf '%s' \"$3\" | secret-tool store --label=legacy service \"$1\" username \"$2\"", "sh", &service, name, value])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let items = keyseal_keys::KeyringItems::new();
+    assert_eq!(
+        items.search(&service).unwrap(),
+        ["oauth:a", "oauth:b", "other"]
+    );
+    assert_eq!(
+        items
+            .read(&service, "oauth:a")
+            .unwrap()
+            .as_deref()
+            .map(Vec::as_slice),
+        Some(&b"{\"t\":1}"[..])
+    );
+    assert!(items.read(&service, "missing").unwrap().is_none());
+    assert!(items.delete(&service, "oauth:b").unwrap());
+    assert!(!items.delete(&service, "oauth:b").unwrap());
+    assert_eq!(items.search(&service).unwrap(), ["oauth:a", "other"]);
+    for name in ["oauth:a", "other"] {
+        items.delete(&service, name).unwrap();
+    }
+    assert!(items.search(&service).unwrap().is_empty());
+}

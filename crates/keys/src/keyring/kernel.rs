@@ -17,6 +17,15 @@ pub(super) fn call(item: &Item, op: &Op) -> Result<Outcome> {
     let location = item.location(Concrete::Kernel);
     let description = item.kernel_description();
     let map = |e| map_error(e, &location);
+    if matches!(op, Op::ReadRaw | Op::Search) {
+        return Err(Error::Unavailable {
+            location,
+            reason: UnavailableReason::NoService,
+            source: Some(crate::PlatformError(
+                "legacy items are not read from the kernel keyring".to_owned(),
+            )),
+        });
+    }
     let ring = KeyRing::from_special_id(KeyRingIdentifier::User, true).map_err(map)?;
     let found = match ring.search(&description) {
         Ok(key) => Some(key),
@@ -42,6 +51,7 @@ pub(super) fn call(item: &Item, op: &Op) -> Result<Outcome> {
             Ok(Outcome::Done)
         }
         (Op::Delete, Some(key)) => key.invalidate().map(|()| Outcome::Done).map_err(map),
+        (Op::ReadRaw | Op::Search, _) => Err(Error::NotFound { location }),
     }
 }
 

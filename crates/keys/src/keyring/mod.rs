@@ -6,9 +6,12 @@
 //! activation is known to hang for minutes; the caller gets
 //! [`UnavailableReason::TimedOut`] instead.
 
+mod items;
 #[cfg(target_os = "linux")]
 mod kernel;
 mod platform;
+
+pub use items::KeyringItems;
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -205,11 +208,17 @@ pub(crate) enum Op {
     Delete,
     /// Write this key, replacing whatever the item holds.
     Put(Arc<Key>),
+    /// Read the item's bytes as they are (legacy items).
+    ReadRaw,
+    /// List the item names of the service (legacy items).
+    Search,
 }
 
 pub(crate) enum Outcome {
     Key(Key),
     Done,
+    Raw(zeroize::Zeroizing<Vec<u8>>),
+    Names(Vec<String>),
 }
 
 /// Which of the provider's two items a call is for.
@@ -305,7 +314,9 @@ impl KeyringProvider {
     fn key_from(&self, outcome: Outcome) -> Result<Key> {
         match outcome {
             Outcome::Key(key) => Ok(key),
-            Outcome::Done => Err(unexpected(&self.info().location)),
+            Outcome::Done | Outcome::Raw(_) | Outcome::Names(_) => {
+                Err(unexpected(&self.info().location))
+            }
         }
     }
 }
@@ -393,7 +404,7 @@ fn unexpected(location: &str) -> Error {
 ///
 /// A call that does not answer in time is abandoned: its thread finishes (or
 /// hangs) on its own, and whatever it returns later is dropped.
-fn with_timeout<T: Send + 'static>(
+pub(crate) fn with_timeout<T: Send + 'static>(
     timeout: Duration,
     location: &str,
     f: impl FnOnce() -> Result<T> + Send + 'static,

@@ -149,6 +149,23 @@ fn core_call(
             .set_secret(&crate::record::encode(key))
             .map(|()| Outcome::Done)
             .map_err(map),
+        Op::ReadRaw => entry
+            .get_secret()
+            .map(|bytes| Outcome::Raw(Zeroizing::new(bytes)))
+            .map_err(map),
+        Op::Search => {
+            let spec = [("service", item.service.as_str())].into_iter().collect();
+            let entries = store.search(&spec).map_err(map)?;
+            let mut names: Vec<String> = entries
+                .iter()
+                .filter_map(Entry::get_specifiers)
+                .filter(|(service, _)| *service == item.service)
+                .map(|(_, name)| name)
+                .collect();
+            names.sort();
+            names.dedup();
+            Ok(Outcome::Names(names))
+        }
     }
 }
 
