@@ -10,6 +10,8 @@ struct State {
     blob: Option<Snapshot>,
     counter: u64,
     writes: usize,
+    reads: usize,
+    fail_read: Vec<usize>,
     fail_write: Vec<usize>,
     fail_after_write: Vec<usize>,
     unreadable: bool,
@@ -37,6 +39,11 @@ impl MemoryBlobStore {
     /// Makes the `nth` write (1-based) fail before anything is stored.
     pub fn fail_write_on(&self, nth: usize) {
         self.lock().fail_write.push(nth);
+    }
+
+    /// Makes the `nth` call of [`read`](BlobStore::read) (1-based) fail.
+    pub fn fail_read_on(&self, nth: usize) {
+        self.lock().fail_read.push(nth);
     }
 
     /// Makes the `nth` write store its bytes and then report a failure, as a
@@ -81,7 +88,15 @@ impl BlobStore for MemoryBlobStore {
     }
 
     fn read(&self) -> Result<Option<Snapshot>> {
-        let state = self.lock();
+        let mut state = self.lock();
+        state.reads += 1;
+        if state.fail_read.contains(&state.reads) {
+            return Err(Error::Io {
+                operation: "read",
+                path: LOCATION.into(),
+                source: io::Error::other("injected failure: read refused"),
+            });
+        }
         if state.unreadable && state.blob.is_some() {
             return Err(unreadable());
         }

@@ -68,3 +68,13 @@ fn snapshot_debug_shows_the_length_not_the_bytes() {
     assert!(!shown.contains("sealed"), "{shown}");
     assert!(shown.contains("len: 19"), "{shown}");
 }
+
+#[test]
+fn a_read_can_be_made_to_fail_once() {
+    let store = MemoryBlobStore::new();
+    write(&store, b"x").unwrap();
+    store.fail_read_on(2);
+    assert!(store.read().is_ok());
+    assert!(matches!(store.read(), Err(Error::Io { .. })));
+    assert_eq!(store.read().unwrap().unwrap().bytes(), b"x");
+}

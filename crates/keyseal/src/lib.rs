@@ -22,6 +22,6 @@ pub use crate::paths::{config_dir, default_path};
 pub use crate::recovery::RecoveryKey;
 pub use crate::store::{
     EntryInfo, MAX_NAME_LEN, OnKeyringUnavailable, OnUnreadable, Quarantined, Rotation, Status,
-    Store, StoreBuilder,
+    Store, StoreBuilder, Transaction,
 };
 pub use keyseal_seal::{Algorithm, ExposeSecret, KeyId, SecretSlice};

@@ -102,6 +102,63 @@ pub struct Status {
     pub problem: Option<String>,
 }
 
+/// Every entry of the store, inside one [`Store::transaction`].
+pub struct Transaction<'a> {
+    bundle: &'a mut Bundle,
+    changed: bool,
+    now: u64,
+}
+
+impl core::fmt::Debug for Transaction<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("entries", &self.bundle.entries.len())
+            .field("changed", &self.changed)
+            .finish()
+    }
+}
+
+impl Transaction<'_> {
+    /// Whether the entry exists.
+    pub fn contains(&self, name: &str) -> bool {
+        self.bundle.entries.contains_key(name)
+    }
+
+    /// The entry's raw bytes.
+    pub fn get_bytes(&self, name: &str) -> Option<&[u8]> {
+        self.bundle.entries.get(name).map(|e| e.value.expose())
+    }
+
+    /// The entry names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.bundle.entries.keys().map(String::as_str)
+    }
+
+    /// Sets the entry's raw bytes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidName`].
+    pub fn set_bytes(&mut self, name: &str, value: &[u8]) -> Result<()> {
+        check_name(name)?;
+        self.bundle.entries.insert(
+            name.to_owned(),
+            Entry {
+                value: SecretBytes::new(value),
+                updated: self.now,
+            },
+        );
+        self.changed = true;
+        Ok(())
+    }
+
+    /// Removes the entry; returns whether it existed.
+    pub fn remove(&mut self, name: &str) -> bool {
+        let removed = self.bundle.entries.remove(name).is_some();
+        self.changed |= removed;
+        removed
+    }
+}
+
 /// The decrypted state of one version of the file.
 struct Loaded {
     version: Version,
@@ -400,6 +457,45 @@ impl Store {
                 None => Change::Unchanged(false),
             },
         )
+    }
+
+    /// Runs `f` on every entry as one locked read-modify-write: `f` sees the
+    /// file as it is now, and whatever it changes is written back as one new
+    /// version (or nothing, when it changes nothing: then a store with no file
+    /// stays without one and no key is created).
+    ///
+    /// `f` may run more than once (after a quarantine policy moved an
+    /// unusable file aside), so it should not have side effects it cannot
+    /// repeat.
+    ///
+    /// # Errors
+    /// As [`set_bytes`](Self::set_bytes).
+    pub fn transaction<R>(&self, mut f: impl FnMut(&mut Transaction<'_>) -> R) -> Result<R> {
+        let now = now_secs();
+        self.write_op(&mut |bundle: &mut Bundle| {
+            let mut tx = Transaction {
+                bundle,
+                changed: false,
+                now,
+            };
+            let r = f(&mut tx);
+            if tx.changed {
+                Change::Changed(r)
+            } else {
+                Change::Unchanged(r)
+            }
+        })
+    }
+
+    /// Drops the cached copy of the file and reads it again from disk, so the
+    /// next answers come from what is durably stored (migration verifies its
+    /// writes this way).
+    ///
+    /// # Errors
+    /// As [`get_bytes`](Self::get_bytes).
+    pub fn reload(&self) -> Result<()> {
+        lock(&self.inner.state).cache = None;
+        self.read_op(|_| Ok(()))
     }
 
     /// The entry names, sorted. A store with no file has none, and the key

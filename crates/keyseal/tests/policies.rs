@@ -365,3 +365,43 @@ async fn the_async_store_runs_the_same_operations() {
         1
     );
 }
+
+#[test]
+fn a_transaction_changes_several_entries_in_one_write_or_none() {
+    let dir = TempDir::new("tx");
+    let provider = Arc::new(MemoryKeyProvider::new());
+    let store = file_store(&provider, &dir).build();
+    // Reading inside a transaction on a missing file creates nothing.
+    let seen = store.transaction(|tx| tx.names().count()).unwrap();
+    assert_eq!(seen, 0);
+    assert!(!dir.file().exists());
+    assert_eq!(provider.total_calls(), 0);
+
+    store
+        .transaction(|tx| {
+            tx.set_bytes("a", b"1").unwrap();
+            tx.set_bytes("b", b"2").unwrap();
+        })
+        .unwrap();
+    assert_eq!(
+        store.status().generation,
+        Some(1),
+        "two sets were two writes"
+    );
+    let removed = store
+        .transaction(|tx| {
+            assert_eq!(tx.get_bytes("a"), Some(&b"1"[..]));
+            tx.remove("a") && !tx.remove("missing")
+        })
+        .unwrap();
+    assert!(removed);
+    assert_eq!(store.list().unwrap(), ["b"]);
+    store.transaction(|tx| tx.contains("b")).unwrap();
+    assert_eq!(
+        store.status().generation,
+        Some(2),
+        "a read-only transaction wrote"
+    );
+    store.reload().unwrap();
+    assert_eq!(store.list().unwrap(), ["b"]);
+}
