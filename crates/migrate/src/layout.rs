@@ -1,0 +1,81 @@
+//! Legacy layouts, described as data.
+
+/// Where an application kept its secrets in the OS keyring before keyseal.
+///
+/// Any combination of the three parts may be present at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Layout {
+    /// The keyring service all the items belong to.
+    pub service: String,
+    /// One item holding a JSON object `name -> value` for all secrets.
+    pub bundle_item: Option<String>,
+    /// One item per secret, named `<prefix><name>`.
+    pub item_prefix: Option<String>,
+    /// One item holding a JSON array of names (without the prefix), for
+    /// keyrings that cannot be searched.
+    pub index_item: Option<String>,
+}
+
+impl Layout {
+    /// A layout with only a service; add parts with the `with_` methods.
+    pub fn new(service: impl Into<String>) -> Self {
+        Self {
+            service: service.into(),
+            bundle_item: None,
+            item_prefix: None,
+            index_item: None,
+        }
+    }
+
+    /// Adds a bundle item.
+    #[must_use]
+    pub fn with_bundle_item(mut self, item: impl Into<String>) -> Self {
+        self.bundle_item = Some(item.into());
+        self
+    }
+
+    /// Adds per-item entries named `<prefix><name>`.
+    #[must_use]
+    pub fn with_item_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.item_prefix = Some(prefix.into());
+        self
+    }
+
+    /// Adds an index item listing the per-item names.
+    #[must_use]
+    pub fn with_index_item(mut self, item: impl Into<String>) -> Self {
+        self.index_item = Some(item.into());
+        self
+    }
+
+    /// docker-agent: service `docker-agent-oauth`, bundle `oauth:tokens`
+    /// (resource URL -> token object), older per-resource items
+    /// `oauth:<url>`, index `oauth:_index`.
+    pub fn docker_agent() -> Self {
+        Self::new("docker-agent-oauth")
+            .with_bundle_item("oauth:tokens")
+            .with_item_prefix("oauth:")
+            .with_index_item("oauth:_index")
+    }
+
+    /// goose: service `goose`, one bundle item `secrets`.
+    pub fn goose() -> Self {
+        Self::new("goose").with_bundle_item("secrets")
+    }
+
+    /// A preset by name: `docker-agent` or `goose`.
+    pub fn preset(name: &str) -> Option<Self> {
+        match name {
+            "docker-agent" => Some(Self::docker_agent()),
+            "goose" => Some(Self::goose()),
+            _ => None,
+        }
+    }
+
+    /// Whether `item` is one of the layout's own control items (bundle or
+    /// index), which are never read as per-item entries.
+    pub(crate) fn is_control_item(&self, item: &str) -> bool {
+        self.bundle_item.as_deref() == Some(item) || self.index_item.as_deref() == Some(item)
+    }
+}

@@ -1,0 +1,415 @@
+//! The migration procedure.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+
+use keyseal::{ExposeSecret, Store};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use zeroize::Zeroizing;
+
+use crate::{Layout, LegacySource};
+
+/// Result alias with this crate's [`enum@Error`].
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+/// Why a migration stopped. Every variant leaves every legacy item in place.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A legacy item could not be read.
+    #[error("could not read the legacy item {item:?}; nothing was migrated or deleted")]
+    Read {
+        /// The item.
+        item: String,
+        /// The keyring's error.
+        #[source]
+        source: keyseal_keys::Error,
+    },
+
+    /// The legacy service could not be searched.
+    #[error("could not list the legacy items of {service:?}; nothing was migrated or deleted")]
+    Search {
+        /// The service.
+        service: String,
+        /// The keyring's error.
+        #[source]
+        source: keyseal_keys::Error,
+    },
+
+    /// A bundle or index item is not the JSON the layout says.
+    #[error("the legacy item {item:?} is not {expected}; nothing was migrated or deleted")]
+    Malformed {
+        /// The item.
+        item: String,
+        /// What it should be.
+        expected: &'static str,
+    },
+
+    /// A migrated entry did not read back as written.
+    #[error(
+        "the entry {name:?} did not read back from the store as written; the legacy items were kept"
+    )]
+    Verify {
+        /// The entry.
+        name: String,
+    },
+
+    /// The store failed (persisting, reading back).
+    #[error(transparent)]
+    Store(#[from] keyseal::Error),
+}
+
+/// A legacy value as it is handed to a [`Convert`].
+#[derive(Clone, Copy)]
+#[non_exhaustive]
+pub enum LegacyValue<'a> {
+    /// The bytes of a per-item entry.
+    Item(&'a [u8]),
+    /// One value of a bundle item, as compact JSON text.
+    BundleJson(&'a [u8]),
+}
+
+impl fmt::Debug for LegacyValue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Item(v) => write!(f, "Item([REDACTED; {}])", v.len()),
+            Self::BundleJson(v) => write!(f, "BundleJson([REDACTED; {}])", v.len()),
+        }
+    }
+}
+
+/// Turns a legacy value into the bytes the store keeps, or says (without
+/// quoting the value) why it cannot.
+pub type Convert =
+    dyn Fn(&str, LegacyValue<'_>) -> core::result::Result<Zeroizing<Vec<u8>>, String> + Send + Sync;
+
+/// How to migrate.
+#[derive(Clone)]
+pub struct Options {
+    dry_run: bool,
+    convert: Arc<Convert>,
+}
+
+impl fmt::Debug for Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Options")
+            .field("dry_run", &self.dry_run)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self::raw()
+    }
+}
+
+impl Options {
+    /// For stores read with the raw API: a per-item value moves as its bytes;
+    /// a bundle value that is a JSON string moves as the string's content,
+    /// any other bundle value as its compact JSON text.
+    pub fn raw() -> Self {
+        Self {
+            dry_run: false,
+            convert: Arc::new(|_name: &str, value: LegacyValue<'_>| {
+                Ok(match value {
+                    LegacyValue::Item(bytes) => Zeroizing::new(bytes.to_vec()),
+                    LegacyValue::BundleJson(text) => match serde_json::from_slice::<String>(text) {
+                        Ok(s) => Zeroizing::new(s.into_bytes()),
+                        Err(_) => Zeroizing::new(text.to_vec()),
+                    },
+                })
+            }),
+        }
+    }
+
+    /// For stores read with `Store::get::<T>`: every legacy value is decoded
+    /// as JSON into `T` and stored as `T`'s JSON. A value that does not
+    /// decode is reported and left in the legacy keyring.
+    pub fn typed<T: DeserializeOwned + Serialize + 'static>() -> Self {
+        Self {
+            dry_run: false,
+            convert: Arc::new(|_name: &str, value: LegacyValue<'_>| {
+                let (LegacyValue::Item(bytes) | LegacyValue::BundleJson(bytes)) = value;
+                let decoded: T = serde_json::from_slice(bytes).map_err(|e| {
+                    format!("does not decode as the application's type (JSON {:?} error at line {}, column {})", e.classify(), e.line(), e.column())
+                })?;
+                serde_json::to_vec(&decoded)
+                    .map(Zeroizing::new)
+                    .map_err(|_| "does not encode back to JSON".to_owned())
+            }),
+        }
+    }
+
+    /// With a conversion of the application's own.
+    pub fn with_convert(
+        convert: impl Fn(&str, LegacyValue<'_>) -> core::result::Result<Zeroizing<Vec<u8>>, String>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        Self {
+            dry_run: false,
+            convert: Arc::new(convert),
+        }
+    }
+
+    /// Only report what would move: no write, no delete, no value shown.
+    #[must_use]
+    pub fn dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        self
+    }
+}
+
+/// What a migration did (or, in a dry run, would do). Names only, never
+/// values.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Report {
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// Entries written to the store.
+    pub moved: Vec<String>,
+    /// Entries the store already had; its value is newer and was kept.
+    pub already_present: Vec<String>,
+    /// Entries whose value did not convert, with why; left in the keyring.
+    pub not_converted: Vec<(String, String)>,
+    /// Legacy items deleted.
+    pub deleted: Vec<String>,
+    /// Legacy items kept because something in them was not migrated.
+    pub kept: Vec<String>,
+    /// Legacy items whose deletion failed, with why; retried next run.
+    pub delete_failures: Vec<(String, String)>,
+}
+
+impl Report {
+    /// Whether there was nothing to do.
+    pub fn is_noop(&self) -> bool {
+        self.moved.is_empty()
+            && self.already_present.is_empty()
+            && self.not_converted.is_empty()
+            && self.deleted.is_empty()
+            && self.kept.is_empty()
+            && self.delete_failures.is_empty()
+    }
+}
+
+/// One legacy value to migrate.
+struct Candidate {
+    name: String,
+    value: Zeroizing<Vec<u8>>,
+}
+
+/// Everything found in the legacy keyring.
+#[derive(Default)]
+struct Collected {
+    /// Converted values, bundle first (it wins), then per-item entries the
+    /// bundle does not have.
+    candidates: Vec<Candidate>,
+    not_converted: Vec<(String, String)>,
+    /// Bundle entry names, when a bundle item exists.
+    bundle_names: Option<Vec<String>>,
+    /// Per-item item name -> entry name.
+    per_item: BTreeMap<String, String>,
+    /// Whether the index item exists.
+    index_exists: bool,
+}
+
+fn read(
+    source: &dyn LegacySource,
+    layout: &Layout,
+    item: &str,
+) -> Result<Option<Zeroizing<Vec<u8>>>> {
+    source.read(&layout.service, item).map_err(|e| Error::Read {
+        item: item.to_owned(),
+        source: e,
+    })
+}
+
+fn collect(source: &dyn LegacySource, layout: &Layout, options: &Options) -> Result<Collected> {
+    let mut out = Collected::default();
+    let mut taken = BTreeSet::new();
+
+    if let Some(bundle_item) = &layout.bundle_item
+        && let Some(bytes) = read(source, layout, bundle_item)?
+    {
+        let malformed = || Error::Malformed {
+            item: bundle_item.clone(),
+            expected: "a JSON object of name -> value",
+        };
+        let object: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&bytes).map_err(|_| malformed())?;
+        let mut names = Vec::with_capacity(object.len());
+        for (name, value) in &object {
+            let text = Zeroizing::new(serde_json::to_vec(value).map_err(|_| malformed())?);
+            names.push(name.clone());
+            taken.insert(name.clone());
+            match (options.convert)(name, LegacyValue::BundleJson(&text)) {
+                Ok(value) => out.candidates.push(Candidate {
+                    name: name.clone(),
+                    value,
+                }),
+                Err(why) => out.not_converted.push((name.clone(), why)),
+            }
+        }
+        out.bundle_names = Some(names);
+    }
+
+    if let Some(prefix) = &layout.item_prefix {
+        let mut names = BTreeSet::new();
+        if let Some(index_item) = &layout.index_item
+            && let Some(bytes) = read(source, layout, index_item)?
+        {
+            out.index_exists = true;
+            let listed: Vec<String> =
+                serde_json::from_slice(&bytes).map_err(|_| Error::Malformed {
+                    item: index_item.clone(),
+                    expected: "a JSON array of names",
+                })?;
+            names.extend(listed);
+        }
+        let searched = source.search(&layout.service).map_err(|e| Error::Search {
+            service: layout.service.clone(),
+            source: e,
+        })?;
+        for item in searched.unwrap_or_default() {
+            if let Some(name) = item.strip_prefix(prefix.as_str())
+                && !layout.is_control_item(&item)
+            {
+                names.insert(name.to_owned());
+            }
+        }
+        for name in names {
+            let item = format!("{prefix}{name}");
+            if layout.is_control_item(&item) || name.is_empty() {
+                continue;
+            }
+            let Some(bytes) = read(source, layout, &item)? else {
+                continue; // listed in the index, but gone
+            };
+            out.per_item.insert(item, name.clone());
+            if taken.insert(name.clone()) {
+                match (options.convert)(&name, LegacyValue::Item(&bytes)) {
+                    Ok(value) => out.candidates.push(Candidate { name, value }),
+                    Err(why) => out.not_converted.push((name, why)),
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Migrates `layout`'s items from `source` into `store` (see the crate docs
+/// for the procedure and its guarantees).
+///
+/// # Errors
+/// [`Error::Read`], [`Error::Search`] and [`Error::Malformed`] before
+/// anything is written; [`Error::Store`] when persisting or reading back
+/// fails; [`Error::Verify`] when an entry does not read back as written. In
+/// every case no legacy item was deleted. Failed deletes are not errors: they
+/// are listed in [`Report::delete_failures`] and retried by the next run.
+pub fn migrate(
+    store: &Store,
+    source: &dyn LegacySource,
+    layout: &Layout,
+    options: &Options,
+) -> Result<Report> {
+    // Collect and merge under the store's lock: a second process migrating
+    // at the same time waits, then finds every name already present.
+    let (collected, moved, already_present) = store.transaction(|tx| -> Result<_> {
+        let collected = collect(source, layout, options)?;
+        let mut moved = Vec::new();
+        let mut present = Vec::new();
+        for c in &collected.candidates {
+            if tx.contains(&c.name) {
+                present.push(c.name.clone());
+            } else {
+                if !options.dry_run {
+                    tx.set_bytes(&c.name, &c.value)?;
+                }
+                moved.push(c.name.clone());
+            }
+        }
+        Ok((collected, moved, present))
+    })??;
+
+    let mut report = Report {
+        dry_run: options.dry_run,
+        moved,
+        already_present,
+        not_converted: collected.not_converted.clone(),
+        ..Report::default()
+    };
+    if options.dry_run {
+        return Ok(report);
+    }
+
+    // Read back from disk and verify before deleting anything.
+    store.reload()?;
+    for c in &collected.candidates {
+        let stored = store.get_bytes(&c.name)?;
+        let ok = match stored {
+            Some(stored) if report.moved.contains(&c.name) => {
+                stored.expose_secret() == c.value.as_slice()
+            }
+            Some(_) => true,
+            None => false,
+        };
+        if !ok {
+            return Err(Error::Verify {
+                name: c.name.clone(),
+            });
+        }
+    }
+
+    // Delete what the store now holds; keep what it does not.
+    let stored: BTreeSet<String> = report
+        .moved
+        .iter()
+        .chain(&report.already_present)
+        .cloned()
+        .collect();
+    let delete = |item: &str, report: &mut Report| -> bool {
+        match source.delete(&layout.service, item) {
+            Ok(_) => {
+                report.deleted.push(item.to_owned());
+                true
+            }
+            Err(e) => {
+                report
+                    .delete_failures
+                    .push((item.to_owned(), e.to_string()));
+                false
+            }
+        }
+    };
+    let mut all_per_item_gone = true;
+    for (item, name) in &collected.per_item {
+        if stored.contains(name) {
+            all_per_item_gone &= delete(item, &mut report);
+        } else {
+            report.kept.push(item.clone());
+            all_per_item_gone = false;
+        }
+    }
+    if let (Some(bundle_item), Some(names)) = (&layout.bundle_item, &collected.bundle_names) {
+        if names.iter().all(|n| stored.contains(n)) {
+            delete(bundle_item, &mut report);
+        } else {
+            report.kept.push(bundle_item.clone());
+        }
+    }
+    if let Some(index_item) = &layout.index_item
+        && collected.index_exists
+    {
+        if all_per_item_gone {
+            delete(index_item, &mut report);
+        } else {
+            report.kept.push(index_item.clone());
+        }
+    }
+    Ok(report)
+}
