@@ -1,0 +1,193 @@
+//! `keyseal doctor`: what is reachable, what the store looks like, and what
+//! is wrong, in plain words. Never a secret.
+
+use std::path::Path;
+
+use keyseal::Store;
+use keyseal::keys::{Backend, EnvKeyProvider, KeyProvider, KeyringProvider};
+use serde_json::{Value, json};
+
+use crate::Cli;
+
+/// One key provider probe.
+fn probe(name: &str, provider: &dyn KeyProvider) -> Value {
+    let info = provider.info();
+    let (reachable, state) = match provider.load() {
+        Ok(key) => (true, format!("answers; holds key {}", key.id())),
+        Err(keyseal::keys::Error::NotFound { .. }) => {
+            (true, "answers; holds no key for this service".to_owned())
+        }
+        Err(e) => (false, e.to_string()),
+    };
+    json!({
+        "provider": name,
+        "reachable": reachable,
+        "state": state,
+        "location": info.location,
+        "lifetime": info.lifetime.to_string(),
+    })
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o777)
+}
+
+#[cfg(not(unix))]
+fn mode(_path: &Path) -> Option<u32> {
+    None
+}
+
+pub(crate) fn run(store: &Store, cli: &Cli, path: &Path, as_json: bool) {
+    let mut problems: Vec<String> = Vec::new();
+    let providers = vec![
+        probe(
+            "Secret Service",
+            &KeyringProvider::builder(&cli.service, "store-key")
+                .backend(Backend::SecretService)
+                .build(),
+        ),
+        probe(
+            "kernel keyring",
+            &KeyringProvider::builder(&cli.service, "store-key")
+                .backend(Backend::KernelKeyring)
+                .build(),
+        ),
+        {
+            let mut env = probe(
+                "environment (KEYSEAL_KEY)",
+                &EnvKeyProvider::new("KEYSEAL_KEY"),
+            );
+            env["lifetime"] = json!("as long as the variable is set");
+            env
+        },
+    ];
+
+    let status = store.status();
+    let file_mode = mode(path);
+    let dir_mode = path.parent().and_then(mode);
+    if let Some(m) = file_mode
+        && m & 0o077 != 0
+    {
+        problems.push(format!(
+            "{} is readable or writable by others (mode {m:04o}); run chmod 600 on it",
+            path.display()
+        ));
+    }
+    if let Some(m) = dir_mode
+        && m & 0o022 != 0
+    {
+        problems.push(format!(
+            "the directory of {} is writable by others (mode {m:04o}); they could replace the store",
+            path.display()
+        ));
+    }
+    if let Some(problem) = &status.problem {
+        problems.push(problem.clone());
+    }
+    if let Some(degraded) = &status.degraded {
+        problems.push(degraded.clone());
+    }
+    for q in &status.quarantined {
+        problems.push(format!(
+            "a store was moved aside to {}: {}",
+            q.location, q.reason
+        ));
+    }
+    if status.provider.lifetime == keyseal::keys::KeyLifetime::UntilReboot
+        && status.recovery_key_id.is_none()
+        && status.exists
+    {
+        problems.push(
+            "the key lives in the kernel keyring, which forgets it at reboot, and recovery is not enabled: run `keyseal recovery enable`"
+                .to_owned(),
+        );
+    }
+
+    let report = json!({
+        "store": {
+            "path": path.display().to_string(),
+            "exists": status.exists,
+            "mode": file_mode.map(|m| format!("{m:04o}")),
+            "directory_mode": dir_mode.map(|m| format!("{m:04o}")),
+            "format_version": status.format_version,
+            "algorithm": status.algorithm.map(|a| a.name()),
+            "key_id": status.key_id.map(|id| id.to_string()),
+            "recovery_key_id": status.recovery_key_id.map(|id| id.to_string()),
+            "generation": status.generation,
+            "entries": status.entries,
+        },
+        "key_provider": {
+            "kind": status.provider.kind.to_string(),
+            "location": status.provider.location,
+            "lifetime": status.provider.lifetime.to_string(),
+        },
+        "providers": providers,
+        "problems": problems,
+    });
+    if as_json {
+        println!("{report}");
+        return;
+    }
+    println!("store:        {}", path.display());
+    if status.exists {
+        println!(
+            "              mode {}, directory mode {}",
+            file_mode.map_or_else(|| "?".to_owned(), |m| format!("{m:04o}")),
+            dir_mode.map_or_else(|| "?".to_owned(), |m| format!("{m:04o}"))
+        );
+        println!(
+            "format:       v{}, {}, generation {}",
+            status
+                .format_version
+                .map_or_else(|| "?".to_owned(), |v| v.to_string()),
+            status.algorithm.map_or("?", |a| a.name()),
+            status
+                .generation
+                .map_or_else(|| "?".to_owned(), |g| g.to_string())
+        );
+        println!(
+            "key id:       {}{}",
+            status.key_id.map(|id| id.to_string()).unwrap_or_default(),
+            status
+                .recovery_key_id
+                .map(|id| format!(" (recovery key {id})"))
+                .unwrap_or_else(|| " (no recovery key)".to_owned())
+        );
+    } else {
+        println!("              does not exist yet (the first `keyseal set` creates it)");
+    }
+    if let Some(n) = status.entries {
+        println!("entries:      {n}");
+    }
+    println!(
+        "key provider: {} at {}; keeps the key {}",
+        status.provider.kind, status.provider.location, status.provider.lifetime
+    );
+    println!("reachable:");
+    for p in &providers {
+        let field = |k: &str| {
+            p.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        println!(
+            "  {:<26} {} ({})",
+            field("provider"),
+            field("state"),
+            field("lifetime")
+        );
+    }
+    if problems.is_empty() {
+        println!("problems:     none");
+    } else {
+        println!("problems:");
+        for p in &problems {
+            println!("  - {p}");
+        }
+    }
+}

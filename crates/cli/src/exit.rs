@@ -1,0 +1,107 @@
+//! Exit codes and the one- or two-sentence messages that go with them.
+
+use keyseal::Error;
+
+/// A failed command: its exit code and what to tell the person.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) code: u8,
+    pub(crate) message: String,
+}
+
+impl Failure {
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
+        Self {
+            code: 2,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn io(message: impl Into<String>) -> Self {
+        Self {
+            code: 6,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn missing(name: &str, location: &str) -> Self {
+        Self {
+            code: 1,
+            message: format!("there is no entry named {name:?} in {location}."),
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        let (code, hint) = match &e {
+            Error::NotAStore { .. } | Error::Tampered { .. } | Error::Corrupt { .. } => (
+                3,
+                "Restore it from a backup, or move it aside to start a new store.",
+            ),
+            Error::UnsupportedVersion { .. } => (3, "Use a newer keyseal to read it."),
+            Error::Rollback { .. } => (3, "Check whether an old copy was restored over it."),
+            Error::KeyMissing { .. } => (
+                4,
+                "If recovery was enabled, run `keyseal recover` with the recovery key on standard input.",
+            ),
+            Error::WrongKey { .. } => (
+                4,
+                "Check --service and --keys (or KEYSEAL_KEY): they must name the key this store was created with.",
+            ),
+            Error::WrongRecoveryKey { .. } => {
+                (4, "Check that this is the recovery key of this store.")
+            }
+            Error::KeyringUnavailable { .. } => (
+                5,
+                "Start or unlock a keyring (Secret Service), or use --keys env with KEYSEAL_KEY set.",
+            ),
+            Error::Key { .. } => (
+                5,
+                "With --keys env, KEYSEAL_KEY must be the standard base64 of exactly 32 bytes.",
+            ),
+            Error::LockTimeout { .. } => {
+                (6, "Another keyseal process is using the store; try again.")
+            }
+            Error::InvalidName { .. } => (2, ""),
+            Error::InvalidRecoveryKey { .. } => (
+                2,
+                "Recovery keys look like KSR1-XXXX-XXXX-…; check for typos.",
+            ),
+            Error::NoStore { .. } => (1, "Store an entry first with `keyseal set NAME`."),
+            _ => (6, ""),
+        };
+        let mut message = e.to_string();
+        if let Some(source) = std::error::Error::source(&e) {
+            let detail = source.to_string();
+            if !message.contains(&detail) {
+                message = format!("{message} ({detail})");
+            }
+        }
+        if !message.ends_with('.') {
+            message.push('.');
+        }
+        if !hint.is_empty() {
+            message = format!("{message} {hint}");
+        }
+        Self { code, message }
+    }
+}
+
+impl From<keyseal_migrate::Error> for Failure {
+    fn from(e: keyseal_migrate::Error) -> Self {
+        match e {
+            keyseal_migrate::Error::Store(e) => e.into(),
+            e @ (keyseal_migrate::Error::Read { .. } | keyseal_migrate::Error::Search { .. }) => {
+                Self {
+                    code: 5,
+                    message: format!("{e}. The legacy keyring did not answer; nothing changed."),
+                }
+            }
+            e => Self {
+                code: 6,
+                message: format!("{e}."),
+            },
+        }
+    }
+}

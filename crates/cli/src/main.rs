@@ -1,0 +1,393 @@
+//! `keyseal`: the command-line face of a keyseal sealed store.
+
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line tool reports on its own output streams"
+)]
+
+mod demo;
+mod doctor;
+mod exit;
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use keyseal::{ExposeSecret, RecoveryKey, Store};
+use keyseal_migrate::{KeyringSource, Layout, Options};
+use zeroize::Zeroizing;
+
+use crate::exit::Failure;
+
+const AFTER_HELP: &str = "\
+Values never appear on the command line: `set` reads the value from standard
+input, byte for byte; `get` writes it to standard output with nothing added.
+
+Exit codes:
+  0  success
+  1  no such entry (get or rm of a missing name), or no store to act on
+  2  usage error
+  3  the store file is unreadable: not a keyseal file, corrupt or tampered,
+     unsupported version, or rolled back
+  4  the key does not match the store (wrong key), or the store's key is
+     missing from the keyring
+  5  key provider unavailable or misconfigured (no keyring answering,
+     KEYSEAL_KEY missing or malformed)
+  6  lock timeout or other I/O error";
+
+/// Keep secrets in one sealed file; the OS keyring holds only its key.
+#[derive(Debug, Parser)]
+#[command(name = "keyseal", version, after_help = AFTER_HELP)]
+struct Cli {
+    /// The sealed file [default: keyseal/store.sealed in the config directory].
+    #[arg(long, env = "KEYSEAL_STORE", global = true, value_name = "PATH")]
+    store: Option<PathBuf>,
+
+    /// Where the store's key lives. With `env`, the key is read from
+    /// KEYSEAL_KEY: standard base64 of exactly 32 bytes.
+    #[arg(long, env = "KEYSEAL_KEYS", global = true, value_enum, default_value_t = Keys::Keyring)]
+    keys: Keys,
+
+    /// The keyring service name.
+    #[arg(
+        long,
+        env = "KEYSEAL_SERVICE",
+        global = true,
+        default_value = "keyseal"
+    )]
+    service: String,
+
+    /// The store's context string (a file opens only under its own context).
+    #[arg(
+        long,
+        env = "KEYSEAL_CONTEXT",
+        global = true,
+        default_value = "keyseal-cli"
+    )]
+    context: String,
+
+    /// Say what the store does (lock waits, reloads, migrations); repeat for more.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Keys {
+    /// The OS keyring (Linux: Secret Service if it answers, else the kernel keyring).
+    Keyring,
+    /// The KEYSEAL_KEY environment variable (read-only).
+    Env,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Store standard input, byte for byte, under NAME.
+    Set {
+        /// The entry's name.
+        name: String,
+    },
+    /// Write the value of NAME to standard output, byte for byte.
+    Get {
+        /// The entry's name.
+        name: String,
+    },
+    /// List the entry names, one per line, sorted.
+    List {
+        /// Print a JSON array of {"name", "updated", "size"} objects instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove NAME.
+    Rm {
+        /// The entry's name.
+        name: String,
+    },
+    /// Replace the store's key (crash-safe) and reseal the file.
+    RotateKey,
+    /// Enable or disable the recovery key.
+    Recovery {
+        #[command(subcommand)]
+        action: RecoveryAction,
+    },
+    /// Open a store whose key is gone with its recovery key (read from
+    /// standard input), and give it a fresh keyring key.
+    Recover {
+        /// Also replace the recovery key; the new one is printed.
+        #[arg(long)]
+        rotate_recovery: bool,
+    },
+    /// Move secrets from a legacy keyring layout into the store.
+    Migrate {
+        /// The legacy keyring service.
+        #[arg(long, required_unless_present = "preset", value_name = "S")]
+        from_service: Option<String>,
+        /// An item holding a JSON object name -> value.
+        #[arg(long, value_name = "ITEM")]
+        bundle_item: Option<String>,
+        /// Per-secret items are named <P><name>.
+        #[arg(long, value_name = "P")]
+        item_prefix: Option<String>,
+        /// An item holding a JSON array of the per-secret names.
+        #[arg(long, value_name = "ITEM")]
+        index_item: Option<String>,
+        /// A known application's layout.
+        #[arg(long, value_enum)]
+        preset: Option<Preset>,
+        /// Report what would move (names only) and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Check the key providers and the store, in plain words. Never prints a secret.
+    Doctor {
+        /// Print JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show keyseal at work on a throwaway store, in a few seconds.
+    Demo,
+}
+
+#[derive(Debug, Subcommand)]
+enum RecoveryAction {
+    /// Add a recovery key and print it once, alone on the last line.
+    Enable,
+    /// Remove the recovery key from the store.
+    Disable,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Preset {
+    /// docker-agent: service docker-agent-oauth, bundle oauth:tokens, items oauth:<url>, index oauth:_index.
+    DockerAgent,
+    /// goose: service goose, bundle secrets.
+    Goose,
+}
+
+fn main() -> ExitCode {
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    // The demo uses a throwaway environment key unless a keyring is asked for.
+    let explicit_keys =
+        (matches.value_source("keys") != Some(ValueSource::DefaultValue)).then_some(cli.keys);
+    if cli.verbose > 0 {
+        let level = if cli.verbose > 1 {
+            tracing::Level::TRACE
+        } else {
+            tracing::Level::DEBUG
+        };
+        tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .without_time()
+            .init();
+    }
+    match run(&cli, explicit_keys) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("keyseal: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn store_path(cli: &Cli) -> Result<PathBuf, Failure> {
+    match &cli.store {
+        Some(path) => Ok(path.clone()),
+        None => keyseal::default_path("keyseal").ok_or_else(|| {
+            Failure::usage(
+                "there is no configuration directory (HOME is not set); pass --store PATH",
+            )
+        }),
+    }
+}
+
+pub(crate) fn open_store(keys: Keys, service: &str, context: &str, path: PathBuf) -> Store {
+    let blob = keyseal_blob::FileStore::new(path);
+    match keys {
+        Keys::Keyring => {
+            let provider = keyseal_keys::KeyringProvider::builder(service, "store-key").build();
+            Store::builder(provider, blob, context).build()
+        }
+        Keys::Env => Store::builder(
+            keyseal_keys::EnvKeyProvider::new("KEYSEAL_KEY"),
+            blob,
+            context,
+        )
+        .build(),
+    }
+}
+
+fn run(cli: &Cli, explicit_keys: Option<Keys>) -> Result<(), Failure> {
+    if let Command::Demo = cli.command {
+        return demo::run(explicit_keys).map_err(Failure::io);
+    }
+    let path = store_path(cli)?;
+    let store = open_store(cli.keys, &cli.service, &cli.context, path.clone());
+    let location = path.display().to_string();
+    match &cli.command {
+        Command::Set { name } => {
+            let mut value = Zeroizing::new(Vec::new());
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut value)
+                .map_err(|e| {
+                    Failure::io(format!("could not read the value from standard input: {e}"))
+                })?;
+            store.set_bytes(name, &value)?;
+        }
+        Command::Get { name } => {
+            let Some(value) = store.get_bytes(name)? else {
+                return Err(Failure::missing(name, &location));
+            };
+            let mut out = std::io::stdout().lock();
+            out.write_all(value.expose_secret())
+                .and_then(|()| out.flush())
+                .map_err(|e| {
+                    Failure::io(format!("could not write the value to standard output: {e}"))
+                })?;
+        }
+        Command::List { json } => {
+            if *json {
+                let entries: Vec<serde_json::Value> = store
+                    .entries()?
+                    .into_iter()
+                    .map(|e| {
+                        let updated = e
+                            .updated
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_secs());
+                        serde_json::json!({ "name": e.name, "updated": updated, "size": e.size })
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(entries));
+            } else {
+                for name in store.list()? {
+                    println!("{name}");
+                }
+            }
+        }
+        Command::Rm { name } => {
+            if !store.remove(name)? {
+                return Err(Failure::missing(name, &location));
+            }
+        }
+        Command::RotateKey => {
+            let rotation = store.rotate_key()?;
+            println!(
+                "rotated the key of {location}: {} -> {}{}",
+                rotation
+                    .previous_key_id
+                    .map(|id| id.to_string())
+                    .unwrap_or_default(),
+                rotation.key_id,
+                if rotation.data_key_rotated {
+                    " (new data key)"
+                } else {
+                    " (data key kept so the recovery key stays valid)"
+                }
+            );
+        }
+        Command::Recovery {
+            action: RecoveryAction::Enable,
+        } => {
+            let key = store.enable_recovery()?;
+            eprintln!(
+                "Recovery is enabled for {location}. Store the recovery key below in a password \
+                 manager: it opens the store without the keyring, and it is not shown again."
+            );
+            println!("{}", key.to_text().as_str());
+        }
+        Command::Recovery {
+            action: RecoveryAction::Disable,
+        } => {
+            if store.disable_recovery()? {
+                println!(
+                    "recovery disabled for {location}; the old recovery key no longer opens new versions of it"
+                );
+            } else {
+                println!("recovery was not enabled for {location}");
+            }
+        }
+        Command::Recover { rotate_recovery } => {
+            let mut text = Zeroizing::new(String::new());
+            std::io::stdin()
+                .lock()
+                .read_to_string(&mut text)
+                .map_err(|e| {
+                    Failure::io(format!(
+                        "could not read the recovery key from standard input: {e}"
+                    ))
+                })?;
+            let key = RecoveryKey::parse(text.trim())?;
+            let replacement = store.recover(&key, *rotate_recovery)?;
+            eprintln!("{location} is open again with a fresh key in the keyring.");
+            if let Some(new_key) = replacement {
+                eprintln!(
+                    "The old recovery key no longer works. Store the new one below; it is not shown again."
+                );
+                println!("{}", new_key.to_text().as_str());
+            }
+        }
+        Command::Migrate {
+            from_service,
+            bundle_item,
+            item_prefix,
+            index_item,
+            preset,
+            dry_run,
+        } => {
+            let mut layout = match preset {
+                Some(Preset::DockerAgent) => Layout::docker_agent(),
+                Some(Preset::Goose) => Layout::goose(),
+                None => Layout::new(from_service.clone().unwrap_or_default()),
+            };
+            if let Some(service) = from_service {
+                layout.service.clone_from(service);
+            }
+            if bundle_item.is_some() {
+                layout.bundle_item.clone_from(bundle_item);
+            }
+            if item_prefix.is_some() {
+                layout.item_prefix.clone_from(item_prefix);
+            }
+            if index_item.is_some() {
+                layout.index_item.clone_from(index_item);
+            }
+            let options = Options::raw().dry_run(*dry_run);
+            let report =
+                keyseal_migrate::migrate(&store, &KeyringSource::new(), &layout, &options)?;
+            let verb = if *dry_run { "would move" } else { "moved" };
+            for name in &report.moved {
+                println!("{verb}: {name}");
+            }
+            for name in &report.already_present {
+                println!("already in the store (kept its value): {name}");
+            }
+            for (name, why) in &report.not_converted {
+                println!("left in the keyring: {name}: {why}");
+            }
+            for item in &report.deleted {
+                println!("deleted legacy item: {item}");
+            }
+            for (item, why) in &report.delete_failures {
+                println!("could not delete legacy item {item} (will retry): {why}");
+            }
+            if report.is_noop() {
+                println!("nothing to migrate from service {:?}", layout.service);
+            }
+        }
+        Command::Doctor { json } => doctor::run(&store, cli, &path, *json),
+        Command::Demo => {}
+    }
+    Ok(())
+}
