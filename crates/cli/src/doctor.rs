@@ -56,14 +56,10 @@ pub(crate) fn run(store: &Store, cli: &Cli, path: &Path, as_json: bool) {
                 .backend(Backend::KernelKeyring)
                 .build(),
         ),
-        {
-            let mut env = probe(
-                "environment (KEYSEAL_KEY)",
-                &EnvKeyProvider::new("KEYSEAL_KEY"),
-            );
-            env["lifetime"] = json!("as long as the variable is set");
-            env
-        },
+        probe(
+            "environment (KEYSEAL_KEY)",
+            &EnvKeyProvider::new("KEYSEAL_KEY"),
+        ),
     ];
 
     let status = store.status();
