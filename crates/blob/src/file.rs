@@ -136,7 +136,17 @@ impl FileStore {
         let mut pause = Duration::from_millis(1);
         loop {
             match file.try_lock() {
-                Ok(()) => return Ok(file),
+                Ok(()) => {
+                    let waited = started.elapsed();
+                    if waited >= Duration::from_millis(1) {
+                        tracing::debug!(
+                            "waited {} ms for the lock {}",
+                            waited.as_millis(),
+                            self.lock_path.display()
+                        );
+                    }
+                    return Ok(file);
+                }
                 Err(TryLockError::WouldBlock) => {}
                 Err(TryLockError::Error(e)) => return Err(Error::io("lock", &self.lock_path, e)),
             }
@@ -212,6 +222,10 @@ impl FileStore {
                 .as_encoded_bytes()
                 .starts_with(prefix.as_encoded_bytes())
             {
+                tracing::debug!(
+                    "removing {}, left by a writer that crashed",
+                    entry.path().display()
+                );
                 let _ = fs::remove_file(entry.path());
             }
         }
@@ -231,6 +245,11 @@ impl FileStore {
             let _ = fs::remove_file(&temp);
             return Err(e);
         }
+        tracing::debug!(
+            "replaced {} atomically ({} bytes)",
+            self.path.display(),
+            bytes.len()
+        );
         sync_dir(&self.dir)
     }
 
@@ -302,6 +321,11 @@ impl BlobStore for FileStore {
             target = self.dir.join(format!("{base}-{n}"));
         }
         fs::rename(&self.path, &target).map_err(|e| Error::io("move aside", &self.path, e))?;
+        tracing::warn!(
+            "moved {} aside to {}",
+            self.path.display(),
+            target.display()
+        );
         sync_dir(&self.dir)?;
         Ok(Some(target.display().to_string()))
     }

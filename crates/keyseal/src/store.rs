@@ -654,6 +654,9 @@ impl Store {
         if matches!(error, Error::KeyringUnavailable { .. })
             && inner.on_unavailable == OnKeyringUnavailable::MemoryOnly
         {
+            tracing::warn!(
+                "the key provider is unavailable; keeping entries in memory only: {error}"
+            );
             let mut state = lock(&inner.state);
             state.cache = None;
             state.degraded.get_or_insert_with(|| Degraded {
@@ -702,6 +705,11 @@ impl Store {
             return Ok(None);
         };
         let loaded = Arc::new(self.open(&snapshot)?);
+        tracing::debug!(
+            "reloaded {} from disk (generation {})",
+            inner.blob.location(),
+            loaded.generation
+        );
         self.remember(&loaded);
         Ok(Some(loaded))
     }
@@ -758,7 +766,9 @@ impl Store {
             return Ok((Arc::clone(kek), false));
         }
         let provider = &self.inner.provider;
-        let current = match provider.load() {
+        let loaded = provider.load();
+        tracing::debug!("loaded the store's key from {}", provider.info().location);
+        let current = match loaded {
             Ok(kek) if names(&kek) => {
                 let kek = Arc::new(kek);
                 *cached = Some(Arc::clone(&kek));
@@ -806,7 +816,10 @@ impl Store {
         }
         let provider = &self.inner.provider;
         let kek = match provider.create() {
-            Ok(kek) => kek,
+            Ok(kek) => {
+                tracing::debug!("created the store's key in {}", provider.info().location);
+                kek
+            }
             Err(
                 keyseal_keys::Error::AlreadyExists { .. } | keyseal_keys::Error::ReadOnly { .. },
             ) => provider.load().map_err(Error::from_key)?,

@@ -336,6 +336,13 @@ pub fn migrate(
         Ok((collected, moved, present))
     })??;
 
+    tracing::debug!(
+        "migration from {:?}: {} to move, {} already in the store, {} not converted",
+        layout.service,
+        moved.len(),
+        already_present.len(),
+        collected.not_converted.len()
+    );
     let mut report = Report {
         dry_run: options.dry_run,
         moved,
@@ -375,6 +382,7 @@ pub fn migrate(
     let delete = |item: &str, report: &mut Report| -> bool {
         match source.delete(&layout.service, item) {
             Ok(_) => {
+                tracing::debug!("deleted the legacy item {item:?}");
                 report.deleted.push(item.to_owned());
                 true
             }
