@@ -69,6 +69,16 @@ struct Cli {
     )]
     context: String,
 
+    /// How long to wait for another process's lock, in seconds.
+    #[arg(
+        long,
+        env = "KEYSEAL_LOCK_TIMEOUT",
+        global = true,
+        default_value_t = 10.0,
+        value_name = "SECONDS"
+    )]
+    lock_timeout: f64,
+
     /// Say what the store does (lock waits, reloads, migrations); repeat for more.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -211,20 +221,21 @@ fn store_path(cli: &Cli) -> Result<PathBuf, Failure> {
     }
 }
 
-pub(crate) fn open_store(keys: Keys, service: &str, context: &str, path: PathBuf) -> Store {
-    let blob = keyseal_blob::FileStore::new(path);
-    match keys {
+fn open_store(cli: &Cli, path: PathBuf) -> Result<Store, Failure> {
+    let timeout = std::time::Duration::try_from_secs_f64(cli.lock_timeout)
+        .map_err(|_| Failure::usage("--lock-timeout must be a non-negative number of seconds"))?;
+    let blob = keyseal_blob::FileStore::new(path).with_lock_timeout(timeout);
+    Ok(match cli.keys {
         Keys::Keyring => {
-            let provider = keyseal_keys::KeyringProvider::builder(service, "store-key").build();
-            Store::builder(provider, blob, context).build()
+            let provider =
+                keyseal_keys::KeyringProvider::builder(&cli.service, "store-key").build();
+            Store::builder(provider, blob, &cli.context).build()
         }
-        Keys::Env => Store::builder(
-            keyseal_keys::EnvKeyProvider::new("KEYSEAL_KEY"),
-            blob,
-            context,
-        )
-        .build(),
-    }
+        Keys::Env => {
+            let provider = keyseal_keys::EnvKeyProvider::new("KEYSEAL_KEY");
+            Store::builder(provider, blob, &cli.context).build()
+        }
+    })
 }
 
 fn run(cli: &Cli, explicit_keys: Option<Keys>) -> Result<(), Failure> {
@@ -232,7 +243,7 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>) -> Result<(), Failure> {
         return demo::run(explicit_keys).map_err(Failure::io);
     }
     let path = store_path(cli)?;
-    let store = open_store(cli.keys, &cli.service, &cli.context, path.clone());
+    let store = open_store(cli, path.clone())?;
     let location = path.display().to_string();
     match &cli.command {
         Command::Set { name } => {

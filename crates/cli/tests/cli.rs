@@ -1,0 +1,584 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stderr,
+    clippy::print_stdout,
+    unreachable_pub,
+    reason = "test code"
+)]
+//! The built `keyseal` binary, run as a user would: every command, every
+//! exit code, the environment key, the real keyring.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use keyseal_keys::{Backend, KeyProvider, KeyringProvider};
+
+/// Standard base64 of 32 bytes 0x00..=0x1f, and of 32 bytes 0xff.
+const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const OTHER_KEY: &str = "//////////////////////////////////////////8=";
+
+fn unique(tag: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("keyseal-cli-{tag}-{}-{nanos}", std::process::id())
+}
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(tag: &str) -> Self {
+        let p = std::env::temp_dir().join(unique(tag));
+        std::fs::create_dir_all(&p).unwrap();
+        Self(p)
+    }
+    fn store(&self) -> PathBuf {
+        self.0.join("store.sealed")
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `keyseal` with a clean KEYSEAL_* environment.
+fn keyseal(store: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyseal"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("KEYSEAL_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("KEYSEAL_STORE", store)
+        .env("KEYSEAL_LOCK_TIMEOUT", "2");
+    cmd
+}
+
+fn env_keyseal(store: &Path) -> Command {
+    let mut cmd = keyseal(store);
+    cmd.env("KEYSEAL_KEYS", "env").env("KEYSEAL_KEY", KEY);
+    cmd
+}
+
+fn run(mut cmd: Command, stdin: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn args(mut cmd: Command, a: &[&str]) -> Command {
+    cmd.args(a);
+    cmd
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn set(store: &Path, name: &str, value: &[u8]) {
+    let out = run(args(env_keyseal(store), &["set", name]), value);
+    assert_eq!(code(&out), 0, "set {name}: {}", stderr(&out));
+}
+
+#[test]
+fn set_and_get_move_bytes_exactly_through_stdin_and_stdout() {
+    let dir = Dir::new("bytes");
+    let value: Vec<u8> = b"line one\nline two\n\0\xff\xfe trailing newline\n".to_vec();
+    set(&dir.store(), "binary", &value);
+    let out = run(args(env_keyseal(&dir.store()), &["get", "binary"]), b"");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(out.stdout, value, "get added or lost bytes");
+    assert!(
+        out.stderr.is_empty(),
+        "a successful get printed to stderr: {}",
+        stderr(&out)
+    );
+    // The value never reached the file in the clear.
+    let file = std::fs::read(dir.store()).unwrap();
+    assert!(!file.windows(8).any(|w| w == b"line one"));
+}
+
+#[test]
+fn list_is_sorted_and_json_has_name_and_updated() {
+    let dir = Dir::new("list");
+    for name in ["zeta", "alpha", "https://mcp.example.com"] {
+        set(&dir.store(), name, b"v");
+    }
+    let out = run(args(env_keyseal(&dir.store()), &["list"]), b"");
+    assert_eq!(stdout(&out), "alpha\nhttps://mcp.example.com\nzeta\n");
+    let out = run(args(env_keyseal(&dir.store()), &["list", "--json"]), b"");
+    let parsed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let items = parsed.as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[0]["name"], "alpha");
+    assert!(items[0]["updated"].as_u64().unwrap() > 1_700_000_000);
+}
+
+#[test]
+fn missing_entries_exit_1_and_a_missing_store_never_touches_a_key_provider() {
+    let dir = Dir::new("missing");
+    // No KEYSEAL_KEY at all: a provider that is asked would fail with 5.
+    let mut cmd = keyseal(&dir.store());
+    cmd.env("KEYSEAL_KEYS", "env");
+    let out = run(args(cmd, &["get", "nothing"]), b"");
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no entry named \"nothing\""),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.store().exists());
+
+    set(&dir.store(), "present", b"x");
+    assert_eq!(
+        code(&run(
+            args(env_keyseal(&dir.store()), &["get", "absent"]),
+            b""
+        )),
+        1
+    );
+    assert_eq!(
+        code(&run(
+            args(env_keyseal(&dir.store()), &["rm", "absent"]),
+            b""
+        )),
+        1
+    );
+    assert_eq!(
+        code(&run(
+            args(env_keyseal(&dir.store()), &["rm", "present"]),
+            b""
+        )),
+        0
+    );
+    assert_eq!(
+        code(&run(
+            args(env_keyseal(&dir.store()), &["get", "present"]),
+            b""
+        )),
+        1
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = Dir::new("usage");
+    for a in [
+        &["frobnicate"][..],
+        &["get"],
+        &["--keys", "vault", "list"],
+        &["migrate"],
+    ] {
+        let out = run(args(env_keyseal(&dir.store()), a), b"");
+        assert_eq!(code(&out), 2, "{a:?}: {}", stderr(&out));
+    }
+    let out = run(
+        args(env_keyseal(&dir.store()), &["recover"]),
+        b"KSR1-NOT-A-KEY",
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+}
+
+fn assert_unchanged(store: &Path, before: &[u8]) {
+    assert!(
+        std::fs::read(store).unwrap() == before,
+        "a failed command changed the file"
+    );
+}
+
+#[test]
+fn a_tampered_or_foreign_file_exits_3_and_is_left_as_it_was() {
+    let dir = Dir::new("tampered");
+    set(&dir.store(), "token", b"secret-value");
+    let mut bytes = std::fs::read(dir.store()).unwrap();
+    *bytes.last_mut().unwrap() ^= 0x40;
+    std::fs::write(dir.store(), &bytes).unwrap();
+    for a in [
+        &["get", "token"][..],
+        &["set", "other"],
+        &["list"],
+        &["rm", "token"],
+    ] {
+        let out = run(args(env_keyseal(&dir.store()), a), b"new");
+        assert_eq!(code(&out), 3, "{a:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("failed authentication"),
+            "{}",
+            stderr(&out)
+        );
+        assert_unchanged(&dir.store(), &bytes);
+    }
+    std::fs::write(dir.store(), b"{\"plaintext\": true}").unwrap();
+    let out = run(args(env_keyseal(&dir.store()), &["set", "x"]), b"y");
+    assert_eq!(code(&out), 3);
+    assert!(stderr(&out).contains("is not a keyseal store"));
+    assert_unchanged(&dir.store(), b"{\"plaintext\": true}");
+}
+
+#[test]
+fn a_wrong_key_exits_4_and_changes_nothing() {
+    let dir = Dir::new("wrongkey");
+    set(&dir.store(), "token", b"secret-value");
+    let before = std::fs::read(dir.store()).unwrap();
+    let mut cmd = keyseal(&dir.store());
+    cmd.env("KEYSEAL_KEYS", "env").env("KEYSEAL_KEY", OTHER_KEY);
+    let out = run(args(cmd, &["set", "token"]), b"overwrite");
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(stderr(&out).contains("sealed for key"), "{}", stderr(&out));
+    assert_unchanged(&dir.store(), &before);
+}
+
+#[test]
+fn a_missing_or_malformed_env_key_exits_5_without_echoing_it() {
+    let dir = Dir::new("envkey");
+    set(&dir.store(), "token", b"v");
+    let before = std::fs::read(dir.store()).unwrap();
+    let mut missing = keyseal(&dir.store());
+    missing.env("KEYSEAL_KEYS", "env");
+    let out = run(args(missing, &["get", "token"]), b"");
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    assert!(stderr(&out).contains("KEYSEAL_KEY"));
+    for bad in ["not-base64-hunter2!!", "AAECAwQFBgcICQoLDA0ODw=="] {
+        let mut cmd = keyseal(&dir.store());
+        cmd.env("KEYSEAL_KEYS", "env").env("KEYSEAL_KEY", bad);
+        let out = run(args(cmd, &["set", "token"]), b"x");
+        assert_eq!(code(&out), 5, "{bad}: {}", stderr(&out));
+        assert!(
+            !stderr(&out).contains(bad),
+            "the key was echoed: {}",
+            stderr(&out)
+        );
+        assert!(
+            stderr(&out).lines().count() <= 2,
+            "more than two sentences: {}",
+            stderr(&out)
+        );
+    }
+    assert_unchanged(&dir.store(), &before);
+}
+
+#[test]
+fn a_held_lock_exits_6_and_changes_nothing() {
+    let dir = Dir::new("lock");
+    set(&dir.store(), "token", b"v");
+    let before = std::fs::read(dir.store()).unwrap();
+    let lock = std::fs::File::options()
+        .write(true)
+        .open(dir.0.join("store.sealed.lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let mut cmd = env_keyseal(&dir.store());
+    cmd.env("KEYSEAL_LOCK_TIMEOUT", "0.3");
+    let out = run(args(cmd, &["set", "token"]), b"new");
+    assert_eq!(code(&out), 6, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("store.sealed.lock"),
+        "{}",
+        stderr(&out)
+    );
+    assert_unchanged(&dir.store(), &before);
+    // Reads take no lock.
+    let out = run(args(env_keyseal(&dir.store()), &["get", "token"]), b"");
+    assert_eq!(out.stdout, b"v");
+}
+
+#[test]
+fn eight_processes_setting_at_once_lose_nothing() {
+    let dir = Dir::new("concurrent");
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            let mut child = args(env_keyseal(&dir.store()), &["set", &format!("server-{i}")])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(format!("token-{i}").as_bytes())
+                .unwrap();
+            child
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = run(args(env_keyseal(&dir.store()), &["list"]), b"");
+    assert_eq!(stdout(&out).lines().count(), 8, "{}", stdout(&out));
+    for i in 0..8 {
+        let out = run(
+            args(env_keyseal(&dir.store()), &["get", &format!("server-{i}")]),
+            b"",
+        );
+        assert_eq!(out.stdout, format!("token-{i}").as_bytes());
+    }
+}
+
+#[test]
+fn the_env_provider_cannot_rotate_and_says_so() {
+    let dir = Dir::new("envrotate");
+    set(&dir.store(), "token", b"v");
+    let out = run(args(env_keyseal(&dir.store()), &["rotate-key"]), b"");
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    assert!(stderr(&out).contains("read-only"), "{}", stderr(&out));
+}
+
+#[test]
+fn doctor_reports_the_store_and_never_a_secret() {
+    let dir = Dir::new("doctor");
+    set(&dir.store(), "token", b"supersecret-doctor-value");
+    let out = run(args(env_keyseal(&dir.store()), &["doctor"]), b"");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    for needle in [
+        "store:",
+        "format:       v1",
+        "entries:      1",
+        "environment variable KEYSEAL_KEY",
+        "problems:",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+    }
+    let out = run(args(env_keyseal(&dir.store()), &["doctor", "--json"]), b"");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["store"]["entries"], 1);
+    assert_eq!(report["store"]["format_version"], 1);
+    assert_eq!(report["store"]["mode"], "0600");
+    assert!(report["providers"].as_array().unwrap().len() >= 3);
+    let all = format!("{text}{}{}", stdout(&out), stderr(&out));
+    assert!(
+        !all.contains("supersecret") && !all.contains(KEY),
+        "doctor printed a secret"
+    );
+}
+
+#[test]
+fn demo_runs_on_the_default_and_shows_ciphertext() {
+    let out = run(args(keyseal(Path::new("/nonexistent/unused")), &["demo"]), b"");
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("0 of 6 server names or tokens appear in the file"),
+        "{text}"
+    );
+    assert!(
+        text.contains("intact") && !text.contains("MISSING"),
+        "{text}"
+    );
+    assert!(
+        text.contains("6b 65 79 73 65 61 6c 00"),
+        "no header dump: {text}"
+    );
+}
+
+// ----- the real keyring -----
+
+/// A unique service whose keyring (auto: Secret Service, else kernel) answers.
+fn keyring_service(tag: &str) -> Option<String> {
+    let service = unique(tag);
+    match KeyringProvider::builder(&service, "store-key")
+        .build()
+        .load()
+    {
+        Err(keyseal_keys::Error::NotFound { .. }) => Some(service),
+        other => {
+            let required = std::env::var_os("KEYSEAL_REQUIRE_SERVICES").is_some_and(|v| v == "1");
+            assert!(
+                !required,
+                "KEYSEAL_REQUIRE_SERVICES=1 but no keyring answers: {other:?}"
+            );
+            eprintln!("SKIPPED: no keyring answers: {other:?}");
+            None
+        }
+    }
+}
+
+fn keyring_keyseal(store: &Path, service: &str) -> Command {
+    let mut cmd = keyseal(store);
+    cmd.env("KEYSEAL_KEYS", "keyring")
+        .env("KEYSEAL_SERVICE", service);
+    cmd
+}
+
+fn forget_key(service: &str) {
+    for backend in [Backend::SecretService, Backend::KernelKeyring] {
+        let p = KeyringProvider::builder(service, "store-key")
+            .backend(backend)
+            .build();
+        let _ = p.delete();
+        let _ = p.discard_staged();
+    }
+}
+
+#[test]
+fn the_keyring_path_rotates_and_recovers() {
+    let Some(service) = keyring_service("ring") else {
+        return;
+    };
+    let dir = Dir::new("ring");
+    let out = run(
+        args(keyring_keyseal(&dir.store(), &service), &["set", "token"]),
+        b"refresh-token-value",
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
+        let items = Command::new("secret-tool")
+            .args(["search", "--all", "service", &service])
+            .output()
+            .unwrap();
+        let listing = String::from_utf8_lossy(&items.stdout).into_owned()
+            + &String::from_utf8_lossy(&items.stderr);
+        assert_eq!(
+            listing.matches("[/").count(),
+            1,
+            "not exactly one keyring item: {listing}"
+        );
+    }
+
+    let out = run(
+        args(keyring_keyseal(&dir.store(), &service), &["rotate-key"]),
+        b"",
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains("rotated the key"));
+
+    let out = run(
+        args(
+            keyring_keyseal(&dir.store(), &service),
+            &["recovery", "enable"],
+        ),
+        b"",
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    let recovery = text.lines().last().unwrap().to_owned();
+    assert!(
+        recovery.starts_with("KSR1-"),
+        "the recovery key is not alone on the last line: {text}"
+    );
+    assert!(stderr(&out).contains("password manager"));
+
+    // The keyring forgets the key: exit 4, then recover with the key on stdin.
+    forget_key(&service);
+    let out = run(
+        args(keyring_keyseal(&dir.store(), &service), &["get", "token"]),
+        b"",
+    );
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(stderr(&out).contains("keyseal recover"), "{}", stderr(&out));
+    let before = std::fs::read(dir.store()).unwrap();
+    let out = run(
+        args(keyring_keyseal(&dir.store(), &service), &["recover"]),
+        b"KSR1-AAAA-AAAA-AAAA",
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert_unchanged(&dir.store(), &before);
+    let out = run(
+        args(keyring_keyseal(&dir.store(), &service), &["recover"]),
+        format!("  {recovery}\n").as_bytes(),
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = run(
+        args(keyring_keyseal(&dir.store(), &service), &["get", "token"]),
+        b"",
+    );
+    assert_eq!(out.stdout, b"refresh-token-value");
+
+    let out = run(
+        args(
+            keyring_keyseal(&dir.store(), &service),
+            &["recovery", "disable"],
+        ),
+        b"",
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    forget_key(&service);
+}
+
+#[test]
+fn migrate_moves_legacy_secret_service_items() {
+    let service = unique("legacy");
+    let Some(store_service) = keyring_service("migrate-store") else {
+        return;
+    };
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+        assert!(
+            std::env::var_os("KEYSEAL_REQUIRE_SERVICES").is_none_or(|v| v != "1"),
+            "KEYSEAL_REQUIRE_SERVICES=1 but there is no D-Bus session"
+        );
+        eprintln!("SKIPPED: no D-Bus session for the legacy Secret Service items");
+        return;
+    }
+    for (item, value) in [("p:alpha", "A"), ("p:beta", "B")] {
+        let status = Command::new("sh")
+            .args(["-c", "printf '%s' \"$3\" | secret-tool store --label=legacy service \"$1\" username \"$2\"", "sh", &service, item, value])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let dir = Dir::new("migrate");
+    let mut cmd = keyring_keyseal(&dir.store(), &store_service);
+    cmd.args([
+        "migrate",
+        "--from-service",
+        &service,
+        "--item-prefix",
+        "p:",
+        "--dry-run",
+    ]);
+    let out = run(cmd, b"");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("would move: alpha") && stdout(&out).contains("would move: beta")
+    );
+    assert!(!dir.store().exists(), "a dry run wrote the store");
+
+    let mut cmd = keyring_keyseal(&dir.store(), &store_service);
+    cmd.args(["migrate", "--from-service", &service, "--item-prefix", "p:"]);
+    let out = run(cmd, b"");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("deleted legacy item: p:alpha"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(
+        args(
+            keyring_keyseal(&dir.store(), &store_service),
+            &["get", "beta"],
+        ),
+        b"",
+    );
+    assert_eq!(out.stdout, b"B");
+    let mut cmd = keyring_keyseal(&dir.store(), &store_service);
+    cmd.args(["migrate", "--from-service", &service, "--item-prefix", "p:"]);
+    assert!(stdout(&run(cmd, b"")).contains("nothing to migrate"));
+    forget_key(&store_service);
+}
