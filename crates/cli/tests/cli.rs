@@ -381,7 +381,10 @@ fn doctor_reports_the_store_and_never_a_secret() {
 
 #[test]
 fn demo_runs_on_the_default_and_shows_ciphertext() {
-    let out = run(args(keyseal(Path::new("/nonexistent/unused")), &["demo"]), b"");
+    let out = run(
+        args(keyseal(Path::new("/nonexistent/unused")), &["demo"]),
+        b"",
+    );
     assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
     let text = stdout(&out);
     assert!(
