@@ -27,6 +27,9 @@ Tasks:
   test    all tests inside a real Secret Service session
           (extra arguments go to `cargo test`)
   deny    cargo deny check bans licenses sources (installs cargo-deny if missing)
+  fuzz [--smoke | --seconds N]
+          every cargo-fuzz target in fuzz/ (nightly; installs cargo-fuzz if
+          missing), 20 s each with --smoke, else N s (default 600)
   torture [--kills N]
           the crash and many-process tests at full size: writers killed with
           SIGKILL N times (default 500; CI runs 25)
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("test") => test(args.get(1..).unwrap_or_default(), false),
         Some("deny") => deny(),
+        Some("fuzz") => fuzz(args.get(1..).unwrap_or_default()),
         Some("torture") => torture(args.get(1..).unwrap_or_default()),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
@@ -120,6 +124,48 @@ fn deny() -> Result {
         "licenses",
         "sources",
     ]))
+}
+
+const FUZZ_TARGETS: [&str; 3] = ["header", "body", "legacy"];
+
+fn fuzz(args: &[String]) -> Result {
+    let seconds = match args {
+        [flag] if flag == "--smoke" => "20".to_owned(),
+        [] => "600".to_owned(),
+        [flag, n] if flag == "--seconds" && n.parse::<u32>().is_ok() => n.clone(),
+        _ => {
+            return Err(format!(
+                "usage: cargo xtask fuzz [--smoke | --seconds N]\n\n{HELP}"
+            ));
+        }
+    };
+    if !Command::new(cargo_path())
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        run(cargo().args(["install", "--locked", "cargo-fuzz"]))?;
+    }
+    for target in FUZZ_TARGETS {
+        let work = std::env::temp_dir().join(format!("keyseal-fuzz-{target}"));
+        std::fs::create_dir_all(&work)
+            .map_err(|e| format!("could not create {}: {e}", work.display()))?;
+        println!(
+            "xtask: fuzzing {target} for {seconds} s (working corpus {})",
+            work.display()
+        );
+        run(Command::new("cargo")
+            .current_dir("fuzz")
+            .args(["+nightly", "fuzz", "run", target])
+            .arg(&work)
+            .arg(format!("corpus/{target}"))
+            .args([
+                "--",
+                &format!("-max_total_time={seconds}"),
+                "-print_final_stats=1",
+            ]))?;
+    }
+    Ok(())
 }
 
 fn torture(args: &[String]) -> Result {

@@ -52,6 +52,13 @@ impl From<Error> for Failure {
             Error::WrongRecoveryKey { .. } => {
                 (4, "Check that this is the recovery key of this store.")
             }
+            Error::KeyringUnavailable {
+                reason: keyseal::keys::UnavailableReason::NotConfigured,
+                ..
+            } => (
+                5,
+                "Set KEYSEAL_KEY to the standard base64 of 32 random bytes (for example: head -c 32 /dev/urandom | base64).",
+            ),
             Error::KeyringUnavailable { .. } => (
                 5,
                 "Start or unlock a keyring (Secret Service), or use --keys env with KEYSEAL_KEY set.",

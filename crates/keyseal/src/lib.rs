@@ -10,6 +10,28 @@ mod store;
 #[cfg(feature = "async")]
 mod async_store;
 
+/// Entry points for the fuzz targets in `fuzz/`. Not a stable API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Decodes a body plaintext as the store does; returns the entry count.
+    pub fn decode_bundle(plaintext: &[u8]) -> Option<usize> {
+        crate::bundle::Bundle::decode(plaintext).ok().map(|b| {
+            // Encoding what was decoded must succeed and decode to the same.
+            let again = b
+                .encode()
+                .ok()
+                .and_then(|bytes| crate::bundle::Bundle::decode(&bytes).ok());
+            assert_eq!(
+                again.map(|a| a.entries.len()),
+                Some(b.entries.len()),
+                "re-encoding changed the bundle"
+            );
+            b.entries.len()
+        })
+    }
+}
+
 pub use keyseal_blob as blob;
 pub use keyseal_keys as keys;
 pub use keyseal_seal as seal;
