@@ -164,6 +164,13 @@ impl FileStore {
 
     /// Reads the data file, or `None` when it does not exist.
     fn read_current(&self) -> Result<Option<Snapshot>> {
+        // The store manages this path itself: a symbolic link there is not
+        // followed (nor replaced by the next write).
+        if fs::symlink_metadata(&self.path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(self.unreadable(io::Error::other(
+                "it is a symbolic link; keyseal does not follow links for its store",
+            )));
+        }
         let mut file = match File::open(&self.path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),

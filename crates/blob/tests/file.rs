@@ -247,3 +247,16 @@ fn permission_denied_is_its_own_error() {
     );
     assert_eq!(store.read().unwrap().unwrap().bytes(), b"root's blob");
 }
+
+#[test]
+fn a_symbolic_link_where_the_file_should_be_is_refused_and_left_alone() {
+    let dir = TempDir::new("symlink");
+    let real = dir.path().join("elsewhere.sealed");
+    fs::write(&real, b"someone else's file").unwrap();
+    let store = FileStore::new(dir.path().join("store.sealed"));
+    std::os::unix::fs::symlink(&real, store.path()).unwrap();
+    assert!(matches!(store.read(), Err(Error::Unreadable { .. })));
+    assert!(matches!(write(&store, b"x"), Err(Error::Unreadable { .. })));
+    assert!(fs::symlink_metadata(store.path()).unwrap().file_type().is_symlink());
+    assert_eq!(fs::read(&real).unwrap(), b"someone else's file");
+}
