@@ -268,6 +268,11 @@ impl FileStore {
             .map_err(|e| Error::io("create", temp, e))?;
         file.write_all(bytes)
             .map_err(|e| Error::io("write", temp, e))?;
+        // File timestamps come from a coarse clock (a few milliseconds), and
+        // inode numbers are reused: two quick writes of the same size could
+        // look identical to `stat`. A modification time with random
+        // nanoseconds makes every write's version distinct.
+        let _ = file.set_modified(unique_now());
         file.sync_all().map_err(|e| Error::io("sync", temp, e))
     }
 }
@@ -393,6 +398,16 @@ fn version_of(meta: &fs::Metadata) -> Version {
             0,
         ])
     }
+}
+
+/// Now, with the sub-second part replaced by random nanoseconds.
+fn unique_now() -> SystemTime {
+    let now = SystemTime::now();
+    let secs = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let nanos = u32::try_from(random_u64() % 1_000_000_000).unwrap_or(0);
+    std::time::UNIX_EPOCH + Duration::new(secs, nanos)
 }
 
 fn random_u64() -> u64 {

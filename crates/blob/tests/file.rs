@@ -257,6 +257,11 @@ fn a_symbolic_link_where_the_file_should_be_is_refused_and_left_alone() {
     std::os::unix::fs::symlink(&real, store.path()).unwrap();
     assert!(matches!(store.read(), Err(Error::Unreadable { .. })));
     assert!(matches!(write(&store, b"x"), Err(Error::Unreadable { .. })));
-    assert!(fs::symlink_metadata(store.path()).unwrap().file_type().is_symlink());
+    assert!(
+        fs::symlink_metadata(store.path())
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     assert_eq!(fs::read(&real).unwrap(), b"someone else's file");
 }

@@ -140,7 +140,7 @@ enum Command {
         /// An item holding a JSON object name -> value.
         #[arg(long, value_name = "ITEM")]
         bundle_item: Option<String>,
-        /// Per-secret items are named <P><name>.
+        /// Per-secret items are named P followed by the secret's name.
         #[arg(long, value_name = "P")]
         item_prefix: Option<String>,
         /// An item holding a JSON array of the per-secret names.
@@ -173,7 +173,7 @@ enum RecoveryAction {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Preset {
-    /// docker-agent: service docker-agent-oauth, bundle oauth:tokens, items oauth:<url>, index oauth:_index.
+    /// docker-agent: service docker-agent-oauth, bundle oauth:tokens, items oauth:URL, index oauth:_index.
     DockerAgent,
     /// goose: service goose, bundle secrets.
     Goose,

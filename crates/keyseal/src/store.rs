@@ -162,6 +162,10 @@ impl Transaction<'_> {
 /// The decrypted state of one version of the file.
 struct Loaded {
     version: Version,
+    /// The sealed bytes this was opened from: the write path compares them
+    /// with what it reads under the lock, so it never writes over a change
+    /// that a coincidentally equal version hid.
+    sealed: Arc<[u8]>,
     generation: u64,
     envelope: Arc<Envelope>,
     bundle: Arc<Bundle>,
@@ -741,6 +745,7 @@ impl Store {
         let bundle = decode_bundle(&path, opened.plaintext.expose_secret())?;
         Ok(Loaded {
             version: snapshot.version(),
+            sealed: Arc::from(snapshot.bytes()),
             generation,
             envelope: Arc::new(opened.envelope),
             bundle: Arc::new(bundle),
@@ -766,43 +771,54 @@ impl Store {
             return Ok((Arc::clone(kek), false));
         }
         let provider = &self.inner.provider;
-        let loaded = provider.load();
-        tracing::debug!("loaded the store's key from {}", provider.info().location);
-        let current = match loaded {
-            Ok(kek) if names(&kek) => {
-                let kek = Arc::new(kek);
-                *cached = Some(Arc::clone(&kek));
-                return Ok((kek, false));
-            }
-            Ok(kek) => Some(kek),
-            Err(keyseal_keys::Error::NotFound { location }) => {
-                let _ = location;
-                None
-            }
-            Err(e) => return Err(Error::from_key(e)),
-        };
-        match provider.load_staged() {
-            Ok(staged) if names(&staged) => {
-                let staged = Arc::new(staged);
-                *cached = Some(Arc::clone(&staged));
-                Ok((staged, true))
-            }
-            Ok(_)
-            | Err(keyseal_keys::Error::NotFound { .. } | keyseal_keys::Error::ReadOnly { .. }) => {
-                match current {
-                    // The provider's key is not the file's: opening reports WrongKey.
-                    Some(kek) => {
-                        let kek = Arc::new(kek);
-                        *cached = Some(Arc::clone(&kek));
-                        Ok((kek, false))
-                    }
-                    None => Err(Error::KeyMissing {
-                        path: path.to_owned(),
-                        location: provider.info().location,
-                    }),
+        // A rotation in another process moves the key from the staging slot
+        // to the current one between our two reads; when neither names the
+        // file, look again (a file never names a key that is in neither slot
+        // once its rotation has finished committing).
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let loaded = provider.load();
+            tracing::debug!("loaded the store's key from {}", provider.info().location);
+            let current = match loaded {
+                Ok(kek) if names(&kek) => {
+                    let kek = Arc::new(kek);
+                    *cached = Some(Arc::clone(&kek));
+                    return Ok((kek, false));
                 }
+                Ok(kek) => Some(kek),
+                Err(keyseal_keys::Error::NotFound { .. }) => None,
+                Err(e) => return Err(Error::from_key(e)),
+            };
+            match provider.load_staged() {
+                Ok(staged) if names(&staged) => {
+                    let staged = Arc::new(staged);
+                    *cached = Some(Arc::clone(&staged));
+                    return Ok((staged, true));
+                }
+                Ok(_)
+                | Err(
+                    keyseal_keys::Error::NotFound { .. } | keyseal_keys::Error::ReadOnly { .. },
+                ) if attempt < 3 => {}
+                Ok(_)
+                | Err(
+                    keyseal_keys::Error::NotFound { .. } | keyseal_keys::Error::ReadOnly { .. },
+                ) => {
+                    return match current {
+                        // The provider's key is not the file's: opening reports WrongKey.
+                        Some(kek) => {
+                            let kek = Arc::new(kek);
+                            *cached = Some(Arc::clone(&kek));
+                            Ok((kek, false))
+                        }
+                        None => Err(Error::KeyMissing {
+                            path: path.to_owned(),
+                            location: provider.info().location,
+                        }),
+                    };
+                }
+                Err(e) => return Err(Error::from_key(e)),
             }
-            Err(e) => Err(Error::from_key(e)),
         }
     }
 
@@ -840,11 +856,12 @@ impl Store {
                 let (base, mut bundle) = match current {
                     None => (None, Bundle::default()),
                     Some(snapshot) => {
-                        let loaded =
-                            match cached.as_ref().filter(|c| c.version == snapshot.version()) {
-                                Some(c) => Arc::clone(c),
-                                None => Arc::new(self.open(snapshot)?),
-                            };
+                        let loaded = match cached.as_ref().filter(|c| {
+                            c.version == snapshot.version() && *c.sealed == *snapshot.bytes()
+                        }) {
+                            Some(c) => Arc::clone(c),
+                            None => Arc::new(self.open(snapshot)?),
+                        };
                         if loaded.needs_commit {
                             // Finish the interrupted rotation, under the lock.
                             self.commit_staged_if_named(
@@ -904,6 +921,7 @@ type Step<R> = (Option<Vec<u8>>, (R, Option<Written>));
 
 /// What a write produced, to cache after the store reports its version.
 struct Written {
+    sealed: Arc<[u8]>,
     generation: u64,
     envelope: Arc<Envelope>,
     bundle: Bundle,

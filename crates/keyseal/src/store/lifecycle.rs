@@ -64,6 +64,7 @@ impl Store {
         let rotation = self.reseal(
             &mut |loaded: &Loaded| {
                 let previous_key_id = loaded.envelope.key_id(StanzaKind::Primary);
+                self.settle_staged(&loaded.envelope)?;
                 inner.provider.stage(&new_kek).map_err(Error::from_key)?;
                 let keep_data_key = loaded.envelope.key_id(StanzaKind::Recovery).is_some();
                 let envelope = if keep_data_key {
@@ -149,6 +150,7 @@ impl Store {
         };
         self.reseal(
             &mut |loaded: &Loaded| {
+                self.settle_staged(&loaded.envelope)?;
                 inner.provider.stage(&new_kek).map_err(Error::from_key)?;
                 let mut envelope = loaded.envelope.duplicate();
                 envelope
@@ -254,8 +256,9 @@ impl Store {
             .seal(next, &self.inner.context, &plaintext)
             .map_err(|source| Error::Seal { source })?;
         Ok((
-            bytes,
+            bytes.clone(),
             Written {
+                sealed: Arc::from(bytes),
                 generation: next,
                 envelope: Arc::clone(envelope),
                 bundle,
@@ -269,6 +272,7 @@ impl Store {
         if let (Some(w), Some(version)) = (written, version) {
             self.remember(&Arc::new(Loaded {
                 version,
+                sealed: w.sealed,
                 generation: w.generation,
                 envelope: w.envelope,
                 bundle: Arc::new(w.bundle),
@@ -306,6 +310,7 @@ impl Store {
         let bundle = super::decode_bundle(&path, opened.plaintext.expose_secret())?;
         Ok(Loaded {
             version: snapshot.version(),
+            sealed: Arc::from(snapshot.bytes()),
             generation,
             envelope: Arc::new(opened.envelope),
             bundle: Arc::new(bundle),
@@ -352,6 +357,24 @@ impl Store {
 }
 
 impl Store {
+    /// Under the lock, before staging a new key: if the staged slot holds a
+    /// key the file needs (an interrupted rotation), commit it first, so
+    /// staging never overwrites the only key that opens the file.
+    fn settle_staged(&self, envelope: &Envelope) -> Result<()> {
+        let provider = &self.inner.provider;
+        match provider.load_staged() {
+            Ok(staged) if envelope.stanzas().iter().any(|s| s.key_id() == staged.id()) => {
+                tracing::debug!("finishing an interrupted rotation before starting another");
+                provider.commit_staged().map_err(Error::from_key)
+            }
+            Ok(_)
+            | Err(keyseal_keys::Error::NotFound { .. } | keyseal_keys::Error::ReadOnly { .. }) => {
+                Ok(())
+            }
+            Err(e) => Err(Error::from_key(e)),
+        }
+    }
+
     /// Called under the lock by a write that opened the file with the staged
     /// key: finishes the interrupted rotation. Best effort: on failure the
     /// staged key still opens the file, and the next write tries again.
