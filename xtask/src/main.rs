@@ -30,9 +30,10 @@ Tasks:
   fuzz [--smoke | --seconds N]
           every cargo-fuzz target in fuzz/ (nightly; installs cargo-fuzz if
           missing), 20 s each with --smoke, else N s (default 600)
-  torture [--kills N]
-          the crash and many-process tests at full size: writers killed with
-          SIGKILL N times (default 500; CI runs 25)
+  torture [--quick] [--kills N]
+          real processes under crashes (SIGKILL), contention, hostile files
+          and keys, and faults; full size writes docs/RELIABILITY.md, --quick
+          (run by ci) takes a few minutes
 
 Environment:
   KEYSEAL_REQUIRE_SERVICES=1  tests that need the Secret Service or the kernel
@@ -100,7 +101,7 @@ fn test(extra: &[String], require_services: bool) -> Result {
         "--all-features".to_owned(),
     ];
     args.extend(extra.iter().cloned());
-    session::run_in_secret_service(&cargo_path(), &args, require_services)
+    session::run_in_secret_service(&cargo_path(), &args, require_services, &[])
 }
 
 fn deny() -> Result {
@@ -169,24 +170,134 @@ fn fuzz(args: &[String]) -> Result {
 }
 
 fn torture(args: &[String]) -> Result {
-    let kills = match args {
-        [] => "500".to_owned(),
-        [flag, n] if flag == "--kills" && n.parse::<u32>().is_ok() => n.clone(),
-        _ => return Err(format!("usage: cargo xtask torture [--kills N]\n\n{HELP}")),
-    };
-    println!("xtask: torture with {kills} kills");
-    run(cargo()
-        .args([
-            "test",
-            "--package",
-            "keyseal-blob",
-            "--all-features",
-            "--test",
-            "processes",
+    let mut quick = false;
+    let mut kills: Option<String> = None;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            "--kills" => match rest.next().filter(|n| n.parse::<u32>().is_ok()) {
+                Some(n) => kills = Some(n.clone()),
+                None => return Err(format!("--kills needs a number\n\n{HELP}")),
+            },
+            other => return Err(format!("unknown torture option `{other}`\n\n{HELP}")),
+        }
+    }
+    session::ensure_packages()?;
+    let report = std::env::temp_dir().join(format!("keyseal-torture-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&report);
+    let mut envs = vec![
+        ("KEYSEAL_TORTURE_REPORT", report.display().to_string()),
+        (
+            "KEYSEAL_TORTURE_QUICK",
+            if quick { "1" } else { "0" }.to_owned(),
+        ),
+    ];
+    let blob_kills = kills.unwrap_or_else(|| if quick { "50" } else { "500" }.to_owned());
+    envs.push(("KEYSEAL_TORTURE_KILLS", blob_kills.clone()));
+    let profile: &[&str] = if quick { &[] } else { &["--release"] };
+    let started = std::time::Instant::now();
+    // The file store alone: writers SIGKILLed while updating.
+    let mut blob_args: Vec<String> = [
+        "test",
+        "--package",
+        "keyseal-blob",
+        "--all-features",
+        "--test",
+        "processes",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    blob_args.extend(profile.iter().map(|s| (*s).to_owned()));
+    blob_args.extend(["--", "--nocapture"].iter().map(|s| (*s).to_owned()));
+    session::run_in_secret_service(&cargo_path(), &blob_args, true, &envs)?;
+    // The whole stack through real processes and the `keyseal` binary.
+    let mut cli_args: Vec<String> = ["test", "--package", "keyseal-cli", "--test", "torture"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    cli_args.extend(profile.iter().map(|s| (*s).to_owned()));
+    cli_args.extend(
+        [
             "--",
+            "--ignored",
             "--nocapture",
-        ])
-        .env("KEYSEAL_TORTURE_KILLS", kills))
+            "--test-threads=1",
+            "torture_",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned()),
+    );
+    session::run_in_secret_service(&cargo_path(), &cli_args, true, &envs)?;
+    let lines = std::fs::read_to_string(&report)
+        .map_err(|e| format!("no torture report at {}: {e}", report.display()))?;
+    let table = reliability_table(&lines)?;
+    println!("\n{table}");
+    if !quick {
+        write_reliability(&table, &blob_kills, started.elapsed())?;
+    }
+    Ok(())
+}
+
+/// The torture report as a Markdown table.
+fn reliability_table(jsonl: &str) -> Result<String> {
+    let mut out =
+        String::from("| category | tried | survived | lost | what |\n|---|---:|---:|---:|---|\n");
+    for line in jsonl.lines().filter(|l| !l.trim().is_empty()) {
+        let field = |name: &str| -> String {
+            // The report is this repository's own flat JSON; read it without a parser.
+            let key = format!("\"{name}\":");
+            line.split(&key)
+                .nth(1)
+                .map(|rest| {
+                    let rest = rest.trim_start();
+                    if let Some(text) = rest.strip_prefix('"') {
+                        text.split('"').next().unwrap_or_default().to_owned()
+                    } else {
+                        rest.split([',', '}'])
+                            .next()
+                            .unwrap_or_default()
+                            .trim()
+                            .to_owned()
+                    }
+                })
+                .unwrap_or_default()
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            field("category"),
+            field("tried"),
+            field("survived"),
+            field("lost"),
+            field("note")
+        ));
+    }
+    Ok(out)
+}
+
+fn write_reliability(table: &str, blob_kills: &str, took: std::time::Duration) -> Result {
+    let path = "docs/RELIABILITY.md";
+    let existing = std::fs::read_to_string(path).unwrap_or_default();
+    let marker = "<!-- torture results -->";
+    let head = existing
+        .split(marker)
+        .next()
+        .unwrap_or_default()
+        .trim_end()
+        .to_owned();
+    let machine = Command::new("uname")
+        .arg("-srm")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let body = format!(
+        "{head}\n\n{marker}\n\n## Latest full run\n\n`cargo xtask torture` on {machine}, {} cores, {:.0} s in all; \
+         the file-store SIGKILL run (`keyseal-blob`, tests/processes.rs) used {blob_kills} kills and passed.\n\n{table}",
+        std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
+        took.as_secs_f64()
+    );
+    std::fs::write(path, body).map_err(|e| format!("could not write {path}: {e}"))
 }
 
 fn step(name: &str, f: impl FnOnce() -> Result) -> Result {

@@ -82,7 +82,12 @@ pub(crate) fn ensure_packages() -> Result {
     }
 }
 
-pub(crate) fn run_in_secret_service(program: &str, args: &[String], require: bool) -> Result {
+pub(crate) fn run_in_secret_service(
+    program: &str,
+    args: &[String],
+    require: bool,
+    envs: &[(&str, String)],
+) -> Result {
     let keyring_dir = fresh_dir()?;
     let mut cmd = Command::new("dbus-run-session");
     cmd.args([
@@ -99,6 +104,9 @@ pub(crate) fn run_in_secret_service(program: &str, args: &[String], require: boo
     .stderr(Stdio::piped());
     if require {
         cmd.env("KEYSEAL_REQUIRE_SERVICES", "1");
+    }
+    for (k, v) in envs {
+        cmd.env(k, v);
     }
     let mut child = cmd
         .spawn()
