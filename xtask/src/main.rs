@@ -10,6 +10,7 @@
     reason = "a command-line tool reports on its own output streams"
 )]
 
+mod release;
 mod session;
 
 use std::env;
@@ -27,6 +28,9 @@ Tasks:
   test    all tests inside a real Secret Service session
           (extra arguments go to `cargo test`)
   deny    cargo deny check bans licenses sources (installs cargo-deny if missing)
+  release <patch|minor|major|X.Y.Z> [--plan] [--execute]
+          bump every manifest, write CHANGELOG.md, package every crate in
+          dependency order; publish and tag only with --execute
   fuzz [--smoke | --seconds N]
           every cargo-fuzz target in fuzz/ (nightly; installs cargo-fuzz if
           missing), 20 s each with --smoke, else N s (default 600)
@@ -46,6 +50,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("test") => test(args.get(1..).unwrap_or_default(), false),
         Some("deny") => deny(),
+        Some("release") => release::release(args.get(1..).unwrap_or_default()),
         Some("fuzz") => fuzz(args.get(1..).unwrap_or_default()),
         Some("torture") => torture(args.get(1..).unwrap_or_default()),
         Some("help" | "--help" | "-h") | None => {
@@ -63,7 +68,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn ci() -> Result {
+pub(crate) fn ci() -> Result {
     step("cargo fmt --check", || {
         run(cargo().args(["fmt", "--all", "--", "--check"]))
     })?;
@@ -305,7 +310,7 @@ fn step(name: &str, f: impl FnOnce() -> Result) -> Result {
     f().map_err(|e| format!("step `{name}` failed: {e}"))
 }
 
-fn cargo_path() -> String {
+pub(crate) fn cargo_path() -> String {
     env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
 }
 
