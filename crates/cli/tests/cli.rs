@@ -12,9 +12,8 @@
 //! exit code, the environment key, the real keyring.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use keyseal_keys::{Backend, KeyProvider, KeyringProvider};
 
@@ -22,31 +21,7 @@ use keyseal_keys::{Backend, KeyProvider, KeyringProvider};
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const OTHER_KEY: &str = "//////////////////////////////////////////8=";
 
-fn unique(tag: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("keyseal-cli-{tag}-{}-{nanos}", std::process::id())
-}
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Self {
-        let p = std::env::temp_dir().join(unique(tag));
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-    fn store(&self) -> PathBuf {
-        self.0.join("store.sealed")
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use keyseal_testkit::{TempDir as Dir, unique};
 
 /// `keyseal` with a clean KEYSEAL_* environment.
 fn keyseal(store: &Path) -> Command {
@@ -104,8 +79,8 @@ fn set(store: &Path, name: &str, value: &[u8]) {
 fn set_and_get_move_bytes_exactly_through_stdin_and_stdout() {
     let dir = Dir::new("bytes");
     let value: Vec<u8> = b"line one\nline two\n\0\xff\xfe trailing newline\n".to_vec();
-    set(&dir.store(), "binary", &value);
-    let out = run(args(env_keyseal(&dir.store()), &["get", "binary"]), b"");
+    set(&dir.file(), "binary", &value);
+    let out = run(args(env_keyseal(&dir.file()), &["get", "binary"]), b"");
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(out.stdout, value, "get added or lost bytes");
     assert!(
@@ -114,7 +89,7 @@ fn set_and_get_move_bytes_exactly_through_stdin_and_stdout() {
         stderr(&out)
     );
     // The value never reached the file in the clear.
-    let file = std::fs::read(dir.store()).unwrap();
+    let file = std::fs::read(dir.file()).unwrap();
     assert!(!file.windows(8).any(|w| w == b"line one"));
 }
 
@@ -122,11 +97,11 @@ fn set_and_get_move_bytes_exactly_through_stdin_and_stdout() {
 fn list_is_sorted_and_json_has_name_and_updated() {
     let dir = Dir::new("list");
     for name in ["zeta", "alpha", "https://mcp.example.com"] {
-        set(&dir.store(), name, b"v");
+        set(&dir.file(), name, b"v");
     }
-    let out = run(args(env_keyseal(&dir.store()), &["list"]), b"");
+    let out = run(args(env_keyseal(&dir.file()), &["list"]), b"");
     assert_eq!(stdout(&out), "alpha\nhttps://mcp.example.com\nzeta\n");
-    let out = run(args(env_keyseal(&dir.store()), &["list", "--json"]), b"");
+    let out = run(args(env_keyseal(&dir.file()), &["list", "--json"]), b"");
     let parsed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let items = parsed.as_array().unwrap();
     assert_eq!(items.len(), 3);
@@ -138,7 +113,7 @@ fn list_is_sorted_and_json_has_name_and_updated() {
 fn missing_entries_exit_1_and_a_missing_store_never_touches_a_key_provider() {
     let dir = Dir::new("missing");
     // No KEYSEAL_KEY at all: a provider that is asked would fail with 5.
-    let mut cmd = keyseal(&dir.store());
+    let mut cmd = keyseal(&dir.file());
     cmd.env("KEYSEAL_KEYS", "env");
     let out = run(args(cmd, &["get", "nothing"]), b"");
     assert_eq!(code(&out), 1, "{}", stderr(&out));
@@ -147,33 +122,30 @@ fn missing_entries_exit_1_and_a_missing_store_never_touches_a_key_provider() {
         "{}",
         stderr(&out)
     );
-    assert!(!dir.store().exists());
+    assert!(!dir.file().exists());
 
-    set(&dir.store(), "present", b"x");
+    set(&dir.file(), "present", b"x");
     assert_eq!(
         code(&run(
-            args(env_keyseal(&dir.store()), &["get", "absent"]),
+            args(env_keyseal(&dir.file()), &["get", "absent"]),
             b""
         )),
         1
     );
     assert_eq!(
-        code(&run(
-            args(env_keyseal(&dir.store()), &["rm", "absent"]),
-            b""
-        )),
+        code(&run(args(env_keyseal(&dir.file()), &["rm", "absent"]), b"")),
         1
     );
     assert_eq!(
         code(&run(
-            args(env_keyseal(&dir.store()), &["rm", "present"]),
+            args(env_keyseal(&dir.file()), &["rm", "present"]),
             b""
         )),
         0
     );
     assert_eq!(
         code(&run(
-            args(env_keyseal(&dir.store()), &["get", "present"]),
+            args(env_keyseal(&dir.file()), &["get", "present"]),
             b""
         )),
         1
@@ -189,11 +161,11 @@ fn usage_errors_exit_2() {
         &["--keys", "vault", "list"],
         &["migrate"],
     ] {
-        let out = run(args(env_keyseal(&dir.store()), a), b"");
+        let out = run(args(env_keyseal(&dir.file()), a), b"");
         assert_eq!(code(&out), 2, "{a:?}: {}", stderr(&out));
     }
     let out = run(
-        args(env_keyseal(&dir.store()), &["recover"]),
+        args(env_keyseal(&dir.file()), &["recover"]),
         b"KSR1-NOT-A-KEY",
     );
     assert_eq!(code(&out), 2, "{}", stderr(&out));
@@ -209,57 +181,57 @@ fn assert_unchanged(store: &Path, before: &[u8]) {
 #[test]
 fn a_tampered_or_foreign_file_exits_3_and_is_left_as_it_was() {
     let dir = Dir::new("tampered");
-    set(&dir.store(), "token", b"secret-value");
-    let mut bytes = std::fs::read(dir.store()).unwrap();
+    set(&dir.file(), "token", b"secret-value");
+    let mut bytes = std::fs::read(dir.file()).unwrap();
     *bytes.last_mut().unwrap() ^= 0x40;
-    std::fs::write(dir.store(), &bytes).unwrap();
+    std::fs::write(dir.file(), &bytes).unwrap();
     for a in [
         &["get", "token"][..],
         &["set", "other"],
         &["list"],
         &["rm", "token"],
     ] {
-        let out = run(args(env_keyseal(&dir.store()), a), b"new");
+        let out = run(args(env_keyseal(&dir.file()), a), b"new");
         assert_eq!(code(&out), 3, "{a:?}: {}", stderr(&out));
         assert!(
             stderr(&out).contains("failed authentication"),
             "{}",
             stderr(&out)
         );
-        assert_unchanged(&dir.store(), &bytes);
+        assert_unchanged(&dir.file(), &bytes);
     }
-    std::fs::write(dir.store(), b"{\"plaintext\": true}").unwrap();
-    let out = run(args(env_keyseal(&dir.store()), &["set", "x"]), b"y");
+    std::fs::write(dir.file(), b"{\"plaintext\": true}").unwrap();
+    let out = run(args(env_keyseal(&dir.file()), &["set", "x"]), b"y");
     assert_eq!(code(&out), 3);
     assert!(stderr(&out).contains("is not a keyseal store"));
-    assert_unchanged(&dir.store(), b"{\"plaintext\": true}");
+    assert_unchanged(&dir.file(), b"{\"plaintext\": true}");
 }
 
 #[test]
 fn a_wrong_key_exits_4_and_changes_nothing() {
     let dir = Dir::new("wrongkey");
-    set(&dir.store(), "token", b"secret-value");
-    let before = std::fs::read(dir.store()).unwrap();
-    let mut cmd = keyseal(&dir.store());
+    set(&dir.file(), "token", b"secret-value");
+    let before = std::fs::read(dir.file()).unwrap();
+    let mut cmd = keyseal(&dir.file());
     cmd.env("KEYSEAL_KEYS", "env").env("KEYSEAL_KEY", OTHER_KEY);
     let out = run(args(cmd, &["set", "token"]), b"overwrite");
     assert_eq!(code(&out), 4, "{}", stderr(&out));
     assert!(stderr(&out).contains("sealed for key"), "{}", stderr(&out));
-    assert_unchanged(&dir.store(), &before);
+    assert_unchanged(&dir.file(), &before);
 }
 
 #[test]
 fn a_missing_or_malformed_env_key_exits_5_without_echoing_it() {
     let dir = Dir::new("envkey");
-    set(&dir.store(), "token", b"v");
-    let before = std::fs::read(dir.store()).unwrap();
-    let mut missing = keyseal(&dir.store());
+    set(&dir.file(), "token", b"v");
+    let before = std::fs::read(dir.file()).unwrap();
+    let mut missing = keyseal(&dir.file());
     missing.env("KEYSEAL_KEYS", "env");
     let out = run(args(missing, &["get", "token"]), b"");
     assert_eq!(code(&out), 5, "{}", stderr(&out));
     assert!(stderr(&out).contains("KEYSEAL_KEY"));
     for bad in ["not-base64-hunter2!!", "AAECAwQFBgcICQoLDA0ODw=="] {
-        let mut cmd = keyseal(&dir.store());
+        let mut cmd = keyseal(&dir.file());
         cmd.env("KEYSEAL_KEYS", "env").env("KEYSEAL_KEY", bad);
         let out = run(args(cmd, &["set", "token"]), b"x");
         assert_eq!(code(&out), 5, "{bad}: {}", stderr(&out));
@@ -274,20 +246,20 @@ fn a_missing_or_malformed_env_key_exits_5_without_echoing_it() {
             stderr(&out)
         );
     }
-    assert_unchanged(&dir.store(), &before);
+    assert_unchanged(&dir.file(), &before);
 }
 
 #[test]
 fn a_held_lock_exits_6_and_changes_nothing() {
     let dir = Dir::new("lock");
-    set(&dir.store(), "token", b"v");
-    let before = std::fs::read(dir.store()).unwrap();
+    set(&dir.file(), "token", b"v");
+    let before = std::fs::read(dir.file()).unwrap();
     let lock = std::fs::File::options()
         .write(true)
-        .open(dir.0.join("store.sealed.lock"))
+        .open(dir.path().join("store.sealed.lock"))
         .unwrap();
     lock.lock().unwrap();
-    let mut cmd = env_keyseal(&dir.store());
+    let mut cmd = env_keyseal(&dir.file());
     cmd.env("KEYSEAL_LOCK_TIMEOUT", "0.3");
     let out = run(args(cmd, &["set", "token"]), b"new");
     assert_eq!(code(&out), 6, "{}", stderr(&out));
@@ -296,9 +268,9 @@ fn a_held_lock_exits_6_and_changes_nothing() {
         "{}",
         stderr(&out)
     );
-    assert_unchanged(&dir.store(), &before);
+    assert_unchanged(&dir.file(), &before);
     // Reads take no lock.
-    let out = run(args(env_keyseal(&dir.store()), &["get", "token"]), b"");
+    let out = run(args(env_keyseal(&dir.file()), &["get", "token"]), b"");
     assert_eq!(out.stdout, b"v");
 }
 
@@ -307,7 +279,7 @@ fn eight_processes_setting_at_once_lose_nothing() {
     let dir = Dir::new("concurrent");
     let children: Vec<_> = (0..8)
         .map(|i| {
-            let mut child = args(env_keyseal(&dir.store()), &["set", &format!("server-{i}")])
+            let mut child = args(env_keyseal(&dir.file()), &["set", &format!("server-{i}")])
                 .stdin(Stdio::piped())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
@@ -330,11 +302,11 @@ fn eight_processes_setting_at_once_lose_nothing() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let out = run(args(env_keyseal(&dir.store()), &["list"]), b"");
+    let out = run(args(env_keyseal(&dir.file()), &["list"]), b"");
     assert_eq!(stdout(&out).lines().count(), 8, "{}", stdout(&out));
     for i in 0..8 {
         let out = run(
-            args(env_keyseal(&dir.store()), &["get", &format!("server-{i}")]),
+            args(env_keyseal(&dir.file()), &["get", &format!("server-{i}")]),
             b"",
         );
         assert_eq!(out.stdout, format!("token-{i}").as_bytes());
@@ -344,8 +316,8 @@ fn eight_processes_setting_at_once_lose_nothing() {
 #[test]
 fn the_env_provider_cannot_rotate_and_says_so() {
     let dir = Dir::new("envrotate");
-    set(&dir.store(), "token", b"v");
-    let out = run(args(env_keyseal(&dir.store()), &["rotate-key"]), b"");
+    set(&dir.file(), "token", b"v");
+    let out = run(args(env_keyseal(&dir.file()), &["rotate-key"]), b"");
     assert_eq!(code(&out), 5, "{}", stderr(&out));
     assert!(stderr(&out).contains("read-only"), "{}", stderr(&out));
 }
@@ -353,8 +325,8 @@ fn the_env_provider_cannot_rotate_and_says_so() {
 #[test]
 fn doctor_reports_the_store_and_never_a_secret() {
     let dir = Dir::new("doctor");
-    set(&dir.store(), "token", b"supersecret-doctor-value");
-    let out = run(args(env_keyseal(&dir.store()), &["doctor"]), b"");
+    set(&dir.file(), "token", b"supersecret-doctor-value");
+    let out = run(args(env_keyseal(&dir.file()), &["doctor"]), b"");
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let text = stdout(&out);
     for needle in [
@@ -366,7 +338,7 @@ fn doctor_reports_the_store_and_never_a_secret() {
     ] {
         assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
     }
-    let out = run(args(env_keyseal(&dir.store()), &["doctor", "--json"]), b"");
+    let out = run(args(env_keyseal(&dir.file()), &["doctor", "--json"]), b"");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["store"]["entries"], 1);
     assert_eq!(report["store"]["format_version"], 1);
@@ -447,7 +419,7 @@ fn the_keyring_path_rotates_and_recovers() {
     };
     let dir = Dir::new("ring");
     let out = run(
-        args(keyring_keyseal(&dir.store(), &service), &["set", "token"]),
+        args(keyring_keyseal(&dir.file(), &service), &["set", "token"]),
         b"refresh-token-value",
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -466,7 +438,7 @@ fn the_keyring_path_rotates_and_recovers() {
     }
 
     let out = run(
-        args(keyring_keyseal(&dir.store(), &service), &["rotate-key"]),
+        args(keyring_keyseal(&dir.file(), &service), &["rotate-key"]),
         b"",
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -474,7 +446,7 @@ fn the_keyring_path_rotates_and_recovers() {
 
     let out = run(
         args(
-            keyring_keyseal(&dir.store(), &service),
+            keyring_keyseal(&dir.file(), &service),
             &["recovery", "enable"],
         ),
         b"",
@@ -491,32 +463,32 @@ fn the_keyring_path_rotates_and_recovers() {
     // The keyring forgets the key: exit 4, then recover with the key on stdin.
     forget_key(&service);
     let out = run(
-        args(keyring_keyseal(&dir.store(), &service), &["get", "token"]),
+        args(keyring_keyseal(&dir.file(), &service), &["get", "token"]),
         b"",
     );
     assert_eq!(code(&out), 4, "{}", stderr(&out));
     assert!(stderr(&out).contains("keyseal recover"), "{}", stderr(&out));
-    let before = std::fs::read(dir.store()).unwrap();
+    let before = std::fs::read(dir.file()).unwrap();
     let out = run(
-        args(keyring_keyseal(&dir.store(), &service), &["recover"]),
+        args(keyring_keyseal(&dir.file(), &service), &["recover"]),
         b"KSR1-AAAA-AAAA-AAAA",
     );
     assert_eq!(code(&out), 2, "{}", stderr(&out));
-    assert_unchanged(&dir.store(), &before);
+    assert_unchanged(&dir.file(), &before);
     let out = run(
-        args(keyring_keyseal(&dir.store(), &service), &["recover"]),
+        args(keyring_keyseal(&dir.file(), &service), &["recover"]),
         format!("  {recovery}\n").as_bytes(),
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let out = run(
-        args(keyring_keyseal(&dir.store(), &service), &["get", "token"]),
+        args(keyring_keyseal(&dir.file(), &service), &["get", "token"]),
         b"",
     );
     assert_eq!(out.stdout, b"refresh-token-value");
 
     let out = run(
         args(
-            keyring_keyseal(&dir.store(), &service),
+            keyring_keyseal(&dir.file(), &service),
             &["recovery", "disable"],
         ),
         b"",
@@ -547,7 +519,7 @@ fn migrate_moves_legacy_secret_service_items() {
         assert!(status.success());
     }
     let dir = Dir::new("migrate");
-    let mut cmd = keyring_keyseal(&dir.store(), &store_service);
+    let mut cmd = keyring_keyseal(&dir.file(), &store_service);
     cmd.args([
         "migrate",
         "--from-service",
@@ -561,9 +533,9 @@ fn migrate_moves_legacy_secret_service_items() {
     assert!(
         stdout(&out).contains("would move: alpha") && stdout(&out).contains("would move: beta")
     );
-    assert!(!dir.store().exists(), "a dry run wrote the store");
+    assert!(!dir.file().exists(), "a dry run wrote the store");
 
-    let mut cmd = keyring_keyseal(&dir.store(), &store_service);
+    let mut cmd = keyring_keyseal(&dir.file(), &store_service);
     cmd.args(["migrate", "--from-service", &service, "--item-prefix", "p:"]);
     let out = run(cmd, b"");
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -574,13 +546,13 @@ fn migrate_moves_legacy_secret_service_items() {
     );
     let out = run(
         args(
-            keyring_keyseal(&dir.store(), &store_service),
+            keyring_keyseal(&dir.file(), &store_service),
             &["get", "beta"],
         ),
         b"",
     );
     assert_eq!(out.stdout, b"B");
-    let mut cmd = keyring_keyseal(&dir.store(), &store_service);
+    let mut cmd = keyring_keyseal(&dir.file(), &store_service);
     cmd.args(["migrate", "--from-service", &service, "--item-prefix", "p:"]);
     assert!(stdout(&run(cmd, b"")).contains("nothing to migrate"));
     forget_key(&store_service);

@@ -13,19 +13,13 @@
 //! two at once.
 
 use std::process::{Command, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use keyseal::blob::FileStore;
 use keyseal::keys::EnvKeyProvider;
 use keyseal::{ExposeSecret, Store};
 use keyseal_migrate::{KeyringSource, Layout, LegacySource, Options, migrate};
 
-fn unique(tag: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("keyseal-test-{tag}-{}-{nanos}", std::process::id())
-}
+use keyseal_testkit::unique;
 
 fn required() -> bool {
     std::env::var_os("KEYSEAL_REQUIRE_SERVICES").is_some_and(|v| v == "1")

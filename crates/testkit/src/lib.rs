@@ -1,0 +1,113 @@
+//! Helpers shared by keyseal's own integration tests: temporary directories,
+//! unique names, child processes that re-run one test of the same binary, and
+//! skipping (or, under `cargo xtask ci`, failing) when a service is missing.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr,
+    reason = "test helpers fail loudly"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A name no other test, process or earlier run uses.
+pub fn unique(tag: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("keyseal-test-{tag}-{}-{nanos}", std::process::id())
+}
+
+/// A directory under the system temp dir, removed on drop.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Creates a fresh directory.
+    pub fn new(tag: &str) -> Self {
+        let path = std::env::temp_dir().join(unique(tag));
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// `store.sealed` inside it.
+    pub fn file(&self) -> PathBuf {
+        self.0.join("store.sealed")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Set by `cargo xtask ci`: a missing service is a failure, not a skip.
+pub fn services_required() -> bool {
+    std::env::var_os("KEYSEAL_REQUIRE_SERVICES").is_some_and(|v| v == "1")
+}
+
+/// Skips the calling test with a printed reason, or fails it under CI.
+pub fn skip(reason: &str) {
+    assert!(
+        !services_required(),
+        "KEYSEAL_REQUIRE_SERVICES=1 but {reason}"
+    );
+    eprintln!("SKIPPED: {reason} (run under `cargo xtask test` to provide it)");
+}
+
+/// Whether this process runs as root.
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
+/// Whether this process is a child started by [`child`] or [`run_child`].
+pub fn is_child() -> bool {
+    std::env::var_os("KEYSEAL_TEST_CHILD").is_some()
+}
+
+/// A command running the `#[ignore]`d test `name` of this same test binary.
+pub fn child(name: &str) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        name,
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("KEYSEAL_TEST_CHILD", "1");
+    cmd
+}
+
+/// Runs [`child`] `name` with `envs` set and `removed` unset, asserts that it
+/// ran and passed, and returns its output.
+pub fn run_child(name: &str, envs: &[(&str, &str)], removed: &[&str]) -> Output {
+    let mut cmd = child(name);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    for k in removed {
+        cmd.env_remove(k);
+    }
+    let output = cmd.output().expect("start the child test process");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("1 passed"),
+        "child test {name} did not run and pass:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
