@@ -705,10 +705,25 @@ impl Store {
         {
             return Ok(Some(Arc::clone(cached)));
         }
-        let Some(snapshot) = inner.blob.read().map_err(Error::from_blob)? else {
-            return Ok(None);
+        // Reads take no lock: by the time this snapshot is opened, another
+        // process may have rotated the key it names out of the keyring. A key
+        // error on a file that has changed since is retried on the new file.
+        let mut attempt = 0;
+        let loaded = loop {
+            attempt += 1;
+            let Some(snapshot) = inner.blob.read().map_err(Error::from_blob)? else {
+                return Ok(None);
+            };
+            match self.open(&snapshot) {
+                Ok(loaded) => break Arc::new(loaded),
+                Err(e @ (Error::WrongKey { .. } | Error::KeyMissing { .. })) if attempt < 4 => {
+                    if inner.blob.version().map_err(Error::from_blob)? == Some(snapshot.version()) {
+                        return Err(e);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
         };
-        let loaded = Arc::new(self.open(&snapshot)?);
         tracing::debug!(
             "reloaded {} from disk (generation {})",
             inner.blob.location(),
