@@ -425,15 +425,14 @@ fn torture_crash() {
                 let mut k = known.lock().unwrap();
                 for (name, e) in k.iter_mut() {
                     if name.starts_with(&format!("w{id}-")) && !e.pending.is_empty() {
-                        match verifier.get_bytes(name) {
-                            Ok(actual) => {
-                                e.acked = Some(actual.map(|v| {
+                        // On a failed read, leave it pending: the violation
+                        // is already counted.
+                        if let Ok(actual) = verifier.get_bytes(name) {
+                            e.acked =
+                                Some(actual.map(|v| {
                                     String::from_utf8_lossy(v.expose_secret()).into_owned()
                                 }));
-                                e.pending.clear();
-                            }
-                            // Leave it pending; the violation is already counted.
-                            Err(_) => {}
+                            e.pending.clear();
                         }
                     }
                 }
