@@ -591,15 +591,11 @@ impl Store {
                 return status;
             }
         }
-        match self.list() {
-            Ok(names) => status.entries = Some(names.len()),
+        // Straight to the file, not through the policies: looking at a store
+        // must not quarantine it or switch it to memory.
+        match self.current() {
+            Ok(loaded) => status.entries = Some(loaded.map_or(0, |l| l.bundle.entries.len())),
             Err(e) => status.problem = Some(e.to_string()),
-        }
-        // The policy may have switched the store to memory or moved the file.
-        let state = lock(&inner.state);
-        status.quarantined = state.quarantined.clone();
-        if let Some(degraded) = &state.degraded {
-            status.degraded = Some(degraded.reason.clone());
         }
         status
     }
