@@ -86,6 +86,7 @@ pub(crate) fn ci() -> Result {
     step("tests (inside a Secret Service session)", || {
         test(&[], true)
     })?;
+    step("torture --quick", || torture(&["--quick".to_owned()]))?;
     step("cargo doc", || {
         run(cargo()
             .args(["doc", "--workspace", "--no-deps", "--all-features"])
