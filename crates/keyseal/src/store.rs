@@ -563,39 +563,35 @@ impl Store {
                 return status;
             }
         }
-        match inner.blob.read() {
-            Ok(None) => {
-                status.entries = Some(0);
-                return status;
-            }
-            Ok(Some(snapshot)) => {
+        // One read of the file: straight to it, not through the policies,
+        // since looking at a store must not quarantine it or switch it to
+        // memory.
+        match self.current() {
+            Ok(None) => status.entries = Some(0),
+            Ok(Some(loaded)) => {
                 status.exists = true;
-                match SealedFile::parse(snapshot.bytes()) {
-                    Ok(file) => {
-                        let header = file.header();
-                        status.format_version = Some(header.version());
-                        status.algorithm = Some(header.algorithm());
-                        status.key_id = header.key_id(StanzaKind::Primary);
-                        status.recovery_key_id = header.key_id(StanzaKind::Recovery);
-                        status.generation = Some(header.generation());
-                    }
-                    Err(e) => {
-                        status.problem = Some(Error::from_seal(&status.location, e).to_string());
-                        return status;
-                    }
-                }
+                status.format_version = Some(keyseal_seal::FORMAT_VERSION);
+                status.algorithm = Some(loaded.envelope.algorithm());
+                status.key_id = loaded.envelope.key_id(StanzaKind::Primary);
+                status.recovery_key_id = loaded.envelope.key_id(StanzaKind::Recovery);
+                status.generation = Some(loaded.generation);
+                status.entries = Some(loaded.bundle.entries.len());
             }
             Err(e) => {
+                // What the header says without a key, when it can be read.
                 status.exists = true;
-                status.problem = Some(Error::from_blob(e).to_string());
-                return status;
+                if let Ok(Some(snapshot)) = inner.blob.read()
+                    && let Ok(file) = SealedFile::parse(snapshot.bytes())
+                {
+                    let header = file.header();
+                    status.format_version = Some(header.version());
+                    status.algorithm = Some(header.algorithm());
+                    status.key_id = header.key_id(StanzaKind::Primary);
+                    status.recovery_key_id = header.key_id(StanzaKind::Recovery);
+                    status.generation = Some(header.generation());
+                }
+                status.problem = Some(e.to_string());
             }
-        }
-        // Straight to the file, not through the policies: looking at a store
-        // must not quarantine it or switch it to memory.
-        match self.current() {
-            Ok(loaded) => status.entries = Some(loaded.map_or(0, |l| l.bundle.entries.len())),
-            Err(e) => status.problem = Some(e.to_string()),
         }
         status
     }
