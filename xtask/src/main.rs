@@ -206,8 +206,7 @@ fn torture(args: &[String]) -> Result {
     // The file store alone: writers SIGKILLed while updating.
     let mut blob_args: Vec<String> = [
         "test",
-        "--package",
-        "keyseal-blob",
+        "--workspace",
         "--all-features",
         "--test",
         "processes",
@@ -219,7 +218,9 @@ fn torture(args: &[String]) -> Result {
     blob_args.extend(["--", "--nocapture"].iter().map(|s| (*s).to_owned()));
     session::run_in_secret_service(&cargo_path(), &blob_args, true, &envs)?;
     // The whole stack through real processes and the `keyseal` binary.
-    let mut cli_args: Vec<String> = ["test", "--package", "keyseal-cli", "--test", "torture"]
+    // `--workspace --all-features`, like the test step, so ci reuses its
+    // build instead of compiling the dependencies again with other features.
+    let mut cli_args: Vec<String> = ["test", "--workspace", "--all-features", "--test", "torture"]
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
