@@ -470,7 +470,8 @@ impl Store {
     ///
     /// `f` may run more than once (after a quarantine policy moved an
     /// unusable file aside), so it should not have side effects it cannot
-    /// repeat.
+    /// repeat. It runs under the store's lock: it must not call this store
+    /// (use the [`Transaction`] it is given instead).
     ///
     /// # Errors
     /// As [`set_bytes`](Self::set_bytes).
