@@ -160,7 +160,7 @@ pub(crate) fn run(store: &Store, cli: &Cli, path: &Path, as_json: bool) {
         println!("entries:      {n}");
     }
     println!(
-        "key provider: {} at {}; keeps the key {}",
+        "key provider: {} at {}; key lifetime: {}",
         status.provider.kind, status.provider.location, status.provider.lifetime
     );
     println!("reachable:");
