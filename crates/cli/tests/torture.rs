@@ -27,23 +27,13 @@ use keyseal::keys::{
     Backend, EnvKeyProvider, KeyProvider, KeyringProvider, MemoryKeyProvider, Operation,
 };
 use keyseal::{Error, ExposeSecret, Store};
+use keyseal_testkit::{child, is_child, unique};
 
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const CONTEXT: &str = "keyseal-torture";
 
 fn quick() -> bool {
     std::env::var_os("KEYSEAL_TORTURE_QUICK").is_some_and(|v| v == "1")
-}
-
-fn is_child() -> bool {
-    std::env::var_os("KEYSEAL_TEST_CHILD").is_some()
-}
-
-fn unique(tag: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("keyseal-torture-{tag}-{}-{nanos}", std::process::id())
 }
 
 struct Dir(PathBuf);
@@ -121,19 +111,6 @@ impl Rng {
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
-}
-
-fn child(name: &str) -> Command {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        name,
-        "--exact",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env("KEYSEAL_TEST_CHILD", "1");
-    cmd
 }
 
 // ----- crash: SIGKILL at random moments during sets, removes, rotations, migrations -----
@@ -674,17 +651,22 @@ fn hostile(store: &Path, allowed: &[i32]) -> Option<String> {
     None
 }
 
+/// Stores one entry through the CLI and returns the file's bytes.
+fn seed_store(path: &Path) -> Vec<u8> {
+    let mut set = keyseal_cli(path);
+    set.args(["set", "a"]).stdin(Stdio::piped());
+    let mut c = set.spawn().unwrap();
+    c.stdin.take().unwrap().write_all(b"token").unwrap();
+    assert!(c.wait().unwrap().success());
+    std::fs::read(path).unwrap()
+}
+
 #[test]
 #[ignore = "run by cargo xtask torture"]
 fn torture_hostile_files() {
     let dir = Dir::new("hostile");
     let path = dir.store();
-    let mut set = keyseal_cli(&path);
-    set.args(["set", "a"]).stdin(Stdio::piped());
-    let mut c = set.spawn().unwrap();
-    c.stdin.take().unwrap().write_all(b"token").unwrap();
-    assert!(c.wait().unwrap().success());
-    let good = std::fs::read(&path).unwrap();
+    let good = seed_store(&path);
     let mut tried = 0;
     let mut problems = Vec::new();
     let mut check = |bytes: Option<&[u8]>, what: String, allowed: &[i32]| {
@@ -798,12 +780,7 @@ fn child_silent_keyring() {
 fn torture_hostile_keys() {
     let dir = Dir::new("keys");
     let path = dir.store();
-    let mut set = keyseal_cli(&path);
-    set.args(["set", "a"]).stdin(Stdio::piped());
-    let mut c = set.spawn().unwrap();
-    c.stdin.take().unwrap().write_all(b"token").unwrap();
-    assert!(c.wait().unwrap().success());
-    let good = std::fs::read(&path).unwrap();
+    let good = seed_store(&path);
     let mut tried = 0;
     let mut problems = Vec::new();
     let bad_values = [

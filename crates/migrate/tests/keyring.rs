@@ -184,17 +184,13 @@ fn secret_tool_items_migrate_are_deleted_and_a_second_run_does_nothing() {
     let second = run_child(&service, &path).wait_with_output().unwrap();
     assert!(String::from_utf8_lossy(&second.stdout).contains("moved=0"));
 
-    let check = Command::new(std::env::current_exe().unwrap())
-        .args(["child_check", "--exact", "--ignored", "--nocapture"])
-        .env("KEYSEAL_TEST_CHILD", "1")
-        .env("KEYSEAL_TEST_PATH", &path)
-        .env("KEYSEAL_TEST_MIGRATE_KEY", KEY)
-        .output()
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&check.stdout).contains("1 passed"),
-        "{}",
-        String::from_utf8_lossy(&check.stdout)
+    keyseal_testkit::run_child(
+        "child_check",
+        &[
+            ("KEYSEAL_TEST_PATH", path.to_str().unwrap()),
+            ("KEYSEAL_TEST_MIGRATE_KEY", KEY),
+        ],
+        &[],
     );
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
@@ -244,17 +240,13 @@ fn two_processes_migrating_at_once_do_the_work_once() {
         "entries moved twice or not at all: {moved:?}"
     );
     assert_eq!(secret_tool_items(&service), 0);
-    let check = Command::new(std::env::current_exe().unwrap())
-        .args(["child_check", "--exact", "--ignored", "--nocapture"])
-        .env("KEYSEAL_TEST_CHILD", "1")
-        .env("KEYSEAL_TEST_PATH", &path)
-        .env("KEYSEAL_TEST_MIGRATE_KEY", KEY)
-        .output()
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&check.stdout).contains("1 passed"),
-        "{}",
-        String::from_utf8_lossy(&check.stdout)
+    keyseal_testkit::run_child(
+        "child_check",
+        &[
+            ("KEYSEAL_TEST_PATH", path.to_str().unwrap()),
+            ("KEYSEAL_TEST_MIGRATE_KEY", KEY),
+        ],
+        &[],
     );
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
