@@ -20,20 +20,52 @@ const PACKAGES: [(&str, &str); 4] = [
 /// The password the throwaway test keyring is created and unlocked with.
 const TEST_KEYRING_PASSWORD: &str = "keyseal-test-keyring";
 
-/// Runs inside `dbus-run-session`: start and unlock gnome-keyring, prove the
-/// Secret Service answers with a store/lookup/clear round trip, then run the
-/// command given as arguments.
+/// Runs inside `dbus-run-session`: start and unlock gnome-keyring, wait until
+/// it owns its bus name, prove the Secret Service answers with a
+/// store/lookup/clear round trip, then run the command given as arguments.
+///
+/// `gnome-keyring-daemon --unlock` can return before the daemon it forked owns
+/// `org.freedesktop.secrets`. A client that asks in that window makes D-Bus
+/// start a second daemon, which races the first over the new keyring file
+/// ("keyring was in an invalid or unrecognized format") and then wants a
+/// prompt: seen once in CI. So the script waits for the name, and any failure
+/// before the command starts exits with [`SETUP_FAILED`] so the caller can
+/// start over in a new session.
 const SESSION_SCRIPT: &str = r#"
 set -euo pipefail
-eval "$(printf '%s' "$KEYSEAL_TEST_KEYRING_PASSWORD" | gnome-keyring-daemon --unlock --components=secrets 2>>"$XDG_DATA_HOME/gnome-keyring.log")"
+setup_failed() {
+  echo "xtask: Secret Service setup failed: $1" >&2
+  sed 's/^/xtask: gnome-keyring: /' "$XDG_DATA_HOME/gnome-keyring.log" >&2 || true
+  exit 97
+}
+out="$(printf '%s' "$KEYSEAL_TEST_KEYRING_PASSWORD" | gnome-keyring-daemon --unlock --components=secrets 2>>"$XDG_DATA_HOME/gnome-keyring.log")" \
+  || setup_failed "gnome-keyring-daemon --unlock failed"
+eval "$out"
 export GNOME_KEYRING_CONTROL
 unset KEYSEAL_TEST_KEYRING_PASSWORD
-printf probe | timeout 20 secret-tool store --label='keyseal ci probe' keyseal-ci probe
-test "$(timeout 20 secret-tool lookup keyseal-ci probe)" = probe
-timeout 20 secret-tool clear keyseal-ci probe
+owned=no
+for _ in $(seq 200); do
+  if dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+       org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q 'boolean true'; then
+    owned=yes
+    break
+  fi
+  sleep 0.05
+done
+[ "$owned" = yes ] || setup_failed "nothing owns org.freedesktop.secrets after 10 s"
+printf probe | timeout 20 secret-tool store --label='keyseal ci probe' keyseal-ci probe \
+  || setup_failed "secret-tool store failed"
+[ "$(timeout 20 secret-tool lookup keyseal-ci probe)" = probe ] || setup_failed "secret-tool lookup failed"
+timeout 20 secret-tool clear keyseal-ci probe || setup_failed "secret-tool clear failed"
 echo "xtask: Secret Service is up (gnome-keyring, keyring in $XDG_DATA_HOME)"
-"$@"
+exec "$@"
 "#;
+
+/// The session script's exit code when the Secret Service did not come up.
+const SETUP_FAILED: i32 = 97;
+
+/// How many fresh sessions to try before giving up on the Secret Service.
+const SETUP_ATTEMPTS: u32 = 3;
 
 /// Harmless noise from the session daemons (see shared machine notes).
 const NOISE: [&str; 3] = [
@@ -88,6 +120,36 @@ pub(crate) fn run_in_secret_service(
     require: bool,
     envs: &[(&str, String)],
 ) -> Result {
+    for attempt in 1..=SETUP_ATTEMPTS {
+        let status = run_session(program, args, require, envs)?;
+        if status.success() {
+            return Ok(());
+        }
+        if status.code() != Some(SETUP_FAILED) {
+            return Err(format!(
+                "the tests in the Secret Service session exited with {status}"
+            ));
+        }
+        if attempt < SETUP_ATTEMPTS {
+            println!(
+                "xtask: starting a new Secret Service session (attempt {})",
+                attempt + 1
+            );
+        }
+    }
+    Err(format!(
+        "the Secret Service did not come up in {SETUP_ATTEMPTS} fresh sessions \
+         (gnome-keyring's own messages are above)"
+    ))
+}
+
+/// One `dbus-run-session` with a new keyring directory; returns how it ended.
+fn run_session(
+    program: &str,
+    args: &[String],
+    require: bool,
+    envs: &[(&str, String)],
+) -> Result<std::process::ExitStatus> {
     let keyring_dir = fresh_dir()?;
     let mut cmd = Command::new("dbus-run-session");
     cmd.args([
@@ -132,13 +194,7 @@ pub(crate) fn run_in_secret_service(
         let _ = filter.join();
     }
     let _ = std::fs::remove_dir_all(&keyring_dir);
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "the tests in the Secret Service session exited with {status}"
-        ))
-    }
+    Ok(status)
 }
 
 /// A new, empty directory for the session's keyring: a keyring left by an
