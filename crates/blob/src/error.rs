@@ -44,6 +44,18 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// An update would write a blob larger than the store's limit (which it
+    /// could then not read back); nothing was written.
+    #[error("refusing to write {size} bytes to {}: over the {limit}-byte limit the store reads; the file is unchanged", .path.display())]
+    WriteTooLarge {
+        /// The blob's path.
+        path: PathBuf,
+        /// The size of the refused blob.
+        size: u64,
+        /// The store's limit.
+        limit: u64,
+    },
+
     /// The existing blob is larger than the store's limit.
     #[error("the blob {} is {size} bytes, over the {limit}-byte limit; it is left untouched", .path.display())]
     TooLarge {

@@ -75,7 +75,8 @@ impl FileStore {
         self
     }
 
-    /// The largest blob the store reads (default 16 MiB).
+    /// The largest blob the store reads or writes (default 16 MiB): an
+    /// update that would write more fails with [`Error::WriteTooLarge`].
     #[must_use]
     pub fn with_max_size(mut self, bytes: u64) -> Self {
         self.max_size = bytes;
@@ -304,6 +305,14 @@ impl BlobStore for FileStore {
         match decide(current.as_ref()) {
             Decision::Keep | Decision::Abort => Ok(current.map(|s| s.version())),
             Decision::Write(bytes) => {
+                // A blob this store could not read back is never written.
+                if bytes.len() as u64 > self.max_size {
+                    return Err(Error::WriteTooLarge {
+                        path: self.path.clone(),
+                        size: bytes.len() as u64,
+                        limit: self.max_size,
+                    });
+                }
                 self.replace(&bytes)?;
                 let meta =
                     fs::metadata(&self.path).map_err(|e| Error::io("inspect", &self.path, e))?;

@@ -63,8 +63,9 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     /// [`Error::LockTimeout`], [`Error::Unreadable`], [`Error::NoSpace`],
-    /// [`Error::PermissionDenied`], [`Error::TooLarge`], [`Error::Io`]. On
-    /// any error the stored blob is the one before the call.
+    /// [`Error::PermissionDenied`], [`Error::TooLarge`],
+    /// [`Error::WriteTooLarge`], [`Error::Io`]. On any error the stored blob
+    /// is the one before the call.
     fn update(
         &self,
         decide: &mut dyn FnMut(Option<&Snapshot>) -> Decision,

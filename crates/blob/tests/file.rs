@@ -166,6 +166,25 @@ fn an_oversized_file_is_refused_and_kept() {
 }
 
 #[test]
+fn a_write_over_the_limit_is_refused_and_the_file_kept() {
+    let dir = TempDir::new("large-write");
+    let store = FileStore::new(dir.path().join("store.sealed")).with_max_size(1024);
+    write(&store, &[1u8; 1024]).unwrap();
+    let before = store.version().unwrap();
+    match write(&store, &[2u8; 1025]) {
+        Err(Error::WriteTooLarge {
+            size: 1025,
+            limit: 1024,
+            path,
+        }) => assert_eq!(path, store.path()),
+        other => panic!("expected WriteTooLarge, got {other:?}"),
+    }
+    assert_eq!(fs::read(store.path()).unwrap(), vec![1u8; 1024]);
+    assert_eq!(store.version().unwrap(), before);
+    assert_eq!(store.read().unwrap().unwrap().bytes(), &[1u8; 1024][..]);
+}
+
+#[test]
 fn the_version_tracks_replacements_by_other_handles() {
     let dir = TempDir::new("version");
     let path = dir.path().join("store.sealed");

@@ -55,6 +55,29 @@ fn a_newer_format_version_is_unsupported_and_never_quarantined() {
 }
 
 #[test]
+fn a_set_that_would_outgrow_the_size_limit_is_refused_and_nothing_moves() {
+    let dir = TempDir::new("outgrow");
+    let provider = Arc::new(MemoryKeyProvider::new());
+    let blob = FileStore::new(dir.file()).with_max_size(16 * 1024);
+    let store = Store::builder(Arc::clone(&provider), blob, CONTEXT)
+        .on_unreadable(OnUnreadable::Quarantine)
+        .build();
+    store.set("small", "value").unwrap();
+    let before = std::fs::read(dir.file()).unwrap();
+    match store.set_bytes("big", &[7u8; 32 * 1024]) {
+        Err(Error::Storage {
+            source: keyseal::blob::Error::WriteTooLarge { limit, .. },
+        }) => assert_eq!(limit, 16 * 1024),
+        r => panic!("expected WriteTooLarge, got {r:?}"),
+    }
+    // Neither written nor moved aside: the store keeps working.
+    assert_eq!(std::fs::read(dir.file()).unwrap(), before);
+    assert!(store.status().quarantined.is_empty());
+    assert_eq!(store.list().unwrap(), ["small"]);
+    store.set("other", "fits").unwrap();
+}
+
+#[test]
 fn the_quarantine_policy_moves_an_unusable_file_aside_and_starts_fresh() {
     let dir = TempDir::new("quarantine");
     let junk = b"not a keyseal file".to_vec();
