@@ -1,8 +1,8 @@
 //! The two built-in [`Sealer`]s, both thin wrappers over RustCrypto AEADs.
 
-use aes_gcm::aead::{Aead, AeadInOut, KeyInit, Nonce, Payload};
+use aes_gcm::aead::{AeadInOut, KeyInit, Nonce};
 use secrecy::SecretSlice;
-use zeroize::Zeroizing;
+use zeroize::Zeroize;
 
 use crate::{Algorithm, Error, KEY_LEN, Key, Result, Sealer, TAG_LEN};
 
@@ -38,33 +38,58 @@ pub struct Aes256GcmSealer;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct XChaCha20Poly1305Sealer;
 
-fn seal_with<A: Aead + KeyInit>(
+fn seal_with<A: AeadInOut + KeyInit>(
     algorithm: Algorithm,
     key: &Key,
     nonce: &[u8],
     aad: &[u8],
     plaintext: &[u8],
 ) -> Result<Vec<u8>> {
-    if plaintext.len() > MAX_PLAINTEXT {
-        return Err(Error::TooLarge {
-            len: plaintext.len(),
-            max: MAX_PLAINTEXT,
-        });
+    check_len(plaintext.len())?;
+    let mut out = Vec::with_capacity(plaintext.len() + TAG_LEN);
+    out.extend_from_slice(plaintext);
+    match seal_in_place_with::<A>(algorithm, key, nonce, aad, &mut out) {
+        Ok(tag) => {
+            out.extend_from_slice(&tag);
+            Ok(out)
+        }
+        Err(e) => {
+            out.zeroize();
+            Err(e)
+        }
     }
-    let nonce = nonce_for::<A>(algorithm, nonce)?;
-    let cipher = cipher::<A>(key)?;
-    cipher
-        .encrypt(
-            &nonce,
-            Payload {
-                msg: plaintext,
-                aad,
-            },
-        )
-        .map_err(|_| Error::TooLarge {
-            len: plaintext.len(),
+}
+
+fn check_len(len: usize) -> Result<()> {
+    if len > MAX_PLAINTEXT {
+        Err(Error::TooLarge {
+            len,
             max: MAX_PLAINTEXT,
         })
+    } else {
+        Ok(())
+    }
+}
+
+fn seal_in_place_with<A: AeadInOut + KeyInit>(
+    algorithm: Algorithm,
+    key: &Key,
+    nonce: &[u8],
+    aad: &[u8],
+    buffer: &mut [u8],
+) -> Result<[u8; TAG_LEN]> {
+    check_len(buffer.len())?;
+    let nonce = nonce_for::<A>(algorithm, nonce)?;
+    let cipher = cipher::<A>(key)?;
+    let len = buffer.len();
+    let too_large = || Error::TooLarge {
+        len,
+        max: MAX_PLAINTEXT,
+    };
+    let tag = cipher
+        .encrypt_inout_detached(&nonce, aad, buffer.into())
+        .map_err(|_| too_large())?;
+    tag.as_slice().try_into().map_err(|_| too_large())
 }
 
 fn open_with<A: AeadInOut + KeyInit>(
@@ -76,14 +101,22 @@ fn open_with<A: AeadInOut + KeyInit>(
 ) -> Result<SecretSlice<u8>> {
     let nonce = nonce_for::<A>(algorithm, nonce)?;
     let cipher = cipher::<A>(key)?;
-    // Decrypt in a zeroizing buffer and copy the plaintext into an exactly
-    // sized allocation: `Vec::into_boxed_slice` would reallocate (the tag was
-    // truncated away) and leave a plaintext copy behind in freed memory.
-    let mut buffer = Zeroizing::new(ciphertext.to_vec());
-    cipher
-        .decrypt_in_place(&nonce, aad, &mut *buffer)
-        .map_err(|_| Error::Authentication)?;
-    Ok(SecretSlice::from(Box::<[u8]>::from(buffer.as_slice())))
+    let (body, tag) = ciphertext
+        .split_at_checked(ciphertext.len().saturating_sub(TAG_LEN))
+        .filter(|(_, tag)| tag.len() == TAG_LEN)
+        .ok_or(Error::Authentication)?;
+    let tag = aes_gcm::aead::Tag::<A>::try_from(tag).map_err(|_| Error::Authentication)?;
+    // Decrypt in place in an exactly sized allocation, which becomes the
+    // returned secret: no second copy of the plaintext, and nothing left
+    // behind in freed memory.
+    let mut buffer = Box::<[u8]>::from(body);
+    match cipher.decrypt_inout_detached(&nonce, aad, (&mut *buffer).into(), &tag) {
+        Ok(()) => Ok(SecretSlice::from(buffer)),
+        Err(_) => {
+            buffer.zeroize();
+            Err(Error::Authentication)
+        }
+    }
 }
 
 fn cipher<A: KeyInit>(key: &Key) -> Result<A> {
@@ -107,6 +140,15 @@ impl Sealer for Aes256GcmSealer {
     fn seal(&self, key: &Key, nonce: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
         seal_with::<aes_gcm::Aes256Gcm>(self.algorithm(), key, nonce, aad, plaintext)
     }
+    fn seal_in_place(
+        &self,
+        key: &Key,
+        nonce: &[u8],
+        aad: &[u8],
+        buffer: &mut [u8],
+    ) -> Result<[u8; TAG_LEN]> {
+        seal_in_place_with::<aes_gcm::Aes256Gcm>(self.algorithm(), key, nonce, aad, buffer)
+    }
     fn open(
         &self,
         key: &Key,
@@ -129,6 +171,21 @@ impl Sealer for XChaCha20Poly1305Sealer {
             nonce,
             aad,
             plaintext,
+        )
+    }
+    fn seal_in_place(
+        &self,
+        key: &Key,
+        nonce: &[u8],
+        aad: &[u8],
+        buffer: &mut [u8],
+    ) -> Result<[u8; TAG_LEN]> {
+        seal_in_place_with::<chacha20poly1305::XChaCha20Poly1305>(
+            self.algorithm(),
+            key,
+            nonce,
+            aad,
+            buffer,
         )
     }
     fn open(

@@ -565,12 +565,27 @@ impl Envelope {
 
         let aad = body_aad(&out, context);
         let nonce = out.get(nonce_at..nonce_at + nonce_len).unwrap_or_default();
-        let body = self
-            .algorithm
-            .sealer()
-            .seal(&self.data_key, nonce, &aad, plaintext)?;
-        out.extend_from_slice(&body);
-        Ok(out)
+        let nonce: Vec<u8> = nonce.to_vec();
+        // Seal where the file is assembled: the plaintext is copied in once
+        // and encrypted in place, so no second buffer holds the body.
+        let body_at = out.len();
+        out.extend_from_slice(plaintext);
+        let sealed = self.algorithm.sealer().seal_in_place(
+            &self.data_key,
+            &nonce,
+            &aad,
+            out.get_mut(body_at..).unwrap_or_default(),
+        );
+        match sealed {
+            Ok(tag) => {
+                out.extend_from_slice(&tag);
+                Ok(out)
+            }
+            Err(e) => {
+                zeroize::Zeroize::zeroize(&mut out);
+                Err(e)
+            }
+        }
     }
 }
 

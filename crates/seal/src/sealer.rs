@@ -37,6 +37,36 @@ pub trait Sealer: Send + Sync + fmt::Debug {
     /// when the AEAD cannot take a message that long.
     fn seal(&self, key: &Key, nonce: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>>;
 
+    /// Encrypts `buffer` in place (plaintext in, ciphertext of the same
+    /// length out) and returns the tag: the same message as
+    /// [`seal`](Sealer::seal) without a second buffer, so a large file is
+    /// sealed where it is assembled.
+    ///
+    /// The provided method goes through [`seal`](Sealer::seal); the built-in
+    /// sealers encrypt in place.
+    ///
+    /// # Errors
+    /// As [`seal`](Sealer::seal). On error `buffer` may hold the plaintext
+    /// or part of the ciphertext; callers treat it as secret.
+    fn seal_in_place(
+        &self,
+        key: &Key,
+        nonce: &[u8],
+        aad: &[u8],
+        buffer: &mut [u8],
+    ) -> Result<[u8; TAG_LEN]> {
+        let sealed = self.seal(key, nonce, aad, buffer)?;
+        let malformed = || crate::Error::Malformed {
+            reason: "the sealer returned a message of the wrong length",
+        };
+        let (ciphertext, tag) = sealed
+            .split_at_checked(buffer.len())
+            .ok_or_else(malformed)?;
+        let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| malformed())?;
+        buffer.copy_from_slice(ciphertext);
+        Ok(tag)
+    }
+
     /// Verifies and decrypts `ciphertext || tag`.
     ///
     /// # Errors
@@ -60,6 +90,15 @@ impl<T: Sealer + ?Sized> Sealer for Arc<T> {
     fn seal(&self, key: &Key, nonce: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
         (**self).seal(key, nonce, aad, plaintext)
     }
+    fn seal_in_place(
+        &self,
+        key: &Key,
+        nonce: &[u8],
+        aad: &[u8],
+        buffer: &mut [u8],
+    ) -> Result<[u8; TAG_LEN]> {
+        (**self).seal_in_place(key, nonce, aad, buffer)
+    }
     fn open(
         &self,
         key: &Key,
@@ -77,6 +116,15 @@ impl<T: Sealer + ?Sized> Sealer for Box<T> {
     }
     fn seal(&self, key: &Key, nonce: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
         (**self).seal(key, nonce, aad, plaintext)
+    }
+    fn seal_in_place(
+        &self,
+        key: &Key,
+        nonce: &[u8],
+        aad: &[u8],
+        buffer: &mut [u8],
+    ) -> Result<[u8; TAG_LEN]> {
+        (**self).seal_in_place(key, nonce, aad, buffer)
     }
     fn open(
         &self,

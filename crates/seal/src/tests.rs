@@ -239,3 +239,66 @@ fn bless_vectors() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/vectors/v1.json");
     std::fs::write(path, serde_json::to_string_pretty(&file).unwrap() + "\n").unwrap();
 }
+
+/// A sealer that implements only `seal` and `open`, so `seal_in_place` is
+/// the trait's provided method.
+#[derive(Debug)]
+struct OnlySeal(Algorithm);
+
+impl crate::Sealer for OnlySeal {
+    fn algorithm(&self) -> Algorithm {
+        self.0
+    }
+    fn seal(
+        &self,
+        key: &Key,
+        nonce: &[u8],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> crate::Result<Vec<u8>> {
+        self.0.sealer().seal(key, nonce, aad, plaintext)
+    }
+    fn open(
+        &self,
+        key: &Key,
+        nonce: &[u8],
+        aad: &[u8],
+        ciphertext: &[u8],
+    ) -> crate::Result<secrecy::SecretSlice<u8>> {
+        self.0.sealer().open(key, nonce, aad, ciphertext)
+    }
+}
+
+#[test]
+fn sealing_in_place_gives_the_same_message_as_seal() {
+    let key = Key::from_slice(&[9u8; 32]).unwrap();
+    let plaintext: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+    for algorithm in [Algorithm::Aes256Gcm, Algorithm::XChaCha20Poly1305] {
+        let nonce = vec![3u8; algorithm.nonce_len()];
+        let sealed = algorithm
+            .sealer()
+            .seal(&key, &nonce, b"aad", &plaintext)
+            .unwrap();
+        let provided = OnlySeal(algorithm);
+        for sealer in [algorithm.sealer(), &provided as &dyn crate::Sealer] {
+            let mut buffer = plaintext.clone();
+            let tag = sealer
+                .seal_in_place(&key, &nonce, b"aad", &mut buffer)
+                .unwrap();
+            assert_eq!([buffer.as_slice(), &tag].concat(), sealed, "{algorithm:?}");
+        }
+        let opened = algorithm
+            .sealer()
+            .open(&key, &nonce, b"aad", &sealed)
+            .unwrap();
+        assert_eq!(opened.expose_secret(), plaintext.as_slice());
+        // A tag or body shorter than a tag is inauthentic, not a panic.
+        for len in [0, 1, crate::TAG_LEN - 1, crate::TAG_LEN] {
+            let cut = sealed.get(..len).unwrap();
+            assert!(matches!(
+                algorithm.sealer().open(&key, &nonce, b"aad", cut),
+                Err(Error::Authentication)
+            ));
+        }
+    }
+}
