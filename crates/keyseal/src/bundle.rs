@@ -9,32 +9,31 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 /// The bundle version this build writes and reads.
 pub(crate) const BUNDLE_VERSION: u8 = 1;
 
-/// Bytes that are zeroized on drop, never printed, and (de)serialized as one
-/// exactly sized byte string so no partial copy is left behind by growth.
+/// Bytes that are zeroized when the last copy is dropped, never printed,
+/// and (de)serialized as one exactly sized byte string so no partial copy is
+/// left behind by growth.
+///
+/// Cloning shares the bytes: a write clones the whole bundle to change one
+/// entry, and the entries it does not touch are not copied again.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub(crate) struct SecretBytes(Vec<u8>);
+pub(crate) struct SecretBytes(Arc<Zeroizing<Vec<u8>>>);
 
 impl SecretBytes {
     pub(crate) fn new(bytes: &[u8]) -> Self {
-        Self(bytes.to_vec())
+        Self(Arc::new(Zeroizing::new(bytes.to_vec())))
     }
 
     pub(crate) fn expose(&self) -> &[u8] {
         &self.0
-    }
-}
-
-impl Drop for SecretBytes {
-    fn drop(&mut self) {
-        self.0.zeroize();
     }
 }
 
@@ -97,7 +96,7 @@ impl Bundle {
             + self
                 .entries
                 .iter()
-                .map(|(name, e)| 10 + name.len() + 10 + e.value.0.len() + 10)
+                .map(|(name, e)| 10 + name.len() + 10 + e.value.expose().len() + 10)
                 .sum::<usize>();
         let mut out = Vec::with_capacity(bound);
         out.push(BUNDLE_VERSION);

@@ -162,10 +162,10 @@ impl Transaction<'_> {
 /// The decrypted state of one version of the file.
 struct Loaded {
     version: Version,
-    /// The sealed bytes this was opened from: the write path compares them
-    /// with what it reads under the lock, so it never writes over a change
-    /// that a coincidentally equal version hid.
-    sealed: Arc<[u8]>,
+    /// Which bytes this was opened from: the write path compares it with
+    /// what it reads under the lock, so it never writes over a change that a
+    /// coincidentally equal version hid.
+    sealed: Fingerprint,
     generation: u64,
     envelope: Arc<Envelope>,
     bundle: Arc<Bundle>,
@@ -753,7 +753,7 @@ impl Store {
         let bundle = decode_bundle(&path, opened.plaintext.expose_secret())?;
         Ok(Loaded {
             version: snapshot.version(),
-            sealed: Arc::from(snapshot.bytes()),
+            sealed: Fingerprint::of(snapshot.bytes()),
             generation,
             envelope: Arc::new(opened.envelope),
             bundle: Arc::new(bundle),
@@ -865,7 +865,8 @@ impl Store {
                     None => (None, Bundle::default()),
                     Some(snapshot) => {
                         let loaded = match cached.as_ref().filter(|c| {
-                            c.version == snapshot.version() && *c.sealed == *snapshot.bytes()
+                            c.version == snapshot.version()
+                                && c.sealed == Fingerprint::of(snapshot.bytes())
                         }) {
                             Some(c) => Arc::clone(c),
                             None => Arc::new(self.open(snapshot)?),
@@ -907,6 +908,36 @@ impl Store {
     }
 }
 
+/// What tells two sealed files apart without keeping or comparing all of
+/// their bytes: the length, the header (which holds the body's nonce, drawn
+/// at random for every write, and the generation) and the body's tag.
+/// Two different writes differ in the nonce; a file changed by anyone else
+/// fails authentication when it is opened, and is never cached.
+#[derive(Clone, PartialEq, Eq)]
+struct Fingerprint {
+    len: usize,
+    head: Box<[u8]>,
+    tail: Box<[u8]>,
+}
+
+impl Fingerprint {
+    /// Covers any header keyseal writes (two stanzas and the body nonce take
+    /// well under this).
+    const HEAD: usize = 512;
+
+    fn of(bytes: &[u8]) -> Self {
+        let head = bytes.get(..Self::HEAD.min(bytes.len())).unwrap_or_default();
+        let tail = bytes
+            .get(bytes.len().saturating_sub(keyseal_seal::TAG_LEN)..)
+            .unwrap_or_default();
+        Self {
+            len: bytes.len(),
+            head: head.into(),
+            tail: tail.into(),
+        }
+    }
+}
+
 /// Decodes the entries of a file opened at `path`.
 fn decode_bundle(path: &str, plaintext: &[u8]) -> Result<Bundle> {
     Bundle::decode(plaintext).map_err(|e| match e {
@@ -929,7 +960,7 @@ type Step<R> = (Option<Vec<u8>>, (R, Option<Written>));
 
 /// What a write produced, to cache after the store reports its version.
 struct Written {
-    sealed: Arc<[u8]>,
+    sealed: Fingerprint,
     generation: u64,
     envelope: Arc<Envelope>,
     bundle: Bundle,

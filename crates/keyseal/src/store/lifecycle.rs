@@ -255,15 +255,13 @@ impl Store {
         let bytes = envelope
             .seal(next, &self.inner.context, &plaintext)
             .map_err(|source| Error::Seal { source })?;
-        Ok((
-            bytes.clone(),
-            Written {
-                sealed: Arc::from(bytes),
-                generation: next,
-                envelope: Arc::clone(envelope),
-                bundle,
-            },
-        ))
+        let written = Written {
+            sealed: super::Fingerprint::of(&bytes),
+            generation: next,
+            envelope: Arc::clone(envelope),
+            bundle,
+        };
+        Ok((bytes, written))
     }
 
     /// Caches what an update wrote, once the store has reported its version.
@@ -310,7 +308,7 @@ impl Store {
         let bundle = super::decode_bundle(&path, opened.plaintext.expose_secret())?;
         Ok(Loaded {
             version: snapshot.version(),
-            sealed: Arc::from(snapshot.bytes()),
+            sealed: super::Fingerprint::of(snapshot.bytes()),
             generation,
             envelope: Arc::new(opened.envelope),
             bundle: Arc::new(bundle),
