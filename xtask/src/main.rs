@@ -38,6 +38,11 @@ Tasks:
           real processes under crashes (SIGKILL), contention, hostile files
           and keys, and faults; full size writes docs/RELIABILITY.md, --quick
           (run by ci) takes a few minutes
+  bench [--quick]
+          keyseal beside the write floor, a plaintext JSON file and the
+          keyring layouts it replaces (release build, real Secret Service);
+          writes docs/BENCHMARKS.md and docs/benchmarks-scaling.svg, or with
+          --quick (under two minutes, a smoke test) target/bench/
 
 Environment:
   KEYSEAL_REQUIRE_SERVICES=1  tests that need the Secret Service or the kernel
@@ -53,6 +58,7 @@ fn main() -> ExitCode {
         Some("release") => release::release(args.get(1..).unwrap_or_default()),
         Some("fuzz") => fuzz(args.get(1..).unwrap_or_default()),
         Some("torture") => torture(args.get(1..).unwrap_or_default()),
+        Some("bench") => bench(args.get(1..).unwrap_or_default()),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())
@@ -245,6 +251,68 @@ fn torture(args: &[String]) -> Result {
         write_reliability(&table, &blob_kills, started.elapsed())?;
     }
     Ok(())
+}
+
+/// Builds the benchmark harness in release mode and runs it in a private
+/// Secret Service session; it writes the report and the plot itself.
+fn bench(args: &[String]) -> Result {
+    let quick = match args {
+        [] => false,
+        [flag] if flag == "--quick" => true,
+        _ => return Err(format!("usage: cargo xtask bench [--quick]\n\n{HELP}")),
+    };
+    session::ensure_packages()?;
+    run(cargo().args(["build", "--release", "-p", "keyseal-bench"]))?;
+    let target = env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".to_owned());
+    let harness = std::path::Path::new(&target).join("release/keyseal-bench");
+    let out = if quick { "target/bench" } else { "docs" };
+    let command = if quick {
+        "cargo xtask bench --quick"
+    } else {
+        "cargo xtask bench"
+    };
+    let output = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map_or_else(
+                || "unknown".to_owned(),
+                |o| String::from_utf8_lossy(&o.stdout).trim().to_owned(),
+            )
+    };
+    let dirty = !output("git", &["status", "--porcelain"]).is_empty();
+    let commit = format!(
+        "{}{}",
+        output("git", &["rev-parse", "--short=12", "HEAD"]),
+        if dirty {
+            " (with uncommitted changes)"
+        } else {
+            ""
+        }
+    );
+    let envs = [
+        ("KEYSEAL_BENCH_RUSTC", output("rustc", &["-V"])),
+        ("KEYSEAL_BENCH_COMMIT", commit),
+        (
+            "KEYSEAL_BENCH_DATE",
+            output("date", &["-u", "+%Y-%m-%d %H:%M"]),
+        ),
+    ];
+    let mut harness_args = vec![
+        "run".to_owned(),
+        "--out".to_owned(),
+        out.to_owned(),
+        "--work".to_owned(),
+        format!("{target}/bench-work"),
+        "--command".to_owned(),
+        command.to_owned(),
+    ];
+    if quick {
+        harness_args.push("--quick".to_owned());
+    }
+    session::run_in_secret_service(&harness.display().to_string(), &harness_args, true, &envs)
 }
 
 /// The torture report as a Markdown table.

@@ -1,0 +1,767 @@
+//! The nine comparisons. Each returns what the report needs; every
+//! contender of one comparison runs on the same entries, sizes and disk,
+//! interleaved round by round.
+
+use std::hint::black_box;
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use keyseal_keys::{Backend, KeyProvider as _};
+use keyseal_seal::{Algorithm, Key};
+
+use crate::children::{self, CONTEND_SLOTS, KEY_ITEM, contend_name, contend_value};
+use crate::common::{
+    self, BenchKey, Contender, JsonFile, Result, atomic_write, contender, file_len, filler,
+    interleave, name, seed, store_at, value,
+};
+use crate::keyring::PerItem;
+use crate::stats::Summary;
+
+/// How long and how often to measure.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Plan {
+    pub(crate) quick: bool,
+}
+
+impl Plan {
+    /// Rounds of a comparison whose operations take about a millisecond.
+    fn rounds(self, full: usize) -> usize {
+        if self.quick { (full / 4).max(5) } else { full }
+    }
+}
+
+/// The harness's state: where it works and the keys it uses.
+#[derive(Debug)]
+pub(crate) struct Bench {
+    pub(crate) plan: Plan,
+    pub(crate) dir: PathBuf,
+    pub(crate) key: BenchKey,
+    /// Prefix of every keyring service the run uses (removed at the end).
+    pub(crate) service: String,
+}
+
+fn summary(durations: &[Duration]) -> Result<Summary> {
+    Summary::of_millis(durations).ok_or_else(|| "no measurements".into())
+}
+
+fn ratio(a: &[Duration], b: &[Duration]) -> Result<Summary> {
+    Summary::of_ratios(a, b).ok_or_else(|| "no measurements".into())
+}
+
+fn nth<T: Clone>(list: &[T], i: usize) -> Result<T> {
+    list.get(i)
+        .cloned()
+        .ok_or_else(|| format!("no measurement {i}").into())
+}
+
+impl Bench {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    fn child(&self) -> Result<Command> {
+        let mut cmd = Command::new(std::env::current_exe()?);
+        cmd.arg("child").env(common::KEY_VAR, &self.key.base64);
+        Ok(cmd)
+    }
+
+    /// Runs a child to the end; its one line of output.
+    fn child_output(&self, args: &[&str]) -> Result<String> {
+        let out = self.child()?.args(args).stderr(Stdio::inherit()).output()?;
+        if !out.status.success() {
+            return Err(format!("child {args:?} exited with {}", out.status).into());
+        }
+        Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+    }
+}
+
+fn numbers(line: &str) -> Result<Vec<u128>> {
+    line.split_whitespace()
+        .map(|w| {
+            w.parse::<u128>()
+                .map_err(|e| format!("{line:?}: {e}").into())
+        })
+        .collect()
+}
+
+fn nanos(n: u128) -> Duration {
+    Duration::from_nanos(u64::try_from(n).unwrap_or(u64::MAX))
+}
+
+// ----- 1 and 2: the write floor and a plaintext JSON file -----
+
+/// keyseal beside the write floor and a plaintext JSON file, at 100
+/// entries of 4 KiB.
+#[derive(Debug)]
+pub(crate) struct Files {
+    pub(crate) entries: usize,
+    pub(crate) file_bytes: u64,
+    pub(crate) json_bytes: u64,
+    pub(crate) floor: Summary,
+    pub(crate) set: Summary,
+    pub(crate) json_set: Summary,
+    pub(crate) set_vs_floor: Summary,
+    pub(crate) set_vs_json: Summary,
+    pub(crate) cold_get: Summary,
+    pub(crate) json_get: Summary,
+    pub(crate) get_vs_json: Summary,
+}
+
+impl Bench {
+    pub(crate) fn files(&self, entries: usize) -> Result<Files> {
+        let store_path = self.path("files/store.sealed");
+        common::fresh_dir(&self.path("files"))?;
+        let provider = self.key.provider();
+        let store = store_at(&store_path, Arc::clone(&provider));
+        seed(&store, entries)?;
+        let file_bytes = file_len(&store_path)?;
+        let floor_path = self.path("files/floor.bin");
+        let bytes = filler(file_bytes);
+        let json = JsonFile::create(self.path("files/secrets.json"), entries)?;
+        let json_bytes = file_len(&json.path)?;
+
+        let rounds = self.plan.rounds(60);
+        let which = |round: u64| name(usize::try_from(round).unwrap_or(0) % entries);
+        let times = interleave(
+            3,
+            rounds,
+            &mut [
+                contender("write floor", |_| atomic_write(&floor_path, &bytes)),
+                contender("keyseal set", |r| {
+                    Ok(store.set(&which(r), &value(0, r + 1))?)
+                }),
+                contender("JSON file set", |r| json.set(&which(r), &value(0, r + 1))),
+            ],
+        )?;
+        let (floor, set, json_set) = (nth(&times, 0)?, nth(&times, 1)?, nth(&times, 2)?);
+
+        let rounds = self.plan.rounds(200);
+        let gets = interleave(
+            5,
+            rounds,
+            &mut [
+                contender("keyseal cold get", |r| {
+                    // A new store: nothing cached, the key already in
+                    // memory (keyring loads are measured separately).
+                    let store = store_at(&store_path, Arc::clone(&provider));
+                    let v: Option<String> = store.get(&which(r))?;
+                    black_box(v.ok_or("missing")?);
+                    Ok(())
+                }),
+                contender("JSON file get", |r| {
+                    black_box(json.get(&which(r))?.ok_or("missing")?);
+                    Ok(())
+                }),
+            ],
+        )?;
+        let (cold_get, json_get) = (nth(&gets, 0)?, nth(&gets, 1)?);
+        Ok(Files {
+            entries,
+            file_bytes,
+            json_bytes,
+            floor: summary(&floor)?,
+            set: summary(&set)?,
+            json_set: summary(&json_set)?,
+            set_vs_floor: ratio(&set, &floor)?,
+            set_vs_json: ratio(&set, &json_set)?,
+            cold_get: summary(&cold_get)?,
+            json_get: summary(&json_get)?,
+            get_vs_json: ratio(&cold_get, &json_get)?,
+        })
+    }
+}
+
+// ----- 3: one keyring item per secret -----
+
+/// keyseal beside one Secret Service item per secret.
+#[derive(Debug)]
+pub(crate) struct PerItemResult {
+    pub(crate) set: Summary,
+    pub(crate) item_set: Summary,
+    pub(crate) set_speedup: Summary,
+    pub(crate) get: Summary,
+    pub(crate) item_get: Summary,
+    pub(crate) get_speedup: Summary,
+    pub(crate) read20: Summary,
+    pub(crate) item_read20: Summary,
+    pub(crate) read20_speedup: Summary,
+}
+
+impl Bench {
+    /// The keyring services and store paths the per-item comparison leaves
+    /// for the round-trip count.
+    fn per_item_service(&self) -> String {
+        format!("{}-per-item", self.service)
+    }
+
+    fn keyseal_service(&self) -> String {
+        format!("{}-store", self.service)
+    }
+
+    pub(crate) fn per_item(&self, entries: usize) -> Result<PerItemResult> {
+        common::fresh_dir(&self.path("per-item"))?;
+        let store_path = self.path("per-item/store.sealed");
+        let items = PerItem::connect(&self.per_item_service())?;
+        for i in 0..entries {
+            items.set(&name(i), value(i, 0).as_bytes())?;
+        }
+        let keyseal_service = self.keyseal_service();
+        let (store, _) =
+            children::keyring_store(Backend::SecretService, &keyseal_service, &store_path);
+        seed(&store, entries)?;
+
+        let which = |round: u64| name(usize::try_from(round).unwrap_or(0) % entries);
+        let sets = interleave(
+            2,
+            self.plan.rounds(40),
+            &mut [
+                contender("keyseal set", |r| {
+                    Ok(store.set(&which(r), &value(0, r + 1))?)
+                }),
+                contender("per-item set", |r| {
+                    items.set(&which(r), value(0, r + 1).as_bytes())
+                }),
+            ],
+        )?;
+        let gets = interleave(
+            5,
+            self.plan.rounds(200),
+            &mut [
+                contender("keyseal get", |r| {
+                    let v: Option<String> = store.get(&which(r))?;
+                    black_box(v.ok_or("missing")?);
+                    Ok(())
+                }),
+                contender("per-item get", |r| {
+                    black_box(items.get(&which(r))?.ok_or("missing")?);
+                    Ok(())
+                }),
+            ],
+        )?;
+        let per_item_service = self.per_item_service();
+        let store_arg = store_path.display().to_string();
+        let reads = interleave(
+            1,
+            if self.plan.quick { 5 } else { 20 },
+            &mut [
+                contender("keyseal process reading 20", |_| {
+                    self.child_output(&["read20", "keyseal", &keyseal_service, &store_arg])?;
+                    Ok(())
+                }),
+                contender("per-item process reading 20", |_| {
+                    self.child_output(&["read20", "per-item", &per_item_service])?;
+                    Ok(())
+                }),
+            ],
+        )?;
+        let pair = |t: &[Vec<Duration>]| -> Result<_> { Ok((nth(t, 0)?, nth(t, 1)?)) };
+        let ((set, item_set), (get, item_get), (read20, item_read20)) =
+            (pair(&sets)?, pair(&gets)?, pair(&reads)?);
+        Ok(PerItemResult {
+            set: summary(&set)?,
+            item_set: summary(&item_set)?,
+            set_speedup: ratio(&item_set, &set)?,
+            get: summary(&get)?,
+            item_get: summary(&item_get)?,
+            get_speedup: ratio(&item_get, &get)?,
+            read20: summary(&read20)?,
+            item_read20: summary(&item_read20)?,
+            read20_speedup: ratio(&item_read20, &read20)?,
+        })
+    }
+}
+
+// ----- 4: one bundle item -----
+
+/// One size of the bundle layout.
+#[derive(Debug)]
+pub(crate) struct BundleRow {
+    pub(crate) entries: usize,
+    pub(crate) bytes: usize,
+    pub(crate) set: Option<Summary>,
+    pub(crate) get: Option<Summary>,
+    /// What the keyring answered when it refused.
+    pub(crate) refused: Option<String>,
+}
+
+impl Bench {
+    pub(crate) fn bundle(&self) -> Result<Vec<BundleRow>> {
+        let items = PerItem::connect(&format!("{}-bundle", self.service))?;
+        let sizes: &[usize] = if self.plan.quick {
+            &[1, 10, 100, 1000]
+        } else {
+            &[1, 10, 100, 1000, 2500, 5000, 10_000]
+        };
+        let mut rows = Vec::new();
+        for &entries in sizes {
+            let map: std::collections::BTreeMap<String, String> =
+                (0..entries).map(|i| (name(i), value(i, 0))).collect();
+            let json = serde_json::to_vec(&map)?;
+            let rounds = match (self.plan.quick, entries) {
+                (_, 0..=100) => 5,
+                (true, _) | (false, 1001..) => 2,
+                (false, _) => 3,
+            };
+            let mut sets = Vec::new();
+            let mut gets = Vec::new();
+            let mut refused = None;
+            for _ in 0..rounds {
+                match common::time(|| items.set("bundle", &json)) {
+                    Ok(took) => sets.push(took),
+                    Err(e) => {
+                        refused = Some(e.to_string());
+                        break;
+                    }
+                }
+                match common::time(|| {
+                    let got = items.get("bundle")?.ok_or("the bundle item is missing")?;
+                    if got.len() == json.len() {
+                        Ok(())
+                    } else {
+                        Err("the bundle came back with another size".into())
+                    }
+                }) {
+                    Ok(took) => gets.push(took),
+                    Err(e) => {
+                        refused = Some(e.to_string());
+                        break;
+                    }
+                }
+            }
+            let stop = refused.is_some();
+            rows.push(BundleRow {
+                entries,
+                bytes: json.len(),
+                set: Summary::of_millis(&sets),
+                get: Summary::of_millis(&gets),
+                refused,
+            });
+            if stop {
+                break;
+            }
+        }
+        items.clear()?;
+        Ok(rows)
+    }
+}
+
+// ----- 5: cold start -----
+
+/// A new process opening a store of 100 entries and reading one.
+#[derive(Debug)]
+pub(crate) struct ColdRow {
+    pub(crate) backend: &'static str,
+    /// Process start to value in hand.
+    pub(crate) total: Summary,
+    /// The part spent loading the key from the keyring.
+    pub(crate) keyring: Summary,
+    /// The rest: opening, decrypting and decoding the file.
+    pub(crate) beyond: Summary,
+    /// Spawn to exit, seen from the parent.
+    pub(crate) process: Summary,
+}
+
+impl Bench {
+    pub(crate) fn cold_start(&self, entries: usize) -> Result<Vec<ColdRow>> {
+        common::fresh_dir(&self.path("cold"))?;
+        let backends: [(&'static str, &str, Backend); 2] = [
+            ("Secret Service", "secret-service", Backend::SecretService),
+            ("kernel keyring", "kernel", Backend::KernelKeyring),
+        ];
+        let mut stores = Vec::new();
+        for (label, arg, backend) in backends {
+            let path = self.path(&format!("cold/{arg}.sealed"));
+            let service = format!("{}-cold-{arg}", self.service);
+            let (store, _) = children::keyring_store(backend, &service, &path);
+            seed(&store, entries)?;
+            stores.push((label, arg, service, path.display().to_string()));
+        }
+        let target = name(entries / 2);
+        let mut inside: Vec<Vec<(u128, u128)>> = vec![Vec::new(); stores.len()];
+        let mut contenders: Vec<Contender<'_>> = Vec::new();
+        for ((_, arg, service, path), inside) in stores.iter().zip(inside.iter_mut()) {
+            let target = &target;
+            contenders.push((
+                arg,
+                Box::new(move |_| {
+                    let line = self.child_output(&["cold-start", arg, service, path, target])?;
+                    match numbers(&line)?.as_slice() {
+                        [total, keyring] => inside.push((*total, *keyring)),
+                        _ => return Err(format!("cold-start printed {line:?}").into()),
+                    }
+                    Ok(())
+                }),
+            ));
+        }
+        let warmup = 1;
+        let process = interleave(
+            warmup,
+            if self.plan.quick { 8 } else { 30 },
+            &mut contenders,
+        )?;
+        drop(contenders);
+        let mut rows = Vec::new();
+        for (i, ((label, ..), inside)) in stores.iter().zip(&inside).enumerate() {
+            let kept = inside.get(warmup..).unwrap_or_default();
+            let total: Vec<Duration> = kept.iter().map(|(t, _)| nanos(*t)).collect();
+            let keyring: Vec<Duration> = kept.iter().map(|(_, k)| nanos(*k)).collect();
+            let beyond: Vec<Duration> = kept
+                .iter()
+                .map(|(t, k)| nanos(t.saturating_sub(*k)))
+                .collect();
+            rows.push(ColdRow {
+                backend: label,
+                total: summary(&total)?,
+                keyring: summary(&keyring)?,
+                beyond: summary(&beyond)?,
+                process: summary(&nth(&process, i)?)?,
+            });
+        }
+        Ok(rows)
+    }
+}
+
+// ----- 6: scaling -----
+
+/// One store size.
+#[derive(Debug)]
+pub(crate) struct ScaleRow {
+    pub(crate) entries: usize,
+    pub(crate) file_bytes: u64,
+    pub(crate) set: Summary,
+    pub(crate) floor: Summary,
+    pub(crate) set_vs_floor: Summary,
+    pub(crate) cold_open: Summary,
+    /// Resident memory of a process holding the store open (KiB), and the
+    /// peaks above it while opening it and while setting one entry.
+    pub(crate) baseline_kib: u64,
+    pub(crate) open_peak_kib: u64,
+    pub(crate) set_peak_kib: u64,
+}
+
+impl Bench {
+    pub(crate) fn scaling(&self, sizes: &[usize]) -> Result<Vec<ScaleRow>> {
+        let mut rows = Vec::new();
+        for &entries in sizes {
+            let dir = common::fresh_dir(&self.path(&format!("scaling-{entries}")))?;
+            let store_path = dir.join("store.sealed");
+            let provider = self.key.provider();
+            let store = store_at(&store_path, Arc::clone(&provider));
+            seed(&store, entries)?;
+            let file_bytes = file_len(&store_path)?;
+            let floor_path = dir.join("floor.bin");
+            let bytes = filler(file_bytes);
+            let full_rounds = match entries {
+                0..=100 => 40,
+                101..=1000 => 20,
+                _ => 8,
+            };
+            let rounds = if self.plan.quick {
+                (full_rounds / 4).max(3)
+            } else {
+                full_rounds
+            };
+            let which = |round: u64| name(usize::try_from(round).unwrap_or(0) % entries);
+            let times = interleave(
+                1,
+                rounds,
+                &mut [
+                    contender("write floor", |_| atomic_write(&floor_path, &bytes)),
+                    contender("keyseal set", |r| {
+                        Ok(store.set(&which(r), &value(0, r + 1))?)
+                    }),
+                    contender("keyseal cold open", |r| {
+                        let store = store_at(&store_path, Arc::clone(&provider));
+                        let v: Option<String> = store.get(&which(r))?;
+                        black_box(v.ok_or("missing")?);
+                        Ok(())
+                    }),
+                ],
+            )?;
+            let (floor, set, cold) = (nth(&times, 0)?, nth(&times, 1)?, nth(&times, 2)?);
+            let line = self.child_output(&[
+                "memory",
+                &store_path.display().to_string(),
+                &name(entries / 2),
+            ])?;
+            let [baseline, open_peak, set_peak] = numbers(&line)?
+                .iter()
+                .map(|n| u64::try_from(*n).unwrap_or(u64::MAX))
+                .collect::<Vec<_>>()
+                .try_into()
+                .map_err(|_| format!("memory printed {line:?}"))?;
+            rows.push(ScaleRow {
+                entries,
+                file_bytes,
+                set: summary(&set)?,
+                floor: summary(&floor)?,
+                set_vs_floor: ratio(&set, &floor)?,
+                cold_open: summary(&cold)?,
+                baseline_kib: baseline,
+                open_peak_kib: open_peak.saturating_sub(baseline),
+                set_peak_kib: set_peak.saturating_sub(baseline),
+            });
+            drop(store);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        Ok(rows)
+    }
+}
+
+// ----- 7: contention -----
+
+/// Several processes setting at once.
+#[derive(Debug)]
+pub(crate) struct ContentionRow {
+    pub(crate) processes: usize,
+    pub(crate) sets: usize,
+    /// Sets per second, all processes together.
+    pub(crate) throughput: Summary,
+    /// Acknowledged sets whose value is not in the store afterwards.
+    pub(crate) lost: usize,
+}
+
+impl Bench {
+    pub(crate) fn contention(&self, counts: &[usize], base: usize) -> Result<Vec<ContentionRow>> {
+        let dir = common::fresh_dir(&self.path("contention"))?;
+        let store_path = dir.join("store.sealed");
+        let provider = self.key.provider();
+        let most = counts.iter().copied().max().unwrap_or(1);
+        // Every writer's names exist from the start, so the file has the
+        // same size whichever number of writers runs.
+        {
+            let store = store_at(&store_path, Arc::clone(&provider));
+            seed(&store, base)?;
+            for w in 0..most {
+                for slot in 0..CONTEND_SLOTS {
+                    store.set(&contend_name(w, slot), &contend_value(w, 0))?;
+                }
+            }
+        }
+        let per_process = if self.plan.quick { 15 } else { 40 };
+        let rounds = if self.plan.quick { 2 } else { 5 };
+        let mut rates: Vec<Vec<f64>> = vec![Vec::new(); counts.len()];
+        let mut lost = vec![0usize; counts.len()];
+        for round in 0..rounds {
+            for k in 0..counts.len() {
+                let at = (k + round) % counts.len();
+                let processes = counts.get(at).copied().unwrap_or(1);
+                let (rate, missing) = self.contend(&store_path, processes, per_process)?;
+                if let Some(r) = rates.get_mut(at) {
+                    r.push(rate);
+                }
+                if let Some(l) = lost.get_mut(at) {
+                    *l += missing;
+                }
+            }
+        }
+        counts
+            .iter()
+            .zip(rates.iter().zip(&lost))
+            .map(|(&processes, (rate, &lost))| {
+                Ok(ContentionRow {
+                    processes,
+                    sets: processes * per_process * rounds,
+                    throughput: Summary::of(rate).ok_or("no measurements")?,
+                    lost,
+                })
+            })
+            .collect()
+    }
+
+    /// One run of `processes` writers; their sets per second and how many
+    /// acknowledged values are missing afterwards.
+    fn contend(&self, store_path: &Path, processes: usize, sets: usize) -> Result<(f64, usize)> {
+        let path = store_path.display().to_string();
+        let mut children: Vec<(Child, BufReader<std::process::ChildStdout>)> = Vec::new();
+        for worker in 0..processes {
+            let mut child = self
+                .child()?
+                .args(["contend", &path, &worker.to_string(), &sets.to_string()])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()?;
+            let stdout = child.stdout.take().ok_or("no stdout")?;
+            children.push((child, BufReader::new(stdout)));
+        }
+        for (_, out) in &mut children {
+            let mut line = String::new();
+            out.read_line(&mut line)?;
+            if line.trim() != "ready" {
+                return Err(format!("a writer said {line:?} instead of ready").into());
+            }
+        }
+        for (child, _) in &mut children {
+            child.stdin.take().ok_or("no stdin")?.write_all(b"go\n")?;
+        }
+        let mut first = u128::MAX;
+        let mut last = 0u128;
+        for (mut child, mut out) in children {
+            let mut line = String::new();
+            out.read_line(&mut line)?;
+            let status = child.wait()?;
+            if !status.success() {
+                return Err(format!("a writer exited with {status}").into());
+            }
+            match numbers(&line)?.as_slice() {
+                [start, end] => {
+                    first = first.min(*start);
+                    last = last.max(*end);
+                }
+                _ => return Err(format!("a writer printed {line:?}").into()),
+            }
+        }
+        // Every writer's last value for each of its names must be there.
+        let store = store_at(store_path, self.key.provider());
+        let mut missing = 0;
+        for worker in 0..processes {
+            for slot in 0..CONTEND_SLOTS.min(sets) {
+                let last_seq = (0..sets).rev().find(|s| s % CONTEND_SLOTS == slot);
+                let expected = last_seq.map(|s| contend_value(worker, s));
+                if store.get::<String>(&contend_name(worker, slot))? != expected {
+                    missing += 1;
+                }
+            }
+        }
+        let seconds = Duration::from_nanos(u64::try_from(last.saturating_sub(first)).unwrap_or(0))
+            .as_secs_f64();
+        #[allow(clippy::cast_precision_loss, reason = "a few thousand sets")]
+        let rate = (processes * sets) as f64 / seconds.max(1e-9);
+        Ok((rate, missing))
+    }
+}
+
+// ----- 8: keyring round trips -----
+
+/// The mixed workload in a new process, per layout.
+#[derive(Debug)]
+pub(crate) struct RoundTrips {
+    pub(crate) layout: &'static str,
+    pub(crate) calls: usize,
+    pub(crate) elapsed: Duration,
+}
+
+impl Bench {
+    pub(crate) fn round_trips(&self) -> Result<Vec<RoundTrips>> {
+        // The stores of the per-item comparison: 100 entries each.
+        let store_path = self.path("per-item/store.sealed").display().to_string();
+        let mut rows = Vec::new();
+        for (layout, args) in [
+            (
+                "keyseal",
+                vec!["mixed", "keyseal", &self.keyseal_service(), &store_path],
+            ),
+            (
+                "per-item",
+                vec!["mixed", "per-item", &self.per_item_service()],
+            ),
+        ] {
+            let line = self.child_output(&args)?;
+            match numbers(&line)?.as_slice() {
+                [calls, elapsed] => rows.push(RoundTrips {
+                    layout,
+                    calls: usize::try_from(*calls)?,
+                    elapsed: nanos(*elapsed),
+                }),
+                _ => return Err(format!("mixed printed {line:?}").into()),
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Removes every keyring item the run made.
+    pub(crate) fn clean_keyrings(&self) -> Result {
+        PerItem::connect(&self.per_item_service())?.clear()?;
+        for (backend, service) in [
+            (Backend::SecretService, self.keyseal_service()),
+            (
+                Backend::SecretService,
+                format!("{}-cold-secret-service", self.service),
+            ),
+            (
+                Backend::KernelKeyring,
+                format!("{}-cold-kernel", self.service),
+            ),
+        ] {
+            let provider = keyseal_keys::KeyringProvider::builder(service, KEY_ITEM)
+                .backend(backend)
+                .build();
+            match provider.delete() {
+                Ok(()) | Err(keyseal_keys::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+}
+
+// ----- 9: AEAD throughput -----
+
+/// One sealer on 4 MiB.
+#[derive(Debug)]
+pub(crate) struct AeadRow {
+    pub(crate) algorithm: &'static str,
+    pub(crate) bytes: usize,
+    pub(crate) seal: Summary,
+    pub(crate) open: Summary,
+    pub(crate) memcpy: Summary,
+}
+
+impl Bench {
+    pub(crate) fn aead(&self) -> Result<Vec<AeadRow>> {
+        const LEN: usize = 4 << 20;
+        let plaintext = filler(LEN as u64);
+        let mut copy = vec![0u8; LEN];
+        let key = Key::generate()?;
+        let rounds = self.plan.rounds(40);
+        let mut rows = Vec::new();
+        for algorithm in [Algorithm::Aes256Gcm, Algorithm::XChaCha20Poly1305] {
+            let sealer = algorithm.sealer();
+            let nonce = vec![7u8; algorithm.nonce_len()];
+            let sealed = sealer.seal(&key, &nonce, b"bench", &plaintext)?;
+            let times = interleave(
+                2,
+                rounds,
+                &mut [
+                    contender("seal", |_| {
+                        black_box(sealer.seal(&key, &nonce, b"bench", black_box(&plaintext))?);
+                        Ok(())
+                    }),
+                    contender("open", |_| {
+                        black_box(sealer.open(&key, &nonce, b"bench", black_box(&sealed))?);
+                        Ok(())
+                    }),
+                    contender("memcpy", |_| {
+                        copy.copy_from_slice(black_box(&plaintext));
+                        black_box(&copy);
+                        Ok(())
+                    }),
+                ],
+            )?;
+            rows.push(AeadRow {
+                algorithm: algorithm.name(),
+                bytes: LEN,
+                seal: summary(&nth(&times, 0)?)?,
+                open: summary(&nth(&times, 1)?)?,
+                memcpy: summary(&nth(&times, 2)?)?,
+            });
+        }
+        Ok(rows)
+    }
+}
+
+/// Wall time of a whole section, for the progress lines.
+pub(crate) fn timed<T>(label: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let started = Instant::now();
+    println!("keyseal-bench: {label} ...");
+    let out = f().map_err(|e| format!("{label}: {e}"))?;
+    println!(
+        "keyseal-bench: {label} done in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(out)
+}

@@ -1,0 +1,254 @@
+//! What the harness runs in fresh processes (it re-executes itself): cold
+//! starts, a process reading 20 secrets, the 1,000-operation workload, a
+//! contending writer, and memory peaks.
+//!
+//! Children print their measurements on one line of standard output.
+
+use std::io::BufRead as _;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use keyseal::Store;
+use keyseal_keys::{Backend, KeyringProvider};
+
+use crate::common::{self, Result, Rng, env_store, name, store_at, value};
+use crate::keyring::{Counting, PerItem};
+
+/// The keyring item name of keyseal's key in every benchmark store.
+pub(crate) const KEY_ITEM: &str = "store-key";
+
+/// How many operations the mixed workload runs.
+pub(crate) const MIXED_OPS: usize = 1000;
+
+/// Runs the child mode named by `args`, started at `started`.
+pub(crate) fn run(started: Instant, args: &[String]) -> Result {
+    let arg = |i: usize| -> Result<&str> {
+        args.get(i)
+            .map(String::as_str)
+            .ok_or_else(|| format!("child mode {args:?}: argument {i} missing").into())
+    };
+    match arg(0)? {
+        "cold-start" => cold_start(started, arg(1)?, arg(2)?, Path::new(arg(3)?), arg(4)?),
+        "read20" => read20(arg(1)?, arg(2)?, args.get(3).map(Path::new)),
+        "mixed" => mixed(arg(1)?, arg(2)?, args.get(3).map(Path::new)),
+        "contend" => contend(Path::new(arg(1)?), arg(2)?.parse()?, arg(3)?.parse()?),
+        "memory" => memory(Path::new(arg(1)?), arg(2)?),
+        "seed" => common::seed(&env_store(Path::new(arg(1)?)), arg(2)?.parse()?),
+        "sets" => {
+            let store = env_store(Path::new(arg(1)?));
+            for round in 0..arg(2)?.parse()? {
+                store.set(&name(usize::try_from(round % 100)?), &value(0, round))?;
+            }
+            Ok(())
+        }
+        "open" => {
+            let value: Option<String> = env_store(Path::new(arg(1)?)).get(arg(2)?)?;
+            println!(
+                "{} {}",
+                started.elapsed().as_nanos(),
+                value.map_or(0, |v| v.len())
+            );
+            Ok(())
+        }
+        other => Err(format!("unknown child mode {other}").into()),
+    }
+}
+
+pub(crate) fn backend(name: &str) -> Result<Backend> {
+    match name {
+        "secret-service" => Ok(Backend::SecretService),
+        "kernel" => Ok(Backend::KernelKeyring),
+        other => Err(format!("unknown backend {other}").into()),
+    }
+}
+
+/// keyseal's store at `path` with its key in the keyring, the provider
+/// counted.
+pub(crate) fn keyring_store(
+    backend: Backend,
+    service: &str,
+    path: &Path,
+) -> (Store, Arc<Counting<KeyringProvider>>) {
+    let provider = Arc::new(Counting::new(
+        KeyringProvider::builder(service, KEY_ITEM)
+            .backend(backend)
+            .build(),
+    ));
+    (store_at(path, Arc::clone(&provider)), provider)
+}
+
+/// A new process opens the store and reads one entry; prints the time
+/// since the process started and the part of it spent loading the key.
+fn cold_start(
+    started: Instant,
+    backend_name: &str,
+    service: &str,
+    path: &Path,
+    entry: &str,
+) -> Result {
+    let (store, provider) = keyring_store(backend(backend_name)?, service, path);
+    let value: Option<String> = store.get(entry)?;
+    let total = started.elapsed();
+    if value.is_none_or(|v| v.len() != common::VALUE_LEN) {
+        return Err(format!("entry {entry} is missing or has the wrong size").into());
+    }
+    println!("{} {}", total.as_nanos(), provider.load_nanos());
+    Ok(())
+}
+
+/// A new process reads 20 secrets (the per-item layout or keyseal).
+fn read20(layout: &str, service: &str, path: Option<&Path>) -> Result {
+    match (layout, path) {
+        ("per-item", _) => {
+            let items = PerItem::connect(service)?;
+            for i in 0..20 {
+                if items.get(&name(i))?.is_none() {
+                    return Err(format!("item {} is missing", name(i)).into());
+                }
+            }
+        }
+        ("keyseal", Some(path)) => {
+            let (store, _) = keyring_store(Backend::SecretService, service, path);
+            for i in 0..20 {
+                if store.get::<String>(&name(i))?.is_none() {
+                    return Err(format!("entry {} is missing", name(i)).into());
+                }
+            }
+        }
+        _ => return Err("read20 per-item SERVICE | read20 keyseal SERVICE STORE".into()),
+    }
+    Ok(())
+}
+
+/// One operation of the mixed workload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Op {
+    Get(String),
+    Set(String, u64),
+    List,
+    Remove(String),
+}
+
+/// The mixed workload: 70% gets, 20% sets (some of new names), 5% lists,
+/// 5% removes of names the sets may have added; the same every run.
+pub(crate) fn mixed_ops() -> Vec<Op> {
+    let mut rng = Rng::new(0x5EED);
+    (0..MIXED_OPS as u64)
+        .map(|round| match rng.below(100) {
+            0..70 => Op::Get(name(rng.below(100))),
+            70..90 => Op::Set(name(rng.below(120)), round),
+            90..95 => Op::List,
+            _ => Op::Remove(name(100 + rng.below(20))),
+        })
+        .collect()
+}
+
+/// Runs the mixed workload in this new process; prints the keyring
+/// operations it cost and the time it took.
+fn mixed(layout: &str, service: &str, path: Option<&Path>) -> Result {
+    let ops = mixed_ops();
+    let started = Instant::now();
+    let calls = match (layout, path) {
+        ("per-item", _) => {
+            let items = PerItem::connect(service)?;
+            for op in &ops {
+                match op {
+                    Op::Get(n) => drop(items.get(n)?),
+                    Op::Set(n, round) => items.set(n, value(0, *round).as_bytes())?,
+                    Op::List => drop(items.list()?),
+                    Op::Remove(n) => drop(items.remove(n)?),
+                }
+            }
+            items.calls()
+        }
+        ("keyseal", Some(path)) => {
+            let (store, provider) = keyring_store(Backend::SecretService, service, path);
+            for op in &ops {
+                match op {
+                    Op::Get(n) => drop(store.get::<String>(n)?),
+                    Op::Set(n, round) => store.set(n, &value(0, *round))?,
+                    Op::List => drop(store.list()?),
+                    Op::Remove(n) => drop(store.remove(n)?),
+                }
+            }
+            provider.calls()
+        }
+        _ => return Err("mixed per-item SERVICE | mixed keyseal SERVICE STORE".into()),
+    };
+    println!("{calls} {}", started.elapsed().as_nanos());
+    Ok(())
+}
+
+/// The value a contending writer stores: who, which write, padded to 4 KiB.
+pub(crate) fn contend_value(worker: usize, seq: usize) -> String {
+    let head = format!("{worker}:{seq}:");
+    let pad = common::VALUE_LEN.saturating_sub(head.len());
+    head + &"x".repeat(pad)
+}
+
+/// The entry names of writer `worker`.
+pub(crate) fn contend_name(worker: usize, slot: usize) -> String {
+    format!("writer-{worker}-{slot}")
+}
+
+/// How many names each contending writer cycles through.
+pub(crate) const CONTEND_SLOTS: usize = 4;
+
+fn unix_nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
+/// A contending writer: says "ready", waits for a line on standard input,
+/// then makes `sets` sets of its own names; prints when it started and
+/// ended (Unix nanoseconds).
+fn contend(path: &Path, worker: usize, sets: usize) -> Result {
+    let store = env_store(path);
+    // The one key load happens before the start line, as in a process that
+    // has been running for a while.
+    store.list()?;
+    println!("ready");
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let start = unix_nanos();
+    for seq in 0..sets {
+        store.set(
+            &contend_name(worker, seq % CONTEND_SLOTS),
+            &contend_value(worker, seq),
+        )?;
+    }
+    println!("{start} {}", unix_nanos());
+    Ok(())
+}
+
+/// Peak resident memory (KiB) while opening the store and reading one
+/// entry, then while setting one, each above this process's baseline.
+fn memory(path: &Path, entry: &str) -> Result {
+    let store = env_store(path);
+    reset_peak()?;
+    let baseline = status_kib("VmRSS")?;
+    let value: Option<String> = store.get(entry)?;
+    let open_peak = status_kib("VmHWM")?;
+    let value = value.ok_or("the entry is missing")?;
+    reset_peak()?;
+    store.set(entry, &value)?;
+    let set_peak = status_kib("VmHWM")?;
+    println!("{baseline} {open_peak} {set_peak}");
+    Ok(())
+}
+
+/// Resets this process's peak resident size to its current size.
+fn reset_peak() -> Result {
+    Ok(std::fs::write("/proc/self/clear_refs", "5")?)
+}
+
+fn status_kib(field: &str) -> Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| format!("no {field} in /proc/self/status").into())
+}

@@ -1,0 +1,665 @@
+//! `BENCHMARKS.md`: the machine, the goals met or not, and every table.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::cases::{
+    AeadRow, BundleRow, ColdRow, ContentionRow, Files, PerItemResult, RoundTrips, ScaleRow,
+};
+use crate::plot::{self, Series};
+use crate::stats::Summary;
+
+/// What the run measured, and where.
+#[derive(Debug)]
+pub(crate) struct Report {
+    pub(crate) machine: Option<Machine>,
+    pub(crate) seconds: f64,
+    pub(crate) files: Files,
+    pub(crate) per_item: PerItemResult,
+    pub(crate) bundle: Vec<BundleRow>,
+    pub(crate) cold: Vec<ColdRow>,
+    pub(crate) scaling: Vec<ScaleRow>,
+    pub(crate) contention: Vec<ContentionRow>,
+    pub(crate) round_trips: Vec<RoundTrips>,
+    pub(crate) aead: Vec<AeadRow>,
+}
+
+/// The machine and the build the numbers come from.
+#[derive(Debug)]
+pub(crate) struct Machine {
+    pub(crate) facts: Vec<(&'static str, String)>,
+    pub(crate) command: String,
+    pub(crate) quick: bool,
+}
+
+impl Machine {
+    pub(crate) fn read(work: &Path, command: String, quick: bool) -> Self {
+        let proc_field = |file: &str, key: &str| {
+            std::fs::read_to_string(file).ok().and_then(|text| {
+                text.lines()
+                    .find(|l| l.starts_with(key))
+                    .and_then(|l| l.split_once(':'))
+                    .map(|(_, v)| v.trim().to_owned())
+            })
+        };
+        let unknown = || "unknown".to_owned();
+        let env = |var: &str| std::env::var(var).unwrap_or_else(|_| unknown());
+        let memory = proc_field("/proc/meminfo", "MemTotal")
+            .and_then(|v| v.trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or_else(unknown, |kib| {
+                format!("{:.1} GiB", kib as f64 / 1024.0 / 1024.0)
+            });
+        let facts = vec![
+            ("Date (UTC)", env("KEYSEAL_BENCH_DATE")),
+            ("Commit", env("KEYSEAL_BENCH_COMMIT")),
+            (
+                "CPU",
+                proc_field("/proc/cpuinfo", "model name").unwrap_or_else(unknown),
+            ),
+            (
+                "Cores",
+                std::thread::available_parallelism().map_or_else(|_| unknown(), |n| n.to_string()),
+            ),
+            ("Memory", memory),
+            (
+                "Kernel",
+                std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                    .map_or_else(|_| unknown(), |s| s.trim().to_owned()),
+            ),
+            (
+                "Filesystem of the stores",
+                filesystem(work).unwrap_or_else(unknown),
+            ),
+            ("Rust", env("KEYSEAL_BENCH_RUSTC")),
+            ("Profile", "release".to_owned()),
+            (
+                "Secret Service",
+                "gnome-keyring in a private D-Bus session".to_owned(),
+            ),
+        ];
+        Self {
+            facts,
+            command,
+            quick,
+        }
+    }
+}
+
+/// The type and device of the mount holding `path` (from mountinfo).
+fn filesystem(path: &Path) -> Option<String> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    info.lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let mount_point = left.split_whitespace().nth(4)?;
+            let mut right = right.split_whitespace();
+            let (fstype, source) = (right.next()?, right.next()?);
+            path.starts_with(mount_point).then(|| {
+                (
+                    mount_point.len(),
+                    format!("{fstype} on {source} (mounted at {mount_point})"),
+                )
+            })
+        })
+        .max_by_key(|(len, _)| *len)
+        .map(|(_, text)| text)
+}
+
+/// Three significant digits.
+fn sig(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    #[allow(clippy::cast_possible_truncation, reason = "a digit count")]
+    let digits = (2 - v.abs().log10().floor() as i32).max(0);
+    format!("{v:.*}", usize::try_from(digits).unwrap_or(0))
+}
+
+fn ms(s: &Summary) -> String {
+    format!("{} ms ({}–{})", sig(s.median), sig(s.low), sig(s.high))
+}
+
+fn times(s: &Summary) -> String {
+    format!("{}x ({}–{})", sig(s.median), sig(s.low), sig(s.high))
+}
+
+fn kib(bytes: u64) -> String {
+    #[allow(clippy::cast_precision_loss, reason = "file sizes")]
+    let k = bytes as f64 / 1024.0;
+    if k >= 1024.0 {
+        format!("{} MiB", sig(k / 1024.0))
+    } else {
+        format!("{} KiB", sig(k))
+    }
+}
+
+fn mark(met: bool) -> &'static str {
+    if met { "met" } else { "**not met**" }
+}
+
+/// One goal of the issue.
+struct Goal {
+    what: &'static str,
+    target: &'static str,
+    measured: String,
+    met: bool,
+    /// Why it is not met and what would fix it (shown only then).
+    why_not: String,
+}
+
+impl Report {
+    fn keyseal_calls(&self) -> Option<usize> {
+        self.round_trips
+            .iter()
+            .find(|r| r.layout == "keyseal")
+            .map(|r| r.calls)
+    }
+
+    fn contention_ratio(&self) -> Option<f64> {
+        let rate = |n| {
+            self.contention
+                .iter()
+                .find(|r| r.processes == n)
+                .map(|r| r.throughput.median)
+        };
+        Some(rate(8)? / rate(1)?)
+    }
+
+    pub(crate) fn lost_updates(&self) -> usize {
+        self.contention.iter().map(|r| r.lost).sum()
+    }
+
+    fn goals(&self) -> Vec<Goal> {
+        let f = &self.files;
+        let p = &self.per_item;
+        let mut goals = vec![
+            Goal {
+                what: "keyseal `set` vs the write floor, 100 x 4 KiB",
+                target: "at most 1.15x",
+                measured: times(&f.set_vs_floor),
+                met: f.set_vs_floor.median <= 1.15,
+                why_not: explain::floor(f),
+            },
+            Goal {
+                what: "writes vs one Secret Service item per secret",
+                target: "keyseal at least 10x faster",
+                measured: times(&p.set_speedup),
+                met: p.set_speedup.median >= 10.0,
+                why_not: explain::per_item_writes(p),
+            },
+            Goal {
+                what: "cached reads vs one Secret Service item per secret",
+                target: "keyseal at least 100x faster",
+                measured: times(&p.get_speedup),
+                met: p.get_speedup.median >= 100.0,
+                why_not: explain::per_item_reads(p),
+            },
+        ];
+        for row in &self.cold {
+            goals.push(Goal {
+                what: match row.backend {
+                    "Secret Service" => "cold start beyond the keyring load (Secret Service)",
+                    _ => "cold start beyond the keyring load (kernel keyring)",
+                },
+                target: "under 1 ms",
+                measured: ms(&row.beyond),
+                met: row.beyond.median < 1.0,
+                why_not: explain::cold(row),
+            });
+        }
+        if let Some(ratio) = self.contention_ratio() {
+            goals.push(Goal {
+                what: "8 contending processes vs 1, total set throughput",
+                target: "at least 80%",
+                measured: format!("{:.0}%", ratio * 100.0),
+                met: ratio >= 0.8,
+                why_not: explain::contention(ratio),
+            });
+        }
+        goals.push(Goal {
+            what: "lost updates under contention",
+            target: "0",
+            measured: self.lost_updates().to_string(),
+            met: self.lost_updates() == 0,
+            why_not: "A lost update is a bug in the locked read-modify-write; \
+                      `cargo xtask bench` fails when it sees one."
+                .to_owned(),
+        });
+        if let Some(calls) = self.keyseal_calls() {
+            goals.push(Goal {
+                what: "keyring round trips for 1,000 mixed operations (keyseal)",
+                target: "1",
+                measured: calls.to_string(),
+                met: calls == 1,
+                why_not: "The store caches its key for the life of the process; more than one \
+                          keyring call means that cache was bypassed."
+                    .to_owned(),
+            });
+        }
+        goals
+    }
+
+    /// The goals, one line each, for the terminal.
+    pub(crate) fn summary(&self) -> String {
+        let mut out = String::from("goals:\n");
+        for g in self.goals() {
+            let _ = writeln!(
+                out,
+                "  {:<9} {} (target {}): {}",
+                if g.met { "met" } else { "NOT MET" },
+                g.what,
+                g.target,
+                g.measured
+            );
+        }
+        out
+    }
+
+    /// The scaling curve: keyseal's set and cold open beside the write
+    /// floor, with one Secret Service item's write for reference.
+    pub(crate) fn plot(&self) -> Option<String> {
+        #[allow(clippy::cast_precision_loss, reason = "entry counts")]
+        let line = |pick: fn(&ScaleRow) -> f64| -> Vec<(f64, f64)> {
+            self.scaling
+                .iter()
+                .map(|r| (r.entries as f64, pick(r)))
+                .collect()
+        };
+        let mut series = vec![
+            Series {
+                label: "keyseal set",
+                color: "#1f77b4",
+                dashed: false,
+                points: line(|r| r.set.median),
+            },
+            Series {
+                label: "write floor",
+                color: "#2ca02c",
+                dashed: false,
+                points: line(|r| r.floor.median),
+            },
+            Series {
+                label: "keyseal cold open",
+                color: "#ff7f0e",
+                dashed: false,
+                points: line(|r| r.cold_open.median),
+            },
+        ];
+        #[allow(clippy::cast_precision_loss, reason = "entry counts")]
+        if let (Some(first), Some(last)) = (self.scaling.first(), self.scaling.last()) {
+            let item = self.per_item.item_set.median;
+            series.push(Series {
+                label: "one keyring item set",
+                color: "#d62728",
+                dashed: true,
+                points: vec![(first.entries as f64, item), (last.entries as f64, item)],
+            });
+        }
+        plot::svg(
+            "keyseal: time per operation by store size (4 KiB entries)",
+            "entries in the store",
+            "milliseconds (median)",
+            &series,
+        )
+    }
+
+    pub(crate) fn markdown(&self, plot_file: &str) -> String {
+        let mut o = String::new();
+        let w = &mut o;
+        let _ = writeln!(w, "# Benchmarks\n");
+        let _ = writeln!(
+            w,
+            "Produced by `cargo xtask bench`, which builds in release mode and measures every \
+             comparison below in one run, inside a private Secret Service session. This machine \
+             is shared and noisy: absolute times drift from run to run, so each comparison runs \
+             its contenders interleaved, round by round, and reports the **median of the paired \
+             ratios** with its interquartile range in parentheses (the middle half of the \
+             rounds). Times are medians with their interquartile range.\n"
+        );
+        if let Some(m) = &self.machine {
+            if m.quick {
+                let _ = writeln!(
+                    w,
+                    "> This is a `--quick` run (fewer rounds, smaller bundle ladder): a smoke \
+                     test, not the published numbers.\n"
+                );
+            }
+            let _ = writeln!(w, "## Machine and command\n");
+            let _ = writeln!(w, "| | |\n|---|---|");
+            let _ = writeln!(w, "| Command | `{}` |", m.command);
+            for (k, v) in &m.facts {
+                let _ = writeln!(w, "| {k} | {v} |");
+            }
+            let _ = writeln!(w, "| Run time | {:.0} s |\n", self.seconds);
+        }
+
+        let goals = self.goals();
+        let _ = writeln!(w, "## Goals\n");
+        let _ = writeln!(w, "| Goal | Target | Measured | |\n|---|---|---|---|");
+        for g in &goals {
+            let _ = writeln!(
+                w,
+                "| {} | {} | {} | {} |",
+                g.what,
+                g.target,
+                g.measured,
+                mark(g.met)
+            );
+        }
+        let _ = writeln!(w);
+        for g in goals.iter().filter(|g| !g.met) {
+            let _ = writeln!(w, "**Not met: {}.** {}\n", g.what, g.why_not);
+        }
+
+        self.files_md(w);
+        self.per_item_md(w);
+        self.bundle_md(w);
+        self.cold_md(w);
+        self.scaling_md(w, plot_file);
+        self.contention_md(w);
+        self.round_trips_md(w);
+        self.aead_md(w);
+        o
+    }
+
+    fn files_md(&self, w: &mut String) {
+        let f = &self.files;
+        let _ = writeln!(w, "## 1–2. The write floor and a plaintext JSON file\n");
+        let _ = writeln!(
+            w,
+            "{} entries of 4 KiB. keyseal's file is {} ({} bytes); the write floor writes the \
+             same number of bytes to a temporary file, fsyncs it, renames it over the target \
+             and fsyncs the directory, with no encryption and no lock. The JSON file ({}) is \
+             what several tools fall back to: every secret in plaintext, read, changed and \
+             replaced atomically, without a lock. A keyseal `set` takes the cross-process lock, \
+             checks the file is the one it has cached, re-encrypts everything and replaces \
+             the file the same way. A cold `get` is a new store handle (nothing cached, the key \
+             already in memory) reading one entry.\n",
+            f.entries,
+            kib(f.file_bytes),
+            f.file_bytes,
+            kib(f.json_bytes)
+        );
+        let _ = writeln!(
+            w,
+            "| Operation | keyseal | Baseline | keyseal / baseline |\n|---|---|---|---|"
+        );
+        let _ = writeln!(
+            w,
+            "| set vs write floor | {} | {} | {} |",
+            ms(&f.set),
+            ms(&f.floor),
+            times(&f.set_vs_floor)
+        );
+        let _ = writeln!(
+            w,
+            "| set vs JSON file set | {} | {} | {} |",
+            ms(&f.set),
+            ms(&f.json_set),
+            times(&f.set_vs_json)
+        );
+        let _ = writeln!(
+            w,
+            "| cold get vs JSON file get | {} | {} | {} |\n",
+            ms(&f.cold_get),
+            ms(&f.json_get),
+            times(&f.get_vs_json)
+        );
+    }
+
+    fn per_item_md(&self, w: &mut String) {
+        let p = &self.per_item;
+        let _ = writeln!(w, "## 3. One keyring item per secret (Secret Service)\n");
+        let _ = writeln!(
+            w,
+            "The layout keyseal replaces: each secret its own gnome-keyring item, written and \
+             read through keyring-core's Secret Service store, 100 items of 4 KiB. keyseal \
+             holds the same 100 entries in its file, with its key in the same Secret Service. \
+             \"Cached\" reads are a running process's repeated reads. The last row starts a new \
+             process that reads 20 secrets, timed from spawn to exit (both sides pay the \
+             process start; keyseal also pays its one key load).\n"
+        );
+        let _ = writeln!(
+            w,
+            "| Operation | keyseal | One item per secret | keyseal faster by |\n|---|---|---|---|"
+        );
+        for (what, k, i, r) in [
+            ("set", &p.set, &p.item_set, &p.set_speedup),
+            ("get (cached)", &p.get, &p.item_get, &p.get_speedup),
+            (
+                "new process reads 20",
+                &p.read20,
+                &p.item_read20,
+                &p.read20_speedup,
+            ),
+        ] {
+            let _ = writeln!(w, "| {what} | {} | {} | {} |", ms(k), ms(i), times(r));
+        }
+        let _ = writeln!(w);
+    }
+
+    fn bundle_md(&self, w: &mut String) {
+        let _ = writeln!(w, "## 4. One bundle item in the keyring\n");
+        let _ = writeln!(
+            w,
+            "All secrets as one JSON object in one Secret Service item (the layout docker-agent \
+             moved away from), growing until the keyring refuses or slows down. For \
+             comparison, keyseal's `set` at the same number of entries is in section 6.\n"
+        );
+        let _ = writeln!(
+            w,
+            "| Entries | Item size | set | get | keyring answer |\n|---|---|---|---|---|"
+        );
+        for row in &self.bundle {
+            let cell = |s: &Option<Summary>| s.as_ref().map_or_else(|| "–".to_owned(), ms);
+            let _ = writeln!(
+                w,
+                "| {} | {} | {} | {} | {} |",
+                row.entries,
+                kib(row.bytes as u64),
+                cell(&row.set),
+                cell(&row.get),
+                row.refused
+                    .as_deref()
+                    .map_or_else(|| "accepted".to_owned(), |e| format!("refused: {e}"))
+            );
+        }
+        let _ = writeln!(w, "\n{}\n", explain::bundle(&self.bundle, &self.scaling));
+    }
+
+    fn cold_md(&self, w: &mut String) {
+        let _ = writeln!(w, "## 5. Cold start\n");
+        let _ = writeln!(
+            w,
+            "A new process opens a store of 100 entries of 4 KiB and reads one. \"In process\" is \
+             measured from the process's `main` to the value in hand; the keyring part is the \
+             one key load; \"beyond the keyring\" is the rest (reading, authenticating, \
+             decrypting and decoding the file). \"Spawn to exit\" is seen from the parent and \
+             adds the process start and exit.\n"
+        );
+        let _ = writeln!(
+            w,
+            "| Key in | In process | Keyring load | Beyond the keyring | Spawn to exit |\n|---|---|---|---|---|"
+        );
+        for row in &self.cold {
+            let _ = writeln!(
+                w,
+                "| {} | {} | {} | {} | {} |",
+                row.backend,
+                ms(&row.total),
+                ms(&row.keyring),
+                ms(&row.beyond),
+                ms(&row.process)
+            );
+        }
+        let _ = writeln!(w);
+    }
+
+    fn scaling_md(&self, w: &mut String, plot_file: &str) {
+        let _ = writeln!(w, "## 6. Scaling\n");
+        let _ = writeln!(
+            w,
+            "![keyseal's set and cold open by store size]({plot_file})\n"
+        );
+        let _ = writeln!(
+            w,
+            "| Entries | File | set | write floor | set / floor | cold open | memory: process | peak while opening | peak while setting |\n|---|---|---|---|---|---|---|---|---|"
+        );
+        for r in &self.scaling {
+            let _ = writeln!(
+                w,
+                "| {} | {} | {} | {} | {} | {} | {} | +{} | +{} |",
+                r.entries,
+                kib(r.file_bytes),
+                ms(&r.set),
+                ms(&r.floor),
+                times(&r.set_vs_floor),
+                ms(&r.cold_open),
+                kib(r.baseline_kib * 1024),
+                kib(r.open_peak_kib * 1024),
+                kib(r.set_peak_kib * 1024)
+            );
+        }
+        let _ = writeln!(w, "\n{}\n", explain::scaling(&self.scaling, &self.per_item));
+    }
+
+    fn contention_md(&self, w: &mut String) {
+        let _ = writeln!(w, "## 7. Contention\n");
+        let _ = writeln!(
+            w,
+            "Several processes set entries of the same store at once (100 entries of 4 KiB plus \
+             4 names per writer, all present from the start so the file keeps its size). Each \
+             writer stores a numbered value; afterwards every writer's last value for each of \
+             its names must be in the store, or the update was lost. Throughput is all sets \
+             divided by the time from the first writer's start to the last one's end.\n"
+        );
+        let _ = writeln!(
+            w,
+            "| Processes | Sets (all rounds) | Sets per second | vs 1 process | Lost updates |\n|---|---|---|---|---|"
+        );
+        let one = self
+            .contention
+            .iter()
+            .find(|r| r.processes == 1)
+            .map(|r| r.throughput.median);
+        for r in &self.contention {
+            let _ = writeln!(
+                w,
+                "| {} | {} | {} ({}–{}) | {} | {} |",
+                r.processes,
+                r.sets,
+                sig(r.throughput.median),
+                sig(r.throughput.low),
+                sig(r.throughput.high),
+                one.map_or_else(
+                    || "–".to_owned(),
+                    |o| format!("{:.0}%", r.throughput.median / o * 100.0)
+                ),
+                r.lost
+            );
+        }
+        let _ = writeln!(w);
+    }
+
+    fn round_trips_md(&self, w: &mut String) {
+        let _ = writeln!(w, "## 8. Keyring round trips per process\n");
+        let _ = writeln!(
+            w,
+            "A new process runs the same {} operations (70% gets, 20% sets, 5% lists, 5% \
+             removes) on 100 entries of 4 KiB. Counted: calls into the keyring (keyseal's key \
+             provider; keyring-core entry operations and searches for the per-item layout).\n",
+            crate::children::MIXED_OPS
+        );
+        let _ = writeln!(
+            w,
+            "| Layout | Keyring calls | Time for the workload |\n|---|---|---|"
+        );
+        for r in &self.round_trips {
+            let _ = writeln!(
+                w,
+                "| {} | {} | {} ms |",
+                r.layout,
+                r.calls,
+                sig(r.elapsed.as_secs_f64() * 1e3)
+            );
+        }
+        let _ = writeln!(w);
+    }
+
+    fn aead_md(&self, w: &mut String) {
+        let _ = writeln!(w, "## 9. AEAD throughput\n");
+        let _ = writeln!(
+            w,
+            "Each sealer on 4 MiB, beside a plain memory copy of the same bytes (the sealers \
+             use the CPU's AES and carry-less multiply instructions when it has them, detected \
+             at run time).\n"
+        );
+        let _ = writeln!(
+            w,
+            "| Algorithm | seal | open | memcpy | seal throughput | seal / memcpy |\n|---|---|---|---|---|---|"
+        );
+        for r in &self.aead {
+            #[allow(clippy::cast_precision_loss, reason = "4 MiB")]
+            let mib = r.bytes as f64 / (1024.0 * 1024.0);
+            let _ = writeln!(
+                w,
+                "| {} | {} | {} | {} | {} MiB/s | {}x |",
+                r.algorithm,
+                ms(&r.seal),
+                ms(&r.open),
+                ms(&r.memcpy),
+                sig(mib / (r.seal.median / 1e3)),
+                sig(r.seal.median / r.memcpy.median)
+            );
+        }
+        let _ = writeln!(w);
+    }
+}
+
+/// The paragraphs that interpret the numbers.
+mod explain {
+    use super::{ms, sig, times};
+    use crate::cases::{BundleRow, ColdRow, Files, PerItemResult, ScaleRow};
+
+    pub(super) fn floor(f: &Files) -> String {
+        format!(
+            "A set costs {} against the floor's {}: TODO",
+            ms(&f.set),
+            ms(&f.floor)
+        )
+    }
+
+    pub(super) fn per_item_writes(p: &PerItemResult) -> String {
+        format!(
+            "keyseal set {} vs item set {}: TODO",
+            ms(&p.set),
+            ms(&p.item_set)
+        )
+    }
+
+    pub(super) fn per_item_reads(p: &PerItemResult) -> String {
+        format!(
+            "keyseal get {} vs item get {}: TODO",
+            ms(&p.get),
+            ms(&p.item_get)
+        )
+    }
+
+    pub(super) fn cold(row: &ColdRow) -> String {
+        format!("beyond {}: TODO", ms(&row.beyond))
+    }
+
+    pub(super) fn contention(ratio: f64) -> String {
+        format!("{:.0}%: TODO", ratio * 100.0)
+    }
+
+    pub(super) fn bundle(rows: &[BundleRow], scaling: &[ScaleRow]) -> String {
+        let _ = (rows, scaling);
+        "TODO".to_owned()
+    }
+
+    pub(super) fn scaling(rows: &[ScaleRow], p: &PerItemResult) -> String {
+        let _ = (rows, p, sig(1.0), times);
+        "TODO".to_owned()
+    }
+}
