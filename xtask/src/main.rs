@@ -24,7 +24,8 @@ Usage: cargo xtask <task>
 
 Tasks:
   ci      fmt check, clippy, all tests (inside a real Secret Service session),
-          rustdoc, cargo-deny; stops at the first failure
+          torture --quick, bench --quick, rustdoc, cargo-deny; stops at the
+          first failure
   test    all tests inside a real Secret Service session
           (extra arguments go to `cargo test`)
   deny    cargo deny check bans licenses sources (installs cargo-deny if missing)
@@ -93,6 +94,9 @@ pub(crate) fn ci() -> Result {
         test(&[], true)
     })?;
     step("torture --quick", || torture(&["--quick".to_owned()]))?;
+    step("bench --quick (a smoke run; writes target/bench/)", || {
+        bench(&["--quick".to_owned()])
+    })?;
     step("cargo doc", || {
         run(cargo()
             .args(["doc", "--workspace", "--no-deps", "--all-features"])
