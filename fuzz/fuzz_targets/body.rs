@@ -6,4 +6,5 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let _ = keyseal::fuzzing::decode_bundle(data);
+    let _ = keyseal::fuzzing::decode_index(data);
 });

@@ -6,13 +6,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use keyseal_blob::{BlobStore, BlobStoreExt, Snapshot, Version};
 use keyseal_keys::{KeyProvider, ProviderInfo};
 use keyseal_seal::{
-    Algorithm, Envelope, ExposeSecret, Key, KeyId, SealedFile, SecretSlice, StanzaKind,
+    Algorithm, Envelope, ExposeSecret, Key, KeyId, Opened, SealedFile, SecretSlice, StanzaKind,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
-use crate::bundle::{Bundle, DecodeError, Entry, SecretBytes};
+use crate::bundle::{Bundle, DecodeError, Entry, Value};
 use crate::{Error, Result};
 
 mod lifecycle;
@@ -126,7 +126,11 @@ impl Transaction<'_> {
 
     /// The entry's raw bytes.
     pub fn get_bytes(&self, name: &str) -> Option<&[u8]> {
-        self.bundle.entries.get(name).map(|e| e.value.expose())
+        // Every value was opened and verified before the transaction began.
+        self.bundle
+            .entries
+            .get(name)
+            .and_then(|e| e.value.known_plain())
     }
 
     /// The entry names, sorted.
@@ -143,7 +147,7 @@ impl Transaction<'_> {
         self.bundle.entries.insert(
             name.to_owned(),
             Entry {
-                value: SecretBytes::new(value),
+                value: Value::new(value),
                 updated: self.now,
             },
         );
@@ -166,6 +170,8 @@ struct Loaded {
     /// what it reads under the lock, so it never writes over a change that a
     /// coincidentally equal version hid.
     sealed: Fingerprint,
+    /// The file's format version (a write always makes version 2).
+    format_version: u16,
     generation: u64,
     envelope: Arc<Envelope>,
     bundle: Arc<Bundle>,
@@ -402,13 +408,27 @@ impl Store {
     /// [`Error::Storage`], [`Error::InvalidName`].
     pub fn get_bytes(&self, name: &str) -> Result<Option<SecretSlice<u8>>> {
         check_name(name)?;
-        let copy = |bundle: &Bundle| {
-            bundle
-                .entries
-                .get(name)
-                .map(|e| SecretSlice::from(Box::<[u8]>::from(e.value.expose())))
-        };
-        self.read_op(|loaded| Ok(loaded.and_then(&copy)))
+        let context = &self.inner.context;
+        self.read_op(|bundle, envelope| {
+            let Some(entry) = bundle.and_then(|b| b.entries.get(name)) else {
+                return Ok(None);
+            };
+            let plain = match (entry.value.known_plain(), envelope) {
+                (Some(plain), _) => plain,
+                // Opened here, the first time it is read: a version-2 file
+                // decrypts only the entries that are asked for.
+                (None, Some(envelope)) => entry
+                    .value
+                    .open(envelope, context, name)
+                    .map_err(|e| Error::from_seal(&self.inner.blob.location(), e))?,
+                (None, None) => {
+                    return Err(Error::Internal {
+                        reason: "a sealed value without its envelope",
+                    });
+                }
+            };
+            Ok(Some(SecretSlice::from(Box::<[u8]>::from(plain))))
+        })
     }
 
     /// Stores `value` under `name`, creating the store (and its key) on the
@@ -428,7 +448,7 @@ impl Store {
             bundle.entries.insert(
                 name.to_owned(),
                 Entry {
-                    value: SecretBytes::new(value),
+                    value: Value::new(value),
                     updated,
                 },
             );
@@ -500,7 +520,7 @@ impl Store {
     /// As [`get_bytes`](Self::get_bytes).
     pub fn reload(&self) -> Result<()> {
         lock(&self.inner.state).cache = None;
-        self.read_op(|_| Ok(()))
+        self.read_op(|_, _| Ok(()))
     }
 
     /// The entry names, sorted. A store with no file has none, and the key
@@ -509,8 +529,9 @@ impl Store {
     /// # Errors
     /// As [`get_bytes`](Self::get_bytes).
     pub fn list(&self) -> Result<Vec<String>> {
-        self.read_op(|bundle| {
-            Ok(bundle
+        self.read_op(|bundle, envelope| {
+            Ok(self
+                .verified(bundle, envelope)?
                 .map(|b| b.entries.keys().cloned().collect())
                 .unwrap_or_default())
         })
@@ -521,15 +542,16 @@ impl Store {
     /// # Errors
     /// As [`get_bytes`](Self::get_bytes).
     pub fn entries(&self) -> Result<Vec<EntryInfo>> {
-        self.read_op(|bundle| {
-            Ok(bundle
+        self.read_op(|bundle, envelope| {
+            Ok(self
+                .verified(bundle, envelope)?
                 .map(|b| {
                     b.entries
                         .iter()
                         .map(|(name, e)| EntryInfo {
                             name: name.clone(),
                             updated: UNIX_EPOCH + std::time::Duration::from_secs(e.updated),
-                            size: e.value.expose().len(),
+                            size: e.value.len(),
                         })
                         .collect()
                 })
@@ -571,7 +593,7 @@ impl Store {
             Ok(None) => status.entries = Some(0),
             Ok(Some(loaded)) => {
                 status.exists = true;
-                status.format_version = Some(keyseal_seal::FORMAT_VERSION);
+                status.format_version = Some(loaded.format_version);
                 status.algorithm = Some(loaded.envelope.algorithm());
                 status.key_id = loaded.envelope.key_id(StanzaKind::Primary);
                 status.recovery_key_id = loaded.envelope.key_id(StanzaKind::Recovery);
@@ -606,18 +628,18 @@ impl Store {
 
     /// Runs a read against the current bundle (`None`: no file), applying
     /// the policies.
-    fn read_op<T>(&self, f: impl Fn(Option<&Bundle>) -> Result<T>) -> Result<T> {
+    fn read_op<T>(&self, f: impl Fn(Option<&Bundle>, Option<&Envelope>) -> Result<T>) -> Result<T> {
         let attempt = || match self.current()? {
-            Some(loaded) => f(Some(&loaded.bundle)),
-            None => f(None),
+            Some(loaded) => f(Some(&loaded.bundle), Some(&loaded.envelope)),
+            None => f(None, None),
         };
-        if let Some(r) = self.in_degraded(|d| f(Some(&d.bundle))) {
+        if let Some(r) = self.in_degraded(|d| f(Some(&d.bundle), None)) {
             return r;
         }
         match attempt() {
             Err(e) => {
                 self.apply_policy(e)?;
-                if let Some(r) = self.in_degraded(|d| f(Some(&d.bundle))) {
+                if let Some(r) = self.in_degraded(|d| f(Some(&d.bundle), None)) {
                     return r;
                 }
                 attempt()
@@ -707,10 +729,11 @@ impl Store {
             let Some(snapshot) = inner.blob.read().map_err(Error::from_blob)? else {
                 return Ok(None);
             };
-            match self.open(&snapshot) {
+            let version = snapshot.version();
+            match self.open_bytes(Arc::new(snapshot.into_bytes()), version) {
                 Ok(loaded) => break Arc::new(loaded),
                 Err(e @ (Error::WrongKey { .. } | Error::KeyMissing { .. })) if attempt < 4 => {
-                    if inner.blob.version().map_err(Error::from_blob)? == Some(snapshot.version()) {
+                    if inner.blob.version().map_err(Error::from_blob)? == Some(version) {
                         return Err(e);
                     }
                 }
@@ -734,9 +757,13 @@ impl Store {
 
     /// Opens one version of the file.
     fn open(&self, snapshot: &Snapshot) -> Result<Loaded> {
+        self.open_bytes(Arc::new(snapshot.bytes().to_vec()), snapshot.version())
+    }
+
+    fn open_bytes(&self, bytes: Arc<Vec<u8>>, version: Version) -> Result<Loaded> {
         let inner = &self.inner;
         let path = inner.blob.location();
-        let file = SealedFile::parse(snapshot.bytes()).map_err(|e| Error::from_seal(&path, e))?;
+        let file = SealedFile::parse(&bytes).map_err(|e| Error::from_seal(&path, e))?;
         let generation = file.header().generation();
         let seen = lock(&inner.state).seen_generation;
         if generation < seen {
@@ -750,15 +777,47 @@ impl Store {
         let opened = file
             .open(&kek, &inner.context)
             .map_err(|e| Error::from_seal(&path, e))?;
-        let bundle = decode_bundle(&path, opened.plaintext.expose_secret())?;
+        let bundle = decode_opened(&path, &opened, &bytes)?;
+        // Records another process carried over unchanged need no second
+        // decryption.
+        if let Some(previous) = lock(&inner.state).cache.clone() {
+            bundle.inherit(&previous.bundle);
+        }
         Ok(Loaded {
-            version: snapshot.version(),
-            sealed: Fingerprint::of(snapshot.bytes()),
+            version,
+            sealed: Fingerprint::of(&bytes),
+            format_version: opened.version,
             generation,
             envelope: Arc::new(opened.envelope),
             bundle: Arc::new(bundle),
             needs_commit: from_staged,
         })
+    }
+
+    /// `bundle` once every entry in it is verified: operations on the whole
+    /// store (list, entries, every write) report a damaged entry, while a
+    /// read of one entry opens only that one.
+    fn verified<'b>(
+        &self,
+        bundle: Option<&'b Bundle>,
+        envelope: Option<&Envelope>,
+    ) -> Result<Option<&'b Bundle>> {
+        if let (Some(bundle), Some(envelope)) = (bundle, envelope) {
+            bundle
+                .verify_all(envelope, &self.inner.context)
+                .map_err(|_| Error::Tampered {
+                    path: self.inner.blob.location(),
+                })?;
+        }
+        Ok(bundle)
+    }
+
+    /// Opens and verifies every entry of `loaded` that is not yet known:
+    /// a write never carries a record it has not verified into a new file
+    /// (so a damaged file is never written over).
+    fn verify_all(&self, loaded: &Loaded) -> Result<()> {
+        self.verified(Some(&loaded.bundle), Some(&loaded.envelope))
+            .map(|_| ())
     }
 
     /// The key-encryption key for an existing file, and whether it came from
@@ -871,6 +930,7 @@ impl Store {
                             Some(c) => Arc::clone(c),
                             None => Arc::new(self.open(snapshot)?),
                         };
+                        self.verify_all(&loaded)?;
                         if loaded.needs_commit {
                             // Finish the interrupted rotation, under the lock.
                             self.commit_staged_if_named(
@@ -938,7 +998,35 @@ impl Fingerprint {
     }
 }
 
-/// Decodes the entries of a file opened at `path`.
+/// Decodes the entries of a file opened at `path` whose bytes are `file`:
+/// every value of a version-1 body, or the index of a version-2 file (its
+/// values stay sealed until they are read).
+fn decode_opened(path: &str, opened: &Opened, file: &Arc<Vec<u8>>) -> Result<Bundle> {
+    if opened.version < 2 {
+        return decode_bundle(path, opened.plaintext.expose_secret());
+    }
+    Bundle::decode_index(
+        opened.plaintext.expose_secret(),
+        file,
+        opened.records.clone(),
+        opened.envelope.algorithm().nonce_len(),
+        opened.envelope.data_key_id(),
+    )
+    .map_err(|e| match e {
+        DecodeError::Version(v) => Error::UnsupportedVersion {
+            path: path.to_owned(),
+            what: "index version",
+            found: u16::from(v),
+            supported: u16::from(crate::bundle::INDEX_VERSION),
+        },
+        DecodeError::Malformed => Error::Corrupt {
+            path: path.to_owned(),
+            reason: "the index of the entries does not decode".to_owned(),
+        },
+    })
+}
+
+/// Decodes the entries of a version-1 body opened at `path`.
 fn decode_bundle(path: &str, plaintext: &[u8]) -> Result<Bundle> {
     Bundle::decode(plaintext).map_err(|e| match e {
         DecodeError::Version(v) => Error::UnsupportedVersion {

@@ -21,8 +21,15 @@ use crate::{Algorithm, Error, KEY_ID_LEN, KEY_LEN, Key, KeyId, Result, TAG_LEN};
 /// The eight bytes every keyseal file starts with: `keyseal` and a NUL.
 pub const MAGIC: [u8; 8] = *b"keyseal\0";
 
-/// The format version this build writes, and the newest it reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The format version this build writes, and the newest it reads. Version 1
+/// (one sealed body) is still read, and written by [`Envelope::seal`].
+pub const FORMAT_VERSION: u16 = 2;
+
+/// The version number inside every stanza's associated data. It stays 1 in
+/// every file version, so stanzas carry over unchanged from a version-1
+/// file to a version-2 file (a recovery stanza could not be rewrapped
+/// without the recovery key).
+const STANZA_AAD_VERSION: u16 = 1;
 
 /// The most stanzas a version-1 header may hold.
 pub const MAX_STANZAS: usize = 8;
@@ -134,7 +141,7 @@ impl core::fmt::Debug for Stanza {
 fn wrap_aad(algorithm: Algorithm, kind: StanzaKind, key_id: KeyId, context: &str) -> Vec<u8> {
     let mut aad = Vec::with_capacity(MAGIC.len() + 4 + KEY_ID_LEN + context.len());
     aad.extend_from_slice(&MAGIC);
-    aad.extend_from_slice(&FORMAT_VERSION.to_be_bytes());
+    aad.extend_from_slice(&STANZA_AAD_VERSION.to_be_bytes());
     aad.push(algorithm.id());
     aad.push(kind.id());
     aad.extend_from_slice(key_id.as_bytes());
@@ -148,6 +155,45 @@ fn body_aad(header: &[u8], context: &str) -> Vec<u8> {
     aad.extend_from_slice(header);
     aad.extend_from_slice(context.as_bytes());
     aad
+}
+
+/// The associated data of a version-2 record: a label no header or stanza
+/// starts with, the algorithm, the context and the entry's name, each
+/// length-prefixed.
+fn record_aad(algorithm: Algorithm, context: &str, name: &str) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(RECORD_LABEL.len() + 9 + context.len() + name.len());
+    aad.extend_from_slice(RECORD_LABEL);
+    aad.push(algorithm.id());
+    aad.extend_from_slice(&len_u32(context.len()).to_be_bytes());
+    aad.extend_from_slice(context.as_bytes());
+    aad.extend_from_slice(&len_u32(name.len()).to_be_bytes());
+    aad.extend_from_slice(name.as_bytes());
+    aad
+}
+
+/// The first bytes of every record's associated data.
+const RECORD_LABEL: &[u8] = b"keyseal\0record\0v2";
+
+/// A length as the format's `u32`, saturating (lengths this large are
+/// refused before they are written).
+fn len_u32(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+/// Where a version-2 record's ciphertext is authenticated: its nonce and tag,
+/// which the file's index holds.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RecordSeal {
+    /// The record's nonce (the algorithm's nonce length).
+    pub nonce: Box<[u8]>,
+    /// The record's authentication tag.
+    pub tag: [u8; TAG_LEN],
+}
+
+impl core::fmt::Debug for RecordSeal {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RecordSeal").finish_non_exhaustive()
+    }
 }
 
 /// A file's header, parsed but not decrypted: what can be known about a
@@ -195,8 +241,12 @@ impl Header {
 pub struct SealedFile<'a> {
     header: Header,
     header_bytes: &'a [u8],
+    /// Version 1: the body's nonce; version 2: the index's.
     body_nonce: &'a [u8],
+    /// Version 1: the body; version 2: the sealed index.
     body: &'a [u8],
+    /// Version 2: where the records are in the file (empty in version 1).
+    records: core::ops::Range<usize>,
 }
 
 /// What opening a file gives back.
@@ -207,8 +257,14 @@ pub struct Opened {
     pub envelope: Envelope,
     /// The file's generation counter.
     pub generation: u64,
-    /// The body's plaintext, zeroized on drop.
+    /// The body's plaintext, zeroized on drop: in version 1 every entry; in
+    /// version 2 the index, whose records are `file[records]`.
     pub plaintext: SecretSlice<u8>,
+    /// The file's format version.
+    pub version: u16,
+    /// Version 2: where the records are in the file bytes (empty in version
+    /// 1). Open one with [`Envelope::open_record`].
+    pub records: core::ops::Range<usize>,
 }
 
 impl<'a> SealedFile<'a> {
@@ -295,30 +351,40 @@ impl<'a> SealedFile<'a> {
             });
         }
         let body_nonce = r.take(nonce_len, "the file ends inside the body nonce")?;
-        let body_len =
-            usize::try_from(r.u32("the file ends inside the body length")?).map_err(|_| {
-                Error::Malformed {
-                    reason: "the body length does not fit this platform",
-                }
-            })?;
+        let as_len = |v: u32| {
+            usize::try_from(v).map_err(|_| Error::Malformed {
+                reason: "a length does not fit this platform",
+            })
+        };
+        let body_len = as_len(r.u32("the file ends inside the body length")?)?;
         if body_len < TAG_LEN {
             return Err(Error::Malformed {
                 reason: "the body is shorter than an authentication tag",
             });
         }
+        let records_len = if version >= 2 {
+            as_len(r.u32("the file ends inside the records length")?)?
+        } else {
+            0
+        };
         let header_bytes = bytes.get(..r.pos).ok_or(Error::Malformed {
             reason: "the header is truncated",
         })?;
-        let body = bytes.get(r.pos..).unwrap_or_default();
-        if body.len() != body_len {
+        let rest = bytes.len() - r.pos;
+        let expected = body_len.checked_add(records_len).ok_or(Error::Malformed {
+            reason: "the header's lengths overflow",
+        })?;
+        if rest != expected {
             return Err(Error::Malformed {
-                reason: if body.len() < body_len {
+                reason: if rest < expected {
                     "the file is truncated (shorter than its header says)"
                 } else {
                     "the file has trailing bytes after the body"
                 },
             });
         }
+        let body = bytes.get(r.pos..r.pos + body_len).unwrap_or_default();
+        let records = r.pos + body_len..bytes.len();
         Ok(Self {
             header: Header {
                 version,
@@ -329,6 +395,7 @@ impl<'a> SealedFile<'a> {
             header_bytes,
             body_nonce,
             body,
+            records,
         })
     }
 
@@ -354,6 +421,12 @@ impl<'a> SealedFile<'a> {
                 present: self.header.stanzas.iter().map(|s| s.key_id).collect(),
             })?;
         stanza.unwrap(self.header.algorithm, kek, context)
+    }
+
+    /// Version 2: where the records are in the file bytes (empty in version
+    /// 1).
+    pub fn records(&self) -> core::ops::Range<usize> {
+        self.records.clone()
     }
 
     /// Opens the body with an already unwrapped data key.
@@ -385,6 +458,8 @@ impl<'a> SealedFile<'a> {
             },
             generation: self.header.generation,
             plaintext,
+            version: self.header.version,
+            records: self.records.clone(),
         })
     }
 }
@@ -515,7 +590,14 @@ impl Envelope {
         Ok(true)
     }
 
-    /// Seals `plaintext` as a complete file with this generation counter.
+    /// The id of the data key (records sealed under another data key, before
+    /// a rotation, must be sealed again).
+    pub fn data_key_id(&self) -> KeyId {
+        self.data_key.id()
+    }
+
+    /// Seals `plaintext` as a complete version-1 file (one sealed body) with
+    /// this generation counter.
     ///
     /// # Errors
     /// [`Error::TooLarge`] when the plaintext does not fit a `u32` body
@@ -531,14 +613,57 @@ impl Envelope {
         plaintext: &[u8],
         random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
     ) -> Result<Vec<u8>> {
-        let too_large = || Error::TooLarge {
-            len: plaintext.len(),
+        self.seal_file(1, generation, context, plaintext, &[], random)
+    }
+
+    /// Seals a complete version-2 file: the sealed `index` (which lists each
+    /// record's nonce and tag), then `records` as they are (each already
+    /// sealed with [`seal_record`](Self::seal_record)).
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] when the index or the records do not fit a `u32`
+    /// length; [`Error::Random`] when the operating system's generator fails.
+    pub fn seal_indexed(
+        &self,
+        generation: u64,
+        context: &str,
+        index: &[u8],
+        records: &[u8],
+    ) -> Result<Vec<u8>> {
+        self.seal_file(2, generation, context, index, records, &mut os_random)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn seal_indexed_with(
+        &self,
+        generation: u64,
+        context: &str,
+        index: &[u8],
+        records: &[u8],
+        random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
+    ) -> Result<Vec<u8>> {
+        self.seal_file(2, generation, context, index, records, random)
+    }
+
+    fn seal_file(
+        &self,
+        version: u16,
+        generation: u64,
+        context: &str,
+        plaintext: &[u8],
+        records: &[u8],
+        random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
+    ) -> Result<Vec<u8>> {
+        let too_large = |len: usize| Error::TooLarge {
+            len,
             max: MAX_PLAINTEXT,
         };
         if plaintext.len() > MAX_PLAINTEXT {
-            return Err(too_large());
+            return Err(too_large(plaintext.len()));
         }
-        let body_len = u32::try_from(plaintext.len() + TAG_LEN).map_err(|_| too_large())?;
+        let body_len =
+            u32::try_from(plaintext.len() + TAG_LEN).map_err(|_| too_large(plaintext.len()))?;
+        let records_len = u32::try_from(records.len()).map_err(|_| too_large(records.len()))?;
         let stanza_count = u8::try_from(self.stanzas.len()).map_err(|_| Error::Malformed {
             reason: "too many stanzas",
         })?;
@@ -547,10 +672,11 @@ impl Envelope {
         let mut out = Vec::with_capacity(
             64 + self.stanzas.len() * (1 + KEY_ID_LEN + nonce_len + WRAPPED_KEY_LEN)
                 + plaintext.len()
-                + TAG_LEN,
+                + TAG_LEN
+                + records.len(),
         );
         out.extend_from_slice(&MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_be_bytes());
+        out.extend_from_slice(&version.to_be_bytes());
         out.push(self.algorithm.id());
         out.push(0); // flags
         out.extend_from_slice(&generation.to_be_bytes());
@@ -562,10 +688,15 @@ impl Envelope {
         out.resize(nonce_at + nonce_len, 0);
         random(out.get_mut(nonce_at..).unwrap_or_default())?;
         out.extend_from_slice(&body_len.to_be_bytes());
+        if version >= 2 {
+            out.extend_from_slice(&records_len.to_be_bytes());
+        }
 
         let aad = body_aad(&out, context);
-        let nonce = out.get(nonce_at..nonce_at + nonce_len).unwrap_or_default();
-        let nonce: Vec<u8> = nonce.to_vec();
+        let nonce: Vec<u8> = out
+            .get(nonce_at..nonce_at + nonce_len)
+            .unwrap_or_default()
+            .to_vec();
         // Seal where the file is assembled: the plaintext is copied in once
         // and encrypted in place, so no second buffer holds the body.
         let body_at = out.len();
@@ -579,6 +710,7 @@ impl Envelope {
         match sealed {
             Ok(tag) => {
                 out.extend_from_slice(&tag);
+                out.extend_from_slice(records);
                 Ok(out)
             }
             Err(e) => {
@@ -586,6 +718,72 @@ impl Envelope {
                 Err(e)
             }
         }
+    }
+
+    /// Seals one entry's value as a version-2 record, appending the
+    /// ciphertext (as long as the value) to `out`; returns the nonce and tag
+    /// for the index.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] for a value over the format's limit;
+    /// [`Error::Random`] when the operating system's generator fails.
+    pub fn seal_record(
+        &self,
+        context: &str,
+        name: &str,
+        value: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<RecordSeal> {
+        self.seal_record_with(context, name, value, out, &mut os_random)
+    }
+
+    pub(crate) fn seal_record_with(
+        &self,
+        context: &str,
+        name: &str,
+        value: &[u8],
+        out: &mut Vec<u8>,
+        random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
+    ) -> Result<RecordSeal> {
+        let mut nonce = vec![0u8; self.algorithm.nonce_len()].into_boxed_slice();
+        random(&mut nonce)?;
+        let aad = record_aad(self.algorithm, context, name);
+        let at = out.len();
+        out.extend_from_slice(value);
+        let buffer = out.get_mut(at..).unwrap_or_default();
+        match self
+            .algorithm
+            .sealer()
+            .seal_in_place(&self.data_key, &nonce, &aad, buffer)
+        {
+            Ok(tag) => Ok(RecordSeal { nonce, tag }),
+            Err(e) => {
+                zeroize::Zeroize::zeroize(buffer);
+                out.truncate(at);
+                Err(e)
+            }
+        }
+    }
+
+    /// Verifies and decrypts one version-2 record.
+    ///
+    /// # Errors
+    /// [`Error::Authentication`] when the record, its nonce or tag, the
+    /// entry's name or the context differ from what was sealed.
+    pub fn open_record(
+        &self,
+        context: &str,
+        name: &str,
+        seal: &RecordSeal,
+        ciphertext: &[u8],
+    ) -> Result<SecretSlice<u8>> {
+        let aad = record_aad(self.algorithm, context, name);
+        let mut message = Vec::with_capacity(ciphertext.len() + TAG_LEN);
+        message.extend_from_slice(ciphertext);
+        message.extend_from_slice(&seal.tag);
+        self.algorithm
+            .sealer()
+            .open(&self.data_key, &seal.nonce, &aad, &message)
     }
 }
 

@@ -18,7 +18,7 @@
 use std::sync::Arc;
 
 use keyseal_blob::BlobStoreExt;
-use keyseal_seal::{Envelope, ExposeSecret, Key, KeyId, SealedFile, StanzaKind};
+use keyseal_seal::{Envelope, Key, KeyId, SealedFile, StanzaKind};
 
 use super::{Loaded, Store, Written, lock};
 use crate::bundle::Bundle;
@@ -190,6 +190,7 @@ impl Store {
                     None => self.open(snapshot)?,
                     Some(recovery) => self.open_with_recovery(snapshot, recovery)?,
                 };
+                self.verify_all(&loaded)?;
                 let (envelope, r) = f(&loaded)?;
                 let envelope = Arc::new(envelope);
                 let bundle = (*loaded.bundle).clone();
@@ -221,6 +222,7 @@ impl Store {
                     }
                     Some(snapshot) => {
                         let loaded = self.open(snapshot)?;
+                        self.verify_all(&loaded)?;
                         (
                             loaded.envelope.duplicate(),
                             (*loaded.bundle).clone(),
@@ -249,17 +251,15 @@ impl Store {
         let next = generation.checked_add(1).ok_or(Error::Internal {
             reason: "the generation counter is exhausted",
         })?;
-        let plaintext = bundle.encode().map_err(|_| Error::Internal {
-            reason: "the entries could not be encoded",
-        })?;
-        let bytes = envelope
-            .seal(next, &self.inner.context, &plaintext)
+        let sealed = bundle
+            .seal_indexed(envelope, &self.inner.context, next)
             .map_err(|source| Error::Seal { source })?;
+        let bytes = sealed.file;
         let written = Written {
             sealed: super::Fingerprint::of(&bytes),
             generation: next,
             envelope: Arc::clone(envelope),
-            bundle,
+            bundle: sealed.bundle,
         };
         Ok((bytes, written))
     }
@@ -271,6 +271,7 @@ impl Store {
             self.remember(&Arc::new(Loaded {
                 version,
                 sealed: w.sealed,
+                format_version: keyseal_seal::FORMAT_VERSION,
                 generation: w.generation,
                 envelope: w.envelope,
                 bundle: Arc::new(w.bundle),
@@ -305,10 +306,12 @@ impl Store {
         let opened = file
             .open(recovery.key(), &inner.context)
             .map_err(|e| Error::from_seal(&path, e))?;
-        let bundle = super::decode_bundle(&path, opened.plaintext.expose_secret())?;
+        let bytes = Arc::new(snapshot.bytes().to_vec());
+        let bundle = super::decode_opened(&path, &opened, &bytes)?;
         Ok(Loaded {
             version: snapshot.version(),
             sealed: super::Fingerprint::of(snapshot.bytes()),
+            format_version: opened.version,
             generation,
             envelope: Arc::new(opened.envelope),
             bundle: Arc::new(bundle),

@@ -1,0 +1,137 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    unreachable_pub,
+    reason = "test code"
+)]
+//! The two file versions: version 1 (one sealed body) is read and upgraded
+//! by the next write; version 2 seals each entry as its own record, so a
+//! write reseals only what changed and a damaged record is reported by
+//! every operation that covers it, and only by those.
+
+mod support;
+
+use std::sync::Arc;
+
+use keyseal::blob::FileStore;
+use keyseal::keys::MemoryKeyProvider;
+use keyseal::seal::{Envelope, Key};
+use keyseal::{Algorithm, Error, Store};
+use support::TempDir;
+
+const CONTEXT: &str = "com.example.test/format";
+
+fn kek() -> Key {
+    Key::from_slice(&[7u8; 32]).unwrap()
+}
+
+fn store(dir: &TempDir) -> Store {
+    let provider = MemoryKeyProvider::with_key(kek());
+    Store::builder(provider, FileStore::new(dir.file()), CONTEXT).build()
+}
+
+/// A JSON string value of exactly `len` bytes as stored (quotes included).
+fn value(fill: char, len: usize) -> String {
+    std::iter::repeat_n(fill, len - 2).collect()
+}
+
+#[test]
+fn a_version_1_file_opens_and_the_next_write_makes_version_2() {
+    let dir = TempDir::new("v1");
+    // The version-1 body as docs/FORMAT.md gives it: bundle version 1, one
+    // entry "a" = JSON "x" (3 bytes), updated 5.
+    let body = [1, 1, 1, b'a', 3, b'"', b'x', b'"', 5];
+    let envelope = Envelope::new(Algorithm::Aes256Gcm, &kek(), CONTEXT).unwrap();
+    std::fs::write(dir.file(), envelope.seal(1, CONTEXT, &body).unwrap()).unwrap();
+
+    let s = store(&dir);
+    assert_eq!(s.status().format_version, Some(1));
+    assert_eq!(s.get::<String>("a").unwrap().as_deref(), Some("x"));
+    s.set("b", "y").unwrap();
+    assert_eq!(s.status().format_version, Some(2));
+    let fresh = store(&dir);
+    assert_eq!(fresh.list().unwrap(), ["a", "b"]);
+    assert_eq!(fresh.get::<String>("a").unwrap().as_deref(), Some("x"));
+    assert_eq!(fresh.get::<String>("b").unwrap().as_deref(), Some("y"));
+    assert_eq!(fresh.status().generation, Some(2));
+}
+
+#[test]
+fn a_write_reseals_only_the_entry_it_changes() {
+    let dir = TempDir::new("reseal");
+    let s = store(&dir);
+    s.set("a", &value('a', 300)).unwrap();
+    s.set("b", &value('b', 300)).unwrap();
+    let before = std::fs::read(dir.file()).unwrap();
+    s.set("b", &value('c', 300)).unwrap();
+    let after = std::fs::read(dir.file()).unwrap();
+    // Records sit at the end of the file in name order: "a" then "b".
+    let (a0, b0) = before.split_at(before.len() - 300);
+    let (a1, b1) = after.split_at(after.len() - 300);
+    assert_eq!(before.len(), after.len());
+    assert_eq!(
+        &a0[a0.len() - 300..],
+        &a1[a1.len() - 300..],
+        "a was resealed"
+    );
+    assert_ne!(b0, b1, "b was not resealed");
+    // Neither plaintext is in either file.
+    for file in [&before, &after] {
+        assert!(!file.windows(20).any(|w| w == [b'a'; 20] || w == [b'c'; 20]));
+    }
+    assert_eq!(
+        store(&dir).get::<String>("b").unwrap(),
+        Some(value('c', 300))
+    );
+}
+
+#[test]
+fn a_damaged_record_fails_its_reads_the_listing_and_every_write_and_nothing_else() {
+    let dir = TempDir::new("damaged");
+    let s = store(&dir);
+    s.set("a", &value('a', 200)).unwrap();
+    s.set("b", &value('b', 200)).unwrap();
+    let mut bytes = std::fs::read(dir.file()).unwrap();
+    // The middle of "a"'s record (the second-to-last 200 bytes).
+    let at = bytes.len() - 200 - 100;
+    bytes[at] ^= 0x10;
+    std::fs::write(dir.file(), &bytes).unwrap();
+
+    let s = store(&dir);
+    assert_eq!(s.get::<String>("b").unwrap(), Some(value('b', 200)));
+    for result in [
+        s.get::<String>("a").map(|_| ()),
+        s.list().map(|_| ()),
+        s.entries().map(|_| ()),
+        s.set("c", "new"),
+        s.remove("b").map(|_| ()),
+    ] {
+        assert!(matches!(result, Err(Error::Tampered { .. })), "{result:?}");
+    }
+    assert_eq!(
+        std::fs::read(dir.file()).unwrap(),
+        bytes,
+        "the file changed"
+    );
+}
+
+#[test]
+fn a_rotation_reseals_every_record_under_the_new_data_key() {
+    let dir = TempDir::new("rotate");
+    let provider = Arc::new(MemoryKeyProvider::new());
+    let s = Store::builder(Arc::clone(&provider), FileStore::new(dir.file()), CONTEXT).build();
+    s.set("a", &value('a', 200)).unwrap();
+    s.set("b", &value('b', 200)).unwrap();
+    let before = std::fs::read(dir.file()).unwrap();
+    s.rotate_key().unwrap();
+    let after = std::fs::read(dir.file()).unwrap();
+    let last = |f: &[u8]| f[f.len() - 400..].to_vec();
+    let (old, new) = (last(&before), last(&after));
+    assert_ne!(old[..200], new[..200]);
+    assert_ne!(old[200..], new[200..]);
+    let fresh = Store::builder(provider, FileStore::new(dir.file()), CONTEXT).build();
+    assert_eq!(fresh.get::<String>("a").unwrap(), Some(value('a', 200)));
+    assert_eq!(fresh.get::<String>("b").unwrap(), Some(value('b', 200)));
+}

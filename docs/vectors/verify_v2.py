@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""An independent reader of keyseal format v2, written from docs/FORMAT.md alone.
+
+It checks every vector in docs/vectors/v2.json: parses the header, unwraps
+the data key, opens the index, decodes it (postcard varints), and opens every
+record with the nonce and tag the index lists, comparing names, update times
+and values. It shares no code with the Rust implementation.
+
+    pip install cryptography pynacl
+    python3 docs/vectors/verify_v2.py
+"""
+import json
+import pathlib
+import struct
+import sys
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_decrypt
+
+MAGIC = b"keyseal\x00"
+RECORD_LABEL = b"keyseal\x00record\x00v2"
+NONCE_LEN = {1: 12, 2: 24}
+NAMES = {1: "AES-256-GCM", 2: "XChaCha20-Poly1305"}
+
+
+def key_id(key: bytes) -> bytes:
+    return HKDF(hashes.SHA256(), 16, b"keyseal", b"keyseal/v1/key-id").derive(key)
+
+
+def aead_open(alg: int, key: bytes, nonce: bytes, aad: bytes, ct: bytes) -> bytes:
+    if alg == 1:
+        return AESGCM(key).decrypt(nonce, ct, aad)
+    return crypto_aead_xchacha20poly1305_ietf_decrypt(ct, aad, nonce, key)
+
+
+class Cursor:
+    def __init__(self, data: bytes):
+        self.data, self.pos = data, 0
+
+    def take(self, n: int) -> bytes:
+        assert self.pos + n <= len(self.data), "truncated"
+        out = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def varint(self) -> int:
+        value, shift = 0, 0
+        while True:
+            byte = self.take(1)[0]
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                return value
+
+
+def open_file(data: bytes, key: bytes, context: bytes):
+    assert data[:8] == MAGIC
+    version, alg, flags, generation, count = struct.unpack(">HBBQB", data[8:21])
+    assert version == 2 and flags == 0 and 1 <= count <= 8
+    n = NONCE_LEN[alg]
+    pos, stanzas = 21, []
+    for _ in range(count):
+        kind, kid = data[pos], data[pos + 1 : pos + 17]
+        nonce = data[pos + 17 : pos + 17 + n]
+        wrapped = data[pos + 17 + n : pos + 17 + n + 48]
+        stanzas.append((kind, kid, nonce, wrapped))
+        pos += 1 + 16 + n + 48
+    index_nonce = data[pos : pos + n]
+    index_len, records_len = struct.unpack(">II", data[pos + n : pos + n + 8])
+    header_end = pos + n + 8
+    header = data[:header_end]
+    sealed_index = data[header_end : header_end + index_len]
+    records = data[header_end + index_len :]
+    assert len(sealed_index) == index_len and len(records) == records_len
+    kind, kid, nonce, wrapped = next(s for s in stanzas if s[1] == key_id(key))
+    # Stanza associated data keeps version 1 in every file version.
+    wrap_aad = MAGIC + struct.pack(">HBB", 1, alg, kind) + kid + context
+    data_key = aead_open(alg, key, nonce, wrap_aad, wrapped)
+    index = aead_open(alg, data_key, index_nonce, header + context, sealed_index)
+    c = Cursor(index)
+    assert c.take(1) == b"\x01", "index version"
+    entries, at = [], 0
+    for _ in range(c.varint()):
+        name = c.take(c.varint())
+        updated = c.varint()
+        length = c.varint()
+        rnonce = c.take(c.varint())
+        tag = c.take(16)
+        aad = RECORD_LABEL + bytes([alg]) + struct.pack(">I", len(context)) + context
+        aad += struct.pack(">I", len(name)) + name
+        value = aead_open(alg, data_key, rnonce, aad, records[at : at + length] + tag)
+        entries.append((name.decode(), updated, value, rnonce))
+        at += length
+    assert c.pos == len(index) and at == len(records)
+    return NAMES[alg], generation, index, entries
+
+
+def main() -> int:
+    path = pathlib.Path(__file__).with_name("v2.json")
+    vectors = json.loads(path.read_text())["vectors"]
+    for v in vectors:
+        data, context, key = bytes.fromhex(v["file"]), v["context"].encode(), bytes.fromhex(v["kek"])
+        assert key_id(key).hex() == v["kek_id"], v["name"]
+        alg, generation, index, entries = open_file(data, key, context)
+        assert (alg, generation, index.hex()) == (v["algorithm"], v["generation"], v["index"]), v["name"]
+        expected = [(e["name"], e["updated"], bytes.fromhex(e["value"]), bytes.fromhex(e["nonce"])) for e in v["entries"]]
+        assert entries == expected, v["name"]
+        print(f"ok  {v['name']}")
+    print(f"{len(vectors)} passed, 0 failed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
