@@ -71,8 +71,8 @@ def open_file(data: bytes, key: bytes, context: bytes):
     index_len, records_len = struct.unpack(">II", data[pos + n : pos + n + 8])
     header_end = pos + n + 8
     header = data[:header_end]
-    sealed_index = data[header_end : header_end + index_len]
-    records = data[header_end + index_len :]
+    records = data[header_end : header_end + records_len]
+    sealed_index = data[header_end + records_len :]
     assert len(sealed_index) == index_len and len(records) == records_len
     kind, kid, nonce, wrapped = next(s for s in stanzas if s[1] == key_id(key))
     # Stanza associated data keeps version 1 in every file version.

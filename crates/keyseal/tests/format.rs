@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use keyseal::blob::FileStore;
 use keyseal::keys::MemoryKeyProvider;
-use keyseal::seal::{Envelope, Key};
+use keyseal::seal::{Envelope, Key, SealedFile};
 use keyseal::{Algorithm, Error, Store};
 use support::TempDir;
 
@@ -30,6 +30,11 @@ fn kek() -> Key {
 fn store(dir: &TempDir) -> Store {
     let provider = MemoryKeyProvider::with_key(kek());
     Store::builder(provider, FileStore::new(dir.file()), CONTEXT).build()
+}
+
+/// The records region of a version-2 file.
+fn records(file: &[u8]) -> &[u8] {
+    &file[SealedFile::parse(file).unwrap().records()]
 }
 
 /// A JSON string value of exactly `len` bytes as stored (quotes included).
@@ -67,15 +72,11 @@ fn a_write_reseals_only_the_entry_it_changes() {
     let before = std::fs::read(dir.file()).unwrap();
     s.set("b", &value('c', 300)).unwrap();
     let after = std::fs::read(dir.file()).unwrap();
-    // Records sit at the end of the file in name order: "a" then "b".
-    let (a0, b0) = before.split_at(before.len() - 300);
-    let (a1, b1) = after.split_at(after.len() - 300);
+    // The records, in name order: "a" then "b", 300 bytes each.
+    let (a0, b0) = records(&before).split_at(300);
+    let (a1, b1) = records(&after).split_at(300);
     assert_eq!(before.len(), after.len());
-    assert_eq!(
-        &a0[a0.len() - 300..],
-        &a1[a1.len() - 300..],
-        "a was resealed"
-    );
+    assert_eq!(a0, a1, "a was resealed");
     assert_ne!(b0, b1, "b was not resealed");
     // Neither plaintext is in either file.
     for file in [&before, &after] {
@@ -94,8 +95,8 @@ fn a_damaged_record_fails_its_reads_the_listing_and_every_write_and_nothing_else
     s.set("a", &value('a', 200)).unwrap();
     s.set("b", &value('b', 200)).unwrap();
     let mut bytes = std::fs::read(dir.file()).unwrap();
-    // The middle of "a"'s record (the second-to-last 200 bytes).
-    let at = bytes.len() - 200 - 100;
+    // The middle of "a"'s record (the first of the two records).
+    let at = SealedFile::parse(&bytes).unwrap().records().start + 100;
     bytes[at] ^= 0x10;
     std::fs::write(dir.file(), &bytes).unwrap();
 
@@ -127,8 +128,8 @@ fn a_rotation_reseals_every_record_under_the_new_data_key() {
     let before = std::fs::read(dir.file()).unwrap();
     s.rotate_key().unwrap();
     let after = std::fs::read(dir.file()).unwrap();
-    let last = |f: &[u8]| f[f.len() - 400..].to_vec();
-    let (old, new) = (last(&before), last(&after));
+    let (old, new) = (records(&before), records(&after));
+    assert_eq!((old.len(), new.len()), (400, 400));
     assert_ne!(old[..200], new[..200]);
     assert_ne!(old[200..], new[200..]);
     let fresh = Store::builder(provider, FileStore::new(dir.file()), CONTEXT).build();

@@ -383,8 +383,9 @@ impl<'a> SealedFile<'a> {
                 },
             });
         }
-        let body = bytes.get(r.pos..r.pos + body_len).unwrap_or_default();
-        let records = r.pos + body_len..bytes.len();
+        // Version 2: the records, then the index; version 1: the body.
+        let records = r.pos..r.pos + records_len;
+        let body = bytes.get(records.end..).unwrap_or_default();
         Ok(Self {
             header: Header {
                 version,
@@ -613,45 +614,41 @@ impl Envelope {
         plaintext: &[u8],
         random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
     ) -> Result<Vec<u8>> {
-        self.seal_file(1, generation, context, plaintext, &[], random)
+        self.seal_file(generation, context, plaintext, random)
     }
 
-    /// Seals a complete version-2 file: the sealed `index` (which lists each
-    /// record's nonce and tag), then `records` as they are (each already
-    /// sealed with [`seal_record`](Self::seal_record)).
-    ///
-    /// # Errors
-    /// [`Error::TooLarge`] when the index or the records do not fit a `u32`
-    /// length; [`Error::Random`] when the operating system's generator fails.
-    pub fn seal_indexed(
-        &self,
-        generation: u64,
-        context: &str,
-        index: &[u8],
-        records: &[u8],
-    ) -> Result<Vec<u8>> {
-        self.seal_file(2, generation, context, index, records, &mut os_random)
-    }
-
-    #[cfg(test)]
-    pub(crate) fn seal_indexed_with(
-        &self,
-        generation: u64,
-        context: &str,
-        index: &[u8],
-        records: &[u8],
-        random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
-    ) -> Result<Vec<u8>> {
-        self.seal_file(2, generation, context, index, records, random)
+    /// Starts a version-2 file: records are appended to it one by one
+    /// ([`IndexedWriter::seal_record`], [`IndexedWriter::copy_record`]), and
+    /// [`IndexedWriter::finish`] seals the index and writes the header. The
+    /// file is assembled in one buffer, so the records are never copied
+    /// twice. `capacity` is a hint: the records' total length.
+    pub fn indexed_writer<'a>(&'a self, context: &'a str, capacity: usize) -> IndexedWriter<'a> {
+        let nonce_len = self.algorithm.nonce_len();
+        let header_len = MAGIC.len()
+            + 2
+            + 1
+            + 1
+            + 8
+            + 1
+            + self.stanzas.len() * (1 + KEY_ID_LEN + nonce_len + WRAPPED_KEY_LEN)
+            + nonce_len
+            + 4
+            + 4;
+        let mut out = Vec::with_capacity(header_len + capacity + 1024);
+        out.resize(header_len, 0);
+        IndexedWriter {
+            envelope: self,
+            context,
+            out,
+            header_len,
+        }
     }
 
     fn seal_file(
         &self,
-        version: u16,
         generation: u64,
         context: &str,
         plaintext: &[u8],
-        records: &[u8],
         random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
     ) -> Result<Vec<u8>> {
         let too_large = |len: usize| Error::TooLarge {
@@ -663,7 +660,6 @@ impl Envelope {
         }
         let body_len =
             u32::try_from(plaintext.len() + TAG_LEN).map_err(|_| too_large(plaintext.len()))?;
-        let records_len = u32::try_from(records.len()).map_err(|_| too_large(records.len()))?;
         let stanza_count = u8::try_from(self.stanzas.len()).map_err(|_| Error::Malformed {
             reason: "too many stanzas",
         })?;
@@ -672,11 +668,10 @@ impl Envelope {
         let mut out = Vec::with_capacity(
             64 + self.stanzas.len() * (1 + KEY_ID_LEN + nonce_len + WRAPPED_KEY_LEN)
                 + plaintext.len()
-                + TAG_LEN
-                + records.len(),
+                + TAG_LEN,
         );
         out.extend_from_slice(&MAGIC);
-        out.extend_from_slice(&version.to_be_bytes());
+        out.extend_from_slice(&1u16.to_be_bytes());
         out.push(self.algorithm.id());
         out.push(0); // flags
         out.extend_from_slice(&generation.to_be_bytes());
@@ -688,9 +683,6 @@ impl Envelope {
         out.resize(nonce_at + nonce_len, 0);
         random(out.get_mut(nonce_at..).unwrap_or_default())?;
         out.extend_from_slice(&body_len.to_be_bytes());
-        if version >= 2 {
-            out.extend_from_slice(&records_len.to_be_bytes());
-        }
 
         let aad = body_aad(&out, context);
         let nonce: Vec<u8> = out
@@ -710,7 +702,6 @@ impl Envelope {
         match sealed {
             Ok(tag) => {
                 out.extend_from_slice(&tag);
-                out.extend_from_slice(records);
                 Ok(out)
             }
             Err(e) => {
@@ -784,6 +775,146 @@ impl Envelope {
         self.algorithm
             .sealer()
             .open(&self.data_key, &seal.nonce, &aad, &message)
+    }
+}
+
+/// A version-2 file being assembled: the header's space, then the records;
+/// see [`Envelope::indexed_writer`].
+pub struct IndexedWriter<'a> {
+    envelope: &'a Envelope,
+    context: &'a str,
+    out: Vec<u8>,
+    header_len: usize,
+}
+
+impl core::fmt::Debug for IndexedWriter<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("IndexedWriter")
+            .field("records_len", &self.records_len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl IndexedWriter<'_> {
+    /// Where the records start in the finished file.
+    pub fn records_start(&self) -> usize {
+        self.header_len
+    }
+
+    /// The length of the records appended so far.
+    pub fn records_len(&self) -> usize {
+        self.out.len() - self.header_len
+    }
+
+    /// The bytes of the records appended so far.
+    pub fn records(&self) -> &[u8] {
+        self.out.get(self.header_len..).unwrap_or_default()
+    }
+
+    /// Seals `value` as the next record (entry `name`); returns the nonce
+    /// and tag for the index.
+    ///
+    /// # Errors
+    /// As [`Envelope::seal_record`].
+    pub fn seal_record(&mut self, name: &str, value: &[u8]) -> Result<RecordSeal> {
+        self.envelope
+            .seal_record(self.context, name, value, &mut self.out)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn seal_record_with(
+        &mut self,
+        name: &str,
+        value: &[u8],
+        random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
+    ) -> Result<RecordSeal> {
+        self.envelope
+            .seal_record_with(self.context, name, value, &mut self.out, random)
+    }
+
+    /// Appends a record sealed earlier under the same data key, as it is
+    /// (its nonce and tag go into the index unchanged).
+    pub fn copy_record(&mut self, ciphertext: &[u8]) {
+        self.out.extend_from_slice(ciphertext);
+    }
+
+    /// Seals `index` (which lists every record's name, length, nonce and
+    /// tag, in record order) after the records and writes the header.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] when the index or the records do not fit a `u32`
+    /// length; [`Error::Random`] when the operating system's generator fails.
+    pub fn finish(self, generation: u64, index: &[u8]) -> Result<Vec<u8>> {
+        self.finish_with(generation, index, &mut os_random)
+    }
+
+    pub(crate) fn finish_with(
+        mut self,
+        generation: u64,
+        index: &[u8],
+        random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
+    ) -> Result<Vec<u8>> {
+        let envelope = self.envelope;
+        let too_large = |len: usize| Error::TooLarge {
+            len,
+            max: MAX_PLAINTEXT,
+        };
+        if index.len() > MAX_PLAINTEXT {
+            return Err(too_large(index.len()));
+        }
+        let index_len = u32::try_from(index.len() + TAG_LEN).map_err(|_| too_large(index.len()))?;
+        let records_len =
+            u32::try_from(self.records_len()).map_err(|_| too_large(self.records_len()))?;
+        let stanza_count = u8::try_from(envelope.stanzas.len()).map_err(|_| Error::Malformed {
+            reason: "too many stanzas",
+        })?;
+        let nonce_len = envelope.algorithm.nonce_len();
+        let mut header = Vec::with_capacity(self.header_len);
+        header.extend_from_slice(&MAGIC);
+        header.extend_from_slice(&2u16.to_be_bytes());
+        header.push(envelope.algorithm.id());
+        header.push(0); // flags
+        header.extend_from_slice(&generation.to_be_bytes());
+        header.push(stanza_count);
+        for stanza in &envelope.stanzas {
+            stanza.encode(&mut header);
+        }
+        let nonce_at = header.len();
+        header.resize(nonce_at + nonce_len, 0);
+        random(header.get_mut(nonce_at..).unwrap_or_default())?;
+        header.extend_from_slice(&index_len.to_be_bytes());
+        header.extend_from_slice(&records_len.to_be_bytes());
+        let slot = self
+            .out
+            .get_mut(..self.header_len)
+            .filter(|slot| slot.len() == header.len())
+            .ok_or(Error::Malformed {
+                reason: "the header does not fit the space reserved for it",
+            })?;
+        slot.copy_from_slice(&header);
+
+        let aad = body_aad(&header, self.context);
+        let nonce = header
+            .get(nonce_at..nonce_at + nonce_len)
+            .unwrap_or_default();
+        let index_at = self.out.len();
+        self.out.extend_from_slice(index);
+        let sealed = envelope.algorithm.sealer().seal_in_place(
+            &envelope.data_key,
+            nonce,
+            &aad,
+            self.out.get_mut(index_at..).unwrap_or_default(),
+        );
+        match sealed {
+            Ok(tag) => {
+                self.out.extend_from_slice(&tag);
+                Ok(self.out)
+            }
+            Err(e) => {
+                zeroize::Zeroize::zeroize(&mut self.out);
+                Err(e)
+            }
+        }
     }
 }
 

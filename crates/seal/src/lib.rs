@@ -15,8 +15,8 @@ mod tests_v2;
 pub use crate::aead::{Aes256GcmSealer, XChaCha20Poly1305Sealer};
 pub use crate::error::{Error, Result};
 pub use crate::format::{
-    Envelope, FORMAT_VERSION, Header, MAGIC, MAX_STANZAS, Opened, RecordSeal, SealedFile, Stanza,
-    StanzaKind, WRAPPED_KEY_LEN,
+    Envelope, FORMAT_VERSION, Header, IndexedWriter, MAGIC, MAX_STANZAS, Opened, RecordSeal,
+    SealedFile, Stanza, StanzaKind, WRAPPED_KEY_LEN,
 };
 pub use crate::key::{KEY_ID_LEN, KEY_LEN, Key, KeyId};
 pub use crate::sealer::{Algorithm, Sealer, TAG_LEN};
