@@ -134,7 +134,7 @@ impl FileStore {
             .open(&self.lock_path)
             .map_err(|e| Error::io("open the lock file", &self.lock_path, e))?;
         let started = Instant::now();
-        let mut pause = Duration::from_millis(1);
+        let mut pause = LOCK_POLL_FIRST;
         loop {
             match file.try_lock() {
                 Ok(()) => {
@@ -159,7 +159,7 @@ impl FileStore {
                 });
             }
             thread::sleep(pause.min(self.lock_timeout.saturating_sub(waited)));
-            pause = (pause * 2).min(Duration::from_millis(50));
+            pause = next_pause(pause, waited);
         }
     }
 
@@ -352,6 +352,32 @@ impl BlobStore for FileStore {
     }
 }
 
+/// The first pause between two tries of the lock.
+const LOCK_POLL_FIRST: Duration = Duration::from_micros(50);
+
+/// The longest pause while the wait is short: a holder's update takes about a
+/// millisecond, and every moment the lock sits free while all waiters sleep
+/// is lost throughput (8 writers kept 62% of one writer's throughput with
+/// pauses that grew to 50 ms; see `docs/BENCHMARKS.md`).
+const LOCK_POLL_SHORT_CAP: Duration = Duration::from_millis(1);
+
+/// How long a wait counts as short.
+const LOCK_SHORT_WAIT: Duration = Duration::from_millis(250);
+
+/// The longest pause in a long wait (a holder that is stuck or stopped),
+/// where tries every millisecond would only burn CPU.
+const LOCK_POLL_LONG_CAP: Duration = Duration::from_millis(25);
+
+/// The pause after `pause`, having waited `waited` so far.
+fn next_pause(pause: Duration, waited: Duration) -> Duration {
+    let cap = if waited < LOCK_SHORT_WAIT {
+        LOCK_POLL_SHORT_CAP
+    } else {
+        LOCK_POLL_LONG_CAP
+    };
+    (pause * 2).min(cap)
+}
+
 /// Open options that create files readable and writable by the owner only.
 fn private_options() -> OpenOptions {
     #[allow(unused_mut, reason = "only Unix sets a mode")]
@@ -430,4 +456,24 @@ fn random_u64() -> u64 {
         return u64::from(nanos);
     }
     u64::from_ne_bytes(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_pauses_stay_short_while_the_wait_is_short_and_grow_after() {
+        let mut pause = LOCK_POLL_FIRST;
+        let mut waited = Duration::ZERO;
+        while waited < LOCK_SHORT_WAIT {
+            assert!(pause <= LOCK_POLL_SHORT_CAP, "{pause:?} after {waited:?}");
+            waited += pause;
+            pause = next_pause(pause, waited);
+        }
+        for _ in 0..10 {
+            pause = next_pause(pause, waited);
+        }
+        assert_eq!(pause, LOCK_POLL_LONG_CAP);
+    }
 }
