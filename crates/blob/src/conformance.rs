@@ -15,7 +15,7 @@
 use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::{BlobStore, BlobStoreExt, Decision};
+use crate::{BlobStore, BlobStoreExt, Current, Decision};
 
 /// Runs every check, starting from and leaving an empty store.
 pub fn run_all(store: &dyn BlobStore) {
@@ -29,6 +29,7 @@ pub fn run_all(store: &dyn BlobStore) {
     concurrent_updates_lose_nothing(store);
     quarantine_keeps_the_blob_and_empties_the_store(store);
     large_blobs_round_trip(store);
+    updates_expecting_a_version_see_the_same_blob(store);
 }
 
 fn empty(store: &dyn BlobStore) {
@@ -266,5 +267,66 @@ pub fn large_blobs_round_trip(store: &dyn BlobStore) {
     let blob: Vec<u8> = (0..1024 * 1024).map(|i: u32| (i % 251) as u8).collect();
     write(store, &blob);
     assert!(read(store) == Some(blob), "a large blob changed");
+    empty(store);
+}
+
+/// [`BlobStore::update_expecting`]: with the current version, the closure
+/// sees the blob's true ends (or the whole blob); asking for everything gives
+/// the whole blob; with a stale version it gets the whole blob; a write made
+/// from either lands.
+pub fn updates_expecting_a_version_see_the_same_blob(store: &dyn BlobStore) {
+    empty(store);
+    let blob: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+    let version = write(store, &blob);
+    let mut seen = Vec::new();
+    store
+        .update_expecting(Some(version), 8, 4, &mut |current| match current {
+            Current::Unchanged { len, head, tail } => {
+                assert_eq!(len, 1000, "Unchanged gave the wrong length");
+                assert_eq!(Some(head), blob.get(..8), "Unchanged gave the wrong head");
+                assert_eq!(Some(tail), blob.get(996..), "Unchanged gave the wrong tail");
+                seen.push("unchanged");
+                Decision::ReadAll
+            }
+            Current::Read(snapshot) => {
+                let bytes = snapshot.map(|s| s.bytes().to_vec());
+                assert_eq!(
+                    bytes.as_deref(),
+                    Some(blob.as_slice()),
+                    "Read gave another blob"
+                );
+                seen.push("read");
+                Decision::Keep
+            }
+        })
+        .unwrap_or_else(|e| panic!("update_expecting failed: {e}"));
+    assert_eq!(
+        seen.last(),
+        Some(&"read"),
+        "ReadAll did not give the whole blob"
+    );
+    // A stale expectation (another writer came first) reads everything.
+    let newer = write(store, b"newer");
+    let mut saw_read = false;
+    store
+        .update_expecting(Some(version), 8, 4, &mut |current| {
+            if let Current::Read(Some(s)) = current {
+                saw_read = s.bytes() == b"newer";
+            }
+            Decision::Keep
+        })
+        .unwrap_or_else(|e| panic!("update_expecting failed: {e}"));
+    assert!(
+        saw_read,
+        "a stale version did not give the whole, newer blob"
+    );
+    // A write decided from the ends lands like any other.
+    let written = store
+        .update_expecting(Some(newer), 8, 4, &mut |_| {
+            Decision::Write(b"from the ends".to_vec())
+        })
+        .unwrap_or_else(|e| panic!("update_expecting failed: {e}"));
+    assert_eq!(store.version().ok().flatten(), written);
+    assert_eq!(read(store).as_deref(), Some(&b"from the ends"[..]));
     empty(store);
 }

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::{BlobStore, Decision, Error, Result, Snapshot, Version};
+use crate::{BlobStore, Current, Decision, Error, Result, Snapshot, Version};
 
 /// The default bound on waiting for the lock.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -203,6 +203,54 @@ impl FileStore {
         Ok(Some(Snapshot::new(bytes, version_of(&meta))))
     }
 
+    /// Under the lock: the data file's length and its first `head` and last
+    /// `tail` bytes, when its version is still `expected`; `None` when it is
+    /// not (or is gone, or is not a regular file: the full read reports it).
+    fn read_ends(&self, expected: Version, head: usize, tail: usize) -> Result<Option<Ends>> {
+        if fs::symlink_metadata(&self.path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Ok(None);
+        }
+        let Ok(file) = File::open(&self.path) else {
+            return Ok(None);
+        };
+        let meta = file.metadata().map_err(|e| self.unreadable(e))?;
+        if !meta.is_file() || version_of(&meta) != expected || meta.len() > self.max_size {
+            return Ok(None);
+        }
+        let len = meta.len();
+        let read_at = |offset: u64, n: usize| -> Result<Vec<u8>> {
+            let mut buf = vec![0u8; n];
+            read_exact_at(&file, &mut buf, offset).map_err(|e| self.unreadable(e))?;
+            Ok(buf)
+        };
+        let clamp = |n: usize| usize::try_from(len).map_or(n, |len| n.min(len));
+        let head = read_at(0, clamp(head))?;
+        let tail_len = clamp(tail);
+        let tail = read_at(len - tail_len as u64, tail_len)?;
+        Ok(Some((len, head, tail)))
+    }
+
+    /// Carries out an update's decision on the blob at `current`.
+    fn apply(&self, decision: Decision, current: Option<Version>) -> Result<Option<Version>> {
+        match decision {
+            Decision::Keep | Decision::Abort | Decision::ReadAll => Ok(current),
+            Decision::Write(bytes) => {
+                // A blob this store could not read back is never written.
+                if bytes.len() as u64 > self.max_size {
+                    return Err(Error::WriteTooLarge {
+                        path: self.path.clone(),
+                        size: bytes.len() as u64,
+                        limit: self.max_size,
+                    });
+                }
+                self.replace(&bytes)?;
+                let meta =
+                    fs::metadata(&self.path).map_err(|e| Error::io("inspect", &self.path, e))?;
+                Ok(Some(version_of(&meta)))
+            }
+        }
+    }
+
     fn unreadable(&self, source: io::Error) -> Error {
         match source.kind() {
             io::ErrorKind::PermissionDenied => Error::PermissionDenied {
@@ -299,26 +347,37 @@ impl BlobStore for FileStore {
         &self,
         decide: &mut dyn FnMut(Option<&Snapshot>) -> Decision,
     ) -> Result<Option<Version>> {
+        self.update_expecting(None, 0, 0, &mut |current| match current {
+            Current::Read(snapshot) => decide(snapshot),
+            _ => Decision::ReadAll,
+        })
+    }
+
+    fn update_expecting(
+        &self,
+        expected: Option<Version>,
+        head: usize,
+        tail: usize,
+        decide: &mut dyn FnMut(Current<'_>) -> Decision,
+    ) -> Result<Option<Version>> {
         let _lock = self.lock()?;
         self.remove_stale_temps();
-        let current = self.read_current()?;
-        match decide(current.as_ref()) {
-            Decision::Keep | Decision::Abort => Ok(current.map(|s| s.version())),
-            Decision::Write(bytes) => {
-                // A blob this store could not read back is never written.
-                if bytes.len() as u64 > self.max_size {
-                    return Err(Error::WriteTooLarge {
-                        path: self.path.clone(),
-                        size: bytes.len() as u64,
-                        limit: self.max_size,
-                    });
-                }
-                self.replace(&bytes)?;
-                let meta =
-                    fs::metadata(&self.path).map_err(|e| Error::io("inspect", &self.path, e))?;
-                Ok(Some(version_of(&meta)))
+        if let Some(expected) = expected
+            && let Some((len, head, tail)) = self.read_ends(expected, head, tail)?
+        {
+            match decide(Current::Unchanged {
+                len,
+                head: &head,
+                tail: &tail,
+            }) {
+                Decision::ReadAll => {}
+                other => return self.apply(other, Some(expected)),
             }
         }
+        let current = self.read_current()?;
+        let version = current.as_ref().map(Snapshot::version);
+        let decision = decide(Current::Read(current.as_ref()));
+        self.apply(decision, version)
     }
 
     fn quarantine(&self, reason: &str) -> Result<Option<String>> {
@@ -376,6 +435,24 @@ fn next_pause(pause: Duration, waited: Duration) -> Duration {
         LOCK_POLL_LONG_CAP
     };
     (pause * 2).min(cap)
+}
+
+/// A file's length, first bytes and last bytes.
+type Ends = (u64, Vec<u8>, Vec<u8>);
+
+/// Reads exactly `buf.len()` bytes at `offset` without moving a cursor.
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+    }
+    #[cfg(not(unix))]
+    {
+        use std::io::Seek as _;
+        let mut file = file;
+        file.seek(io::SeekFrom::Start(offset))?;
+        file.read_exact(buf)
+    }
 }
 
 /// Open options that create files readable and writable by the owner only.

@@ -71,6 +71,32 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
         decide: &mut dyn FnMut(Option<&Snapshot>) -> Decision,
     ) -> Result<Option<Version>>;
 
+    /// [`update`](Self::update) for a caller that already holds the blob it
+    /// read at version `expected`: when the blob still has that version, a
+    /// store may read only its first `head` and last `tail` bytes and pass
+    /// them as [`Current::Unchanged`], so the caller can confirm it is the
+    /// blob it holds without reading all of it; `decide` answers
+    /// [`Decision::ReadAll`] to be called again with the whole blob.
+    ///
+    /// The default reads the whole blob every time.
+    ///
+    /// # Errors
+    /// As [`update`](Self::update).
+    fn update_expecting(
+        &self,
+        expected: Option<Version>,
+        head: usize,
+        tail: usize,
+        decide: &mut dyn FnMut(Current<'_>) -> Decision,
+    ) -> Result<Option<Version>> {
+        let _ = (expected, head, tail);
+        self.update(&mut |current| match decide(Current::Read(current)) {
+            // Nothing more to read: a closure that still asks is confused.
+            Decision::ReadAll => Decision::Abort,
+            other => other,
+        })
+    }
+
     /// Moves the current blob aside under a name that says when and why
     /// (`<name>.<reason>-<UTC timestamp>`), under the lock, so the store
     /// starts empty without destroying what it could not use. Returns where
@@ -92,6 +118,25 @@ pub enum Decision {
     Keep,
     /// The caller's logic failed: leave the blob as it is.
     Abort,
+    /// In reply to [`Current::Unchanged`]: call again with the whole blob.
+    ReadAll,
+}
+
+/// What an update's closure sees (see [`BlobStore::update_expecting`]).
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub enum Current<'a> {
+    /// The whole current blob (`None`: there is none).
+    Read(Option<&'a Snapshot>),
+    /// The blob has the version the caller expected; only its ends were read.
+    Unchanged {
+        /// The blob's length.
+        len: u64,
+        /// Its first bytes (all of them, for a blob shorter than asked).
+        head: &'a [u8],
+        /// Its last bytes (all of them, for a blob shorter than asked).
+        tail: &'a [u8],
+    },
 }
 
 /// A blob and the version it was read at.
@@ -185,6 +230,45 @@ pub trait BlobStoreExt: BlobStore {
             }
         })
     }
+
+    /// [`BlobStore::update_expecting`] with a closure that returns a value
+    /// or its own error, as [`update_with`](Self::update_with) does;
+    /// `Ok(None)` asks for the whole blob ([`Decision::ReadAll`]).
+    ///
+    /// # Errors
+    /// The outer error is the store's; the inner one is the closure's.
+    fn update_expecting_with<T, E>(
+        &self,
+        expected: Option<Version>,
+        head: usize,
+        tail: usize,
+        mut f: impl FnMut(Current<'_>) -> core::result::Result<Option<(Option<Vec<u8>>, T)>, E>,
+    ) -> Result<core::result::Result<(T, Option<Version>), E>> {
+        let mut outcome = None;
+        let version =
+            self.update_expecting(expected, head, tail, &mut |current| match f(current) {
+                Ok(None) => Decision::ReadAll,
+                Ok(Some((bytes, value))) => {
+                    outcome = Some(Ok(value));
+                    bytes.map_or(Decision::Keep, Decision::Write)
+                }
+                Err(e) => {
+                    outcome = Some(Err(e));
+                    Decision::Abort
+                }
+            })?;
+        Ok(match outcome {
+            Some(Ok(value)) => Ok((value, version)),
+            Some(Err(e)) => Err(e),
+            None => {
+                return Err(Error::Io {
+                    operation: "run the update of",
+                    path: self.location().into(),
+                    source: std::io::Error::other("the store did not run the update"),
+                });
+            }
+        })
+    }
 }
 
 impl<S: BlobStore + ?Sized> BlobStoreExt for S {}
@@ -204,6 +288,15 @@ impl<T: BlobStore + ?Sized> BlobStore for Arc<T> {
         decide: &mut dyn FnMut(Option<&Snapshot>) -> Decision,
     ) -> Result<Option<Version>> {
         (**self).update(decide)
+    }
+    fn update_expecting(
+        &self,
+        expected: Option<Version>,
+        head: usize,
+        tail: usize,
+        decide: &mut dyn FnMut(Current<'_>) -> Decision,
+    ) -> Result<Option<Version>> {
+        (**self).update_expecting(expected, head, tail, decide)
     }
     fn quarantine(&self, reason: &str) -> Result<Option<String>> {
         (**self).quarantine(reason)
@@ -225,6 +318,15 @@ impl<T: BlobStore + ?Sized> BlobStore for Box<T> {
         decide: &mut dyn FnMut(Option<&Snapshot>) -> Decision,
     ) -> Result<Option<Version>> {
         (**self).update(decide)
+    }
+    fn update_expecting(
+        &self,
+        expected: Option<Version>,
+        head: usize,
+        tail: usize,
+        decide: &mut dyn FnMut(Current<'_>) -> Decision,
+    ) -> Result<Option<Version>> {
+        (**self).update_expecting(expected, head, tail, decide)
     }
     fn quarantine(&self, reason: &str) -> Result<Option<String>> {
         (**self).quarantine(reason)

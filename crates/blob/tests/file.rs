@@ -284,3 +284,27 @@ fn a_symbolic_link_where_the_file_should_be_is_refused_and_left_alone() {
     );
     assert_eq!(fs::read(&real).unwrap(), b"someone else's file");
 }
+
+#[test]
+fn an_update_expecting_the_current_version_reads_only_the_ends() {
+    use keyseal_blob::Current;
+    let dir = TempDir::new("ends");
+    let store = FileStore::new(dir.path().join("store.sealed"));
+    write(&store, &[5u8; 4096]).unwrap();
+    let version = store.version().unwrap();
+    let mut seen = Vec::new();
+    store
+        .update_expecting(version, 16, 16, &mut |current| {
+            seen.push(match current {
+                Current::Unchanged { len, head, tail } => {
+                    assert_eq!((len, head.len(), tail.len()), (4096, 16, 16));
+                    "unchanged"
+                }
+                Current::Read(_) => "read",
+                _ => "other",
+            });
+            Decision::Keep
+        })
+        .unwrap();
+    assert_eq!(seen, ["unchanged"]);
+}

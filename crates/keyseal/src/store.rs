@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use keyseal_blob::{BlobStore, BlobStoreExt, Snapshot, Version};
+use keyseal_blob::{BlobStore, BlobStoreExt, Current, Snapshot, Version};
 use keyseal_keys::{KeyProvider, ProviderInfo};
 use keyseal_seal::{
     Algorithm, Envelope, ExposeSecret, Key, KeyId, Opened, SealedFile, SecretSlice, StanzaKind,
@@ -917,52 +917,76 @@ impl Store {
     fn persist<R>(&self, change: &mut dyn FnMut(&mut Bundle) -> Change<R>) -> Result<R> {
         let inner = &self.inner;
         let cached = lock(&inner.state).cache.clone();
+        // When the file is still the cached version, the store reads only
+        // its ends, to check the fingerprint, instead of all of it.
+        let expected = cached.as_ref().map(|c| c.version);
         let outcome = inner
             .blob
-            .update_with(|current| -> Result<Step<R>> {
-                let (base, mut bundle) = match current {
-                    None => (None, Bundle::default()),
-                    Some(snapshot) => {
-                        let loaded = match cached.as_ref().filter(|c| {
-                            c.version == snapshot.version()
-                                && c.sealed == Fingerprint::of(snapshot.bytes())
-                        }) {
-                            Some(c) => Arc::clone(c),
-                            None => Arc::new(self.open(snapshot)?),
-                        };
-                        self.verify_all(&loaded)?;
-                        if loaded.needs_commit {
-                            // Finish the interrupted rotation, under the lock.
-                            self.commit_staged_if_named(
-                                loaded.envelope.key_id(StanzaKind::Primary),
-                            );
+            .update_expecting_with(
+                expected,
+                Fingerprint::HEAD,
+                keyseal_seal::TAG_LEN,
+                |current| -> Result<Option<Step<R>>> {
+                    let loaded = match current {
+                        Current::Unchanged { len, head, tail } => {
+                            match cached
+                                .as_ref()
+                                .filter(|c| c.sealed.matches(len, head, tail))
+                            {
+                                Some(c) => Some(Arc::clone(c)),
+                                // Not the cached file after all: read it all.
+                                None => return Ok(None),
+                            }
                         }
-                        let bundle = (*loaded.bundle).clone();
-                        (
-                            Some((Arc::clone(&loaded.envelope), loaded.generation)),
-                            bundle,
-                        )
-                    }
-                };
-                let r = match change(&mut bundle) {
-                    // Nothing to store; with no file, no key is created either.
-                    Change::Unchanged(r) => return Ok((None, (r, None))),
-                    Change::Changed(r) => r,
-                };
-                let (envelope, generation) = match base {
-                    Some(base) => base,
-                    None => {
-                        // No file: create the key now, under the lock, so no
-                        // other process can create a second one.
-                        let kek = self.kek_for_new_file()?;
-                        let envelope = Envelope::new(inner.algorithm, &kek, &inner.context)
-                            .map_err(|source| Error::Seal { source })?;
-                        (Arc::new(envelope), 0)
-                    }
-                };
-                let (bytes, written) = self.seal_written(&envelope, bundle, generation)?;
-                Ok((Some(bytes), (r, Some(written))))
-            })
+                        Current::Read(None) => None,
+                        Current::Read(Some(snapshot)) => Some(
+                            match cached.as_ref().filter(|c| {
+                                c.version == snapshot.version()
+                                    && c.sealed == Fingerprint::of(snapshot.bytes())
+                            }) {
+                                Some(c) => Arc::clone(c),
+                                None => Arc::new(self.open(snapshot)?),
+                            },
+                        ),
+                        _ => return Ok(None),
+                    };
+                    let (base, mut bundle) = match loaded {
+                        None => (None, Bundle::default()),
+                        Some(loaded) => {
+                            self.verify_all(&loaded)?;
+                            if loaded.needs_commit {
+                                // Finish the interrupted rotation, under the lock.
+                                self.commit_staged_if_named(
+                                    loaded.envelope.key_id(StanzaKind::Primary),
+                                );
+                            }
+                            let bundle = (*loaded.bundle).clone();
+                            (
+                                Some((Arc::clone(&loaded.envelope), loaded.generation)),
+                                bundle,
+                            )
+                        }
+                    };
+                    let r = match change(&mut bundle) {
+                        // Nothing to store; with no file, no key is created either.
+                        Change::Unchanged(r) => return Ok(Some((None, (r, None)))),
+                        Change::Changed(r) => r,
+                    };
+                    let (envelope, generation) = match base {
+                        Some(base) => base,
+                        None => {
+                            // No file: create the key now, under the lock, so no
+                            // other process can create a second one.
+                            let kek = self.kek_for_new_file()?;
+                            let envelope = Envelope::new(inner.algorithm, &kek, &inner.context)
+                                .map_err(|source| Error::Seal { source })?;
+                            (Arc::new(envelope), 0)
+                        }
+                    };
+                    let (bytes, written) = self.seal_written(&envelope, bundle, generation)?;
+                    Ok(Some((Some(bytes), (r, Some(written)))))
+                },
+            )
             .map_err(Error::from_blob)?;
         self.finish(outcome)
     }
@@ -981,6 +1005,11 @@ struct Fingerprint {
 }
 
 impl Fingerprint {
+    /// Whether a file of `len` bytes with these ends is this one.
+    fn matches(&self, len: u64, head: &[u8], tail: &[u8]) -> bool {
+        self.len as u64 == len && *self.head == *head && *self.tail == *tail
+    }
+
     /// Covers any header keyseal writes (two stanzas and the body nonce take
     /// well under this).
     const HEAD: usize = 512;
