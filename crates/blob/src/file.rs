@@ -8,8 +8,9 @@
 //! ```
 //!
 //! An update takes the lock (polling `File::try_lock` until the timeout),
-//! removes leftover temporary files (nobody else can be writing: we hold the
-//! lock), reads the current blob, runs the caller's closure, and, to write,
+//! removes leftover temporary files at a handle's first update and every
+//! 64th (nobody else can be writing: we hold the lock), reads the current
+//! blob (only its ends, when the caller expects its version), runs the caller's closure, and, to write,
 //! creates a new temporary file 0600 in the same directory, writes it,
 //! fsyncs it, renames it over the data file and fsyncs the directory. A crash
 //! at any point leaves the old file or the new one, and a reader (who takes
@@ -43,7 +44,15 @@ pub struct FileStore {
     lock_path: PathBuf,
     lock_timeout: Duration,
     max_size: u64,
+    /// Updates made through this handle: leftover temporary files are looked
+    /// for at the first and then at every [`CLEANUP_EVERY`]th.
+    updates: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
+
+/// How often (in updates of one handle) the directory is searched for the
+/// temporary files of crashed writers. Leftovers only waste space, and a
+/// directory listing on every update costs more than its share of a write.
+const CLEANUP_EVERY: u64 = 64;
 
 impl FileStore {
     /// A store whose blob is the file at `path`.
@@ -65,6 +74,7 @@ impl FileStore {
             file_name,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             max_size: DEFAULT_MAX_SIZE,
+            updates: std::sync::Arc::default(),
         }
     }
 
@@ -361,7 +371,12 @@ impl BlobStore for FileStore {
         decide: &mut dyn FnMut(Current<'_>) -> Decision,
     ) -> Result<Option<Version>> {
         let _lock = self.lock()?;
-        self.remove_stale_temps();
+        let n = self
+            .updates
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n.is_multiple_of(CLEANUP_EVERY) {
+            self.remove_stale_temps();
+        }
         if let Some(expected) = expected
             && let Some((len, head, tail)) = self.read_ends(expected, head, tail)?
         {

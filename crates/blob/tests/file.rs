@@ -88,18 +88,28 @@ fn a_held_lock_times_out_with_an_error_naming_the_lock_file() {
 }
 
 #[test]
-fn stale_temporary_files_are_removed_by_the_next_update() {
+fn stale_temporary_files_are_removed_by_a_new_handle_and_every_64th_update() {
     let dir = TempDir::new("stale");
-    let store = FileStore::new(dir.path().join("store.sealed"));
-    write(&store, b"committed").unwrap();
+    let path = dir.path().join("store.sealed");
+    write(&FileStore::new(&path), b"committed").unwrap();
     let stale = dir.path().join(".store.sealed.tmp-999999-00000000deadbeef");
     let other = dir.path().join(".other.tmp-1-2");
     fs::write(&stale, b"half a write").unwrap();
     fs::write(&other, b"not ours").unwrap();
+    // A process that starts after a crash cleans up at its first update.
+    let store = FileStore::new(&path);
     write(&store, b"next").unwrap();
     assert!(!stale.exists(), "the crash leftover is still there");
     assert!(other.exists(), "a file of another store was removed");
     assert_eq!(store.read().unwrap().unwrap().bytes(), b"next");
+    // A long-lived handle looks again every 64 updates.
+    fs::write(&stale, b"another crash").unwrap();
+    for i in 1..64 {
+        write(&store, format!("{i}").as_bytes()).unwrap();
+    }
+    assert!(stale.exists(), "looked before the 64th update");
+    write(&store, b"64th").unwrap();
+    assert!(!stale.exists(), "the 64th update did not clean up");
 }
 
 #[test]

@@ -226,8 +226,11 @@ fn sigkill_during_updates_never_tears_or_loses_a_committed_blob() {
         }
         acknowledged = last.or(acknowledged);
     }
-    // The lock was released by every killed holder, and leftovers are cleaned.
-    store.update(&mut |_| Decision::Keep).unwrap();
+    // The lock was released by every killed holder, and leftovers are
+    // cleaned by the first update of a new handle (a restarted process).
+    FileStore::new(store.path())
+        .update(&mut |_| Decision::Keep)
+        .unwrap();
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .flatten()
