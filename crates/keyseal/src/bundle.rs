@@ -404,8 +404,16 @@ impl Bundle {
         generation: u64,
     ) -> Result<SealedBundle, keyseal_seal::Error> {
         let data_key = envelope.data_key_id();
+        // Room for the records and the sealed index, so the buffer the file
+        // is assembled in never grows (growing would copy the whole file).
+        let index_bound: usize = 16
+            + self
+                .entries
+                .keys()
+                .map(|n| n.len() + 2 * 10 + 10 + 1 + 24 + TAG_LEN + 10)
+                .sum::<usize>();
         let total: usize = self.entries.values().map(|e| e.value.len()).sum();
-        let mut writer = envelope.indexed_writer(context, total);
+        let mut writer = envelope.indexed_writer(context, total + index_bound + TAG_LEN);
         // Per entry: its record's length and seal, and for a value sealed
         // now, where its ciphertext is among the records.
         let mut placed: Vec<(usize, RecordSeal, Option<Range<usize>>)> =
@@ -447,8 +455,7 @@ impl Bundle {
                 })
             })
             .collect::<Result<_, keyseal_seal::Error>>()?;
-        let mut buffer =
-            Vec::with_capacity(16 + self.entries.keys().map(|n| n.len() + 48).sum::<usize>());
+        let mut buffer = Vec::with_capacity(index_bound);
         buffer.push(INDEX_VERSION);
         let index = Zeroizing::new(postcard::to_extend(&list, buffer).map_err(|_| {
             keyseal_seal::Error::Malformed {
@@ -458,28 +465,33 @@ impl Bundle {
         // Keep the new records' ciphertext (small) for the next write; the
         // copied ones keep pointing where they already were.
         let records = writer.records();
-        let mut entries = BTreeMap::new();
-        for ((name, entry), (_, seal, fresh)) in self.entries.iter().zip(placed) {
-            let value = match fresh {
-                None => entry.value.clone(),
-                Some(range) => {
-                    let ciphertext = records.get(range).unwrap_or_default().to_vec();
-                    entry.value.with_record(Record {
-                        range: 0..ciphertext.len(),
-                        bytes: Arc::new(ciphertext),
-                        seal,
-                        data_key,
-                    })
-                }
-            };
-            entries.insert(
-                name.clone(),
-                Entry {
-                    value,
-                    updated: entry.updated,
-                },
-            );
-        }
+        // Built from names in order: a bulk build, not one search per entry.
+        let entries: BTreeMap<String, Entry> = self
+            .entries
+            .iter()
+            .zip(placed)
+            .map(|((name, entry), (_, seal, fresh))| {
+                let value = match fresh {
+                    None => entry.value.clone(),
+                    Some(range) => {
+                        let ciphertext = records.get(range).unwrap_or_default().to_vec();
+                        entry.value.with_record(Record {
+                            range: 0..ciphertext.len(),
+                            bytes: Arc::new(ciphertext),
+                            seal,
+                            data_key,
+                        })
+                    }
+                };
+                (
+                    name.clone(),
+                    Entry {
+                        value,
+                        updated: entry.updated,
+                    },
+                )
+            })
+            .collect();
         let file = writer.finish(generation, &index)?;
         Ok(SealedBundle {
             file,

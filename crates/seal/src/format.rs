@@ -621,7 +621,8 @@ impl Envelope {
     /// ([`IndexedWriter::seal_record`], [`IndexedWriter::copy_record`]), and
     /// [`IndexedWriter::finish`] seals the index and writes the header. The
     /// file is assembled in one buffer, so the records are never copied
-    /// twice. `capacity` is a hint: the records' total length.
+    /// twice. `capacity` is a hint: the records' and the sealed index's total
+    /// length (the buffer never has to grow, and growing copies the file).
     pub fn indexed_writer<'a>(&'a self, context: &'a str, capacity: usize) -> IndexedWriter<'a> {
         let nonce_len = self.algorithm.nonce_len();
         let header_len = MAGIC.len()
@@ -634,7 +635,7 @@ impl Envelope {
             + nonce_len
             + 4
             + 4;
-        let mut out = Vec::with_capacity(header_len + capacity + 1024);
+        let mut out = Vec::with_capacity(header_len + capacity);
         out.resize(header_len, 0);
         IndexedWriter {
             envelope: self,
