@@ -661,8 +661,8 @@ mod explain {
              {} entries (a durable write of their bytes, with no encryption at all) takes {}: \
              the disk's own limit is only {}x faster than the keyring. A set that is durable \
              when it returns cannot be 10x faster than the keyring on this disk; keyseal \
-             reaches {}x.{small} On a disk with a faster fsync the ratio grows; what keyseal \
-             adds to the floor is in the first goal.",
+             reaches {}x.{small} On a disk with a faster fsync the ratio grows; what a set adds \
+             to the floor is in section 1.",
             ms(&p.item_set),
             f.entries,
             ms(&f.floor),
