@@ -182,7 +182,7 @@ fn sigkill_during_updates_never_tears_or_loses_a_committed_blob() {
             let acked = Arc::clone(&acked);
             let reader = std::thread::spawn(move || {
                 for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    if let Some(n) = line
+                    if let Some(n) = support::child_line(&line)
                         .strip_prefix("committed ")
                         .and_then(|n| n.parse::<u64>().ok())
                     {

@@ -396,7 +396,7 @@ fn a_rotation_killed_between_any_two_steps_loses_nothing() {
         let stdout = child.stdout.take().unwrap();
         let mut paused = false;
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line == format!("paused {step}") {
+            if support::child_line(&line) == format!("paused {step}") {
                 paused = true;
                 break;
             }

@@ -92,6 +92,20 @@ pub fn child(name: &str) -> Command {
     cmd
 }
 
+/// A line of a [`child`]'s output without the `test <name> ... ` that libtest
+/// prints just before the child's own output: with `--nocapture` the two
+/// share the child's first line, and a parser that expects the child's words
+/// at the start of the line would miss that line's operation.
+pub fn child_line(line: &str) -> &str {
+    match line
+        .strip_prefix("test ")
+        .and_then(|rest| rest.split_once(" ... "))
+    {
+        Some((_, tail)) => tail,
+        None => line,
+    }
+}
+
 /// Runs [`child`] `name` with `envs` set and `removed` unset, asserts that it
 /// ran and passed, and returns its output.
 pub fn run_child(name: &str, envs: &[(&str, &str)], removed: &[&str]) -> Output {
@@ -110,4 +124,19 @@ pub fn run_child(name: &str, envs: &[(&str, &str)], removed: &[&str]) -> Output 
         String::from_utf8_lossy(&output.stderr)
     );
     output
+}
+
+#[cfg(test)]
+mod tests {
+    use super::child_line;
+
+    #[test]
+    fn the_libtest_prefix_is_stripped_from_the_first_line_only() {
+        assert_eq!(
+            child_line("test child_crash_worker ... begin set w3-n1 v"),
+            "begin set w3-n1 v"
+        );
+        assert_eq!(child_line("begin set w3-n1 v"), "begin set w3-n1 v");
+        assert_eq!(child_line("ack rm w0-n0"), "ack rm w0-n0");
+    }
 }
