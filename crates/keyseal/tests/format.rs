@@ -136,3 +136,49 @@ fn a_rotation_reseals_every_record_under_the_new_data_key() {
     assert_eq!(fresh.get::<String>("a").unwrap(), Some(value('a', 200)));
     assert_eq!(fresh.get::<String>("b").unwrap(), Some(value('b', 200)));
 }
+
+#[test]
+fn every_bit_flip_of_a_small_version_2_store_is_caught_and_never_read_as_a_value() {
+    let dir = TempDir::new("flips");
+    let s = store(&dir);
+    s.set("a", "alpha-value").unwrap();
+    s.set("b", "bravo-value").unwrap();
+    let good = std::fs::read(dir.file()).unwrap();
+    let truth = |name: &str| -> String {
+        match name {
+            "a" => "alpha-value".to_owned(),
+            _ => "bravo-value".to_owned(),
+        }
+    };
+    let mut caught = 0;
+    for bit in 0..good.len() * 8 {
+        let mut bytes = good.clone();
+        bytes[bit / 8] ^= 1 << (bit % 8);
+        std::fs::write(dir.file(), &bytes).unwrap();
+        let s = store(&dir);
+        // Every answer is either an error or the true value: a flipped bit
+        // never reads as a value, a name, or an absent entry.
+        let mut errors = 0;
+        for name in ["a", "b"] {
+            match s.get::<String>(name) {
+                Ok(Some(v)) => assert_eq!(v, truth(name), "bit {bit}"),
+                Ok(None) => panic!("bit {bit}: {name} read as absent"),
+                Err(_) => errors += 1,
+            }
+        }
+        match s.list() {
+            Ok(names) => assert_eq!(names, ["a", "b"], "bit {bit}"),
+            Err(_) => errors += 1,
+        }
+        // Whatever it hit, the whole-store operations report it.
+        assert!(errors > 0, "bit {bit} went unnoticed");
+        assert!(s.set("c", "new").is_err(), "bit {bit}: a write went ahead");
+        assert_eq!(
+            std::fs::read(dir.file()).unwrap(),
+            bytes,
+            "bit {bit}: file changed"
+        );
+        caught += 1;
+    }
+    assert_eq!(caught, good.len() * 8);
+}
