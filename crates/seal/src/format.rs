@@ -624,17 +624,7 @@ impl Envelope {
     /// twice. `capacity` is a hint: the records' and the sealed index's total
     /// length (the buffer never has to grow, and growing copies the file).
     pub fn indexed_writer<'a>(&'a self, context: &'a str, capacity: usize) -> IndexedWriter<'a> {
-        let nonce_len = self.algorithm.nonce_len();
-        let header_len = MAGIC.len()
-            + 2
-            + 1
-            + 1
-            + 8
-            + 1
-            + self.stanzas.len() * (1 + KEY_ID_LEN + nonce_len + WRAPPED_KEY_LEN)
-            + nonce_len
-            + 4
-            + 4;
+        let header_len = self.header_len(2);
         let mut out = Vec::with_capacity(header_len + capacity);
         out.resize(header_len, 0);
         IndexedWriter {
@@ -652,27 +642,68 @@ impl Envelope {
         plaintext: &[u8],
         random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
     ) -> Result<Vec<u8>> {
+        let (mut out, nonce) = self.header(
+            1,
+            generation,
+            plaintext.len(),
+            None,
+            plaintext.len() + TAG_LEN,
+            random,
+        )?;
+        let aad = body_aad(&out, context);
+        // Seal where the file is assembled: the plaintext is copied in once
+        // and encrypted in place, so no second buffer holds the body.
+        let body_at = out.len();
+        out.extend_from_slice(plaintext);
+        self.seal_tail(&mut out, body_at, &nonce, &aad)?;
+        Ok(out)
+    }
+
+    /// The length of a `version` header with this envelope's stanzas.
+    fn header_len(&self, version: u16) -> usize {
+        let nonce_len = self.algorithm.nonce_len();
+        MAGIC.len()
+            + 2
+            + 1
+            + 1
+            + 8
+            + 1
+            + self.stanzas.len() * (1 + KEY_ID_LEN + nonce_len + WRAPPED_KEY_LEN)
+            + nonce_len
+            + 4
+            + if version >= 2 { 4 } else { 0 }
+    }
+
+    /// A `version` header (everything the body's or the index's associated
+    /// data covers) for a body of `body_len` plaintext bytes and, in version
+    /// 2, `records_len` bytes of records, with a fresh nonce; room for
+    /// `extra` more bytes. Returns the header and its nonce.
+    fn header(
+        &self,
+        version: u16,
+        generation: u64,
+        body_len: usize,
+        records_len: Option<usize>,
+        extra: usize,
+        random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
+    ) -> Result<(Vec<u8>, Vec<u8>)> {
         let too_large = |len: usize| Error::TooLarge {
             len,
             max: MAX_PLAINTEXT,
         };
-        if plaintext.len() > MAX_PLAINTEXT {
-            return Err(too_large(plaintext.len()));
+        if body_len > MAX_PLAINTEXT {
+            return Err(too_large(body_len));
         }
-        let body_len =
-            u32::try_from(plaintext.len() + TAG_LEN).map_err(|_| too_large(plaintext.len()))?;
+        let sealed_len = u32::try_from(body_len + TAG_LEN).map_err(|_| too_large(body_len))?;
+        let records_len = records_len
+            .map(|len| u32::try_from(len).map_err(|_| too_large(len)))
+            .transpose()?;
         let stanza_count = u8::try_from(self.stanzas.len()).map_err(|_| Error::Malformed {
             reason: "too many stanzas",
         })?;
-        let nonce_len = self.algorithm.nonce_len();
-
-        let mut out = Vec::with_capacity(
-            64 + self.stanzas.len() * (1 + KEY_ID_LEN + nonce_len + WRAPPED_KEY_LEN)
-                + plaintext.len()
-                + TAG_LEN,
-        );
+        let mut out = Vec::with_capacity(self.header_len(version) + extra);
         out.extend_from_slice(&MAGIC);
-        out.extend_from_slice(&1u16.to_be_bytes());
+        out.extend_from_slice(&version.to_be_bytes());
         out.push(self.algorithm.id());
         out.push(0); // flags
         out.extend_from_slice(&generation.to_be_bytes());
@@ -680,33 +711,32 @@ impl Envelope {
         for stanza in &self.stanzas {
             stanza.encode(&mut out);
         }
-        let nonce_at = out.len();
-        out.resize(nonce_at + nonce_len, 0);
-        random(out.get_mut(nonce_at..).unwrap_or_default())?;
-        out.extend_from_slice(&body_len.to_be_bytes());
+        let mut nonce = vec![0u8; self.algorithm.nonce_len()];
+        random(&mut nonce)?;
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed_len.to_be_bytes());
+        if let Some(records_len) = records_len {
+            out.extend_from_slice(&records_len.to_be_bytes());
+        }
+        Ok((out, nonce))
+    }
 
-        let aad = body_aad(&out, context);
-        let nonce: Vec<u8> = out
-            .get(nonce_at..nonce_at + nonce_len)
-            .unwrap_or_default()
-            .to_vec();
-        // Seal where the file is assembled: the plaintext is copied in once
-        // and encrypted in place, so no second buffer holds the body.
-        let body_at = out.len();
-        out.extend_from_slice(plaintext);
+    /// Seals `out[at..]` in place under the data key and appends its tag; on
+    /// error the whole buffer, which may hold plaintext, is zeroized.
+    fn seal_tail(&self, out: &mut Vec<u8>, at: usize, nonce: &[u8], aad: &[u8]) -> Result<()> {
         let sealed = self.algorithm.sealer().seal_in_place(
             &self.data_key,
-            &nonce,
-            &aad,
-            out.get_mut(body_at..).unwrap_or_default(),
+            nonce,
+            aad,
+            out.get_mut(at..).unwrap_or_default(),
         );
         match sealed {
             Ok(tag) => {
                 out.extend_from_slice(&tag);
-                Ok(out)
+                Ok(())
             }
             Err(e) => {
-                zeroize::Zeroize::zeroize(&mut out);
+                zeroize::Zeroize::zeroize(out);
                 Err(e)
             }
         }
@@ -856,35 +886,14 @@ impl IndexedWriter<'_> {
         random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
     ) -> Result<Vec<u8>> {
         let envelope = self.envelope;
-        let too_large = |len: usize| Error::TooLarge {
-            len,
-            max: MAX_PLAINTEXT,
-        };
-        if index.len() > MAX_PLAINTEXT {
-            return Err(too_large(index.len()));
-        }
-        let index_len = u32::try_from(index.len() + TAG_LEN).map_err(|_| too_large(index.len()))?;
-        let records_len =
-            u32::try_from(self.records_len()).map_err(|_| too_large(self.records_len()))?;
-        let stanza_count = u8::try_from(envelope.stanzas.len()).map_err(|_| Error::Malformed {
-            reason: "too many stanzas",
-        })?;
-        let nonce_len = envelope.algorithm.nonce_len();
-        let mut header = Vec::with_capacity(self.header_len);
-        header.extend_from_slice(&MAGIC);
-        header.extend_from_slice(&2u16.to_be_bytes());
-        header.push(envelope.algorithm.id());
-        header.push(0); // flags
-        header.extend_from_slice(&generation.to_be_bytes());
-        header.push(stanza_count);
-        for stanza in &envelope.stanzas {
-            stanza.encode(&mut header);
-        }
-        let nonce_at = header.len();
-        header.resize(nonce_at + nonce_len, 0);
-        random(header.get_mut(nonce_at..).unwrap_or_default())?;
-        header.extend_from_slice(&index_len.to_be_bytes());
-        header.extend_from_slice(&records_len.to_be_bytes());
+        let (header, nonce) = envelope.header(
+            2,
+            generation,
+            index.len(),
+            Some(self.records_len()),
+            0,
+            random,
+        )?;
         let slot = self
             .out
             .get_mut(..self.header_len)
@@ -893,29 +902,11 @@ impl IndexedWriter<'_> {
                 reason: "the header does not fit the space reserved for it",
             })?;
         slot.copy_from_slice(&header);
-
         let aad = body_aad(&header, self.context);
-        let nonce = header
-            .get(nonce_at..nonce_at + nonce_len)
-            .unwrap_or_default();
         let index_at = self.out.len();
         self.out.extend_from_slice(index);
-        let sealed = envelope.algorithm.sealer().seal_in_place(
-            &envelope.data_key,
-            nonce,
-            &aad,
-            self.out.get_mut(index_at..).unwrap_or_default(),
-        );
-        match sealed {
-            Ok(tag) => {
-                self.out.extend_from_slice(&tag);
-                Ok(self.out)
-            }
-            Err(e) => {
-                zeroize::Zeroize::zeroize(&mut self.out);
-                Err(e)
-            }
-        }
+        envelope.seal_tail(&mut self.out, index_at, &nonce, &aad)?;
+        Ok(self.out)
     }
 }
 
