@@ -44,11 +44,18 @@ struct Vector {
     file: String,
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unhex(s: &str) -> Vec<u8> {
+/// `len` bytes counting up from `start`, as hex: the vectors' keys and nonces.
+pub(crate) fn pattern(start: u8, len: usize) -> String {
+    hex(&(0..len)
+        .map(|i| start.wrapping_add(i as u8))
+        .collect::<Vec<_>>())
+}
+
+pub(crate) fn unhex(s: &str) -> Vec<u8> {
     assert!(s.len().is_multiple_of(2), "odd hex length");
     (0..s.len())
         .step_by(2)
@@ -56,7 +63,7 @@ fn unhex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-fn algorithm(name: &str) -> Algorithm {
+pub(crate) fn algorithm(name: &str) -> Algorithm {
     Algorithm::ALL
         .into_iter()
         .find(|a| a.name() == name)
@@ -171,11 +178,6 @@ fn format_md_quotes_every_vector() {
 #[test]
 #[ignore = "writes docs/vectors/v1.json; run by hand with --ignored"]
 fn bless_vectors() {
-    let pattern = |start: u8, len: usize| -> String {
-        hex(&(0..len)
-            .map(|i| start.wrapping_add(i as u8))
-            .collect::<Vec<_>>())
-    };
     let token = hex(br#"{"access_token":"gho_example","refresh_token":"ghr_example"}"#);
     let mut vectors = Vec::new();
     for (name, alg, recovery, plaintext, generation) in [

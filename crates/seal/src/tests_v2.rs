@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
+use crate::tests::{algorithm, hex, pattern, unhex};
 use crate::{Algorithm, Envelope, ExposeSecret, Key, RecordSeal, SealedFile, TAG_LEN};
 
 const VECTORS: &str = include_str!("../../../docs/vectors/v2.json");
@@ -43,17 +44,6 @@ struct VectorEntry {
     nonce: String,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-        .collect()
-}
-
 fn varint(mut v: u64, out: &mut Vec<u8>) {
     loop {
         let byte = (v & 0x7f) as u8;
@@ -64,13 +54,6 @@ fn varint(mut v: u64, out: &mut Vec<u8>) {
         }
         out.push(byte | 0x80);
     }
-}
-
-fn algorithm(name: &str) -> Algorithm {
-    Algorithm::ALL
-        .into_iter()
-        .find(|a| a.name() == name)
-        .unwrap_or_else(|| panic!("unknown algorithm {name}"))
 }
 
 /// Seals a vector: the stanza, then each record in name order, then the
@@ -208,11 +191,6 @@ fn format_md_quotes_every_version_2_vector() {
 #[test]
 #[ignore = "writes docs/vectors/v2.json; run by hand with --ignored"]
 fn bless_vectors_v2() {
-    let pattern = |start: u8, len: usize| -> String {
-        hex(&(0..len)
-            .map(|i| start.wrapping_add(i as u8))
-            .collect::<Vec<_>>())
-    };
     let mut vectors = Vec::new();
     for (name, alg, generation) in [
         ("v2-aes256gcm-two-entries", Algorithm::Aes256Gcm, 7),
