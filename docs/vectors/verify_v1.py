@@ -34,10 +34,11 @@ def aead_open(alg: int, key: bytes, nonce: bytes, aad: bytes, ct: bytes) -> byte
     return crypto_aead_xchacha20poly1305_ietf_decrypt(ct, aad, nonce, key)
 
 
-def open_file(data: bytes, key: bytes, context: bytes):
+def read_header(data: bytes, version: int):
+    """The fixed fields and the stanzas; returns (alg, generation, stanzas, end)."""
     assert data[:8] == MAGIC
-    version, alg, flags, generation, count = struct.unpack(">HBBQB", data[8:21])
-    assert version == 1 and flags == 0 and 1 <= count <= 8
+    found, alg, flags, generation, count = struct.unpack(">HBBQB", data[8:21])
+    assert found == version and flags == 0 and 1 <= count <= 8
     n = NONCE_LEN[alg]
     pos, stanzas = 21, []
     for _ in range(count):
@@ -46,13 +47,25 @@ def open_file(data: bytes, key: bytes, context: bytes):
         wrapped = data[pos + 17 + n : pos + 17 + n + 48]
         stanzas.append((kind, kid, nonce, wrapped))
         pos += 1 + 16 + n + 48
+    return alg, generation, stanzas, pos
+
+
+def data_key_for(stanzas, key: bytes, alg: int, context: bytes) -> bytes:
+    """Unwraps the data key from the stanza made for `key`. The stanza's
+    associated data says version 1 in every file version."""
+    kind, kid, nonce, wrapped = next(s for s in stanzas if s[1] == key_id(key))
+    wrap_aad = MAGIC + struct.pack(">HBB", 1, alg, kind) + kid + context
+    return aead_open(alg, key, nonce, wrap_aad, wrapped)
+
+
+def open_file(data: bytes, key: bytes, context: bytes):
+    alg, generation, stanzas, pos = read_header(data, 1)
+    n = NONCE_LEN[alg]
     body_nonce = data[pos : pos + n]
     (body_len,) = struct.unpack(">I", data[pos + n : pos + n + 4])
     header, body = data[: pos + n + 4], data[pos + n + 4 :]
     assert len(body) == body_len
-    kind, kid, nonce, wrapped = next(s for s in stanzas if s[1] == key_id(key))
-    wrap_aad = MAGIC + struct.pack(">HBB", 1, alg, kind) + kid + context
-    data_key = aead_open(alg, key, nonce, wrap_aad, wrapped)
+    data_key = data_key_for(stanzas, key, alg, context)
     return NAMES[alg], generation, aead_open(alg, data_key, body_nonce, header + context, body)
 
 

@@ -4,7 +4,8 @@
 It checks every vector in docs/vectors/v2.json: parses the header, unwraps
 the data key, opens the index, decodes it (postcard varints), and opens every
 record with the nonce and tag the index lists, comparing names, update times
-and values. It shares no code with the Rust implementation.
+and values. It shares no code with the Rust implementation (only the primitives and the
+header reading of verify_v1.py, written the same way).
 
     pip install cryptography pynacl
     python3 docs/vectors/verify_v2.py
@@ -14,25 +15,11 @@ import pathlib
 import struct
 import sys
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_decrypt
+# The primitives and the header up to the stanzas are the same as in
+# version 1: shared with the version-1 reader beside this file.
+from verify_v1 import NAMES, NONCE_LEN, aead_open, data_key_for, key_id, read_header
 
-MAGIC = b"keyseal\x00"
 RECORD_LABEL = b"keyseal\x00record\x00v2"
-NONCE_LEN = {1: 12, 2: 24}
-NAMES = {1: "AES-256-GCM", 2: "XChaCha20-Poly1305"}
-
-
-def key_id(key: bytes) -> bytes:
-    return HKDF(hashes.SHA256(), 16, b"keyseal", b"keyseal/v1/key-id").derive(key)
-
-
-def aead_open(alg: int, key: bytes, nonce: bytes, aad: bytes, ct: bytes) -> bytes:
-    if alg == 1:
-        return AESGCM(key).decrypt(nonce, ct, aad)
-    return crypto_aead_xchacha20poly1305_ietf_decrypt(ct, aad, nonce, key)
 
 
 class Cursor:
@@ -56,17 +43,8 @@ class Cursor:
 
 
 def open_file(data: bytes, key: bytes, context: bytes):
-    assert data[:8] == MAGIC
-    version, alg, flags, generation, count = struct.unpack(">HBBQB", data[8:21])
-    assert version == 2 and flags == 0 and 1 <= count <= 8
+    alg, generation, stanzas, pos = read_header(data, 2)
     n = NONCE_LEN[alg]
-    pos, stanzas = 21, []
-    for _ in range(count):
-        kind, kid = data[pos], data[pos + 1 : pos + 17]
-        nonce = data[pos + 17 : pos + 17 + n]
-        wrapped = data[pos + 17 + n : pos + 17 + n + 48]
-        stanzas.append((kind, kid, nonce, wrapped))
-        pos += 1 + 16 + n + 48
     index_nonce = data[pos : pos + n]
     index_len, records_len = struct.unpack(">II", data[pos + n : pos + n + 8])
     header_end = pos + n + 8
@@ -74,10 +52,7 @@ def open_file(data: bytes, key: bytes, context: bytes):
     records = data[header_end : header_end + records_len]
     sealed_index = data[header_end + records_len :]
     assert len(sealed_index) == index_len and len(records) == records_len
-    kind, kid, nonce, wrapped = next(s for s in stanzas if s[1] == key_id(key))
-    # Stanza associated data keeps version 1 in every file version.
-    wrap_aad = MAGIC + struct.pack(">HBB", 1, alg, kind) + kid + context
-    data_key = aead_open(alg, key, nonce, wrap_aad, wrapped)
+    data_key = data_key_for(stanzas, key, alg, context)
     index = aead_open(alg, data_key, index_nonce, header + context, sealed_index)
     c = Cursor(index)
     assert c.take(1) == b"\x01", "index version"
