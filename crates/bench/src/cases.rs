@@ -51,6 +51,26 @@ fn ratio(a: &[Duration], b: &[Duration]) -> Result<Summary> {
     Summary::of_ratios(a, b).ok_or_else(|| "no measurements".into())
 }
 
+/// keyseal beside another contender, measured round by round.
+#[derive(Debug)]
+pub(crate) struct Compared {
+    pub(crate) keyseal: Summary,
+    pub(crate) other: Summary,
+    /// keyseal / other, pair by pair.
+    pub(crate) ratio: Summary,
+    /// other / keyseal, pair by pair: how many times faster keyseal is.
+    pub(crate) speedup: Summary,
+}
+
+fn compare(keyseal: &[Duration], other: &[Duration]) -> Result<Compared> {
+    Ok(Compared {
+        keyseal: summary(keyseal)?,
+        other: summary(other)?,
+        ratio: ratio(keyseal, other)?,
+        speedup: ratio(other, keyseal)?,
+    })
+}
+
 fn nth<T: Clone>(list: &[T], i: usize) -> Result<T> {
     list.get(i)
         .cloned()
@@ -100,14 +120,12 @@ pub(crate) struct Files {
     pub(crate) entries: usize,
     pub(crate) file_bytes: u64,
     pub(crate) json_bytes: u64,
-    pub(crate) floor: Summary,
-    pub(crate) set: Summary,
-    pub(crate) json_set: Summary,
-    pub(crate) set_vs_floor: Summary,
-    pub(crate) set_vs_json: Summary,
-    pub(crate) cold_get: Summary,
-    pub(crate) json_get: Summary,
-    pub(crate) get_vs_json: Summary,
+    /// keyseal's set beside the write floor.
+    pub(crate) floor: Compared,
+    /// keyseal's set beside the JSON file's.
+    pub(crate) json_set: Compared,
+    /// keyseal's cold get beside the JSON file's.
+    pub(crate) json_get: Compared,
 }
 
 impl Bench {
@@ -162,14 +180,9 @@ impl Bench {
             entries,
             file_bytes,
             json_bytes,
-            floor: summary(&floor)?,
-            set: summary(&set)?,
-            json_set: summary(&json_set)?,
-            set_vs_floor: ratio(&set, &floor)?,
-            set_vs_json: ratio(&set, &json_set)?,
-            cold_get: summary(&cold_get)?,
-            json_get: summary(&json_get)?,
-            get_vs_json: ratio(&cold_get, &json_get)?,
+            floor: compare(&set, &floor)?,
+            json_set: compare(&set, &json_set)?,
+            json_get: compare(&cold_get, &json_get)?,
         })
     }
 }
@@ -179,15 +192,10 @@ impl Bench {
 /// keyseal beside one Secret Service item per secret.
 #[derive(Debug)]
 pub(crate) struct PerItemResult {
-    pub(crate) set: Summary,
-    pub(crate) item_set: Summary,
-    pub(crate) set_speedup: Summary,
-    pub(crate) get: Summary,
-    pub(crate) item_get: Summary,
-    pub(crate) get_speedup: Summary,
-    pub(crate) read20: Summary,
-    pub(crate) item_read20: Summary,
-    pub(crate) read20_speedup: Summary,
+    pub(crate) set: Compared,
+    pub(crate) get: Compared,
+    /// A new process reading 20 secrets.
+    pub(crate) read20: Compared,
 }
 
 impl Bench {
@@ -261,15 +269,9 @@ impl Bench {
         let ((set, item_set), (get, item_get), (read20, item_read20)) =
             (pair(&sets)?, pair(&gets)?, pair(&reads)?);
         Ok(PerItemResult {
-            set: summary(&set)?,
-            item_set: summary(&item_set)?,
-            set_speedup: ratio(&item_set, &set)?,
-            get: summary(&get)?,
-            item_get: summary(&item_get)?,
-            get_speedup: ratio(&item_get, &get)?,
-            read20: summary(&read20)?,
-            item_read20: summary(&item_read20)?,
-            read20_speedup: ratio(&item_read20, &read20)?,
+            set: compare(&set, &item_set)?,
+            get: compare(&get, &item_get)?,
+            read20: compare(&read20, &item_read20)?,
         })
     }
 }
@@ -431,9 +433,8 @@ impl Bench {
 pub(crate) struct ScaleRow {
     pub(crate) entries: usize,
     pub(crate) file_bytes: u64,
-    pub(crate) set: Summary,
-    pub(crate) floor: Summary,
-    pub(crate) set_vs_floor: Summary,
+    /// keyseal's set beside the write floor of the same bytes.
+    pub(crate) set: Compared,
     pub(crate) cold_open: Summary,
     /// Resident memory of a process holding the store open (KiB), and the
     /// peaks above it while opening it and while setting one entry.
@@ -496,9 +497,7 @@ impl Bench {
             rows.push(ScaleRow {
                 entries,
                 file_bytes,
-                set: summary(&set)?,
-                floor: summary(&floor)?,
-                set_vs_floor: ratio(&set, &floor)?,
+                set: compare(&set, &floor)?,
                 cold_open: summary(&cold)?,
                 baseline_kib: baseline,
                 open_peak_kib: open_peak.saturating_sub(baseline),

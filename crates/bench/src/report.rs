@@ -176,22 +176,22 @@ impl Report {
             Goal {
                 what: "keyseal `set` vs the write floor, 100 x 4 KiB",
                 target: "at most 1.15x",
-                measured: times(&f.set_vs_floor),
-                met: f.set_vs_floor.median <= 1.15,
+                measured: times(&f.floor.ratio),
+                met: f.floor.ratio.median <= 1.15,
                 why_not: explain::floor(self),
             },
             Goal {
                 what: "writes vs one Secret Service item per secret",
                 target: "keyseal at least 10x faster",
-                measured: times(&p.set_speedup),
-                met: p.set_speedup.median >= 10.0,
+                measured: times(&p.set.speedup),
+                met: p.set.speedup.median >= 10.0,
                 why_not: explain::per_item_writes(self),
             },
             Goal {
                 what: "cached reads vs one Secret Service item per secret",
                 target: "keyseal at least 100x faster",
-                measured: times(&p.get_speedup),
-                met: p.get_speedup.median >= 100.0,
+                measured: times(&p.get.speedup),
+                met: p.get.speedup.median >= 100.0,
                 why_not: explain::per_item_reads(self),
             },
         ];
@@ -272,13 +272,13 @@ impl Report {
                 label: "keyseal set",
                 color: "#1f77b4",
                 dashed: false,
-                points: line(|r| r.set.median),
+                points: line(|r| r.set.keyseal.median),
             },
             Series {
                 label: "write floor",
                 color: "#2ca02c",
                 dashed: false,
-                points: line(|r| r.floor.median),
+                points: line(|r| r.set.other.median),
             },
             Series {
                 label: "keyseal cold open",
@@ -289,7 +289,7 @@ impl Report {
         ];
         #[allow(clippy::cast_precision_loss, reason = "entry counts")]
         if let (Some(first), Some(last)) = (self.scaling.first(), self.scaling.last()) {
-            let item = self.per_item.item_set.median;
+            let item = self.per_item.set.other.median;
             series.push(Series {
                 label: "one keyring item set",
                 color: "#d62728",
@@ -349,7 +349,7 @@ impl Report {
             );
         }
         let _ = writeln!(w);
-        let floor = &self.files.set_vs_floor;
+        let floor = &self.files.floor.ratio;
         if floor.median <= 1.15 && floor.high > 1.15 {
             let _ = writeln!(
                 w,
@@ -399,27 +399,19 @@ impl Report {
             w,
             "| Operation | keyseal | Baseline | keyseal / baseline |\n|---|---|---|---|"
         );
-        let _ = writeln!(
-            w,
-            "| set vs write floor | {} | {} | {} |",
-            ms(&f.set),
-            ms(&f.floor),
-            times(&f.set_vs_floor)
-        );
-        let _ = writeln!(
-            w,
-            "| set vs JSON file set | {} | {} | {} |",
-            ms(&f.set),
-            ms(&f.json_set),
-            times(&f.set_vs_json)
-        );
-        let _ = writeln!(
-            w,
-            "| cold get vs JSON file get | {} | {} | {} |\n",
-            ms(&f.cold_get),
-            ms(&f.json_get),
-            times(&f.get_vs_json)
-        );
+        for (what, c, end) in [
+            ("set vs write floor", &f.floor, ""),
+            ("set vs JSON file set", &f.json_set, ""),
+            ("cold get vs JSON file get", &f.json_get, "\n"),
+        ] {
+            let _ = writeln!(
+                w,
+                "| {what} | {} | {} | {} |{end}",
+                ms(&c.keyseal),
+                ms(&c.other),
+                times(&c.ratio)
+            );
+        }
     }
 
     fn per_item_md(&self, w: &mut String) {
@@ -438,17 +430,18 @@ impl Report {
             w,
             "| Operation | keyseal | One item per secret | keyseal faster by |\n|---|---|---|---|"
         );
-        for (what, k, i, r) in [
-            ("set", &p.set, &p.item_set, &p.set_speedup),
-            ("get (cached)", &p.get, &p.item_get, &p.get_speedup),
-            (
-                "new process reads 20",
-                &p.read20,
-                &p.item_read20,
-                &p.read20_speedup,
-            ),
+        for (what, c) in [
+            ("set", &p.set),
+            ("get (cached)", &p.get),
+            ("new process reads 20", &p.read20),
         ] {
-            let _ = writeln!(w, "| {what} | {} | {} | {} |", ms(k), ms(i), times(r));
+            let _ = writeln!(
+                w,
+                "| {what} | {} | {} | {} |",
+                ms(&c.keyseal),
+                ms(&c.other),
+                times(&c.speedup)
+            );
         }
         let _ = writeln!(w);
     }
@@ -526,9 +519,9 @@ impl Report {
                 "| {} | {} | {} | {} | {} | {} | {} | +{} | +{} |",
                 r.entries,
                 kib(r.file_bytes),
-                ms(&r.set),
-                ms(&r.floor),
-                times(&r.set_vs_floor),
+                ms(&r.set.keyseal),
+                ms(&r.set.other),
+                times(&r.set.ratio),
                 ms(&r.cold_open),
                 kib(r.baseline_kib * 1024),
                 kib(r.open_peak_kib * 1024),
@@ -647,8 +640,8 @@ mod explain {
              index, and sets the file's time: one copy of the file and about a dozen system \
              calls more. Writing the unchanged records from where they already are (a \
              vectored write) would remove the copy.",
-            ms(&f.set),
-            ms(&f.floor),
+            ms(&f.floor.keyseal),
+            ms(&f.floor.other),
             super::kib(f.file_bytes)
         )
     }
@@ -664,8 +657,8 @@ mod explain {
                 format!(
                     " A smaller store writes a smaller file: at 10 entries a set takes {}, {}x \
                      faster than the keyring item.",
-                    ms(&s.set),
-                    sig(p.item_set.median / s.set.median)
+                    ms(&s.set.keyseal),
+                    sig(p.set.other.median / s.set.keyseal.median)
                 )
             });
         format!(
@@ -675,11 +668,11 @@ mod explain {
              when it returns cannot be 10x faster than the keyring on this disk; keyseal \
              reaches {}x.{small} On a disk with a faster fsync the ratio grows; what a set adds \
              to the floor is in section 1.",
-            ms(&p.item_set),
+            ms(&p.set.other),
             f.entries,
-            ms(&f.floor),
-            sig(p.item_set.median / f.floor.median),
-            sig(p.set_speedup.median)
+            ms(&f.floor.other),
+            sig(p.set.other.median / f.floor.other.median),
+            sig(p.set.speedup.median)
         )
     }
 
@@ -687,8 +680,8 @@ mod explain {
         format!(
             "A cached keyseal read takes {}: it checks the file's version with one `stat` and \
              copies the value out of memory; a keyring read takes {}.",
-            ms(&r.per_item.get),
-            ms(&r.per_item.item_get)
+            ms(&r.per_item.get.keyseal),
+            ms(&r.per_item.get.other)
         )
     }
 
@@ -745,8 +738,8 @@ mod explain {
                     " At {} entries a bundle write takes {} ms, keyseal's set {} ms ({}x).",
                     b.entries,
                     sig(set.median),
-                    sig(s.set.median),
-                    sig(set.median / s.set.median)
+                    sig(s.set.keyseal.median),
+                    sig(set.median / s.set.keyseal.median)
                 ));
             }
         }
@@ -769,10 +762,10 @@ mod explain {
     fn crossing(rows: &[ScaleRow], limit: f64) -> Option<f64> {
         rows.windows(2).find_map(|pair| {
             let [a, b] = pair else { return None };
-            (a.set.median <= limit && b.set.median > limit).then(|| {
+            (a.set.keyseal.median <= limit && b.set.keyseal.median > limit).then(|| {
                 #[allow(clippy::cast_precision_loss, reason = "entry counts")]
                 let (xa, xb) = ((a.entries as f64).ln(), (b.entries as f64).ln());
-                let (ya, yb) = (a.set.median.ln(), b.set.median.ln());
+                let (ya, yb) = (a.set.keyseal.median.ln(), b.set.keyseal.median.ln());
                 (xa + (limit.ln() - ya) / (yb - ya) * (xb - xa)).exp()
             })
         })
@@ -783,7 +776,7 @@ mod explain {
         let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
             return String::new();
         };
-        let item = r.per_item.item_set.median;
+        let item = r.per_item.set.other.median;
         let cross = crossing(rows, item).map_or_else(
             || "over the whole range measured".to_owned(),
             |n| format!("up to about {:.0} entries of 4 KiB", n),
@@ -801,12 +794,12 @@ mod explain {
              this benchmark raises it to 64 MiB for the last row) stops a store first. keyseal \
              is built for credentials: tens to hundreds of tokens of a few KiB. Thousands of \
              large values want a database.",
-            ms(&first.set),
+            ms(&first.set.keyseal),
             first.entries,
-            ms(&last.set),
+            ms(&last.set.keyseal),
             last.entries,
             super::kib(last.file_bytes),
-            sig(last.set_vs_floor.median),
+            sig(last.set.ratio.median),
             last.entries,
             last.entries,
             super::kib(last.open_peak_kib * 1024),
