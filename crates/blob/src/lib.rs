@@ -142,14 +142,17 @@ pub enum Current<'a> {
 /// A blob and the version it was read at.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Snapshot {
-    bytes: Vec<u8>,
+    bytes: Arc<Vec<u8>>,
     version: Version,
 }
 
 impl Snapshot {
     /// A snapshot (for store implementations).
     pub fn new(bytes: Vec<u8>, version: Version) -> Self {
-        Self { bytes, version }
+        Self {
+            bytes: Arc::new(bytes),
+            version,
+        }
     }
 
     /// The blob's bytes.
@@ -157,9 +160,15 @@ impl Snapshot {
         &self.bytes
     }
 
-    /// The blob's bytes, by value.
+    /// The blob's bytes, shared rather than copied: a caller that keeps them
+    /// (to read parts later) needs no second copy of a large blob.
+    pub fn shared_bytes(&self) -> Arc<Vec<u8>> {
+        Arc::clone(&self.bytes)
+    }
+
+    /// The blob's bytes, by value (copied only if they are shared).
     pub fn into_bytes(self) -> Vec<u8> {
-        self.bytes
+        Arc::try_unwrap(self.bytes).unwrap_or_else(|shared| (*shared).clone())
     }
 
     /// The version the blob was read at.

@@ -730,7 +730,7 @@ impl Store {
                 return Ok(None);
             };
             let version = snapshot.version();
-            match self.open_bytes(Arc::new(snapshot.into_bytes()), version) {
+            match self.open_bytes(snapshot.shared_bytes(), version) {
                 Ok(loaded) => break Arc::new(loaded),
                 Err(e @ (Error::WrongKey { .. } | Error::KeyMissing { .. })) if attempt < 4 => {
                     if inner.blob.version().map_err(Error::from_blob)? == Some(version) {
@@ -757,7 +757,7 @@ impl Store {
 
     /// Opens one version of the file.
     fn open(&self, snapshot: &Snapshot) -> Result<Loaded> {
-        self.open_bytes(Arc::new(snapshot.bytes().to_vec()), snapshot.version())
+        self.open_bytes(snapshot.shared_bytes(), snapshot.version())
     }
 
     fn open_bytes(&self, bytes: Arc<Vec<u8>>, version: Version) -> Result<Loaded> {

@@ -306,7 +306,7 @@ impl Store {
         let opened = file
             .open(recovery.key(), &inner.context)
             .map_err(|e| Error::from_seal(&path, e))?;
-        let bytes = Arc::new(snapshot.bytes().to_vec());
+        let bytes = snapshot.shared_bytes();
         let bundle = super::decode_opened(&path, &opened, &bytes)?;
         Ok(Loaded {
             version: snapshot.version(),
