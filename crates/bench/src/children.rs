@@ -3,6 +3,12 @@
 //! contending writer, and memory peaks.
 //!
 //! Children print their measurements on one line of standard output.
+//!
+//! Three more modes are not part of a run; they are for profiling one path
+//! by hand with the key in `KEYSEAL_BENCH_KEY`, for example
+//! `perf record -g -- keyseal-bench child sets STORE 1000`: `seed STORE N`
+//! fills a store, `sets STORE N` makes N sets, `open STORE NAME` is a cold
+//! read that prints its time.
 
 use std::io::BufRead as _;
 use std::path::Path;
@@ -34,6 +40,7 @@ pub(crate) fn run(started: Instant, args: &[String]) -> Result {
         "mixed" => mixed(arg(1)?, arg(2)?, args.get(3).map(Path::new)),
         "contend" => contend(Path::new(arg(1)?), arg(2)?.parse()?, arg(3)?.parse()?),
         "memory" => memory(Path::new(arg(1)?), arg(2)?),
+        // Profiling by hand (see the module docs).
         "seed" => common::seed(&env_store(Path::new(arg(1)?)), arg(2)?.parse()?),
         "sets" => {
             let store = env_store(Path::new(arg(1)?));
