@@ -9,10 +9,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use keyseal_keys::{Backend, KeyProvider as _};
+use keyseal_keys::Backend;
 use keyseal_seal::{Algorithm, Key};
 
-use crate::children::{self, CONTEND_SLOTS, KEY_ITEM, contend_name, contend_value};
+use crate::children::{self, CONTEND_SLOTS, contend_name, contend_value};
 use crate::common::{
     self, BenchKey, Contender, JsonFile, Result, atomic_write, contender, file_len, filler,
     interleave, name, seed, store_at, value,
@@ -675,25 +675,18 @@ impl Bench {
     /// Removes every keyring item the run made.
     pub(crate) fn clean_keyrings(&self) -> Result {
         PerItem::connect(&self.per_item_service())?.clear()?;
-        for (backend, service) in [
-            (Backend::SecretService, self.keyseal_service()),
-            (
-                Backend::SecretService,
-                format!("{}-cold-secret-service", self.service),
-            ),
-            (
-                Backend::KernelKeyring,
-                format!("{}-cold-kernel", self.service),
-            ),
+        // Each store's key is an item of its own (`store-key.<key id>`):
+        // remove every item of the services the run used.
+        let items = keyseal_keys::KeyringItems::new();
+        for service in [
+            self.keyseal_service(),
+            format!("{}-cold-secret-service", self.service),
         ] {
-            let provider = keyseal_keys::KeyringProvider::builder(service, KEY_ITEM)
-                .backend(backend)
-                .build();
-            match provider.delete() {
-                Ok(()) | Err(keyseal_keys::Error::NotFound { .. }) => {}
-                Err(e) => return Err(e.into()),
+            for name in items.search(&service)? {
+                items.delete(&service, &name)?;
             }
         }
+        keyseal_testkit::remove_kernel_keys(&format!("{}-cold-kernel", self.service));
         Ok(())
     }
 }

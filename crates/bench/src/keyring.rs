@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use keyring_core::{CredentialStore, Entry};
-use keyseal_keys::{Key, KeyProvider, ProviderInfo};
+use keyseal_keys::{Key, KeyId, KeyProvider, ProviderInfo};
 
 use crate::common::Result;
 
@@ -130,9 +130,9 @@ impl<P: KeyProvider> KeyProvider for Counting<P> {
         self.inner.info()
     }
 
-    fn load(&self) -> keyseal_keys::Result<Key> {
+    fn load(&self, id: &KeyId) -> keyseal_keys::Result<Key> {
         let started = Instant::now();
-        let key = self.count(|| self.inner.load());
+        let key = self.count(|| self.inner.load(id));
         let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.load_nanos.fetch_add(nanos, Ordering::Relaxed);
         key
@@ -142,23 +142,11 @@ impl<P: KeyProvider> KeyProvider for Counting<P> {
         self.count(|| self.inner.create())
     }
 
-    fn delete(&self) -> keyseal_keys::Result<()> {
-        self.count(|| self.inner.delete())
+    fn delete(&self, id: &KeyId) -> keyseal_keys::Result<()> {
+        self.count(|| self.inner.delete(id))
     }
 
-    fn stage(&self, key: &Key) -> keyseal_keys::Result<()> {
-        self.count(|| self.inner.stage(key))
-    }
-
-    fn load_staged(&self) -> keyseal_keys::Result<Key> {
-        self.count(|| self.inner.load_staged())
-    }
-
-    fn commit_staged(&self) -> keyseal_keys::Result<()> {
-        self.count(|| self.inner.commit_staged())
-    }
-
-    fn discard_staged(&self) -> keyseal_keys::Result<()> {
-        self.count(|| self.inner.discard_staged())
+    fn given(&self) -> Option<keyseal_keys::Result<Key>> {
+        self.count(|| self.inner.given())
     }
 }

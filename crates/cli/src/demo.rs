@@ -13,6 +13,7 @@ use keyseal::{ExposeSecret, Store};
 use zeroize::Zeroizing;
 
 use crate::Keys;
+use crate::exit::Failure;
 
 const CONTEXT: &str = "keyseal-demo";
 
@@ -55,15 +56,35 @@ struct Cleanup {
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
         if let Some(provider) = &self.keyring {
-            let _ = provider.delete();
+            // The store's key is the item its file names.
+            let sealed_for = keyseal::Store::builder(
+                keyseal::keys::MemoryKeyProvider::new(),
+                keyseal::blob::FileStore::new(self.dir.join("store.sealed")),
+                "demo",
+            )
+            .build()
+            .status()
+            .key_id;
+            if let Some(id) = sealed_for {
+                let _ = provider.delete(&id);
+            }
         }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
 /// `keys` is the provider the person asked for explicitly, if any.
-pub(crate) fn run(keys: Option<Keys>) -> Result<(), String> {
+/// Writes one formatted line to standard output, or returns the failure.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        crate::output::line(&format!($($arg)*))?
+    };
+}
+
+/// # Errors
+/// A step of the demo that failed, or an output failure.
+pub(crate) fn run(keys: Option<Keys>) -> Result<(), Failure> {
     let started = Instant::now();
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -93,26 +114,26 @@ pub(crate) fn run(keys: Option<Keys>) -> Result<(), String> {
             .then(|| keyseal::keys::KeyringProvider::builder(&service, "store-key").build()),
     };
 
-    println!(
+    say!(
         "keyseal demo: a throwaway sealed store in {}",
         dir.display()
     );
     match &demo_key {
-        Some((id, _)) => println!(
+        Some((id, _)) => say!(
             "  Its key is 32 random bytes handed to every process in the KEYSEAL_KEY environment\n  \
              variable (key id {id}); no keyring is touched. (`keyseal --keys keyring demo` uses the OS keyring.)"
         ),
-        None => println!(
-            "  Its key goes into the OS keyring under service {service:?}, item \"store-key\"."
+        None => say!(
+            "  Its key goes into the OS keyring under service {service:?}, item \"store-key.<key id>\"."
         ),
     }
 
     // 1. Several processes store tokens at once.
-    println!(
+    say!(
         "\n1. {} `keyseal set` processes store OAuth tokens for pretend MCP servers, all at once.",
         SERVERS.len()
     );
-    println!(
+    say!(
         "   Each one takes the file lock, reloads the file, adds its entry and replaces the file atomically."
     );
     let mut children = Vec::new();
@@ -151,13 +172,14 @@ pub(crate) fn run(keys: Option<Keys>) -> Result<(), String> {
             return Err(format!(
                 "`keyseal set {server}` failed: {}",
                 String::from_utf8_lossy(&out.stderr).trim()
-            ));
+            )
+            .into());
         }
     }
 
     // 2. Read them back through a store of this process.
     let store = open(&path, &service, demo_key.as_ref().map(|(_, b64)| b64));
-    println!(
+    say!(
         "\n2. Reading them back in this process: one key load, then every read is from the decrypted cache."
     );
     for (server, token) in SERVERS {
@@ -165,12 +187,12 @@ pub(crate) fn run(keys: Option<Keys>) -> Result<(), String> {
         let ok = value
             .as_ref()
             .is_some_and(|v| v.expose_secret() == token_json(token).as_bytes());
-        println!(
+        say!(
             "   {server:<30} {}",
             if ok { "intact" } else { "MISSING OR DIFFERENT" }
         );
         if !ok {
-            return Err(format!("the entry {server} did not read back"));
+            return Err(format!("the entry {server} did not read back").into());
         }
     }
 
@@ -187,7 +209,7 @@ pub(crate) fn run(keys: Option<Keys>) -> Result<(), String> {
         + header.stanzas().len() * (65 + header.algorithm().nonce_len())
         + header.algorithm().nonce_len()
         + 4;
-    println!(
+    say!(
         "\n3. On disk: {} is {} bytes for {} bytes of names and tokens; format v{}, {}, generation {}.",
         path.display(),
         bytes.len(),
@@ -196,7 +218,7 @@ pub(crate) fn run(keys: Option<Keys>) -> Result<(), String> {
         header.algorithm(),
         header.generation()
     );
-    println!(
+    say!(
         "   Its {header_len}-byte header (magic, version, algorithm, generation, the wrapped data key):"
     );
     for (row, chunk) in bytes
@@ -217,25 +239,25 @@ pub(crate) fn run(keys: Option<Keys>) -> Result<(), String> {
                 }
             })
             .collect();
-        println!("   {:04x}  {:<47}  {text}", row * 16, hex.join(" "));
+        say!("   {:04x}  {:<47}  {text}", row * 16, hex.join(" "));
     }
     let leaked = SERVERS
         .iter()
         .filter(|(s, t)| contains(&bytes, s.as_bytes()) || contains(&bytes, t.as_bytes()))
         .count();
-    println!(
+    say!(
         "   The remaining {} bytes are ciphertext: {} of {} server names or tokens appear in the file.",
         bytes.len() - header_len,
         leaked,
         SERVERS.len()
     );
     if leaked > 0 {
-        return Err("plaintext found in the sealed file".to_owned());
+        return Err("plaintext found in the sealed file".to_owned().into());
     }
 
     // 4. What protects it.
     let status = store.status();
-    println!(
+    say!(
         "\n4. What protects it: one key, {}.",
         match &demo_key {
             Some((id, _)) => format!(
@@ -250,7 +272,7 @@ pub(crate) fn run(keys: Option<Keys>) -> Result<(), String> {
             ),
         }
     );
-    println!(
+    say!(
         "   The file names that key by id ({}), so a wrong or missing key is reported as such.",
         status.key_id.map(|id| id.to_string()).unwrap_or_default()
     );
@@ -258,7 +280,7 @@ pub(crate) fn run(keys: Option<Keys>) -> Result<(), String> {
     // 5. Clean up.
     drop(store);
     drop(cleanup);
-    println!(
+    say!(
         "\n5. Removed the throwaway store{} ({} ms in all).",
         if use_keyring {
             " and its keyring item"
@@ -279,12 +301,10 @@ fn open(path: &Path, service: &str, env_key: Option<&Zeroizing<String>>) -> Stor
                 .map_err(|_| ())
                 .and_then(|k| Key::from_slice(k).map_err(|_| ()));
             match key {
-                Ok(key) => Store::builder(
-                    keyseal::keys::MemoryKeyProvider::with_key(key),
-                    blob,
-                    CONTEXT,
-                )
-                .build(),
+                Ok(key) => {
+                    Store::builder(keyseal::keys::MemoryKeyProvider::given(key), blob, CONTEXT)
+                        .build()
+                }
                 Err(_) => {
                     Store::builder(keyseal::keys::MemoryKeyProvider::new(), blob, CONTEXT).build()
                 }

@@ -4,20 +4,39 @@
 use std::path::Path;
 
 use keyseal::Store;
-use keyseal::keys::{Backend, EnvKeyProvider, KeyProvider, KeyringProvider};
+use keyseal::keys::{Backend, EnvKeyProvider, KeyId, KeyProvider, KeyringProvider};
 use serde_json::{Value, json};
 
 use crate::Cli;
+use crate::exit::Failure;
 
-/// One key provider probe.
-fn probe(name: &str, provider: &dyn KeyProvider) -> Value {
+/// One key provider probe: does it answer, and does it hold `key_id` (the
+/// key the store's file names; with no file, any id shows whether the
+/// provider answers).
+fn probe(name: &str, provider: &dyn KeyProvider, key_id: Option<KeyId>) -> Value {
     let info = provider.info();
-    let (reachable, state) = match provider.load() {
-        Ok(key) => (true, format!("answers; holds key {}", key.id())),
-        Err(keyseal::keys::Error::NotFound { .. }) => {
-            (true, "answers; holds no key for this service".to_owned())
+    let asked = key_id.unwrap_or_else(|| {
+        keyseal::keys::Key::generate()
+            .map(|k| k.id())
+            .unwrap_or_else(|_| KeyId::from_bytes([0; 16]))
+    });
+    let (reachable, state) = match (provider.load(&asked), key_id) {
+        (Ok(key), Some(id)) if key.id() == id => {
+            (true, format!("answers; holds this store's key {id}"))
         }
-        Err(e) => (false, e.to_string()),
+        (Ok(key), _) => (
+            true,
+            format!("answers; holds key {}, not this store's", key.id()),
+        ),
+        (Err(keyseal::keys::Error::NotFound { .. }), Some(id)) => (
+            true,
+            format!("answers; does not hold this store's key {id}"),
+        ),
+        (Err(keyseal::keys::Error::NotFound { .. }), None) => (
+            true,
+            "answers (no store file yet, so no key to look for)".to_owned(),
+        ),
+        (Err(e), _) => (false, e.to_string()),
     };
     json!({
         "provider": name,
@@ -41,28 +60,42 @@ fn mode(_path: &Path) -> Option<u32> {
     None
 }
 
-pub(crate) fn run(store: &Store, cli: &Cli, path: &Path, as_json: bool) {
+/// Writes one formatted line to standard output, or returns the failure.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        crate::output::line(&format!($($arg)*))?
+    };
+}
+
+/// # Errors
+/// Only an output failure: what the store or a provider reports is part of
+/// the report, not an error.
+pub(crate) fn run(store: &Store, cli: &Cli, path: &Path, as_json: bool) -> Result<(), Failure> {
     let mut problems: Vec<String> = Vec::new();
+    let status = store.status();
+    let key_id = status.key_id;
     let providers = vec![
         probe(
             "Secret Service",
             &KeyringProvider::builder(&cli.service, "store-key")
                 .backend(Backend::SecretService)
                 .build(),
+            key_id,
         ),
         probe(
             "kernel keyring",
             &KeyringProvider::builder(&cli.service, "store-key")
                 .backend(Backend::KernelKeyring)
                 .build(),
+            key_id,
         ),
         probe(
             "environment (KEYSEAL_KEY)",
             &EnvKeyProvider::new("KEYSEAL_KEY"),
+            key_id,
         ),
     ];
 
-    let status = store.status();
     let file_mode = mode(path);
     let dir_mode = path.parent().and_then(mode);
     if let Some(m) = file_mode
@@ -125,17 +158,17 @@ pub(crate) fn run(store: &Store, cli: &Cli, path: &Path, as_json: bool) {
         "problems": problems,
     });
     if as_json {
-        println!("{report}");
-        return;
+        say!("{report}");
+        return Ok(());
     }
-    println!("store:        {}", path.display());
+    say!("store:        {}", path.display());
     if status.exists {
-        println!(
+        say!(
             "              mode {}, directory mode {}",
             file_mode.map_or_else(|| "?".to_owned(), |m| format!("{m:04o}")),
             dir_mode.map_or_else(|| "?".to_owned(), |m| format!("{m:04o}"))
         );
-        println!(
+        say!(
             "format:       v{}, {}, generation {}",
             status
                 .format_version
@@ -145,7 +178,7 @@ pub(crate) fn run(store: &Store, cli: &Cli, path: &Path, as_json: bool) {
                 .generation
                 .map_or_else(|| "?".to_owned(), |g| g.to_string())
         );
-        println!(
+        say!(
             "key id:       {}{}",
             status.key_id.map(|id| id.to_string()).unwrap_or_default(),
             status
@@ -154,16 +187,18 @@ pub(crate) fn run(store: &Store, cli: &Cli, path: &Path, as_json: bool) {
                 .unwrap_or_else(|| " (no recovery key)".to_owned())
         );
     } else {
-        println!("              does not exist yet (the first `keyseal set` creates it)");
+        say!("              does not exist yet (the first `keyseal set` creates it)");
     }
     if let Some(n) = status.entries {
-        println!("entries:      {n}");
+        say!("entries:      {n}");
     }
-    println!(
+    say!(
         "key provider: {} at {}; key lifetime: {}",
-        status.provider.kind, status.provider.location, status.provider.lifetime
+        status.provider.kind,
+        status.provider.location,
+        status.provider.lifetime
     );
-    println!("reachable:");
+    say!("reachable:");
     for p in &providers {
         let field = |k: &str| {
             p.get(k)
@@ -171,7 +206,7 @@ pub(crate) fn run(store: &Store, cli: &Cli, path: &Path, as_json: bool) {
                 .unwrap_or_default()
                 .to_owned()
         };
-        println!(
+        say!(
             "  {:<26} {} ({})",
             field("provider"),
             field("state"),
@@ -179,11 +214,12 @@ pub(crate) fn run(store: &Store, cli: &Cli, path: &Path, as_json: bool) {
         );
     }
     if problems.is_empty() {
-        println!("problems:     none");
+        say!("problems:     none");
     } else {
-        println!("problems:");
+        say!("problems:");
         for p in &problems {
-            println!("  - {p}");
+            say!("  - {p}");
         }
     }
+    Ok(())
 }

@@ -17,6 +17,15 @@ impl Failure {
         }
     }
 
+    /// Ends the command with exit 0 and no message: the reader of standard
+    /// output went away (a closed pipe), so there is no one to tell.
+    pub(crate) fn quiet() -> Self {
+        Self {
+            code: 0,
+            message: String::new(),
+        }
+    }
+
     pub(crate) fn io(message: impl Into<String>) -> Self {
         Self {
             code: 6,
@@ -29,6 +38,13 @@ impl Failure {
             code: 1,
             message: format!("there is no entry named {name:?} in {location}."),
         }
+    }
+}
+
+impl From<String> for Failure {
+    /// A step that failed for a reason given in words: exit 6.
+    fn from(message: String) -> Self {
+        Self::io(message)
     }
 }
 
@@ -105,6 +121,16 @@ impl From<keyseal_migrate::Error> for Failure {
                     message: format!("{e}. The legacy keyring did not answer; nothing changed."),
                 }
             }
+            e @ keyseal_migrate::Error::NotMigratable { .. } => Self {
+                code: 2,
+                message: format!(
+                    "{e}. Rename or fix them in the legacy keyring, or run without --strict to move the rest."
+                ),
+            },
+            e @ keyseal_migrate::Error::NotPersisting { .. } => Self {
+                code: 5,
+                message: format!("{e}."),
+            },
             e => Self {
                 code: 6,
                 message: format!("{e}."),

@@ -9,8 +9,10 @@
 mod demo;
 mod doctor;
 mod exit;
+mod input;
+mod migrate_report;
+mod output;
 
-use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -18,7 +20,6 @@ use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use keyseal::{ExposeSecret, RecoveryKey, Store};
 use keyseal_migrate::{KeyringSource, Layout, Options};
-use zeroize::Zeroizing;
 
 use crate::exit::Failure;
 
@@ -149,9 +150,18 @@ enum Command {
         /// A known application's layout.
         #[arg(long, value_enum)]
         preset: Option<Preset>,
-        /// Report what would move (names only) and change nothing.
+        /// Report what would move (names only) and change nothing: no file,
+        /// directory, lock or key is created, and no legacy item is deleted.
         #[arg(long)]
         dry_run: bool,
+        /// Fail, before anything is written, when any entry cannot move;
+        /// without it such entries are reported on stderr, stay in the
+        /// legacy keyring, and the others move.
+        #[arg(long)]
+        strict: bool,
+        /// Print the report as one JSON object instead.
+        #[arg(long)]
+        json: bool,
     },
     /// Check the key providers and the store, in plain words. Never prints a secret.
     Doctor {
@@ -204,9 +214,46 @@ fn main() -> ExitCode {
     match run(&cli, explicit_keys) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("keyseal: {}", failure.message);
+            if !failure.message.is_empty() {
+                output::note(&format!("keyseal: {}", failure.message));
+            }
             ExitCode::from(failure.code)
         }
+    }
+}
+
+/// The most `set` reads from standard input: the file store's size limit,
+/// which no single value can exceed.
+const VALUE_LIMIT: usize = keyseal_blob::DEFAULT_MAX_SIZE as usize;
+
+/// The most `recover` reads: a recovery key is under 100 characters.
+const RECOVERY_TEXT_LIMIT: usize = 4096;
+
+/// Prints a recovery key alone on its line, flushed; a closed pipe or any
+/// other output error is exit 6, since the key did not reach anyone.
+fn show_recovery_key(key: &RecoveryKey) -> Result<(), Failure> {
+    output::line(key.to_text().as_str()).map_err(|f| {
+        if f.code == 0 {
+            Failure::io(
+                "could not show the recovery key: standard output is closed; nothing changed",
+            )
+        } else {
+            Failure {
+                code: f.code,
+                message: format!("{}; nothing changed", f.message),
+            }
+        }
+    })
+}
+
+/// A failure after a recovery key was shown: that key is not in use.
+fn not_in_use(failure: Failure) -> Failure {
+    Failure {
+        code: failure.code,
+        message: format!(
+            "{} The recovery key shown above is NOT in use; the store still opens with the previous one.",
+            failure.message
+        ),
     }
 }
 
@@ -240,32 +287,22 @@ fn open_store(cli: &Cli, path: PathBuf) -> Result<Store, Failure> {
 
 fn run(cli: &Cli, explicit_keys: Option<Keys>) -> Result<(), Failure> {
     if let Command::Demo = cli.command {
-        return demo::run(explicit_keys).map_err(Failure::io);
+        return demo::run(explicit_keys);
     }
     let path = store_path(cli)?;
     let store = open_store(cli, path.clone())?;
     let location = path.display().to_string();
     match &cli.command {
         Command::Set { name } => {
-            let mut value = Zeroizing::new(Vec::new());
-            std::io::stdin()
-                .lock()
-                .read_to_end(&mut value)
-                .map_err(|e| {
-                    Failure::io(format!("could not read the value from standard input: {e}"))
-                })?;
+            keyseal::validate_name(name)?;
+            let value = input::secret(VALUE_LIMIT, "the value")?;
             store.set_bytes(name, &value)?;
         }
         Command::Get { name } => {
             let Some(value) = store.get_bytes(name)? else {
                 return Err(Failure::missing(name, &location));
             };
-            let mut out = std::io::stdout().lock();
-            out.write_all(value.expose_secret())
-                .and_then(|()| out.flush())
-                .map_err(|e| {
-                    Failure::io(format!("could not write the value to standard output: {e}"))
-                })?;
+            output::bytes(value.expose_secret(), "the value")?;
         }
         Command::List { json } => {
             if *json {
@@ -280,10 +317,10 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>) -> Result<(), Failure> {
                         serde_json::json!({ "name": e.name, "updated": updated, "size": e.size })
                     })
                     .collect();
-                println!("{}", serde_json::Value::Array(entries));
+                output::line(&serde_json::Value::Array(entries).to_string())?;
             } else {
                 for name in store.list()? {
-                    println!("{name}");
+                    output::line(&migrate_report::escaped(&name))?;
                 }
             }
         }
@@ -294,7 +331,7 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>) -> Result<(), Failure> {
         }
         Command::RotateKey => {
             let rotation = store.rotate_key()?;
-            println!(
+            output::line(&format!(
                 "rotated the key of {location}: {} -> {}{}",
                 rotation
                     .previous_key_id
@@ -306,48 +343,66 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>) -> Result<(), Failure> {
                 } else {
                     " (data key kept so the recovery key stays valid)"
                 }
-            );
+            ))?;
+            if !rotation.previous_key_retired {
+                output::note(
+                    "keyseal: the previous key could not be deleted from the keyring; the file no longer uses it (see -v for why)",
+                );
+            }
         }
         Command::Recovery {
             action: RecoveryAction::Enable,
         } => {
-            let key = store.enable_recovery()?;
-            eprintln!(
-                "Recovery is enabled for {location}. Store the recovery key below in a password \
+            // The key is shown (written out and flushed) before the file
+            // names it: a failed write changes nothing.
+            let key = RecoveryKey::generate()?;
+            output::note(&format!(
+                "Recovery is being enabled for {location}. Store the recovery key below in a password \
                  manager: it opens the store without the keyring, and it is not shown again."
-            );
-            println!("{}", key.to_text().as_str());
+            ));
+            show_recovery_key(&key)?;
+            store
+                .enable_recovery_with(&key)
+                .map_err(|e| not_in_use(e.into()))?;
         }
         Command::Recovery {
             action: RecoveryAction::Disable,
         } => {
             if store.disable_recovery()? {
-                println!(
+                output::line(&format!(
                     "recovery disabled for {location}; the old recovery key no longer opens new versions of it"
-                );
+                ))?;
             } else {
-                println!("recovery was not enabled for {location}");
+                output::line(&format!("recovery was not enabled for {location}"))?;
             }
         }
         Command::Recover { rotate_recovery } => {
-            let mut text = Zeroizing::new(String::new());
-            std::io::stdin()
-                .lock()
-                .read_to_string(&mut text)
-                .map_err(|e| {
-                    Failure::io(format!(
-                        "could not read the recovery key from standard input: {e}"
-                    ))
-                })?;
+            let text = input::secret(RECOVERY_TEXT_LIMIT, "the recovery key")?;
+            let text = std::str::from_utf8(&text)
+                .map_err(|_| Failure::usage("the recovery key on standard input is not text"))?;
             let key = RecoveryKey::parse(text.trim())?;
-            let replacement = store.recover(&key, *rotate_recovery)?;
-            eprintln!("{location} is open again with a fresh key in the keyring.");
-            if let Some(new_key) = replacement {
-                eprintln!(
-                    "The old recovery key no longer works. Store the new one below; it is not shown again."
+            let replacement = if *rotate_recovery {
+                let new_key = RecoveryKey::generate()?;
+                // Checked before the new key is shown: a wrong key changes
+                // nothing and prints nothing.
+                store.check_recovery_key(&key)?;
+                output::note(
+                    "The old recovery key will no longer work. Store the new one below; it is not shown again.",
                 );
-                println!("{}", new_key.to_text().as_str());
-            }
+                show_recovery_key(&new_key)?;
+                Some(new_key)
+            } else {
+                None
+            };
+            store
+                .recover_with(&key, replacement.as_ref())
+                .map_err(|e| match replacement {
+                    Some(_) => not_in_use(e.into()),
+                    None => e.into(),
+                })?;
+            output::note(&format!(
+                "{location} is open again with a fresh key in the keyring."
+            ));
         }
         Command::Migrate {
             from_service,
@@ -356,6 +411,8 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>) -> Result<(), Failure> {
             index_item,
             preset,
             dry_run,
+            strict,
+            json,
         } => {
             let mut layout = match preset {
                 Some(Preset::DockerAgent) => Layout::docker_agent(),
@@ -374,30 +431,12 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>) -> Result<(), Failure> {
             if index_item.is_some() {
                 layout.index_item.clone_from(index_item);
             }
-            let options = Options::raw().dry_run(*dry_run);
+            let options = Options::raw().dry_run(*dry_run).strict(*strict);
             let report =
                 keyseal_migrate::migrate(&store, &KeyringSource::new(), &layout, &options)?;
-            let verb = if *dry_run { "would move" } else { "moved" };
-            for name in &report.moved {
-                println!("{verb}: {name}");
-            }
-            for name in &report.already_present {
-                println!("already in the store (kept its value): {name}");
-            }
-            for (name, why) in &report.not_converted {
-                println!("left in the keyring: {name}: {why}");
-            }
-            for item in &report.deleted {
-                println!("deleted legacy item: {item}");
-            }
-            for (item, why) in &report.delete_failures {
-                println!("could not delete legacy item {item} (will retry): {why}");
-            }
-            if report.is_noop() {
-                println!("nothing to migrate from service {:?}", layout.service);
-            }
+            migrate_report::print(&report, &layout.service, *json)?;
         }
-        Command::Doctor { json } => doctor::run(&store, cli, &path, *json),
+        Command::Doctor { json } => doctor::run(&store, cli, &path, *json)?,
         Command::Demo => {}
     }
     Ok(())

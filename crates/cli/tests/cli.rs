@@ -381,7 +381,7 @@ fn keyring_service(tag: &str) -> Option<String> {
     let service = unique(tag);
     match KeyringProvider::builder(&service, "store-key")
         .build()
-        .load()
+        .load(&keyseal_keys::Key::generate().unwrap().id())
     {
         Err(keyseal_keys::Error::NotFound { .. }) => Some(service),
         other => {
@@ -403,14 +403,41 @@ fn keyring_keyseal(store: &Path, service: &str) -> Command {
     cmd
 }
 
-fn forget_key(service: &str) {
+/// The key id the store file at `path` is sealed for (read from its header).
+fn sealed_for(path: &Path) -> keyseal_keys::KeyId {
+    keyseal::Store::builder(
+        keyseal_keys::MemoryKeyProvider::new(),
+        keyseal::blob::FileStore::new(path),
+        "any",
+    )
+    .build()
+    .status()
+    .key_id
+    .expect("the file names its key")
+}
+
+/// Deletes the key of the store at `path` from every keyring.
+fn forget_key(service: &str, path: &Path) {
+    let id = sealed_for(path);
     for backend in [Backend::SecretService, Backend::KernelKeyring] {
         let p = KeyringProvider::builder(service, "store-key")
             .backend(backend)
             .build();
-        let _ = p.delete();
-        let _ = p.discard_staged();
+        let _ = p.delete(&id);
     }
+}
+
+/// The number of Secret Service items of `service`, when a session bus is
+/// set.
+fn secret_service_items(service: &str) -> Option<usize> {
+    std::env::var_os("DBUS_SESSION_BUS_ADDRESS")?;
+    let items = Command::new("secret-tool")
+        .args(["search", "--all", "service", service])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&items.stdout).into_owned()
+        + &String::from_utf8_lossy(&items.stderr);
+    Some(listing.matches("[/").count())
 }
 
 #[test]
@@ -444,6 +471,9 @@ fn the_keyring_path_rotates_and_recovers() {
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(stdout(&out).contains("rotated the key"));
+    if let Some(count) = secret_service_items(&service) {
+        assert_eq!(count, 1, "the retired key's item is left over");
+    }
 
     let out = run(
         args(
@@ -462,7 +492,7 @@ fn the_keyring_path_rotates_and_recovers() {
     assert!(stderr(&out).contains("password manager"));
 
     // The keyring forgets the key: exit 4, then recover with the key on stdin.
-    forget_key(&service);
+    forget_key(&service, &dir.file());
     let out = run(
         args(keyring_keyseal(&dir.file(), &service), &["get", "token"]),
         b"",
@@ -495,7 +525,34 @@ fn the_keyring_path_rotates_and_recovers() {
         b"",
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    forget_key(&service);
+    forget_key(&service, &dir.file());
+}
+
+#[test]
+fn stores_sharing_a_service_keep_their_own_keys_through_rotation_and_recovery() {
+    let Some(service) = keyring_service("shared") else {
+        return;
+    };
+    let dir = Dir::new("shared");
+    let a = dir.path().join("a").join("a.sealed");
+    let b = dir.path().join("b").join("b.sealed");
+    for (store, value) in [(&a, &b"A"[..]), (&b, b"B")] {
+        let out = run(args(keyring_keyseal(store, &service), &["set", "t"]), value);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    }
+    assert_ne!(sealed_for(&a), sealed_for(&b), "two stores share a key");
+    if let Some(count) = secret_service_items(&service) {
+        assert_eq!(count, 2, "one item per store");
+    }
+    let out = run(args(keyring_keyseal(&a, &service), &["rotate-key"]), b"");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = run(args(keyring_keyseal(&b, &service), &["get", "t"]), b"");
+    assert_eq!(code(&out), 0, "store b lost its key: {}", stderr(&out));
+    assert_eq!(out.stdout, b"B");
+    let out = run(args(keyring_keyseal(&a, &service), &["get", "t"]), b"");
+    assert_eq!(out.stdout, b"A", "{}", stderr(&out));
+    forget_key(&service, &a);
+    forget_key(&service, &b);
 }
 
 #[test]
@@ -556,5 +613,5 @@ fn migrate_moves_legacy_secret_service_items() {
     let mut cmd = keyring_keyseal(&dir.file(), &store_service);
     cmd.args(["migrate", "--from-service", &service, "--item-prefix", "p:"]);
     assert!(stdout(&run(cmd, b"")).contains("nothing to migrate"));
-    forget_key(&store_service);
+    forget_key(&store_service, &dir.file());
 }

@@ -341,7 +341,7 @@ fn torture_crash() {
     let kills_wanted: usize = if quick() { 60 } else { 1000 };
     let service = unique("crash");
     if let Err(e) = kernel(&service)
-        .load()
+        .load(&keyseal::keys::Key::generate().unwrap().id())
         .map(drop)
         .or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })
     {
@@ -451,8 +451,7 @@ fn torture_crash() {
             started.elapsed().as_secs_f64()
         ),
     );
-    let _ = kernel(&service).delete();
-    let _ = kernel(&service).discard_staged();
+    keyseal_testkit::remove_kernel_keys(&service);
     if has_ss {
         let items = keyseal::keys::KeyringItems::new();
         for name in legacy_tokens.keys() {
@@ -502,7 +501,7 @@ fn child_contention_worker() {
                 if remove {
                     tx.remove(&name);
                 } else {
-                    tx.set_bytes(&name, id.as_bytes()).unwrap();
+                    tx.set_bytes(&name, id.as_bytes())?;
                 }
                 let mut log = tx
                     .get_bytes("__log")
@@ -511,7 +510,7 @@ fn child_contention_worker() {
                 log.extend_from_slice(
                     format!("{id} {} {name}\n", if remove { "rm" } else { "set" }).as_bytes(),
                 );
-                tx.set_bytes("__log", &log).unwrap();
+                tx.set_bytes("__log", &log)
             })
             .unwrap();
         println!("ack {id}");
@@ -822,7 +821,16 @@ fn torture_hostile_keys() {
     }
     // A keyring item of the wrong length, in the real kernel keyring.
     let service = unique("badkey");
-    let description = format!("keyseal:{service}:store-key");
+    let sealed_for = Store::builder(
+        keyseal::keys::MemoryKeyProvider::new(),
+        FileStore::new(&path),
+        CONTEXT,
+    )
+    .build()
+    .status()
+    .key_id
+    .unwrap();
+    let description = format!("keyseal:{service}:store-key.{sealed_for}");
     for payload in [
         "keyseal-key-v1:AAAA",
         "hunter2",
@@ -846,7 +854,7 @@ fn torture_hostile_keys() {
             problems.push(format!("kernel key {payload:?}: the file changed"));
         }
     }
-    let _ = kernel(&service).delete();
+    keyseal_testkit::remove_kernel_keys(&service);
     // A keyring that never answers (a silent D-Bus), in a child process.
     tried += 1;
     let bus_dir = Dir::new("bus");

@@ -1,8 +1,8 @@
 //! The [`KeyProvider`] contract as plain functions, for every backend.
 //!
-//! Each function takes a provider that holds **no key** when it is called and
-//! leaves it holding none (read-only providers excepted: see
-//! [`Capabilities`]). They panic with a message on the first broken promise,
+//! Each function takes a provider, creates the keys it needs and deletes them
+//! again, so it leaves the provider as it found it (read-only providers hold
+//! their given key throughout: see [`Capabilities`]). They panic with a message on the first broken promise,
 //! so they read like assertions in a test:
 //!
 //! ```
@@ -36,11 +36,11 @@ impl Capabilities {
 /// Runs every check that applies to `caps`.
 pub fn run_all(provider: &dyn KeyProvider, caps: Capabilities) {
     if caps.writable {
-        load_on_empty_is_not_found_and_creates_nothing(provider);
+        load_of_an_unknown_id_is_not_found_and_creates_nothing(provider);
         create_then_load_round_trips(provider);
-        create_twice_is_an_error(provider);
-        delete_then_load_is_not_found(provider);
-        staging_then_commit_replaces_the_key(provider);
+        creates_never_share_or_overwrite_a_slot(provider);
+        delete_removes_only_that_key(provider);
+        concurrent_creates_make_distinct_keys(provider);
         secrets_never_appear_in_debug_output(provider);
         concurrent_loads_agree(provider);
     } else {
@@ -50,160 +50,151 @@ pub fn run_all(provider: &dyn KeyProvider, caps: Capabilities) {
     }
 }
 
-fn expect_not_found(provider: &dyn KeyProvider, when: &str) {
-    match provider.load() {
+fn unknown_id() -> KeyId {
+    crate::Key::generate()
+        .unwrap_or_else(|e| panic!("generate failed: {e}"))
+        .id()
+}
+
+fn expect_not_found(provider: &dyn KeyProvider, id: &KeyId, when: &str) {
+    match provider.load(id) {
         Err(Error::NotFound { .. }) => {}
         Ok(key) => panic!("{when}: load found key {} where none should be", key.id()),
         Err(other) => panic!("{when}: load should be NotFound, was: {other}"),
     }
 }
 
-/// Loading from an empty provider is `NotFound`, and creates nothing: a second
-/// load is still `NotFound`.
-pub fn load_on_empty_is_not_found_and_creates_nothing(provider: &dyn KeyProvider) {
-    expect_not_found(provider, "first load on an empty provider");
-    expect_not_found(provider, "second load on an empty provider");
+fn create_or_panic(provider: &dyn KeyProvider) -> crate::Key {
+    provider
+        .create()
+        .unwrap_or_else(|e| panic!("create failed: {e}"))
 }
 
-/// `create` returns a key that `load` then returns (same id, same bytes).
+fn load_or_panic(provider: &dyn KeyProvider, id: &KeyId, when: &str) -> crate::Key {
+    let key = provider
+        .load(id)
+        .unwrap_or_else(|e| panic!("{when}: load failed: {e}"));
+    assert_eq!(key.id(), *id, "{when}: load returned another key");
+    key
+}
+
+fn delete_or_panic(provider: &dyn KeyProvider, id: &KeyId) {
+    provider
+        .delete(id)
+        .unwrap_or_else(|e| panic!("delete of an existing key failed: {e}"));
+}
+
+/// Loading an id the provider does not hold is `NotFound`, and creates
+/// nothing: a second load is still `NotFound`.
+pub fn load_of_an_unknown_id_is_not_found_and_creates_nothing(provider: &dyn KeyProvider) {
+    let id = unknown_id();
+    expect_not_found(provider, &id, "first load of an unknown id");
+    expect_not_found(provider, &id, "second load of an unknown id");
+}
+
+/// `create` returns a key that `load` of its id then returns (same bytes).
 pub fn create_then_load_round_trips(provider: &dyn KeyProvider) {
-    let created = provider
-        .create()
-        .unwrap_or_else(|e| panic!("create on an empty provider failed: {e}"));
-    let loaded = provider
-        .load()
-        .unwrap_or_else(|e| panic!("load after create failed: {e}"));
-    assert_eq!(
-        created.id(),
-        loaded.id(),
-        "load returned another key than create"
-    );
+    let created = create_or_panic(provider);
+    let loaded = load_or_panic(provider, &created.id(), "after create");
     assert!(
         created.expose_secret() == loaded.expose_secret(),
         "load returned other bytes than create"
     );
-    delete_or_panic(provider);
+    delete_or_panic(provider, &created.id());
 }
 
-/// A second `create` is `AlreadyExists` and leaves the first key in place.
-pub fn create_twice_is_an_error(provider: &dyn KeyProvider) {
-    let first = provider
-        .create()
-        .unwrap_or_else(|e| panic!("create on an empty provider failed: {e}"));
-    match provider.create() {
-        Err(Error::AlreadyExists { .. }) => {}
-        Ok(second) => panic!(
-            "second create overwrote key {} with {}",
-            first.id(),
-            second.id()
-        ),
-        Err(other) => panic!("second create should be AlreadyExists, was: {other}"),
-    }
-    let kept = provider
-        .load()
-        .unwrap_or_else(|e| panic!("load after a refused create failed: {e}"));
-    assert_eq!(kept.id(), first.id(), "a refused create changed the key");
-    delete_or_panic(provider);
+/// Two creates make two keys, each in its own slot: the second does not
+/// replace the first (two stores of one service keep their own keys).
+pub fn creates_never_share_or_overwrite_a_slot(provider: &dyn KeyProvider) {
+    let first = create_or_panic(provider);
+    let second = create_or_panic(provider);
+    assert_ne!(first.id(), second.id(), "two creates made the same key");
+    let kept = load_or_panic(provider, &first.id(), "the first key after a second create");
+    assert!(
+        kept.expose_secret() == first.expose_secret(),
+        "a second create changed the first key"
+    );
+    load_or_panic(provider, &second.id(), "the second key");
+    delete_or_panic(provider, &first.id());
+    delete_or_panic(provider, &second.id());
 }
 
-/// After `delete`, `load` is `NotFound`, and a second `delete` is `NotFound`.
-pub fn delete_then_load_is_not_found(provider: &dyn KeyProvider) {
-    provider
-        .create()
-        .unwrap_or_else(|e| panic!("create on an empty provider failed: {e}"));
-    delete_or_panic(provider);
-    expect_not_found(provider, "load after delete");
-    match provider.delete() {
+/// `delete` removes the key with that id and no other; a second `delete` of
+/// it is `NotFound`.
+pub fn delete_removes_only_that_key(provider: &dyn KeyProvider) {
+    let gone = create_or_panic(provider);
+    let kept = create_or_panic(provider);
+    delete_or_panic(provider, &gone.id());
+    expect_not_found(provider, &gone.id(), "load after delete");
+    load_or_panic(provider, &kept.id(), "another key after a delete");
+    match provider.delete(&gone.id()) {
         Err(Error::NotFound { .. }) => {}
         other => panic!("delete of a missing key should be NotFound, was: {other:?}"),
     }
+    match provider.delete(&unknown_id()) {
+        Err(Error::NotFound { .. }) => {}
+        other => panic!("delete of an unknown id should be NotFound, was: {other:?}"),
+    }
+    load_or_panic(
+        provider,
+        &kept.id(),
+        "another key after deletes of missing ones",
+    );
+    delete_or_panic(provider, &kept.id());
 }
 
-/// A staged key sits beside the current one until `commit_staged` makes it
-/// current; `discard_staged` drops it; neither touches the other slot.
-pub fn staging_then_commit_replaces_the_key(provider: &dyn KeyProvider) {
-    let first = provider
-        .create()
-        .unwrap_or_else(|e| panic!("create on an empty provider failed: {e}"));
-    assert!(
-        matches!(provider.load_staged(), Err(Error::NotFound { .. })),
-        "a fresh provider has a staged key"
-    );
-    let next = crate::Key::generate().unwrap_or_else(|e| panic!("generate failed: {e}"));
-    provider
-        .stage(&next)
-        .unwrap_or_else(|e| panic!("stage failed: {e}"));
-    let current = provider
-        .load()
-        .unwrap_or_else(|e| panic!("load failed: {e}"));
-    assert_eq!(current.id(), first.id(), "staging changed the current key");
-    let staged = provider
-        .load_staged()
-        .unwrap_or_else(|e| panic!("load_staged failed: {e}"));
-    assert_eq!(staged.id(), next.id(), "load_staged returned another key");
-
-    provider
-        .commit_staged()
-        .unwrap_or_else(|e| panic!("commit_staged failed: {e}"));
-    let current = provider
-        .load()
-        .unwrap_or_else(|e| panic!("load failed: {e}"));
+/// Eight threads creating at once (eight new stores at one instant) get
+/// eight different keys, and every one of them loads afterwards.
+pub fn concurrent_creates_make_distinct_keys(provider: &dyn KeyProvider) {
+    let ids: Vec<KeyId> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| s.spawn(|| provider.create().map(|k| k.id())))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(Ok(id)) => id,
+                Ok(Err(e)) => panic!("a concurrent create failed: {e}"),
+                Err(_) => panic!("a concurrent create panicked"),
+            })
+            .collect()
+    });
+    let distinct: BTreeSet<KeyId> = ids.iter().copied().collect();
     assert_eq!(
-        current.id(),
-        next.id(),
-        "commit did not make the staged key current"
+        distinct.len(),
+        8,
+        "concurrent creates shared a key: {ids:?}"
     );
-    assert!(
-        matches!(provider.load_staged(), Err(Error::NotFound { .. })),
-        "commit left the staged copy"
-    );
-
-    let abandoned = crate::Key::generate().unwrap_or_else(|e| panic!("generate failed: {e}"));
-    provider
-        .stage(&abandoned)
-        .unwrap_or_else(|e| panic!("stage failed: {e}"));
-    provider
-        .discard_staged()
-        .unwrap_or_else(|e| panic!("discard_staged failed: {e}"));
-    provider
-        .discard_staged()
-        .unwrap_or_else(|e| panic!("discard_staged of nothing failed: {e}"));
-    assert!(matches!(
-        provider.load_staged(),
-        Err(Error::NotFound { .. })
-    ));
-    assert!(
-        matches!(provider.commit_staged(), Err(Error::NotFound { .. })),
-        "commit of nothing"
-    );
-    let current = provider
-        .load()
-        .unwrap_or_else(|e| panic!("load failed: {e}"));
-    assert_eq!(current.id(), next.id(), "discard changed the current key");
-    delete_or_panic(provider);
+    for id in &ids {
+        load_or_panic(provider, id, "a key created concurrently");
+    }
+    for id in &ids {
+        delete_or_panic(provider, id);
+    }
 }
 
 /// No `Debug` or `Display` output of the provider, its key, its info or its
 /// errors contains the key's bytes (raw, hex or base64).
 pub fn secrets_never_appear_in_debug_output(provider: &dyn KeyProvider) {
-    let created = if provider.info().kind == crate::ProviderKind::Environment {
-        None
-    } else {
-        Some(
-            provider
-                .create()
-                .unwrap_or_else(|e| panic!("create on an empty provider failed: {e}")),
-        )
+    let (key, created) = match provider.given() {
+        Some(given) => (
+            given.unwrap_or_else(|e| panic!("the given key does not load: {e}")),
+            false,
+        ),
+        None => (create_or_panic(provider), true),
     };
     let key = provider
-        .load()
+        .load(&key.id())
         .unwrap_or_else(|e| panic!("load failed: {e}"));
     let mut shown = format!(
         "{provider:?} {key:?} {:?} {}",
         provider.info(),
         provider.info().location
     );
-    if let Err(e) = provider.create() {
+    if let Err(e) = provider.load(&unknown_id()) {
+        shown.push_str(&format!(" {e} {e:?}"));
+    }
+    if let Err(e) = provider.delete(&unknown_id()) {
         shown.push_str(&format!(" {e} {e:?}"));
     }
     let bytes = key.expose_secret();
@@ -221,22 +212,25 @@ pub fn secrets_never_appear_in_debug_output(provider: &dyn KeyProvider) {
             "key bytes ({form}) appear in debug output: {shown}"
         );
     }
-    if created.is_some() {
-        delete_or_panic(provider);
+    if created {
+        delete_or_panic(provider, &key.id());
     }
 }
 
 /// Eight threads loading at once all get the same key.
 pub fn concurrent_loads_agree(provider: &dyn KeyProvider) {
-    let created = (provider.info().kind != crate::ProviderKind::Environment).then(|| {
-        provider
-            .create()
-            .unwrap_or_else(|e| panic!("create on an empty provider failed: {e}"))
-            .id()
-    });
+    let (id, created) = match provider.given() {
+        Some(given) => (
+            given
+                .unwrap_or_else(|e| panic!("the given key does not load: {e}"))
+                .id(),
+            false,
+        ),
+        None => (create_or_panic(provider).id(), true),
+    };
     let ids: BTreeSet<KeyId> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..8)
-            .map(|_| s.spawn(|| provider.load().map(|k| k.id())))
+            .map(|_| s.spawn(|| provider.load(&id).map(|k| k.id())))
             .collect();
         handles
             .into_iter()
@@ -248,25 +242,23 @@ pub fn concurrent_loads_agree(provider: &dyn KeyProvider) {
             .collect()
     });
     assert_eq!(
-        ids.len(),
-        1,
-        "concurrent loads returned different keys: {ids:?}"
+        ids.into_iter().collect::<Vec<_>>(),
+        vec![id],
+        "concurrent loads returned other keys"
     );
-    if let Some(id) = created {
-        assert!(
-            ids.contains(&id),
-            "concurrent loads returned another key than create"
-        );
-        delete_or_panic(provider);
+    if created {
+        delete_or_panic(provider, &id);
     }
 }
 
-/// A read-only provider refuses `create` and `delete` with `ReadOnly` and
-/// still loads its key afterwards.
+/// A read-only provider refuses `create` and `delete` with `ReadOnly`, gives
+/// its key through `given`, and loads it afterwards whatever id is asked.
 pub fn read_only_refuses_create_and_delete(provider: &dyn KeyProvider) {
-    let before = provider
-        .load()
-        .unwrap_or_else(|e| panic!("a read-only provider must hold a key for the suite: {e}"));
+    let before = match provider.given() {
+        Some(Ok(key)) => key,
+        Some(Err(e)) => panic!("a read-only provider must hold a key for the suite: {e}"),
+        None => panic!("a read-only provider must give its key through `given`"),
+    };
     assert!(matches!(
         provider.create(),
         Err(Error::ReadOnly {
@@ -275,20 +267,14 @@ pub fn read_only_refuses_create_and_delete(provider: &dyn KeyProvider) {
         })
     ));
     assert!(matches!(
-        provider.delete(),
+        provider.delete(&before.id()),
         Err(Error::ReadOnly {
             operation: "delete",
             ..
         })
     ));
     let after = provider
-        .load()
+        .load(&unknown_id())
         .unwrap_or_else(|e| panic!("load failed: {e}"));
     assert_eq!(before.id(), after.id());
-}
-
-fn delete_or_panic(provider: &dyn KeyProvider) {
-    provider
-        .delete()
-        .unwrap_or_else(|e| panic!("delete of an existing key failed: {e}"));
 }

@@ -2,7 +2,7 @@
 
 use std::ffi::OsString;
 
-use keyseal_seal::Key;
+use keyseal_seal::{Key, KeyId};
 use zeroize::Zeroizing;
 
 use crate::{
@@ -14,12 +14,17 @@ use crate::{
 ///
 /// For CI and containers, where a secret manager injects the variable. The
 /// provider is read-only: [`create`](KeyProvider::create) and
-/// [`delete`](KeyProvider::delete) return [`Error::ReadOnly`]. Generate a
-/// key with, for example, `head -c 32 /dev/urandom | base64`.
+/// [`delete`](KeyProvider::delete) return [`Error::ReadOnly`], and
+/// [`given`](KeyProvider::given) is the key a new file is sealed with. Give
+/// every store its own variable (or its own value): one key sealing two
+/// stores is the application's choice, not keyseal's. Generate a key with,
+/// for example, `head -c 32 /dev/urandom | base64`.
 ///
 /// The variable is read on every [`load`](KeyProvider::load) (keyseal loads
 /// once per process), copied into a zeroizing buffer, and never echoed: the
-/// errors say which variable and what is wrong, never its value.
+/// errors say which variable and what is wrong, never its value. `load`
+/// returns the variable's key whatever id it is asked for; the store
+/// compares the ids and reports a wrong key.
 #[derive(Clone, Debug)]
 pub struct EnvKeyProvider {
     var: String,
@@ -50,7 +55,34 @@ impl KeyProvider for EnvKeyProvider {
         )
     }
 
-    fn load(&self) -> Result<Key> {
+    fn load(&self, id: &KeyId) -> Result<Key> {
+        let _ = id;
+        self.read()
+    }
+
+    fn create(&self) -> Result<Key> {
+        Err(Error::ReadOnly {
+            location: self.location(),
+            operation: "create",
+        })
+    }
+
+    fn delete(&self, id: &KeyId) -> Result<()> {
+        let _ = id;
+        Err(Error::ReadOnly {
+            location: self.location(),
+            operation: "delete",
+        })
+    }
+
+    fn given(&self) -> Option<Result<Key>> {
+        Some(self.read())
+    }
+}
+
+impl EnvKeyProvider {
+    /// The variable's key, decoded.
+    fn read(&self) -> Result<Key> {
         let Some(value) = std::env::var_os(&self.var) else {
             return Err(Error::Unavailable {
                 location: self.location(),
@@ -68,20 +100,6 @@ impl KeyProvider for EnvKeyProvider {
         crate::record::decode_base64_key(&value).map_err(|reason| Error::Malformed {
             location: self.location(),
             reason,
-        })
-    }
-
-    fn create(&self) -> Result<Key> {
-        Err(Error::ReadOnly {
-            location: self.location(),
-            operation: "create",
-        })
-    }
-
-    fn delete(&self) -> Result<()> {
-        Err(Error::ReadOnly {
-            location: self.location(),
-            operation: "delete",
         })
     }
 }

@@ -25,99 +25,69 @@ pub use crate::keyring::{
 };
 pub use crate::memory::{BlockGuard, MemoryKeyProvider, Operation};
 
-/// Where a store's key lives: load it, create it, delete it.
+/// Where a store's keys live: load one by id, create one, delete one.
+///
+/// A provider that stores keys keeps each key in a slot of its own, named by
+/// the key's id ([`KeyId`], which a sealed file's header names). Two stores
+/// sharing one provider (one keyring service) therefore never share a slot:
+/// rotating, recovering or deleting one store's key never touches another's.
 ///
 /// # Contract
-/// - [`load`](KeyProvider::load) MUST NOT create anything: on a provider
-///   that holds no key it returns [`Error::NotFound`] and leaves the keyring
-///   as it was.
-/// - [`create`](KeyProvider::create) MUST NOT overwrite: when a key is
-///   already there it returns [`Error::AlreadyExists`] and leaves it. keyseal
-///   calls it only under the store's file lock, and only when no sealed file
-///   exists, so two processes never create two keys.
-/// - A provider that cannot change its key (an environment variable) returns
-///   [`Error::ReadOnly`] from `create` and `delete`.
+/// - [`load`](KeyProvider::load) MUST NOT create anything: a provider that
+///   holds no key of that id returns [`Error::NotFound`] and leaves the
+///   keyring as it was. A provider whose one key is *given* from outside (an
+///   environment variable) returns that key whatever the id; the caller
+///   compares ids and reports a wrong key.
+/// - [`create`](KeyProvider::create) MUST NOT overwrite: it generates a new
+///   random key and stores it in a new slot named by its id; if that slot is
+///   somehow taken it returns [`Error::AlreadyExists`] and leaves it.
+/// - [`delete`](KeyProvider::delete) removes only the key with that id.
+/// - A provider that cannot store keys (an environment variable) returns
+///   [`Error::ReadOnly`] from `create` and `delete`, and its key from
+///   [`given`](KeyProvider::given).
 /// - Every call that can block on a service MUST be bounded by a timeout and
-///   report [`UnavailableReason::TimedOut`] instead of hanging.
+///   report [`UnavailableReason::TimedOut`] instead of hanging; a call that
+///   gave up MUST NOT leave a key behind later (a creation that lands after
+///   its timeout is undone).
 /// - Key material MUST NOT appear in `Debug`, `Display`, errors or logs, and
 ///   every buffer that held it is zeroized.
 /// - Implementations are `Send + Sync`; one provider may be shared by every
 ///   thread of a process.
 pub trait KeyProvider: Send + Sync + fmt::Debug {
-    /// What the provider is, where its key lives and how long it survives.
+    /// What the provider is, where its keys live and how long they survive.
     fn info(&self) -> ProviderInfo;
 
-    /// Loads the key.
+    /// Loads the key whose id is `id`.
     ///
     /// # Errors
     /// [`Error::NotFound`] when there is none; [`Error::Unavailable`] when the
     /// key source does not answer; [`Error::Malformed`] when what is stored is
     /// not a keyseal key.
-    fn load(&self) -> Result<Key>;
+    fn load(&self, id: &KeyId) -> Result<Key>;
 
-    /// Generates a new random key, stores it, and returns it.
+    /// Generates a new random key, stores it in a slot of its own, and
+    /// returns it.
     ///
     /// # Errors
-    /// [`Error::AlreadyExists`] when a key is already stored (it is left as
+    /// [`Error::AlreadyExists`] when the key's slot is taken (it is left as
     /// it is); [`Error::ReadOnly`]; [`Error::Unavailable`].
     fn create(&self) -> Result<Key>;
 
-    /// Deletes the key.
+    /// Deletes the key whose id is `id`, and nothing else.
     ///
     /// # Errors
     /// [`Error::NotFound`] when there is none; [`Error::ReadOnly`];
     /// [`Error::Unavailable`].
-    fn delete(&self) -> Result<()>;
+    fn delete(&self, id: &KeyId) -> Result<()>;
 
-    /// Stores `key` in the provider's *staging* slot, beside the current key,
-    /// replacing any key staged before. The first step of a rotation: until
-    /// [`commit_staged`](KeyProvider::commit_staged), both keys are there,
-    /// so a crash at any step leaves a key that opens the file.
-    ///
-    /// The default refuses with [`Error::ReadOnly`]: providers that cannot
-    /// hold a second key cannot rotate.
+    /// The key given from outside, for a provider that cannot create keys
+    /// (an environment variable): what a new file is sealed with. `None`
+    /// (the default) for providers that create their keys.
     ///
     /// # Errors
-    /// [`Error::ReadOnly`]; [`Error::Unavailable`].
-    fn stage(&self, key: &Key) -> Result<()> {
-        let _ = key;
-        Err(Error::ReadOnly {
-            location: self.info().location,
-            operation: "stage",
-        })
-    }
-
-    /// Loads the staged key.
-    ///
-    /// # Errors
-    /// [`Error::NotFound`] when none is staged (the default);
-    /// [`Error::Unavailable`]; [`Error::Malformed`].
-    fn load_staged(&self) -> Result<Key> {
-        Err(Error::NotFound {
-            location: format!("{} (staging slot)", self.info().location),
-        })
-    }
-
-    /// Makes the staged key the current key (replacing the current key in one
-    /// step where the platform allows, else write-then-delete, so a crash
-    /// leaves the key in one slot or the other), then removes the staged copy.
-    ///
-    /// # Errors
-    /// [`Error::NotFound`] when nothing is staged; [`Error::ReadOnly`] (the
-    /// default); [`Error::Unavailable`].
-    fn commit_staged(&self) -> Result<()> {
-        Err(Error::ReadOnly {
-            location: self.info().location,
-            operation: "commit",
-        })
-    }
-
-    /// Removes the staged key, if any (a rotation that did not happen).
-    ///
-    /// # Errors
-    /// [`Error::Unavailable`]. Having nothing staged is not an error.
-    fn discard_staged(&self) -> Result<()> {
-        Ok(())
+    /// As [`load`](KeyProvider::load).
+    fn given(&self) -> Option<Result<Key>> {
+        None
     }
 }
 
@@ -125,26 +95,17 @@ impl<T: KeyProvider + ?Sized> KeyProvider for Arc<T> {
     fn info(&self) -> ProviderInfo {
         (**self).info()
     }
-    fn load(&self) -> Result<Key> {
-        (**self).load()
+    fn load(&self, id: &KeyId) -> Result<Key> {
+        (**self).load(id)
     }
     fn create(&self) -> Result<Key> {
         (**self).create()
     }
-    fn delete(&self) -> Result<()> {
-        (**self).delete()
+    fn delete(&self, id: &KeyId) -> Result<()> {
+        (**self).delete(id)
     }
-    fn stage(&self, key: &Key) -> Result<()> {
-        (**self).stage(key)
-    }
-    fn load_staged(&self) -> Result<Key> {
-        (**self).load_staged()
-    }
-    fn commit_staged(&self) -> Result<()> {
-        (**self).commit_staged()
-    }
-    fn discard_staged(&self) -> Result<()> {
-        (**self).discard_staged()
+    fn given(&self) -> Option<Result<Key>> {
+        (**self).given()
     }
 }
 
@@ -152,26 +113,17 @@ impl<T: KeyProvider + ?Sized> KeyProvider for Box<T> {
     fn info(&self) -> ProviderInfo {
         (**self).info()
     }
-    fn load(&self) -> Result<Key> {
-        (**self).load()
+    fn load(&self, id: &KeyId) -> Result<Key> {
+        (**self).load(id)
     }
     fn create(&self) -> Result<Key> {
         (**self).create()
     }
-    fn delete(&self) -> Result<()> {
-        (**self).delete()
+    fn delete(&self, id: &KeyId) -> Result<()> {
+        (**self).delete(id)
     }
-    fn stage(&self, key: &Key) -> Result<()> {
-        (**self).stage(key)
-    }
-    fn load_staged(&self) -> Result<Key> {
-        (**self).load_staged()
-    }
-    fn commit_staged(&self) -> Result<()> {
-        (**self).commit_staged()
-    }
-    fn discard_staged(&self) -> Result<()> {
-        (**self).discard_staged()
+    fn given(&self) -> Option<Result<Key>> {
+        (**self).given()
     }
 }
 

@@ -2,7 +2,9 @@
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-use keyseal_seal::Key;
+use std::collections::BTreeMap;
+
+use keyseal_seal::{Key, KeyId};
 
 use crate::{
     Error, KeyLifetime, KeyProvider, ProviderInfo, ProviderKind, Result, UnavailableReason,
@@ -18,36 +20,16 @@ pub enum Operation {
     Create,
     /// [`KeyProvider::delete`].
     Delete,
-    /// [`KeyProvider::stage`].
-    Stage,
-    /// [`KeyProvider::load_staged`].
-    LoadStaged,
-    /// [`KeyProvider::commit_staged`].
-    CommitStaged,
-    /// [`KeyProvider::discard_staged`].
-    DiscardStaged,
 }
 
 impl Operation {
-    const ALL: [Self; 7] = [
-        Self::Load,
-        Self::Create,
-        Self::Delete,
-        Self::Stage,
-        Self::LoadStaged,
-        Self::CommitStaged,
-        Self::DiscardStaged,
-    ];
+    const ALL: [Self; 3] = [Self::Load, Self::Create, Self::Delete];
 
     fn index(self) -> usize {
         match self {
             Self::Load => 0,
             Self::Create => 1,
             Self::Delete => 2,
-            Self::Stage => 3,
-            Self::LoadStaged => 4,
-            Self::CommitStaged => 5,
-            Self::DiscardStaged => 6,
         }
     }
 }
@@ -74,14 +56,16 @@ struct Gate {
 
 #[derive(Default)]
 struct State {
-    key: Option<Key>,
-    staged: Option<Key>,
-    calls: [usize; 7],
+    keys: BTreeMap<KeyId, Key>,
+    /// Set by [`MemoryKeyProvider::given`].
+    given: Option<Key>,
+    calls: [usize; 3],
     faults: Vec<Fault>,
     blocks: Vec<Block>,
 }
 
-/// Keeps the key in process memory, for tests of code built on keyseal.
+/// Keeps keys in process memory, each under its id, for tests of code
+/// built on keyseal.
 ///
 /// It counts calls per [`Operation`] (so a test can prove "the keyring is
 /// touched at most once per process"), and can be told to fail, or to block
@@ -97,7 +81,7 @@ impl core::fmt::Debug for MemoryKeyProvider {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let state = self.lock();
         f.debug_struct("MemoryKeyProvider")
-            .field("key", &state.key.as_ref().map(Key::id))
+            .field("keys", &state.keys.keys().collect::<Vec<_>>())
             .field("calls", &state.calls)
             .finish_non_exhaustive()
     }
@@ -109,10 +93,20 @@ impl MemoryKeyProvider {
         Self::default()
     }
 
+    /// A provider whose key is *given*, as an environment variable's is:
+    /// a new file is sealed with it ([`KeyProvider::given`]), and a load of
+    /// any id it does not hold answers with it (so a file sealed for another
+    /// key is reported as the wrong key). Keys it creates are kept beside it.
+    pub fn given(key: Key) -> Self {
+        let provider = Self::with_key(key.duplicate());
+        provider.lock().given = Some(key);
+        provider
+    }
+
     /// A provider that already holds `key`.
     pub fn with_key(key: Key) -> Self {
         let provider = Self::new();
-        provider.lock().key = Some(key);
+        provider.lock().keys.insert(key.id(), key);
         provider
     }
 
@@ -134,14 +128,14 @@ impl MemoryKeyProvider {
             .sum()
     }
 
-    /// The id of the key held now, without counting a call.
-    pub fn key_id(&self) -> Option<keyseal_seal::KeyId> {
-        self.lock().key.as_ref().map(Key::id)
+    /// The ids of the keys held now, sorted, without counting a call.
+    pub fn key_ids(&self) -> Vec<KeyId> {
+        self.lock().keys.keys().copied().collect()
     }
 
-    /// The id of the staged key, without counting a call.
-    pub fn staged_key_id(&self) -> Option<keyseal_seal::KeyId> {
-        self.lock().staged.as_ref().map(Key::id)
+    /// Whether a key with this id is held, without counting a call.
+    pub fn holds(&self, id: &KeyId) -> bool {
+        self.lock().keys.contains_key(id)
     }
 
     /// Makes the `nth` call (1-based, counting from the provider's creation)
@@ -219,73 +213,42 @@ impl KeyProvider for MemoryKeyProvider {
         ProviderInfo::new(ProviderKind::Memory, KeyLifetime::Process, LOCATION)
     }
 
-    fn load(&self) -> Result<Key> {
+    fn load(&self, id: &KeyId) -> Result<Key> {
         let state = self.enter(Operation::Load)?;
         state
-            .key
-            .as_ref()
+            .keys
+            .get(id)
+            .or(state.given.as_ref())
             .map(Key::duplicate)
             .ok_or_else(|| Error::NotFound {
-                location: LOCATION.to_owned(),
+                location: format!("{LOCATION} (key {id})"),
             })
     }
 
     fn create(&self) -> Result<Key> {
         let mut state = self.enter(Operation::Create)?;
-        if state.key.is_some() {
+        let key = Key::generate()?;
+        if state.keys.contains_key(&key.id()) {
             return Err(Error::AlreadyExists {
-                location: LOCATION.to_owned(),
+                location: format!("{LOCATION} (key {})", key.id()),
             });
         }
-        let key = Key::generate()?;
-        state.key = Some(key.duplicate());
+        state.keys.insert(key.id(), key.duplicate());
         Ok(key)
     }
 
-    fn delete(&self) -> Result<()> {
+    fn given(&self) -> Option<Result<Key>> {
+        self.lock().given.as_ref().map(|key| Ok(key.duplicate()))
+    }
+
+    fn delete(&self, id: &KeyId) -> Result<()> {
         let mut state = self.enter(Operation::Delete)?;
-        match state.key.take() {
+        match state.keys.remove(id) {
             Some(_) => Ok(()),
             None => Err(Error::NotFound {
-                location: LOCATION.to_owned(),
+                location: format!("{LOCATION} (key {id})"),
             }),
         }
-    }
-
-    fn stage(&self, key: &Key) -> Result<()> {
-        let mut state = self.enter(Operation::Stage)?;
-        state.staged = Some(key.duplicate());
-        Ok(())
-    }
-
-    fn load_staged(&self) -> Result<Key> {
-        let state = self.enter(Operation::LoadStaged)?;
-        state
-            .staged
-            .as_ref()
-            .map(Key::duplicate)
-            .ok_or_else(|| Error::NotFound {
-                location: format!("{LOCATION} (staging slot)"),
-            })
-    }
-
-    fn commit_staged(&self) -> Result<()> {
-        let mut state = self.enter(Operation::CommitStaged)?;
-        match state.staged.take() {
-            Some(key) => {
-                state.key = Some(key);
-                Ok(())
-            }
-            None => Err(Error::NotFound {
-                location: format!("{LOCATION} (staging slot)"),
-            }),
-        }
-    }
-
-    fn discard_staged(&self) -> Result<()> {
-        let mut state = self.enter(Operation::DiscardStaged)?;
-        state.staged = None;
-        Ok(())
     }
 }
 

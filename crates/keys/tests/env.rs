@@ -21,13 +21,19 @@ const VAR: &str = "KEYSEAL_TEST_ENV_KEY";
 /// Standard base64 of the 32 bytes 0x00..=0x1f.
 const GOOD: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
+fn any_id() -> keyseal_keys::KeyId {
+    keyseal_keys::Key::generate().unwrap().id()
+}
+
 fn provider() -> EnvKeyProvider {
     EnvKeyProvider::new(VAR)
 }
 
 /// The error a child gets for the value its parent set, as text.
 fn child_error() -> String {
-    let err = provider().load().expect_err("this value must be refused");
+    let err = provider()
+        .load(&any_id())
+        .expect_err("this value must be refused");
     let shown = format!("{err} / {err:?}");
     let value = std::env::var(VAR).unwrap_or_default();
     if value.trim().len() >= 4 {
@@ -50,7 +56,7 @@ fn child_conformance() {
         return;
     }
     conformance::run_all(&provider(), Capabilities::READ_ONLY);
-    let key = provider().load().unwrap();
+    let key = provider().load(&any_id()).unwrap();
     assert_eq!(
         key.expose_secret(),
         &core::array::from_fn::<u8, 32, _>(|i| i as u8)
@@ -70,7 +76,7 @@ fn child_missing() {
     if !support::is_child() {
         return;
     }
-    match provider().load() {
+    match provider().load(&any_id()) {
         Err(Error::Unavailable {
             reason: UnavailableReason::NotConfigured,
             location,
@@ -99,7 +105,10 @@ fn child_malformed() {
         shown.contains(&expected),
         "expected {expected:?} in: {shown}"
     );
-    assert!(matches!(provider().load(), Err(Error::Malformed { .. })));
+    assert!(matches!(
+        provider().load(&any_id()),
+        Err(Error::Malformed { .. })
+    ));
 }
 
 fn expect_malformed(value: &str, expected: &str) {
@@ -148,7 +157,7 @@ fn env_provider_is_read_only_and_reports_an_external_lifetime() {
         })
     ));
     assert!(matches!(
-        p.delete(),
+        p.delete(&any_id()),
         Err(Error::ReadOnly {
             operation: "delete",
             ..

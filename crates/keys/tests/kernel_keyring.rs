@@ -15,7 +15,7 @@ mod support;
 use std::process::Command;
 
 use keyseal_keys::conformance::{self, Capabilities};
-use keyseal_keys::{Backend, Error, KeyLifetime, KeyProvider, KeyringProvider, ProviderKind};
+use keyseal_keys::{Backend, Error, Key, KeyLifetime, KeyProvider, KeyringProvider, ProviderKind};
 
 fn provider_for(service: &str) -> KeyringProvider {
     KeyringProvider::builder(service, "store-key")
@@ -28,7 +28,7 @@ fn provider_for(service: &str) -> KeyringProvider {
 fn provider(tag: &str) -> Option<(KeyringProvider, String)> {
     let service = support::unique(tag);
     let provider = provider_for(&service);
-    match provider.load() {
+    match provider.load(&Key::generate().unwrap().id()) {
         Err(Error::NotFound { .. }) => Some((provider, service)),
         Err(e @ Error::Unavailable { .. }) => {
             support::skip(&format!("the kernel keyring is not usable: {e}"));
@@ -52,7 +52,7 @@ fn the_key_is_a_user_key_that_keyctl_sees_and_the_lifetime_is_until_reboot() {
         return;
     };
     let key = provider.create().unwrap();
-    let description = format!("keyseal:{service}:store-key");
+    let description = format!("keyseal:{service}:store-key.{}", key.id());
     let out = Command::new("keyctl")
         .args(["search", "@u", "user", &description])
         .output()
@@ -61,10 +61,15 @@ fn the_key_is_a_user_key_that_keyctl_sees_and_the_lifetime_is_until_reboot() {
     let info = provider.info();
     assert_eq!(info.kind, ProviderKind::KernelKeyring);
     assert_eq!(info.lifetime, KeyLifetime::UntilReboot);
-    assert!(info.location.contains(&description));
-    let loaded = provider_for(&service).load().unwrap();
+    assert!(
+        info.location
+            .contains(&format!("keyseal:{service}:store-key.<key id>")),
+        "{}",
+        info.location
+    );
+    let loaded = provider_for(&service).load(&key.id()).unwrap();
     assert_eq!(loaded.id(), key.id());
-    provider.delete().unwrap();
+    provider.delete(&key.id()).unwrap();
 }
 
 #[test]
@@ -74,7 +79,9 @@ fn child_load() {
         return;
     }
     let service = std::env::var("KEYSEAL_TEST_SERVICE").unwrap();
-    let id = provider_for(&service).load().unwrap().id();
+    let wanted = std::env::var("KEYSEAL_TEST_KEY_ID").unwrap();
+    let wanted: keyseal_keys::KeyId = wanted.parse().unwrap();
+    let id = provider_for(&service).load(&wanted).unwrap().id();
     println!("child-key-id={id}");
 }
 
@@ -84,11 +91,19 @@ fn another_process_loads_the_same_key() {
         return;
     };
     let key = provider.create().unwrap();
-    let out = support::run_child("child_load", &[("KEYSEAL_TEST_SERVICE", &service)], &[]);
+    let id = key.id().to_string();
+    let out = support::run_child(
+        "child_load",
+        &[
+            ("KEYSEAL_TEST_SERVICE", &service),
+            ("KEYSEAL_TEST_KEY_ID", &id),
+        ],
+        &[],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains(&format!("child-key-id={}", key.id())),
         "{stdout}"
     );
-    provider.delete().unwrap();
+    provider.delete(&key.id()).unwrap();
 }

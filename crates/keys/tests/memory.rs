@@ -31,33 +31,42 @@ fn memory_provider_works_as_a_shared_trait_object() {
 #[test]
 fn calls_are_counted_per_operation() {
     let provider = MemoryKeyProvider::new();
-    assert!(provider.load().is_err());
+    assert!(
+        provider
+            .load(&keyseal_keys::Key::generate().unwrap().id())
+            .is_err()
+    );
     let key = provider.create().unwrap();
     for _ in 0..3 {
-        assert_eq!(provider.load().unwrap().id(), key.id());
+        assert_eq!(provider.load(&key.id()).unwrap().id(), key.id());
     }
     assert_eq!(provider.calls(Operation::Load), 4);
     assert_eq!(provider.calls(Operation::Create), 1);
     assert_eq!(provider.calls(Operation::Delete), 0);
     assert_eq!(provider.total_calls(), 5);
-    assert_eq!(provider.key_id(), Some(key.id()));
-    assert_eq!(provider.total_calls(), 5, "key_id must not count as a call");
+    assert_eq!(provider.key_ids(), [key.id()]);
+    assert!(provider.holds(&key.id()));
+    assert_eq!(
+        provider.total_calls(),
+        5,
+        "key_ids must not count as a call"
+    );
 }
 
 #[test]
 fn fail_on_the_nth_call_only() {
     let provider = MemoryKeyProvider::new();
-    provider.create().unwrap();
+    let id = provider.create().unwrap().id();
     provider.fail_unavailable_on(Operation::Load, 2, UnavailableReason::Locked);
-    assert!(provider.load().is_ok());
-    match provider.load() {
+    assert!(provider.load(&id).is_ok());
+    match provider.load(&id) {
         Err(Error::Unavailable {
             reason: UnavailableReason::Locked,
             ..
         }) => {}
         other => panic!("{other:?}"),
     }
-    assert!(provider.load().is_ok());
+    assert!(provider.load(&id).is_ok());
     assert_eq!(provider.calls(Operation::Load), 3);
 }
 
@@ -70,20 +79,21 @@ fn a_failed_create_stores_nothing() {
         UnavailableReason::TimedOut(Duration::from_secs(1)),
     );
     assert!(provider.create().is_err());
-    assert!(provider.load().unwrap_err().is_not_found());
+    assert!(provider.key_ids().is_empty());
     assert!(provider.create().is_ok());
+    assert_eq!(provider.key_ids().len(), 1);
 }
 
 #[test]
 fn a_blocked_call_waits_for_its_release() {
     let provider = Arc::new(MemoryKeyProvider::new());
-    provider.create().unwrap();
+    let id = provider.create().unwrap().id();
     let guard = provider.block_on(Operation::Load, 1);
     let (tx, rx) = std::sync::mpsc::channel();
     let worker = {
         let provider = Arc::clone(&provider);
         std::thread::spawn(move || {
-            let result = provider.load().map(|k| k.id());
+            let result = provider.load(&id).map(|k| k.id());
             tx.send(()).unwrap();
             result
         })
@@ -101,4 +111,20 @@ fn memory_provider_reports_a_process_lifetime() {
     let info = MemoryKeyProvider::new().info();
     assert_eq!(info.kind, ProviderKind::Memory);
     assert_eq!(info.lifetime, KeyLifetime::Process);
+}
+
+#[test]
+fn a_given_key_seals_new_files_and_answers_ids_it_does_not_hold() {
+    let key = keyseal_keys::Key::generate().unwrap();
+    let id = key.id();
+    let provider = MemoryKeyProvider::given(key);
+    assert_eq!(provider.given().unwrap().unwrap().id(), id);
+    let other = keyseal_keys::Key::generate().unwrap().id();
+    assert_eq!(
+        provider.load(&other).unwrap().id(),
+        id,
+        "not like an environment variable"
+    );
+    let created = provider.create().unwrap();
+    assert_eq!(provider.load(&created.id()).unwrap().id(), created.id());
 }

@@ -14,8 +14,11 @@ mod support;
 
 use std::process::Command;
 
+use base64ct::{Base64, Encoding};
 use keyseal_keys::conformance::{self, Capabilities};
-use keyseal_keys::{Backend, Error, KeyLifetime, KeyProvider, KeyringProvider, ProviderKind};
+use keyseal_keys::{
+    Backend, Error, Key, KeyId, KeyLifetime, KeyProvider, KeyringProvider, ProviderKind,
+};
 
 /// A provider for a fresh item, or `None` (after printing why) when no Secret
 /// Service answers here.
@@ -24,7 +27,7 @@ fn provider(tag: &str) -> Option<(KeyringProvider, String)> {
     let provider = KeyringProvider::builder(&service, "store-key")
         .backend(Backend::SecretService)
         .build();
-    match provider.load() {
+    match provider.load(&random_id()) {
         Err(Error::NotFound { .. }) => Some((provider, service)),
         Err(e @ Error::Unavailable { .. }) => {
             support::skip(&format!("no Secret Service answers: {e}"));
@@ -32,6 +35,33 @@ fn provider(tag: &str) -> Option<(KeyringProvider, String)> {
         }
         other => panic!("a fresh item should be NotFound: {other:?}"),
     }
+}
+
+fn random_id() -> KeyId {
+    Key::generate().unwrap().id()
+}
+
+/// Stores `value` as item `name` of `service` the way another client would.
+fn store_item(service: &str, name: &str, value: &str) {
+    let status = Command::new("sh")
+        .args([
+            "-c",
+            "printf '%s' \"$3\" | secret-tool store --label=other service \"$1\" username \"$2\"",
+            "sh",
+            service,
+            name,
+            value,
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn record(key: &Key) -> String {
+    format!(
+        "keyseal-key-v1:{}",
+        Base64::encode_string(key.expose_secret())
+    )
 }
 
 fn secret_tool(args: &[&str]) -> String {
@@ -51,11 +81,12 @@ fn secret_service_passes_the_conformance_suite() {
 }
 
 #[test]
-fn the_key_is_one_small_labelled_item() {
+fn each_key_is_one_small_labelled_item_named_by_its_id() {
     let Some((provider, service)) = provider("item") else {
         return;
     };
     let key = provider.create().unwrap();
+    let name = format!("store-key.{}", key.id());
 
     let listing = secret_tool(&["search", "--all", "service", &service]);
     assert_eq!(
@@ -68,11 +99,11 @@ fn the_key_is_one_small_labelled_item() {
         "{listing}"
     );
     assert!(
-        listing.contains("attribute.username = store-key"),
+        listing.contains(&format!("attribute.username = {name}")),
         "{listing}"
     );
 
-    let value = secret_tool(&["lookup", "service", &service, "username", "store-key"]);
+    let value = secret_tool(&["lookup", "service", &service, "username", &name]);
     assert!(value.starts_with("keyseal-key-v1:"), "not a keyseal record");
     assert!(value.len() < 100, "the item is {} bytes", value.len());
 
@@ -85,8 +116,8 @@ fn the_key_is_one_small_labelled_item() {
     let other = KeyringProvider::builder(&service, "store-key")
         .backend(Backend::SecretService)
         .build();
-    assert_eq!(other.load().unwrap().id(), key.id());
-    provider.delete().unwrap();
+    assert_eq!(other.load(&key.id()).unwrap().id(), key.id());
+    provider.delete(&key.id()).unwrap();
     assert!(
         secret_tool(&["search", "--all", "service", &service])
             .matches("[/")
@@ -96,25 +127,87 @@ fn the_key_is_one_small_labelled_item() {
 }
 
 #[test]
+fn two_stores_of_one_service_have_two_items_and_deleting_one_keeps_the_other() {
+    let Some((provider, service)) = provider("two") else {
+        return;
+    };
+    let a = provider.create().unwrap();
+    let b = KeyringProvider::builder(&service, "store-key")
+        .backend(Backend::SecretService)
+        .build()
+        .create()
+        .unwrap();
+    assert_ne!(a.id(), b.id());
+    let listing = secret_tool(&["search", "--all", "service", &service]);
+    assert_eq!(listing.matches("[/").count(), 2, "{listing}");
+    provider.delete(&a.id()).unwrap();
+    assert_eq!(provider.load(&b.id()).unwrap().id(), b.id());
+    assert!(provider.load(&a.id()).unwrap_err().is_not_found());
+    provider.delete(&b.id()).unwrap();
+}
+
+#[test]
+fn a_key_of_the_earlier_one_item_layout_still_loads_and_is_deleted_only_by_its_own_id() {
+    let Some((provider, service)) = provider("legacy") else {
+        return;
+    };
+    let old = Key::generate().unwrap();
+    store_item(&service, "store-key", &record(&old));
+    // The store whose file names that key opens it with no change.
+    assert_eq!(provider.load(&old.id()).unwrap().id(), old.id());
+    // A store whose key is not there sees the service's one key (the store
+    // reports it as the wrong key), and deleting its own id leaves it.
+    let other = random_id();
+    assert_eq!(provider.load(&other).unwrap().id(), old.id());
+    assert!(provider.delete(&other).unwrap_err().is_not_found());
+    assert_eq!(
+        secret_tool(&["search", "--all", "service", &service])
+            .matches("[/")
+            .count(),
+        1
+    );
+    // A key a rotation of the earlier layout had staged loads by its id.
+    let staged = Key::generate().unwrap();
+    store_item(&service, "store-key.next", &record(&staged));
+    assert_eq!(provider.load(&staged.id()).unwrap().id(), staged.id());
+    // Retiring the old key deletes exactly its item.
+    provider.delete(&old.id()).unwrap();
+    assert!(
+        secret_tool(&["lookup", "service", &service, "username", "store-key"]).is_empty(),
+        "the earlier item is still there"
+    );
+    provider.delete(&staged.id()).unwrap();
+    assert_eq!(
+        secret_tool(&["search", "--all", "service", &service])
+            .matches("[/")
+            .count(),
+        0
+    );
+}
+
+#[test]
 fn an_item_written_by_someone_else_is_malformed_not_a_key() {
     let Some((provider, service)) = provider("foreign") else {
         return;
     };
-    let status = Command::new("sh")
-        .args(["-c", "printf 'not-a-key' | secret-tool store --label=foreign service \"$1\" username store-key", "sh", &service])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    match provider.load() {
+    let id = random_id();
+    store_item(&service, &format!("store-key.{id}"), "not-a-key");
+    match provider.load(&id) {
         Err(Error::Malformed { reason, .. }) => assert!(!reason.contains("not-a-key"), "{reason}"),
         other => panic!("{other:?}"),
     }
-    // create never overwrites what it cannot read.
-    assert!(matches!(
-        provider.create(),
-        Err(Error::AlreadyExists { .. })
-    ));
-    provider.delete().unwrap();
+    // Under the earlier layout's name it is not taken for a key either, and
+    // deleting a key never removes it.
+    store_item(&service, "store-key", "not-a-key");
+    assert!(provider.load(&random_id()).unwrap_err().is_not_found());
+    assert!(provider.delete(&random_id()).unwrap_err().is_not_found());
+    assert_eq!(
+        secret_tool(&["lookup", "service", &service, "username", "store-key"]),
+        "not-a-key"
+    );
+    provider.delete(&id).unwrap();
+    let items = keyseal_keys::KeyringItems::new();
+    assert!(items.delete(&service, "store-key").unwrap());
 }
 
 #[test]
@@ -124,7 +217,7 @@ fn auto_chooses_the_secret_service_when_it_answers() {
     };
     let auto = KeyringProvider::builder(&service, "store-key").build();
     assert_eq!(auto.info().kind, ProviderKind::Undecided);
-    assert!(auto.load().unwrap_err().is_not_found());
+    assert!(auto.load(&random_id()).unwrap_err().is_not_found());
     assert_eq!(auto.info().kind, ProviderKind::SecretService);
     assert_eq!(auto.info().lifetime, KeyLifetime::UntilDeleted);
 }
@@ -139,11 +232,7 @@ fn keyring_items_read_search_and_delete_what_another_client_wrote() {
         ("oauth:b", "plain"),
         ("other", "x"),
     ] {
-        let status = Command::new("sh")
-            .args(["-c", "printf '%s' \"$3\" | secret-tool store --label=legacy service \"$1\" username \"$2\"", "sh", &service, name, value])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        store_item(&service, name, value);
     }
     let items = keyseal_keys::KeyringItems::new();
     assert_eq!(

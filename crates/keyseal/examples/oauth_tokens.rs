@@ -64,7 +64,9 @@ fn main() -> Result<()> {
 
     // Clean up the example's keyring item and file.
     let provider = keyseal::keys::KeyringProvider::builder(&service, "store-key").build();
-    let _ = provider.delete();
+    if let Some(id) = status.key_id {
+        let _ = provider.delete(&id);
+    }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

@@ -67,6 +67,6 @@ pub use crate::paths::{config_dir, default_path};
 pub use crate::recovery::RecoveryKey;
 pub use crate::store::{
     EntryInfo, MAX_NAME_LEN, OnKeyringUnavailable, OnUnreadable, Quarantined, Rotation, Status,
-    Store, StoreBuilder, Transaction,
+    Store, StoreBuilder, Transaction, validate_name,
 };
 pub use keyseal_seal::{Algorithm, ExposeSecret, KeyId, SecretSlice};

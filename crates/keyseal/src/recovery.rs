@@ -58,7 +58,13 @@ fn checksum(key: &[u8]) -> [u8; CHECK_LEN] {
 }
 
 impl RecoveryKey {
-    pub(crate) fn generate() -> Result<Self> {
+    /// A new random recovery key. Show it to the person (and make sure it
+    /// reached them) before [`Store::enable_recovery_with`](crate::Store::enable_recovery_with)
+    /// makes the file name it.
+    ///
+    /// # Errors
+    /// [`Error::Seal`] when the system's random source fails.
+    pub fn generate() -> Result<Self> {
         Ok(Self {
             key: Key::generate().map_err(|source| Error::Seal { source })?,
         })

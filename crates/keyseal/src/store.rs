@@ -141,9 +141,9 @@ impl Transaction<'_> {
     /// Sets the entry's raw bytes.
     ///
     /// # Errors
-    /// [`Error::InvalidName`].
+    /// [`Error::InvalidName`] (see [`validate_name`]).
     pub fn set_bytes(&mut self, name: &str, value: &[u8]) -> Result<()> {
-        check_name(name)?;
+        validate_name(name)?;
         self.bundle.entries.insert(
             name.to_owned(),
             Entry {
@@ -175,15 +175,27 @@ struct Loaded {
     generation: u64,
     envelope: Arc<Envelope>,
     bundle: Arc<Bundle>,
-    /// The file opened with the provider's *staged* key: a rotation wrote
-    /// the file and stopped before committing the key; the next write
-    /// finishes it.
-    needs_commit: bool,
 }
 
 struct Degraded {
     reason: String,
     bundle: Bundle,
+}
+
+impl Degraded {
+    /// Applies `change` to a copy of the in-memory entries and keeps the
+    /// copy only when the change says it changed something, as a write to
+    /// the file would.
+    fn apply<R>(&mut self, change: &mut dyn FnMut(&mut Bundle) -> Change<R>) -> R {
+        let mut copy = self.bundle.clone();
+        match change(&mut copy) {
+            Change::Changed(r) => {
+                self.bundle = copy;
+                r
+            }
+            Change::Unchanged(r) => r,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -296,6 +308,8 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Whether `name` can be looked up: not empty, at most [`MAX_NAME_LEN`]
+/// bytes.
 fn check_name(name: &str) -> Result<()> {
     if name.is_empty() {
         return Err(Error::InvalidName {
@@ -305,6 +319,22 @@ fn check_name(name: &str) -> Result<()> {
     if name.len() > MAX_NAME_LEN {
         return Err(Error::InvalidName {
             reason: "it is longer than 4096 bytes",
+        });
+    }
+    Ok(())
+}
+
+/// Whether `name` can be written: [`check_name`], and no control character
+/// (so that no listing can be made to move a terminal's cursor or hide
+/// another name). Entries written before this rule still read.
+///
+/// # Errors
+/// [`Error::InvalidName`] saying what is wrong (never the name).
+pub fn validate_name(name: &str) -> Result<()> {
+    check_name(name)?;
+    if name.chars().any(char::is_control) {
+        return Err(Error::InvalidName {
+            reason: "it contains a control character",
         });
     }
     Ok(())
@@ -389,7 +419,7 @@ impl Store {
     /// [`Error::Value`] when `value` cannot be serialized; any error of
     /// [`set_bytes`](Self::set_bytes).
     pub fn set<T: Serialize + ?Sized>(&self, name: &str, value: &T) -> Result<()> {
-        check_name(name)?;
+        validate_name(name)?;
         let json = to_json(name, value)?;
         self.set_bytes(name, &json)
     }
@@ -440,9 +470,10 @@ impl Store {
     ///
     /// # Errors
     /// As [`get_bytes`](Self::get_bytes), and [`Error::LockTimeout`],
-    /// [`Error::Seal`].
+    /// [`Error::Seal`]; [`Error::InvalidName`] for a name
+    /// [`validate_name`] refuses.
     pub fn set_bytes(&self, name: &str, value: &[u8]) -> Result<()> {
-        check_name(name)?;
+        validate_name(name)?;
         let updated = now_secs();
         self.write_op(&mut |bundle: &mut Bundle| {
             bundle.entries.insert(
@@ -488,28 +519,80 @@ impl Store {
     /// version (or nothing, when it changes nothing: then a store with no file
     /// stays without one and no key is created).
     ///
+    /// When `f` returns `Err`, nothing is written, whatever it changed before
+    /// failing, and its error reaches the caller unchanged. The store's own
+    /// errors reach the caller through `E: From<Error>`:
+    ///
+    /// ```
+    /// # use keyseal::{Store, keys::MemoryKeyProvider, blob::MemoryBlobStore};
+    /// # let store = Store::builder(MemoryKeyProvider::new(), MemoryBlobStore::new(), "doc").build();
+    /// let copied = store.transaction(|tx| -> keyseal::Result<bool> {
+    ///     let Some(old) = tx.get_bytes("a").map(<[u8]>::to_vec) else {
+    ///         return Ok(false);
+    ///     };
+    ///     tx.set_bytes("b", &old)?;
+    ///     Ok(true)
+    /// })?;
+    /// # assert!(!copied);
+    /// # Ok::<(), keyseal::Error>(())
+    /// ```
+    ///
     /// `f` may run more than once (after a quarantine policy moved an
     /// unusable file aside), so it should not have side effects it cannot
     /// repeat. It runs under the store's lock: it must not call this store
     /// (use the [`Transaction`] it is given instead).
     ///
     /// # Errors
-    /// As [`set_bytes`](Self::set_bytes).
-    pub fn transaction<R>(&self, mut f: impl FnMut(&mut Transaction<'_>) -> R) -> Result<R> {
+    /// `f`'s error; as [`set_bytes`](Self::set_bytes), converted into `E`.
+    pub fn transaction<R, E: From<Error>>(
+        &self,
+        mut f: impl FnMut(&mut Transaction<'_>) -> core::result::Result<R, E>,
+    ) -> core::result::Result<R, E> {
         let now = now_secs();
-        self.write_op(&mut |bundle: &mut Bundle| {
+        let mut failed: Option<E> = None;
+        let done = self.write_op(&mut |bundle: &mut Bundle| {
             let mut tx = Transaction {
                 bundle,
                 changed: false,
                 now,
             };
-            let r = f(&mut tx);
-            if tx.changed {
-                Change::Changed(r)
-            } else {
-                Change::Unchanged(r)
+            match f(&mut tx) {
+                Ok(r) if tx.changed => Change::Changed(Some(r)),
+                Ok(r) => Change::Unchanged(Some(r)),
+                Err(e) => {
+                    failed = Some(e);
+                    Change::Unchanged(None)
+                }
             }
-        })
+        })?;
+        match (done, failed) {
+            (Some(r), _) => Ok(r),
+            (None, Some(e)) => Err(e),
+            (None, None) => Err(E::from(Error::Internal {
+                reason: "a transaction ended with neither a result nor an error",
+            })),
+        }
+    }
+
+    /// Whether the entry `name` exists, reading only the index: no value is
+    /// decrypted. A store with no file has none, and the key provider is
+    /// not touched.
+    ///
+    /// # Errors
+    /// As [`get_bytes`](Self::get_bytes).
+    pub fn contains(&self, name: &str) -> Result<bool> {
+        check_name(name)?;
+        self.read_op(|bundle, _| Ok(bundle.is_some_and(|b| b.entries.contains_key(name))))
+    }
+
+    /// Why the store keeps entries in memory only
+    /// ([`OnKeyringUnavailable::MemoryOnly`] took effect), or `None` while
+    /// it persists to its file. Touches nothing.
+    pub fn degraded(&self) -> Option<String> {
+        lock(&self.inner.state)
+            .degraded
+            .as_ref()
+            .map(|d| d.reason.clone())
     }
 
     /// Drops the cached copy of the file and reads it again from disk, so the
@@ -650,13 +733,13 @@ impl Store {
 
     /// Runs a change as one locked read-modify-write, applying the policies.
     fn write_op<R>(&self, change: &mut dyn FnMut(&mut Bundle) -> Change<R>) -> Result<R> {
-        if let Some(r) = self.in_degraded(|d| Ok(change(&mut d.bundle).into_inner())) {
+        if let Some(r) = self.in_degraded(|d| Ok(d.apply(change))) {
             return r;
         }
         match self.persist(change) {
             Err(e) => {
                 self.apply_policy(e)?;
-                if let Some(r) = self.in_degraded(|d| Ok(change(&mut d.bundle).into_inner())) {
+                if let Some(r) = self.in_degraded(|d| Ok(d.apply(change))) {
                     return r;
                 }
                 self.persist(change)
@@ -773,7 +856,7 @@ impl Store {
                 seen,
             });
         }
-        let (kek, from_staged) = self.kek_for(&file, &path)?;
+        let kek = self.kek_for(&file, &path)?;
         let opened = file
             .open(&kek, &inner.context)
             .map_err(|e| Error::from_seal(&path, e))?;
@@ -790,7 +873,6 @@ impl Store {
             generation,
             envelope: Arc::new(opened.envelope),
             bundle: Arc::new(bundle),
-            needs_commit: from_staged,
         })
     }
 
@@ -820,96 +902,61 @@ impl Store {
             .map(|_| ())
     }
 
-    /// The key-encryption key for an existing file, and whether it came from
-    /// the provider's staging slot: the cached key when the file names it,
-    /// else one load of the current key, and only when the file names
-    /// neither, the staged key (a rotation in progress or interrupted).
-    fn kek_for(&self, file: &SealedFile<'_>, path: &str) -> Result<(Arc<Key>, bool)> {
-        let names = |key: &Key| {
-            file.header()
-                .stanzas()
-                .iter()
-                .any(|s| s.key_id() == key.id())
-        };
+    /// The key-encryption key for an existing file: the cached key when the
+    /// file names it, else one load of the key the file's primary stanza
+    /// names. A provider that answers with another key (an environment
+    /// variable, or the one item of the earlier keyring layout) gets that
+    /// key back, and opening reports [`Error::WrongKey`].
+    fn kek_for(&self, file: &SealedFile<'_>, path: &str) -> Result<Arc<Key>> {
+        let header = file.header();
+        let names = |key: &Key| header.stanzas().iter().any(|s| s.key_id() == key.id());
         let mut cached = lock(&self.inner.kek);
         if let Some(kek) = cached.as_ref()
             && names(kek)
         {
-            return Ok((Arc::clone(kek), false));
+            return Ok(Arc::clone(kek));
         }
         let provider = &self.inner.provider;
-        // A rotation in another process moves the key from the staging slot
-        // to the current one between our two reads; when neither names the
-        // file, look again (a file never names a key that is in neither slot
-        // once its rotation has finished committing).
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let loaded = provider.load();
-            tracing::debug!("loaded the store's key from {}", provider.info().location);
-            let current = match loaded {
-                Ok(kek) if names(&kek) => {
-                    let kek = Arc::new(kek);
+        let Some(wanted) = header.key_id(StanzaKind::Primary) else {
+            return Err(Error::Corrupt {
+                path: path.to_owned(),
+                reason: "the header names no primary key".to_owned(),
+            });
+        };
+        let loaded = provider.load(&wanted);
+        tracing::debug!("loaded the store's key from {}", provider.info().location);
+        match loaded {
+            Ok(kek) => {
+                let kek = Arc::new(kek);
+                if names(&kek) {
                     *cached = Some(Arc::clone(&kek));
-                    return Ok((kek, false));
                 }
-                Ok(kek) => Some(kek),
-                Err(keyseal_keys::Error::NotFound { .. }) => None,
-                Err(e) => return Err(Error::from_key(e)),
-            };
-            match provider.load_staged() {
-                Ok(staged) if names(&staged) => {
-                    let staged = Arc::new(staged);
-                    *cached = Some(Arc::clone(&staged));
-                    return Ok((staged, true));
-                }
-                Ok(_)
-                | Err(
-                    keyseal_keys::Error::NotFound { .. } | keyseal_keys::Error::ReadOnly { .. },
-                ) if attempt < 3 => {}
-                Ok(_)
-                | Err(
-                    keyseal_keys::Error::NotFound { .. } | keyseal_keys::Error::ReadOnly { .. },
-                ) => {
-                    return match current {
-                        // The provider's key is not the file's: opening reports WrongKey.
-                        Some(kek) => {
-                            let kek = Arc::new(kek);
-                            *cached = Some(Arc::clone(&kek));
-                            Ok((kek, false))
-                        }
-                        None => Err(Error::KeyMissing {
-                            path: path.to_owned(),
-                            location: provider.info().location,
-                        }),
-                    };
-                }
-                Err(e) => return Err(Error::from_key(e)),
+                Ok(kek)
             }
+            Err(keyseal_keys::Error::NotFound { location }) => Err(Error::KeyMissing {
+                path: path.to_owned(),
+                location,
+            }),
+            Err(e) => Err(Error::from_key(e)),
         }
     }
 
     /// The key for a new file, called under the blob lock when no file
-    /// exists: the cached key, else a new one from the provider (or, when
-    /// the provider already holds one or is read-only, that one).
+    /// exists: a provider's given key, else a new key in a keyring item of
+    /// its own (never a key cached for an earlier file, whose item another
+    /// process may have retired since).
     fn kek_for_new_file(&self) -> Result<Arc<Key>> {
-        let mut cached = lock(&self.inner.kek);
-        if let Some(kek) = cached.as_ref() {
-            return Ok(Arc::clone(kek));
-        }
         let provider = &self.inner.provider;
-        let kek = match provider.create() {
-            Ok(kek) => {
+        let kek = match provider.given() {
+            Some(given) => given.map_err(Error::from_key)?,
+            None => {
+                let kek = provider.create().map_err(Error::from_key)?;
                 tracing::debug!("created the store's key in {}", provider.info().location);
                 kek
             }
-            Err(
-                keyseal_keys::Error::AlreadyExists { .. } | keyseal_keys::Error::ReadOnly { .. },
-            ) => provider.load().map_err(Error::from_key)?,
-            Err(e) => return Err(Error::from_key(e)),
         };
         let kek = Arc::new(kek);
-        *cached = Some(Arc::clone(&kek));
+        *lock(&self.inner.kek) = Some(Arc::clone(&kek));
         Ok(kek)
     }
 
@@ -954,12 +1001,6 @@ impl Store {
                         None => (None, Bundle::default()),
                         Some(loaded) => {
                             self.verify_all(&loaded)?;
-                            if loaded.needs_commit {
-                                // Finish the interrupted rotation, under the lock.
-                                self.commit_staged_if_named(
-                                    loaded.envelope.key_id(StanzaKind::Primary),
-                                );
-                            }
                             let bundle = (*loaded.bundle).clone();
                             (
                                 Some((Arc::clone(&loaded.envelope), loaded.generation)),
@@ -1081,12 +1122,4 @@ struct Written {
     generation: u64,
     envelope: Arc<Envelope>,
     bundle: Bundle,
-}
-
-impl<R> Change<R> {
-    fn into_inner(self) -> R {
-        match self {
-            Self::Changed(r) | Self::Unchanged(r) => r,
-        }
-    }
 }

@@ -27,9 +27,19 @@ fn kek() -> Key {
     Key::from_slice(&[7u8; 32]).unwrap()
 }
 
+/// One provider for every store of these tests, as one keyring is for every
+/// process: it holds `kek()` (which the hand-made files are sealed for) and
+/// every key a new file gets.
+fn keys() -> std::sync::Arc<MemoryKeyProvider> {
+    static KEYS: std::sync::OnceLock<std::sync::Arc<MemoryKeyProvider>> =
+        std::sync::OnceLock::new();
+    std::sync::Arc::clone(
+        KEYS.get_or_init(|| std::sync::Arc::new(MemoryKeyProvider::with_key(kek()))),
+    )
+}
+
 fn store(dir: &TempDir) -> Store {
-    let provider = MemoryKeyProvider::with_key(kek());
-    Store::builder(provider, FileStore::new(dir.file()), CONTEXT).build()
+    Store::builder(keys(), FileStore::new(dir.file()), CONTEXT).build()
 }
 
 /// The records region of a version-2 file.

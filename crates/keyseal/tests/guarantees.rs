@@ -70,7 +70,11 @@ fn the_keyring_is_touched_once_over_a_long_mixed_run_from_8_threads() {
 
     // A second process (a new store over the same file and keyring) loads
     // once, and only once, however much it does.
-    let second_provider = Arc::new(MemoryKeyProvider::with_key(provider.load().unwrap()));
+    let only = provider.key_ids();
+    assert_eq!(only.len(), 1, "one key for one store");
+    let second_provider = Arc::new(MemoryKeyProvider::with_key(
+        provider.load(&only[0]).unwrap(),
+    ));
     let second = self::store(&second_provider, &dir.file());
     for i in 0..50 {
         second.set(&format!("n{}", i % 5), &i).unwrap();
@@ -93,7 +97,7 @@ fn lookups_and_lists_on_a_missing_file_never_touch_the_keyring() {
     assert!(store.entries().unwrap().is_empty());
     assert!(!store.remove("x").unwrap());
     assert_eq!(provider.total_calls(), 0, "the keyring was touched");
-    assert_eq!(provider.key_id(), None, "a key was created");
+    assert!(provider.key_ids().is_empty(), "a key was created");
     assert!(!dir.path().join("sub").exists(), "a lookup created files");
 }
 
@@ -106,8 +110,8 @@ impl KeyProvider for Reporting {
     fn info(&self) -> ProviderInfo {
         self.0.info()
     }
-    fn load(&self) -> keyseal::keys::Result<keyseal::seal::Key> {
-        let r = self.0.load();
+    fn load(&self, id: &keyseal::seal::KeyId) -> keyseal::keys::Result<keyseal::seal::Key> {
+        let r = self.0.load(id);
         println!("provider-load {}", if r.is_ok() { "ok" } else { "err" });
         r
     }
@@ -119,9 +123,18 @@ impl KeyProvider for Reporting {
         );
         r
     }
-    fn delete(&self) -> keyseal::keys::Result<()> {
-        self.0.delete()
+    fn delete(&self, id: &keyseal::seal::KeyId) -> keyseal::keys::Result<()> {
+        self.0.delete(id)
     }
+}
+
+/// The key id the file at `path` is sealed for, read from its header.
+fn sealed_for(path: &std::path::Path) -> keyseal::seal::KeyId {
+    Store::builder(MemoryKeyProvider::new(), FileStore::new(path), CONTEXT)
+        .build()
+        .status()
+        .key_id
+        .expect("the file names its key")
 }
 
 fn kernel_provider(service: &str) -> KeyringProvider {
@@ -188,7 +201,7 @@ fn run_writers(dir: &TempDir, service: &str, writers: usize, count: usize) -> Ve
 /// kernel keyring is not usable here.
 fn kernel_service(tag: &str) -> Option<String> {
     let service = support::unique(tag);
-    match kernel_provider(&service).load() {
+    match kernel_provider(&service).load(&keyseal::seal::Key::generate().unwrap().id()) {
         Err(keyseal::keys::Error::NotFound { .. }) => Some(service),
         other => {
             support::skip(&format!("the kernel keyring is not usable: {other:?}"));
@@ -217,7 +230,8 @@ fn processes_starting_at_once_create_exactly_one_key() {
         refused, 0,
         "a process tried to create a key while a sealed file existed"
     );
-    let key = kernel_provider(&service).load().unwrap();
+    let key_id = sealed_for(&dir.file());
+    let key = kernel_provider(&service).load(&key_id).unwrap();
     let store = Store::builder(
         MemoryKeyProvider::with_key(key),
         FileStore::new(dir.file()),
@@ -225,7 +239,7 @@ fn processes_starting_at_once_create_exactly_one_key() {
     )
     .build();
     assert_eq!(store.list().unwrap().len(), 6);
-    kernel_provider(&service).delete().unwrap();
+    kernel_provider(&service).delete(&key_id).unwrap();
 }
 
 #[test]
@@ -235,7 +249,8 @@ fn processes_writing_different_entries_lose_none() {
     };
     let dir = TempDir::new("merge");
     run_writers(&dir, &service, 8, 25);
-    let key = kernel_provider(&service).load().unwrap();
+    let key_id = sealed_for(&dir.file());
+    let key = kernel_provider(&service).load(&key_id).unwrap();
     let store = Store::builder(
         MemoryKeyProvider::with_key(key),
         FileStore::new(dir.file()),
@@ -253,7 +268,7 @@ fn processes_writing_different_entries_lose_none() {
             );
         }
     }
-    kernel_provider(&service).delete().unwrap();
+    kernel_provider(&service).delete(&key_id).unwrap();
 }
 
 #[test]
@@ -324,21 +339,55 @@ fn a_tampered_file_is_reported_and_never_overwritten() {
 fn a_wrong_key_is_reported_and_the_file_is_kept() {
     let dir = TempDir::new("wrongkey");
     let (_, bytes) = sealed_store(&dir);
-    let other = Arc::new(MemoryKeyProvider::new());
-    other.create().unwrap();
-    let store = store(&other, &dir.file());
+    // A provider whose one key is given from outside (as an environment
+    // variable or a mounted secret is), and is not the file's.
+    let other = Given(keyseal::seal::Key::generate().unwrap());
+    let offered_id = other.0.id();
+    let store = Store::builder(other, FileStore::new(dir.file()), CONTEXT).build();
     match store.set("x", "y") {
         Err(Error::WrongKey {
             offered,
             sealed_for,
             ..
         }) => {
-            assert_eq!(Some(offered), other.key_id());
+            assert_eq!(offered, offered_id);
             assert_eq!(sealed_for.len(), 1);
         }
         r => panic!("{r:?}"),
     }
     assert_untouched(&dir, &bytes);
+}
+
+/// A provider with one given key, like the environment provider.
+#[derive(Debug)]
+struct Given(keyseal::seal::Key);
+
+impl KeyProvider for Given {
+    fn info(&self) -> ProviderInfo {
+        ProviderInfo::new(
+            keyseal::keys::ProviderKind::Other,
+            keyseal::keys::KeyLifetime::External,
+            "a given key",
+        )
+    }
+    fn load(&self, _: &keyseal::seal::KeyId) -> keyseal::keys::Result<keyseal::seal::Key> {
+        Ok(self.0.duplicate())
+    }
+    fn create(&self) -> keyseal::keys::Result<keyseal::seal::Key> {
+        Err(keyseal::keys::Error::ReadOnly {
+            location: "a given key".into(),
+            operation: "create",
+        })
+    }
+    fn delete(&self, _: &keyseal::seal::KeyId) -> keyseal::keys::Result<()> {
+        Err(keyseal::keys::Error::ReadOnly {
+            location: "a given key".into(),
+            operation: "delete",
+        })
+    }
+    fn given(&self) -> Option<keyseal::keys::Result<keyseal::seal::Key>> {
+        Some(Ok(self.0.duplicate()))
+    }
 }
 
 #[test]
@@ -357,7 +406,7 @@ fn a_missing_key_with_a_sealed_file_is_key_missing_and_no_key_is_created() {
         0,
         "a new key was created while a sealed file exists"
     );
-    assert_eq!(forgetful.key_id(), None);
+    assert!(forgetful.key_ids().is_empty());
     assert_untouched(&dir, &bytes);
 }
 

@@ -23,7 +23,7 @@ use keyseal::blob::{BlobStore, FileStore, MemoryBlobStore};
 use keyseal::keys::{
     Backend, KeyProvider, KeyringProvider, MemoryKeyProvider, Operation, ProviderInfo,
 };
-use keyseal::seal::Key;
+use keyseal::seal::{Key, KeyId};
 use keyseal::{Error, RecoveryKey, Store};
 use support::TempDir;
 
@@ -69,16 +69,17 @@ fn rotation_replaces_the_key_and_the_data_key_and_keeps_every_entry() {
     let parts = parts();
     let store = store_of(&parts);
     fill(&store);
-    let before = parts.0.key_id();
+    let before = store.status().key_id;
+    assert_eq!(parts.0.key_ids(), before.into_iter().collect::<Vec<_>>());
     let rotation = store.rotate_key().unwrap();
     assert_eq!(rotation.previous_key_id, before);
-    assert_eq!(Some(rotation.key_id), parts.0.key_id());
     assert_ne!(Some(rotation.key_id), before);
     assert!(rotation.data_key_rotated);
+    assert!(rotation.previous_key_retired);
     assert_eq!(
-        parts.0.staged_key_id(),
-        None,
-        "the staged copy was left behind"
+        parts.0.key_ids(),
+        [rotation.key_id],
+        "the old key was left behind, or the new one is missing"
     );
     assert_all_entries(&store, "same process");
     assert_all_entries(&store_of(&parts), "new process");
@@ -94,7 +95,7 @@ fn rotation_with_recovery_keeps_the_data_key_and_the_recovery_key_valid() {
     let rotation = store.rotate_key().unwrap();
     assert!(!rotation.data_key_rotated);
     // The keyring forgets; the recovery key still opens the rotated file.
-    parts.0.delete().unwrap();
+    parts.0.delete(&rotation.key_id).unwrap();
     let fresh = store_of(&parts);
     assert!(matches!(
         fresh.get::<String>("server-1"),
@@ -107,73 +108,78 @@ fn rotation_with_recovery_keeps_the_data_key_and_the_recovery_key_valid() {
 }
 
 /// Where a failure is injected into a rotation.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fault {
-    StageFails,
+    CreateFails,
     WriteFails,
     WriteLandsButReportsFailure,
-    CommitFails,
+    RetireFails,
 }
 
 #[test]
 fn a_failure_at_any_step_of_a_rotation_loses_nothing() {
     for fault in [
-        Fault::StageFails,
+        Fault::CreateFails,
         Fault::WriteFails,
         Fault::WriteLandsButReportsFailure,
-        Fault::CommitFails,
+        Fault::RetireFails,
     ] {
         let parts = parts();
         let store = store_of(&parts);
         fill(&store);
-        let old_key = parts.0.key_id();
+        let old_key = store.status().key_id.unwrap();
         let writes = parts.1.writes();
         match fault {
-            Fault::StageFails => {
-                parts
-                    .0
-                    .fail_on(Operation::Stage, 1, || keyseal::keys::Error::ReadOnly {
-                        location: "test".into(),
-                        operation: "stage",
-                    })
-            }
+            Fault::CreateFails => parts.0.fail_unavailable_on(
+                Operation::Create,
+                2,
+                keyseal::keys::UnavailableReason::Locked,
+            ),
             Fault::WriteFails => parts.1.fail_write_on(writes + 1),
             Fault::WriteLandsButReportsFailure => parts.1.fail_after_write_on(writes + 1),
-            Fault::CommitFails => parts.0.fail_unavailable_on(
-                Operation::CommitStaged,
+            Fault::RetireFails => parts.0.fail_unavailable_on(
+                Operation::Delete,
                 1,
                 keyseal::keys::UnavailableReason::TimedOut(Duration::from_secs(5)),
             ),
         }
-        assert!(
-            store.rotate_key().is_err(),
-            "{fault:?}: the rotation reported success"
-        );
+        let rotated = store.rotate_key();
+        match fault {
+            Fault::RetireFails => {
+                let rotation = rotated.unwrap();
+                assert!(
+                    !rotation.previous_key_retired,
+                    "a failed retirement was reported as done"
+                );
+            }
+            _ => assert!(rotated.is_err(), "{fault:?}: the rotation reported success"),
+        }
         assert_all_entries(&store, &format!("{fault:?}, same process"));
         let new_process = store_of(&parts);
         assert_all_entries(&new_process, &format!("{fault:?}, new process"));
 
-        // The store goes on working, and the next write finishes whatever
-        // the rotation left staged once the file names the staged key.
         new_process.set("after", "fault").unwrap();
         assert_all_entries(&store_of(&parts), &format!("{fault:?}, after a write"));
-        let file_key = new_process.status().key_id;
-        assert_eq!(
-            file_key,
-            parts.0.key_id(),
-            "{fault:?}: the current key does not open the file"
+        let file_key = new_process.status().key_id.unwrap();
+        assert!(
+            parts.0.holds(&file_key),
+            "{fault:?}: the provider lost the key that opens the file"
         );
-        if matches!(fault, Fault::StageFails | Fault::WriteFails) {
-            assert_eq!(
-                file_key, old_key,
-                "{fault:?}: the key changed although the rewrite failed"
-            );
-        } else {
-            assert_eq!(
-                parts.0.staged_key_id(),
-                None,
-                "{fault:?}: the staged key was not committed"
-            );
+        match fault {
+            Fault::CreateFails | Fault::WriteFails => {
+                assert_eq!(
+                    file_key, old_key,
+                    "{fault:?}: the key changed although the rewrite failed"
+                );
+                assert_eq!(
+                    parts.0.key_ids(),
+                    [old_key],
+                    "{fault:?}: a key no file names was left in the provider"
+                );
+            }
+            Fault::WriteLandsButReportsFailure | Fault::RetireFails => {
+                assert_ne!(file_key, old_key, "{fault:?}: the rewrite did not land");
+            }
         }
         // A later rotation succeeds.
         store.rotate_key().unwrap();
@@ -182,6 +188,32 @@ fn a_failure_at_any_step_of_a_rotation_loses_nothing() {
             &format!("{fault:?}, after a second rotation"),
         );
     }
+}
+
+#[test]
+fn rotating_one_store_never_touches_another_stores_key_in_the_same_provider() {
+    let keys = Arc::new(MemoryKeyProvider::new());
+    let a = (Arc::clone(&keys), Arc::new(MemoryBlobStore::new()));
+    let b = (Arc::clone(&keys), Arc::new(MemoryBlobStore::new()));
+    fill(&store_of(&a));
+    fill(&store_of(&b));
+    let b_key = store_of(&b).status().key_id.unwrap();
+    assert_ne!(store_of(&a).status().key_id, Some(b_key));
+    for _ in 0..3 {
+        store_of(&a).rotate_key().unwrap();
+    }
+    let recovery = store_of(&a).enable_recovery().unwrap();
+    let a_key = store_of(&a).status().key_id.unwrap();
+    keys.delete(&a_key).unwrap();
+    store_of(&a).recover(&recovery, true).unwrap();
+    assert!(keys.holds(&b_key), "store b's key is gone");
+    assert_all_entries(&store_of(&b), "store b after store a's rotations");
+    assert_all_entries(&store_of(&a), "store a after its own rotations");
+    assert_eq!(
+        keys.key_ids().len(),
+        2,
+        "one key per store, nothing left over"
+    );
 }
 
 #[test]
@@ -226,7 +258,7 @@ fn recovery_opens_a_store_whose_key_is_gone_and_can_rotate_the_recovery_key() {
     assert_eq!(store.status().recovery_key_id, Some(recovery.id()));
     let text = recovery.to_text();
 
-    parts.0.delete().unwrap();
+    parts.0.delete(&store.status().key_id.unwrap()).unwrap();
     let fresh = store_of(&parts);
     let calls = parts.0.total_calls();
     let replacement = fresh
@@ -317,32 +349,20 @@ impl KeyProvider for Pausing {
     fn info(&self) -> ProviderInfo {
         self.0.info()
     }
-    fn load(&self) -> keyseal::keys::Result<Key> {
-        self.0.load()
+    fn load(&self, id: &KeyId) -> keyseal::keys::Result<Key> {
+        self.0.load(id)
     }
     fn create(&self) -> keyseal::keys::Result<Key> {
-        self.0.create()
-    }
-    fn delete(&self) -> keyseal::keys::Result<()> {
-        self.0.delete()
-    }
-    fn stage(&self, key: &Key) -> keyseal::keys::Result<()> {
-        checkpoint("before-stage");
-        let r = self.0.stage(key);
-        checkpoint("staged-before-rewrite");
+        checkpoint("before-create");
+        let r = self.0.create();
+        checkpoint("created-before-rewrite");
         r
     }
-    fn load_staged(&self) -> keyseal::keys::Result<Key> {
-        self.0.load_staged()
-    }
-    fn commit_staged(&self) -> keyseal::keys::Result<()> {
-        checkpoint("rewritten-before-commit");
-        let r = self.0.commit_staged();
-        checkpoint("committed");
+    fn delete(&self, id: &KeyId) -> keyseal::keys::Result<()> {
+        checkpoint("rewritten-before-retire");
+        let r = self.0.delete(id);
+        checkpoint("retired");
         r
-    }
-    fn discard_staged(&self) -> keyseal::keys::Result<()> {
-        self.0.discard_staged()
     }
 }
 
@@ -369,7 +389,7 @@ fn child_rotate() {
 fn a_rotation_killed_between_any_two_steps_loses_nothing() {
     let service = support::unique("killrot");
     if let Err(e) = kernel(&service)
-        .load()
+        .load(&Key::generate().unwrap().id())
         .map(drop)
         .or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })
     {
@@ -381,10 +401,10 @@ fn a_rotation_killed_between_any_two_steps_loses_nothing() {
     let fresh = || Store::builder(kernel(&service), FileStore::new(&path), CONTEXT).build();
     fill(&fresh());
     for step in [
-        "before-stage",
-        "staged-before-rewrite",
-        "rewritten-before-commit",
-        "committed",
+        "before-create",
+        "created-before-rewrite",
+        "rewritten-before-retire",
+        "retired",
     ] {
         let mut child = support::child("child_rotate")
             .env("KEYSEAL_TEST_SERVICE", &service)
@@ -418,8 +438,7 @@ fn a_rotation_killed_between_any_two_steps_loses_nothing() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("rotation done"));
     assert_all_entries(&fresh(), "after a complete rotation");
-    let _ = kernel(&service).delete();
-    let _ = kernel(&service).discard_staged();
+    support::remove_kernel_keys(&service);
 }
 
 #[test]
@@ -430,7 +449,7 @@ fn recovery_after_the_secret_service_item_is_deleted_reads_every_entry() {
             .backend(Backend::SecretService)
             .build()
     };
-    match provider().load() {
+    match provider().load(&Key::generate().unwrap().id()) {
         Err(keyseal::keys::Error::NotFound { .. }) => {}
         other => {
             support::skip(&format!("no Secret Service answers: {other:?}"));
@@ -443,8 +462,9 @@ fn recovery_after_the_secret_service_item_is_deleted_reads_every_entry() {
     let text = store.enable_recovery().unwrap().to_text();
 
     // Wipe the keyring item from outside, as a reset keyring would.
+    let item = format!("store-key.{}", store.status().key_id.unwrap());
     let status = Command::new("secret-tool")
-        .args(["clear", "service", &service, "username", "store-key"])
+        .args(["clear", "service", &service, "username", &item])
         .status()
         .unwrap();
     assert!(status.success());
@@ -458,8 +478,10 @@ fn recovery_after_the_secret_service_item_is_deleted_reads_every_entry() {
         .recover(&RecoveryKey::parse(&text).unwrap(), false)
         .unwrap();
     assert_all_entries(&new_machine, "after recovery");
+    let new_key = new_machine.status().key_id.unwrap();
+    let item = format!("store-key.{new_key}");
     let lookup = Command::new("secret-tool")
-        .args(["lookup", "service", &service, "username", "store-key"])
+        .args(["lookup", "service", &service, "username", &item])
         .output()
         .unwrap();
     assert!(
@@ -470,5 +492,5 @@ fn recovery_after_the_secret_service_item_is_deleted_reads_every_entry() {
         &Store::builder(provider(), FileStore::new(dir.file()), CONTEXT).build(),
         "a new process after recovery",
     );
-    provider().delete().unwrap();
+    provider().delete(&new_key).unwrap();
 }

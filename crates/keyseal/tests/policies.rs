@@ -300,7 +300,10 @@ fn status_reports_the_provider_the_file_and_the_entries() {
     assert!(status.exists);
     assert_eq!(status.format_version, Some(2));
     assert_eq!(status.algorithm, Some(Algorithm::XChaCha20Poly1305));
-    assert_eq!(status.key_id, provider.key_id());
+    assert_eq!(
+        status.key_id.into_iter().collect::<Vec<_>>(),
+        provider.key_ids()
+    );
     assert_eq!(status.generation, Some(2));
     assert_eq!(status.entries, Some(2));
     assert!(status.location.ends_with("store.sealed"));
@@ -329,7 +332,8 @@ fn the_real_secret_service_holds_the_key_of_a_real_file_store() {
             .backend(Backend::SecretService)
             .build()
     };
-    match keyseal::keys::KeyProvider::load(&provider()) {
+    let unknown = keyseal::seal::Key::generate().unwrap().id();
+    match keyseal::keys::KeyProvider::load(&provider(), &unknown) {
         Err(keyseal::keys::Error::NotFound { .. }) => {}
         other => {
             support::skip(&format!("no Secret Service answers: {other:?}"));
@@ -349,13 +353,14 @@ fn the_real_secret_service_holds_the_key_of_a_real_file_store() {
             .as_deref(),
         Some("token-1")
     );
+    let key_id = again.status().key_id.unwrap();
     assert_eq!(
-        again.status().key_id,
-        keyseal::keys::KeyProvider::load(&provider())
+        keyseal::keys::KeyProvider::load(&provider(), &key_id)
             .ok()
-            .map(|k| k.id())
+            .map(|k| k.id()),
+        Some(key_id)
     );
-    keyseal::keys::KeyProvider::delete(&provider()).unwrap();
+    keyseal::keys::KeyProvider::delete(&provider(), &key_id).unwrap();
     // The keyring forgot the key: the file is kept and the error says so.
     let forgot = Store::builder(provider(), FileStore::new(dir.file()), CONTEXT).build();
     assert!(matches!(
@@ -395,15 +400,17 @@ fn a_transaction_changes_several_entries_in_one_write_or_none() {
     let provider = Arc::new(MemoryKeyProvider::new());
     let store = file_store(&provider, &dir).build();
     // Reading inside a transaction on a missing file creates nothing.
-    let seen = store.transaction(|tx| tx.names().count()).unwrap();
+    let seen = store
+        .transaction(|tx| Ok::<_, Error>(tx.names().count()))
+        .unwrap();
     assert_eq!(seen, 0);
     assert!(!dir.file().exists());
     assert_eq!(provider.total_calls(), 0);
 
     store
         .transaction(|tx| {
-            tx.set_bytes("a", b"1").unwrap();
-            tx.set_bytes("b", b"2").unwrap();
+            tx.set_bytes("a", b"1")?;
+            tx.set_bytes("b", b"2")
         })
         .unwrap();
     assert_eq!(
@@ -414,12 +421,14 @@ fn a_transaction_changes_several_entries_in_one_write_or_none() {
     let removed = store
         .transaction(|tx| {
             assert_eq!(tx.get_bytes("a"), Some(&b"1"[..]));
-            tx.remove("a") && !tx.remove("missing")
+            Ok::<_, Error>(tx.remove("a") && !tx.remove("missing"))
         })
         .unwrap();
     assert!(removed);
     assert_eq!(store.list().unwrap(), ["b"]);
-    store.transaction(|tx| tx.contains("b")).unwrap();
+    store
+        .transaction(|tx| Ok::<_, Error>(tx.contains("b")))
+        .unwrap();
     assert_eq!(
         store.status().generation,
         Some(2),

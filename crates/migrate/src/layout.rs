@@ -15,6 +15,11 @@ pub struct Layout {
     /// One item holding a JSON array of names (without the prefix), for
     /// keyrings that cannot be searched.
     pub index_item: Option<String>,
+    /// Items that hold the application's own key material (for example the
+    /// key that seals its file): never read as a secret, moved or deleted,
+    /// whatever prefix they match. Items holding a keyseal key record are
+    /// recognised by their content and skipped in every layout.
+    pub key_items: Vec<String>,
 }
 
 impl Layout {
@@ -25,7 +30,16 @@ impl Layout {
             bundle_item: None,
             item_prefix: None,
             index_item: None,
+            key_items: Vec::new(),
         }
+    }
+
+    /// Marks `item` as holding the application's key material: it is left
+    /// alone, and shown as skipped.
+    #[must_use]
+    pub fn with_key_item(mut self, item: impl Into<String>) -> Self {
+        self.key_items.push(item.into());
+        self
     }
 
     /// Adds a bundle item.
@@ -51,12 +65,14 @@ impl Layout {
 
     /// docker-agent: service `docker-agent-oauth`, bundle `oauth:tokens`
     /// (resource URL -> token object), older per-resource items
-    /// `oauth:<url>`, index `oauth:_index`.
+    /// `oauth:<url>`, index `oauth:_index`; its key item
+    /// `oauth:encryption-key` (which seals its own file) is never touched.
     pub fn docker_agent() -> Self {
         Self::new("docker-agent-oauth")
             .with_bundle_item("oauth:tokens")
             .with_item_prefix("oauth:")
             .with_index_item("oauth:_index")
+            .with_key_item("oauth:encryption-key")
     }
 
     /// goose: service `goose`, one bundle item `secrets`.
@@ -77,5 +93,10 @@ impl Layout {
     /// index), which are never read as per-item entries.
     pub(crate) fn is_control_item(&self, item: &str) -> bool {
         self.bundle_item.as_deref() == Some(item) || self.index_item.as_deref() == Some(item)
+    }
+
+    /// Whether `item` is one of the layout's key items.
+    pub(crate) fn is_key_item(&self, item: &str) -> bool {
+        self.key_items.iter().any(|k| k == item)
     }
 }

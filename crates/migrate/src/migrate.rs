@@ -56,6 +56,27 @@ pub enum Error {
         name: String,
     },
 
+    /// `--strict`: some entries cannot move; nothing was written or deleted.
+    #[error(
+        "{} legacy entries cannot move ({}); nothing was migrated or deleted",
+        .entries.len(),
+        .entries.iter().map(|(name, why)| format!("{name:?}: {why}")).collect::<Vec<_>>().join("; ")
+    )]
+    NotMigratable {
+        /// Each entry that cannot move, with why (never its value).
+        entries: Vec<(String, String)>,
+    },
+
+    /// The store keeps entries in memory only (its key provider did not
+    /// answer and the application chose
+    /// [`OnKeyringUnavailable::MemoryOnly`](keyseal::OnKeyringUnavailable)):
+    /// nothing would survive the process, so no legacy item was deleted.
+    #[error("the store is not saving to disk ({reason}); every legacy item was kept")]
+    NotPersisting {
+        /// Why the store runs in memory.
+        reason: String,
+    },
+
     /// The store failed (persisting, reading back).
     #[error(transparent)]
     Store(#[from] keyseal::Error),
@@ -89,6 +110,7 @@ pub type Convert =
 #[derive(Clone)]
 pub struct Options {
     dry_run: bool,
+    strict: bool,
     convert: Arc<Convert>,
 }
 
@@ -96,6 +118,7 @@ impl fmt::Debug for Options {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Options")
             .field("dry_run", &self.dry_run)
+            .field("strict", &self.strict)
             .finish_non_exhaustive()
     }
 }
@@ -113,6 +136,7 @@ impl Options {
     pub fn raw() -> Self {
         Self {
             dry_run: false,
+            strict: false,
             convert: Arc::new(|_name: &str, value: LegacyValue<'_>| {
                 Ok(match value {
                     LegacyValue::Item(bytes) => Zeroizing::new(bytes.to_vec()),
@@ -131,6 +155,7 @@ impl Options {
     pub fn typed<T: DeserializeOwned + Serialize + 'static>() -> Self {
         Self {
             dry_run: false,
+            strict: false,
             convert: Arc::new(|_name: &str, value: LegacyValue<'_>| {
                 let (LegacyValue::Item(bytes) | LegacyValue::BundleJson(bytes)) = value;
                 let decoded: T = serde_json::from_slice(bytes).map_err(|e| {
@@ -152,14 +177,26 @@ impl Options {
     ) -> Self {
         Self {
             dry_run: false,
+            strict: false,
             convert: Arc::new(convert),
         }
     }
 
-    /// Only report what would move: no write, no delete, no value shown.
+    /// Only report what would move: no write, no delete, no value shown,
+    /// and nothing created (no store directory, lock file or key).
     #[must_use]
     pub fn dry_run(mut self, dry_run: bool) -> Self {
         self.dry_run = dry_run;
+        self
+    }
+
+    /// Fail the whole migration, before anything is written, when any entry
+    /// cannot move (a bad name, a value that does not convert). Without it
+    /// (the default) such entries are reported, stay in the legacy keyring,
+    /// and the others move.
+    #[must_use]
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
         self
     }
 }
@@ -175,8 +212,16 @@ pub struct Report {
     pub moved: Vec<String>,
     /// Entries the store already had; its value is newer and was kept.
     pub already_present: Vec<String>,
-    /// Entries whose value did not convert, with why; left in the keyring.
+    /// Entries that cannot move (a name the store refuses, a value that
+    /// does not convert), with why; left in the keyring.
     pub not_converted: Vec<(String, String)>,
+    /// Legacy items left alone because they hold key material (a keyseal
+    /// key record, or one of the layout's key items), with why.
+    pub skipped: Vec<(String, String)>,
+    /// Set when the legacy keyring did not answer (no Secret Service on
+    /// this session, or it timed out): there was nothing to migrate from
+    /// it, and nothing was touched.
+    pub source_unavailable: Option<String>,
     /// Legacy items deleted.
     pub deleted: Vec<String>,
     /// Legacy items kept because something in them was not migrated.
@@ -191,6 +236,7 @@ impl Report {
         self.moved.is_empty()
             && self.already_present.is_empty()
             && self.not_converted.is_empty()
+            && self.skipped.is_empty()
             && self.deleted.is_empty()
             && self.kept.is_empty()
             && self.delete_failures.is_empty()
@@ -210,12 +256,38 @@ struct Collected {
     /// bundle does not have.
     candidates: Vec<Candidate>,
     not_converted: Vec<(String, String)>,
+    skipped: Vec<(String, String)>,
     /// Bundle entry names, when a bundle item exists.
     bundle_names: Option<Vec<String>>,
     /// Per-item item name -> entry name.
     per_item: BTreeMap<String, String>,
     /// Whether the index item exists.
     index_exists: bool,
+}
+
+/// What every keyseal key record starts with (`keyseal-keys`' item format).
+const KEY_RECORD_PREFIX: &[u8] = b"keyseal-key-v1:";
+
+impl Collected {
+    /// Converts one legacy value into a candidate, or records why it cannot
+    /// move: a name the store would refuse, or a value that does not convert.
+    fn consider(&mut self, name: &str, value: LegacyValue<'_>, options: &Options) {
+        if let Err(e) = keyseal::validate_name(name) {
+            let why = match e {
+                keyseal::Error::InvalidName { reason } => format!("its name is refused: {reason}"),
+                other => other.to_string(),
+            };
+            self.not_converted.push((name.to_owned(), why));
+            return;
+        }
+        match (options.convert)(name, value) {
+            Ok(value) => self.candidates.push(Candidate {
+                name: name.to_owned(),
+                value,
+            }),
+            Err(why) => self.not_converted.push((name.to_owned(), why)),
+        }
+    }
 }
 
 fn read(
@@ -247,13 +319,7 @@ fn collect(source: &dyn LegacySource, layout: &Layout, options: &Options) -> Res
             let text = Zeroizing::new(serde_json::to_vec(value).map_err(|_| malformed())?);
             names.push(name.clone());
             taken.insert(name.clone());
-            match (options.convert)(name, LegacyValue::BundleJson(&text)) {
-                Ok(value) => out.candidates.push(Candidate {
-                    name: name.clone(),
-                    value,
-                }),
-                Err(why) => out.not_converted.push((name.clone(), why)),
-            }
+            out.consider(name, LegacyValue::BundleJson(&text), options);
         }
         out.bundle_names = Some(names);
     }
@@ -287,15 +353,26 @@ fn collect(source: &dyn LegacySource, layout: &Layout, options: &Options) -> Res
             if layout.is_control_item(&item) || name.is_empty() {
                 continue;
             }
+            if layout.is_key_item(&item) {
+                out.skipped.push((
+                    item,
+                    "the application's own key item; key material is never migrated".to_owned(),
+                ));
+                continue;
+            }
             let Some(bytes) = read(source, layout, &item)? else {
                 continue; // listed in the index, but gone
             };
+            if bytes.starts_with(KEY_RECORD_PREFIX) {
+                out.skipped.push((
+                    item,
+                    "holds a keyseal store's key; key material is never migrated".to_owned(),
+                ));
+                continue;
+            }
             out.per_item.insert(item, name.clone());
             if taken.insert(name.clone()) {
-                match (options.convert)(&name, LegacyValue::Item(&bytes)) {
-                    Ok(value) => out.candidates.push(Candidate { name, value }),
-                    Err(why) => out.not_converted.push((name, why)),
-                }
+                out.consider(&name, LegacyValue::Item(&bytes), options);
             }
         }
     }
@@ -317,41 +394,84 @@ pub fn migrate(
     layout: &Layout,
     options: &Options,
 ) -> Result<Report> {
-    // Collect and merge under the store's lock: a second process migrating
-    // at the same time waits, then finds every name already present.
-    let (collected, moved, already_present) = store.transaction(|tx| -> Result<_> {
-        let collected = collect(source, layout, options)?;
-        let mut moved = Vec::new();
-        let mut present = Vec::new();
+    // Read the legacy keyring first, without the store's lock: a dry run
+    // and a migration with nothing to move never touch the store.
+    let collected = match collect(source, layout, options) {
+        Ok(collected) => collected,
+        Err(Error::Read { source: e, .. } | Error::Search { source: e, .. })
+            if not_answering(&e) =>
+        {
+            tracing::debug!("the legacy keyring does not answer: {e}");
+            return Ok(Report {
+                dry_run: options.dry_run,
+                source_unavailable: Some(e.to_string()),
+                ..Report::default()
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    if options.strict && !collected.not_converted.is_empty() {
+        return Err(Error::NotMigratable {
+            entries: collected.not_converted,
+        });
+    }
+    let mut report = Report {
+        dry_run: options.dry_run,
+        not_converted: collected.not_converted.clone(),
+        skipped: collected.skipped.clone(),
+        ..Report::default()
+    };
+    let nothing_there = collected.candidates.is_empty()
+        && collected.per_item.is_empty()
+        && collected.bundle_names.is_none()
+        && !collected.index_exists;
+    if nothing_there {
+        return Ok(report);
+    }
+    if options.dry_run {
+        // Names only: the index is read (with the key, when a file exists),
+        // no value is decrypted, nothing is created.
         for c in &collected.candidates {
-            if tx.contains(&c.name) {
-                present.push(c.name.clone());
+            if store.contains(&c.name)? {
+                report.already_present.push(c.name.clone());
             } else {
-                if !options.dry_run {
-                    tx.set_bytes(&c.name, &c.value)?;
-                }
-                moved.push(c.name.clone());
+                report.moved.push(c.name.clone());
             }
         }
-        Ok((collected, moved, present))
-    })??;
+        return Ok(report);
+    }
 
+    // Merge under the store's lock: a second process migrating at the same
+    // time waits, then finds every name already present. A failure writes
+    // nothing.
+    let (moved, already_present) = if collected.candidates.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        store.transaction(|tx| -> Result<_> {
+            let mut moved = Vec::new();
+            let mut present = Vec::new();
+            for c in &collected.candidates {
+                if tx.contains(&c.name) {
+                    present.push(c.name.clone());
+                } else {
+                    tx.set_bytes(&c.name, &c.value)?;
+                    moved.push(c.name.clone());
+                }
+            }
+            Ok((moved, present))
+        })?
+    };
     tracing::debug!(
-        "migration from {:?}: {} to move, {} already in the store, {} not converted",
+        "migration from {:?}: {} moved, {} already in the store, {} not converted",
         layout.service,
         moved.len(),
         already_present.len(),
         collected.not_converted.len()
     );
-    let mut report = Report {
-        dry_run: options.dry_run,
-        moved,
-        already_present,
-        not_converted: collected.not_converted.clone(),
-        ..Report::default()
-    };
-    if options.dry_run {
-        return Ok(report);
+    report.moved = moved;
+    report.already_present = already_present;
+    if let Some(reason) = store.degraded() {
+        return Err(Error::NotPersisting { reason });
     }
 
     // Read back from disk and verify before deleting anything.
@@ -420,4 +540,16 @@ pub fn migrate(
         }
     }
     Ok(report)
+}
+
+/// Whether a keyring error means the keyring did not answer at all (no
+/// service on this session, or no answer in time): nothing to migrate from.
+fn not_answering(e: &keyseal_keys::Error) -> bool {
+    matches!(
+        e.unavailable_reason(),
+        Some(
+            keyseal_keys::UnavailableReason::NoService
+                | keyseal_keys::UnavailableReason::TimedOut(_)
+        )
+    )
 }

@@ -158,6 +158,39 @@ impl fmt::Debug for KeyId {
     }
 }
 
+/// A string that is not a key id: 32 hex digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParseKeyIdError;
+
+impl fmt::Display for ParseKeyIdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key id is 32 hex digits")
+    }
+}
+
+impl std::error::Error for ParseKeyIdError {}
+
+impl core::str::FromStr for KeyId {
+    type Err = ParseKeyIdError;
+
+    /// Parses the 32 hex digits [`Display`](fmt::Display) writes (either case).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let digits = s.as_bytes();
+        if digits.len() != 2 * KEY_ID_LEN {
+            return Err(ParseKeyIdError);
+        }
+        let mut id = [0u8; KEY_ID_LEN];
+        for (byte, pair) in id.iter_mut().zip(digits.chunks_exact(2)) {
+            let text = core::str::from_utf8(pair).map_err(|_| ParseKeyIdError)?;
+            if !pair.iter().all(u8::is_ascii_hexdigit) {
+                return Err(ParseKeyIdError);
+            }
+            *byte = u8::from_str_radix(text, 16).map_err(|_| ParseKeyIdError)?;
+        }
+        Ok(Self(id))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +202,24 @@ mod tests {
         assert!(shown.contains(&key.id().to_string()), "{shown}");
         assert!(!shown.to_lowercase().contains("abab"), "{shown}");
         assert!(!shown.contains("171"), "{shown}");
+    }
+
+    #[test]
+    fn key_id_text_round_trips_and_rejects_what_is_not_one() {
+        let id = Key::generate().unwrap().id();
+        assert_eq!(id.to_string().parse::<KeyId>(), Ok(id));
+        assert_eq!(id.to_string().to_uppercase().parse::<KeyId>(), Ok(id));
+        for bad in [
+            "",
+            "00",
+            &"0".repeat(31),
+            &"0".repeat(33),
+            &"g".repeat(32),
+            "+0000000000000000000000000000000",
+            "é000000000000000000000000000000",
+        ] {
+            assert_eq!(bad.parse::<KeyId>(), Err(ParseKeyIdError), "{bad:?}");
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub use crate::format::{
     Envelope, FORMAT_VERSION, Header, IndexedWriter, MAGIC, MAX_STANZAS, Opened, RecordSeal,
     SealedFile, Stanza, StanzaKind, WRAPPED_KEY_LEN,
 };
-pub use crate::key::{KEY_ID_LEN, KEY_LEN, Key, KeyId};
+pub use crate::key::{KEY_ID_LEN, KEY_LEN, Key, KeyId, ParseKeyIdError};
 pub use crate::sealer::{Algorithm, Sealer, TAG_LEN};
 
 pub use secrecy::{ExposeSecret, SecretSlice};

@@ -126,6 +126,33 @@ pub fn run_child(name: &str, envs: &[(&str, &str)], removed: &[&str]) -> Output 
     output
 }
 
+/// Unlinks every kernel keyring key of `service` from the user keyring
+/// (each store's key is its own key, `keyseal:<service>:<name>.<key id>`),
+/// including keys a killed process created and no file names. Best effort.
+pub fn remove_kernel_keys(service: &str) {
+    let prefix = format!("keyseal:{service}:");
+    let Ok(out) = Command::new("keyctl").args(["rlist", "@u"]).output() else {
+        return;
+    };
+    for serial in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+        let Ok(described) = Command::new("keyctl").args(["rdescribe", serial]).output() else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&described.stdout);
+        // type;uid;gid;perm;description
+        if text
+            .trim_end()
+            .splitn(5, ';')
+            .nth(4)
+            .is_some_and(|d| d.starts_with(&prefix))
+        {
+            let _ = Command::new("keyctl")
+                .args(["unlink", serial, "@u"])
+                .output();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::child_line;

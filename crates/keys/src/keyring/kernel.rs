@@ -38,15 +38,8 @@ pub(super) fn call(item: &Item, op: &Op) -> Result<Outcome> {
             crate::record::decode(&bytes, &location).map(Outcome::Key)
         }
         (Op::Load | Op::Delete, None) => Err(Error::NotFound { location }),
-        (Op::Create, Some(_)) => Err(Error::AlreadyExists { location }),
-        (Op::Create, None) => {
-            let key = Key::generate()?;
-            put(&ring, &description, &key, &location)?;
-            Ok(Outcome::Key(key))
-        }
-        (Op::Put(key), _) => {
-            // add_key on an existing description updates that key's payload
-            // in place: the replacement is atomic.
+        (Op::Create(_), Some(_)) => Err(Error::AlreadyExists { location }),
+        (Op::Create(key), None) => {
             put(&ring, &description, key, &location)?;
             Ok(Outcome::Done)
         }

@@ -1,10 +1,18 @@
-//! The OS keyring provider: one small item per store.
+//! The OS keyring provider: one small item per key, so one per store.
 //!
-//! The item holds a 59-byte record (`keyseal-key-v1:` + base64 of the key),
-//! far below Windows' 2,560-byte limit. Every call runs on a helper thread
-//! and is abandoned after the configured timeout, because Secret Service
-//! activation is known to hang for minutes; the caller gets
-//! [`UnavailableReason::TimedOut`] instead.
+//! Each key lives in its own item, `<name>.<key id>` (the key id in lower-case
+//! hex, as the sealed file's header names it), holding a 59-byte record
+//! (`keyseal-key-v1:` + base64 of the key), far below Windows' 2,560-byte
+//! limit. Two stores under one service never share an item, and a new item's
+//! name is new by construction, so creating a key never overwrites one.
+//! Items of the earlier layout (`<name>` and, during a rotation,
+//! `<name>.next`) are still read, and deleted only when they hold the very
+//! key that is being retired.
+//!
+//! Every call runs on a helper thread and is abandoned after the configured
+//! timeout, because Secret Service activation is known to hang for minutes;
+//! the caller gets [`UnavailableReason::TimedOut`] instead, and a creation
+//! that lands after it gave up is deleted again by its own thread.
 
 mod items;
 #[cfg(target_os = "linux")]
@@ -18,7 +26,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::Duration;
 
-use keyseal_seal::Key;
+use keyseal_seal::{Key, KeyId};
 
 use crate::{
     Error, KeyLifetime, KeyProvider, ProviderInfo, ProviderKind, Result, UnavailableReason,
@@ -75,7 +83,7 @@ impl Concrete {
     }
 }
 
-/// The item a provider reads and writes.
+/// The item a call reads and writes.
 #[derive(Clone, Debug)]
 pub(crate) struct Item {
     pub(crate) service: String,
@@ -84,15 +92,6 @@ pub(crate) struct Item {
 }
 
 impl Item {
-    /// The staging item: the same service, the name with `.next`.
-    fn staged(&self) -> Self {
-        Self {
-            service: self.service.clone(),
-            name: format!("{}.next", self.name),
-            label: format!("{} (rotation in progress)", self.label),
-        }
-    }
-
     pub(crate) fn location(&self, concrete: Concrete) -> String {
         match concrete {
             Concrete::Kernel => format!(
@@ -117,10 +116,48 @@ impl Item {
     }
 }
 
+/// How a provider names its items: `<name>.<key id>` per key, and the two
+/// items of the earlier one-item-per-service layout.
+#[derive(Clone, Debug)]
+struct Naming {
+    service: String,
+    name: String,
+    label: String,
+}
+
+impl Naming {
+    fn item(&self, name: String) -> Item {
+        Item {
+            service: self.service.clone(),
+            name,
+            label: self.label.clone(),
+        }
+    }
+
+    /// The item that holds the key `id`.
+    fn for_key(&self, id: &KeyId) -> Item {
+        self.item(format!("{}.{id}", self.name))
+    }
+
+    /// The items of the earlier layout, in the order they are looked at:
+    /// the one current key of every store of the service, and the key a
+    /// rotation had staged beside it.
+    fn legacy(&self) -> [Item; 2] {
+        [
+            self.item(self.name.clone()),
+            self.item(format!("{}.next", self.name)),
+        ]
+    }
+
+    fn pattern(&self) -> String {
+        format!("{}.<key id>", self.name)
+    }
+}
+
 /// Builds a [`KeyringProvider`].
 #[derive(Debug, Clone)]
 pub struct KeyringProviderBuilder {
-    item: Item,
+    naming: Naming,
     backend: Backend,
     timeout: Duration,
 }
@@ -144,7 +181,7 @@ impl KeyringProviderBuilder {
     /// default `keyseal key for <service>`).
     #[must_use]
     pub fn label(mut self, label: impl Into<String>) -> Self {
-        self.item.label = label.into();
+        self.naming.label = label.into();
         self
     }
 
@@ -159,8 +196,7 @@ impl KeyringProviderBuilder {
         };
         KeyringProvider {
             inner: Arc::new(Inner {
-                staged: self.item.staged(),
-                item: self.item,
+                naming: self.naming,
                 backend: self.backend,
                 timeout: self.timeout,
                 chosen: Mutex::new(chosen),
@@ -170,8 +206,9 @@ impl KeyringProviderBuilder {
     }
 }
 
-/// The key in the OS keyring: one item, named by a service and an item name
-/// the application chooses.
+/// Keys in the OS keyring: one item per key, named by a service and an item
+/// name the application chooses, followed by the key's id
+/// (`store-key.0123…cdef`).
 ///
 /// ```no_run
 /// use keyseal_keys::{Backend, KeyProvider, KeyringProvider};
@@ -192,8 +229,7 @@ pub struct KeyringProvider {
 
 #[derive(Debug)]
 struct Inner {
-    item: Item,
-    staged: Item,
+    naming: Naming,
     backend: Backend,
     timeout: Duration,
     /// `None` until [`Backend::Auto`] on Linux has seen its first answer.
@@ -204,10 +240,9 @@ struct Inner {
 #[derive(Clone, Debug)]
 pub(crate) enum Op {
     Load,
-    Create,
+    /// Store this key in the item, which must not exist yet.
+    Create(Arc<Key>),
     Delete,
-    /// Write this key, replacing whatever the item holds.
-    Put(Arc<Key>),
     /// Read the item's bytes as they are (legacy items).
     ReadRaw,
     /// List the item names of the service (legacy items).
@@ -221,19 +256,12 @@ pub(crate) enum Outcome {
     Names(Vec<String>),
 }
 
-/// Which of the provider's two items a call is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Slot {
-    Current,
-    Staged,
-}
-
 impl KeyringProvider {
-    /// Starts a builder for the item `name` of `service`.
+    /// Starts a builder for the items `name.<key id>` of `service`.
     pub fn builder(service: impl Into<String>, name: impl Into<String>) -> KeyringProviderBuilder {
         let service = service.into();
         KeyringProviderBuilder {
-            item: Item {
+            naming: Naming {
                 label: format!("keyseal key for {service}"),
                 service,
                 name: name.into(),
@@ -256,17 +284,19 @@ impl KeyringProvider {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn call(&self, op: Op) -> Result<Outcome> {
-        self.call_slot(Slot::Current, op)
-    }
-
-    fn call_slot(&self, slot: Slot, op: Op) -> Result<Outcome> {
+    /// Runs `task` on the chosen keyring; on Linux "auto" before the first
+    /// answer, on the Secret Service when it answers at all (found, not
+    /// found, malformed, locked), else on the kernel keyring.
+    ///
+    /// A key that the kernel keyring does not hold while the Secret Service
+    /// did not answer is not missing: it may be in the Secret Service, so
+    /// the answer is the Secret Service's unavailability, and nothing is
+    /// chosen yet.
+    fn run(&self, task: Task) -> Result<Outcome> {
         if let Some(concrete) = self.chosen() {
-            return self.call_on(concrete, slot, op);
+            return self.run_on(concrete, task);
         }
-        // Linux auto: the Secret Service when it answers at all (found, not
-        // found, malformed, locked), else the kernel keyring.
-        let first = self.call_on(Concrete::SecretService, slot, op.clone());
+        let first = self.run_on(Concrete::SecretService, task.clone());
         let fall_back = matches!(
             &first,
             Err(Error::Unavailable {
@@ -278,16 +308,8 @@ impl KeyringProvider {
             self.choose(Concrete::SecretService);
             return first;
         }
-        let second = self.call_on(Concrete::Kernel, slot, op);
-        match second {
-            Err(Error::Unavailable { .. }) => first,
-            Err(Error::NotFound { location }) => {
-                self.choose(Concrete::Kernel);
-                let why = first.err().map(|e| e.to_string()).unwrap_or_default();
-                Err(Error::NotFound {
-                    location: format!("{location} (chosen because {why})"),
-                })
-            }
+        match self.run_on(Concrete::Kernel, task) {
+            Err(Error::Unavailable { .. } | Error::NotFound { .. }) => first,
             other => {
                 self.choose(Concrete::Kernel);
                 other
@@ -303,12 +325,24 @@ impl KeyringProvider {
             .unwrap_or_else(PoisonError::into_inner) = Some(concrete);
     }
 
-    fn call_on(&self, concrete: Concrete, slot: Slot, op: Op) -> Result<Outcome> {
+    fn run_on(&self, concrete: Concrete, task: Task) -> Result<Outcome> {
         let inner = Arc::clone(&self.inner);
-        let location = inner.slot(slot).location(concrete);
-        with_timeout(self.inner.timeout, &location, move || {
-            platform::call(&inner.stores, concrete, inner.slot(slot), &op)
-        })
+        let location = inner.location_of(&task, concrete);
+        let undo_inner = Arc::clone(&self.inner);
+        let creates = matches!(task, Task::Create);
+        with_timeout_undo(
+            self.inner.timeout,
+            &location,
+            move || inner.run_task(concrete, &task),
+            // A creation that lands after the caller gave up: no file will
+            // ever name it, so take it back.
+            move |late: Outcome| {
+                if let (true, Outcome::Key(key)) = (creates, late) {
+                    let item = undo_inner.naming.for_key(&key.id());
+                    let _ = platform::call(&undo_inner.stores, concrete, &item, &Op::Delete);
+                }
+            },
+        )
     }
 
     fn key_from(&self, outcome: Outcome) -> Result<Key> {
@@ -321,72 +355,119 @@ impl KeyringProvider {
     }
 }
 
+/// One provider operation, as the helper thread runs it.
+#[derive(Clone, Debug)]
+enum Task {
+    Load(KeyId),
+    Create,
+    Delete(KeyId),
+}
+
 impl Inner {
-    fn slot(&self, slot: Slot) -> &Item {
-        match slot {
-            Slot::Current => &self.item,
-            Slot::Staged => &self.staged,
+    fn location_of(&self, task: &Task, concrete: Concrete) -> String {
+        match task {
+            Task::Load(id) | Task::Delete(id) => self.naming.for_key(id).location(concrete),
+            Task::Create => self.naming.item(self.naming.pattern()).location(concrete),
+        }
+    }
+
+    /// Runs `task` on one keyring, on the helper thread.
+    fn run_task(&self, concrete: Concrete, task: &Task) -> Result<Outcome> {
+        let call = |item: &Item, op: &Op| platform::call(&self.stores, concrete, item, op);
+        match task {
+            Task::Create => {
+                let key = Key::generate()?;
+                let item = self.naming.for_key(&key.id());
+                call(&item, &Op::Create(Arc::new(key.duplicate())))?;
+                Ok(Outcome::Key(key))
+            }
+            Task::Load(id) => {
+                let item = self.naming.for_key(id);
+                match call(&item, &Op::Load) {
+                    Err(Error::NotFound { .. }) => {}
+                    other => return other,
+                }
+                // The earlier layout: the key the file names, else the
+                // service's one current key (which the store then reports as
+                // the wrong key), else not found.
+                let mut other_key = None;
+                for legacy in self.naming.legacy() {
+                    match call(&legacy, &Op::Load) {
+                        Ok(Outcome::Key(key)) if key.id() == *id => return Ok(Outcome::Key(key)),
+                        Ok(outcome) => {
+                            other_key.get_or_insert(outcome);
+                        }
+                        Err(Error::NotFound { .. } | Error::Malformed { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                other_key.ok_or_else(|| Error::NotFound {
+                    location: item.location(concrete),
+                })
+            }
+            Task::Delete(id) => {
+                let item = self.naming.for_key(id);
+                match call(&item, &Op::Delete) {
+                    Err(Error::NotFound { .. }) => {}
+                    other => return other,
+                }
+                // An item of the earlier layout is deleted only when it holds
+                // this very key: another store of the service may own it.
+                for legacy in self.naming.legacy() {
+                    match call(&legacy, &Op::Load) {
+                        Ok(Outcome::Key(key)) if key.id() == *id => {
+                            return call(&legacy, &Op::Delete);
+                        }
+                        Ok(_) | Err(Error::NotFound { .. } | Error::Malformed { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Err(Error::NotFound {
+                    location: item.location(concrete),
+                })
+            }
         }
     }
 }
 
 impl KeyProvider for KeyringProvider {
     fn info(&self) -> ProviderInfo {
+        let naming = &self.inner.naming;
+        let pattern = naming.item(naming.pattern());
         match self.chosen() {
             Some(concrete) => ProviderInfo::new(
                 concrete.kind(),
                 concrete.lifetime(),
-                self.inner.item.location(concrete),
+                pattern.location(concrete),
             ),
             None => ProviderInfo::new(
                 ProviderKind::Undecided,
                 KeyLifetime::Unknown,
                 format!(
-                    "Secret Service item service=\"{}\" item=\"{}\", else {}",
-                    self.inner.item.service,
-                    self.inner.item.name,
-                    self.inner.item.location(Concrete::Kernel)
+                    "{}, else {}",
+                    pattern.location(Concrete::SecretService),
+                    pattern.location(Concrete::Kernel)
                 ),
             ),
         }
     }
 
-    fn load(&self) -> Result<Key> {
-        self.call(Op::Load).and_then(|o| self.key_from(o))
+    /// Reads the item `<name>.<id>`; for a store of the earlier layout, the
+    /// item `<name>` (or `<name>.next`) when it holds that key.
+    fn load(&self, id: &KeyId) -> Result<Key> {
+        self.run(Task::Load(*id)).and_then(|o| self.key_from(o))
     }
 
+    /// Creates the item `<name>.<id of a new key>`, which no other key can
+    /// be named.
     fn create(&self) -> Result<Key> {
-        self.call(Op::Create).and_then(|o| self.key_from(o))
+        self.run(Task::Create).and_then(|o| self.key_from(o))
     }
 
-    fn delete(&self) -> Result<()> {
-        self.call(Op::Delete).map(drop)
-    }
-
-    /// Writes `key` to the item `<name>.next` of the same service.
-    fn stage(&self, key: &Key) -> Result<()> {
-        self.call_slot(Slot::Staged, Op::Put(Arc::new(key.duplicate())))
-            .map(drop)
-    }
-
-    fn load_staged(&self) -> Result<Key> {
-        self.call_slot(Slot::Staged, Op::Load)
-            .and_then(|o| self.key_from(o))
-    }
-
-    /// Writes the staged key over the current item (an update in place on
-    /// every platform), then deletes the staged item.
-    fn commit_staged(&self) -> Result<()> {
-        let staged = self.load_staged()?;
-        self.call(Op::Put(Arc::new(staged))).map(drop)?;
-        self.discard_staged()
-    }
-
-    fn discard_staged(&self) -> Result<()> {
-        match self.call_slot(Slot::Staged, Op::Delete) {
-            Ok(_) | Err(Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(e),
-        }
+    /// Deletes the item `<name>.<id>`, or the earlier layout's item that
+    /// holds exactly this key.
+    fn delete(&self, id: &KeyId) -> Result<()> {
+        self.run(Task::Delete(*id)).map(drop)
     }
 }
 
@@ -409,11 +490,39 @@ pub(crate) fn with_timeout<T: Send + 'static>(
     location: &str,
     f: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
+    with_timeout_undo(timeout, location, f, drop)
+}
+
+/// [`with_timeout`], and `undo` runs on the helper thread with a success
+/// that arrives after the caller gave up, so a late write can be taken back.
+///
+/// The caller and the thread decide who owns the result under one mutex, so
+/// a result is either returned to the caller or handed to `undo`, never
+/// neither.
+pub(crate) fn with_timeout_undo<T: Send + 'static>(
+    timeout: Duration,
+    location: &str,
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+    undo: impl FnOnce(T) + Send + 'static,
+) -> Result<T> {
     let (tx, rx) = mpsc::sync_channel(1);
+    let abandoned = Arc::new(Mutex::new(false));
+    let thread_abandoned = Arc::clone(&abandoned);
     let spawned = thread::Builder::new()
         .name("keyseal-keyring".to_owned())
         .spawn(move || {
-            let _ = tx.send(f());
+            let result = f();
+            let gave_up = thread_abandoned
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if *gave_up {
+                drop(gave_up);
+                if let Ok(late) = result {
+                    undo(late);
+                }
+            } else {
+                let _ = tx.send(result);
+            }
         });
     if let Err(e) = spawned {
         return Err(Error::Unavailable {
@@ -426,15 +535,75 @@ pub(crate) fn with_timeout<T: Send + 'static>(
     }
     match rx.recv_timeout(timeout) {
         Ok(result) => result,
-        Err(RecvTimeoutError::Timeout) => Err(Error::Unavailable {
-            location: location.to_owned(),
-            reason: UnavailableReason::TimedOut(timeout),
-            source: None,
-        }),
+        Err(RecvTimeoutError::Timeout) => {
+            let mut gave_up = abandoned.lock().unwrap_or_else(PoisonError::into_inner);
+            // The thread may have sent just after the wait ended.
+            if let Ok(result) = rx.try_recv() {
+                return result;
+            }
+            *gave_up = true;
+            Err(Error::Unavailable {
+                location: location.to_owned(),
+                reason: UnavailableReason::TimedOut(timeout),
+                source: None,
+            })
+        }
         Err(RecvTimeoutError::Disconnected) => Err(Error::Unavailable {
             location: location.to_owned(),
             reason: UnavailableReason::Platform,
             source: Some(crate::PlatformError("the keyring call panicked".to_owned())),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    #[test]
+    fn a_result_that_arrives_after_the_timeout_is_handed_to_undo() {
+        let undone = Arc::new(AtomicBool::new(false));
+        let seen = Arc::clone(&undone);
+        let (done_tx, done_rx) = mpsc::channel();
+        let result = with_timeout_undo(
+            Duration::from_millis(20),
+            "here",
+            || {
+                thread::sleep(Duration::from_millis(200));
+                Ok(7)
+            },
+            move |late: i32| {
+                seen.store(late == 7, Ordering::SeqCst);
+                let _ = done_tx.send(());
+            },
+        );
+        assert!(matches!(
+            result,
+            Err(Error::Unavailable {
+                reason: UnavailableReason::TimedOut(_),
+                ..
+            })
+        ));
+        done_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the late result reaches undo");
+        assert!(undone.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn a_result_in_time_is_returned_and_never_undone() {
+        let undone = Arc::new(AtomicBool::new(false));
+        let seen = Arc::clone(&undone);
+        let result = with_timeout_undo(
+            Duration::from_secs(10),
+            "here",
+            || Ok(7),
+            move |_: i32| seen.store(true, Ordering::SeqCst),
+        );
+        assert_eq!(result.ok(), Some(7));
+        thread::sleep(Duration::from_millis(50));
+        assert!(!undone.load(Ordering::SeqCst));
     }
 }

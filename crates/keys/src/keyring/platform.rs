@@ -12,8 +12,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 #[cfg(any(target_os = "linux", target_os = "macos", windows))]
 use keyring_core::{CredentialStore, Entry};
 #[cfg(any(target_os = "linux", target_os = "macos", windows))]
-use keyseal_seal::Key;
-#[cfg(any(target_os = "linux", target_os = "macos", windows))]
 use zeroize::Zeroizing;
 
 use super::{Concrete, Item, Op, Outcome};
@@ -126,7 +124,9 @@ fn core_call(
             let bytes = Zeroizing::new(entry.get_secret().map_err(map)?);
             crate::record::decode(&bytes, &location).map(Outcome::Key)
         }
-        Op::Create => {
+        Op::Create(key) => {
+            // The item is named by a new key's id, so it cannot exist; the
+            // check keeps the contract even if it somehow did.
             match entry.get_secret() {
                 Ok(existing) => {
                     drop(Zeroizing::new(existing));
@@ -135,18 +135,13 @@ fn core_call(
                 Err(keyring_core::Error::NoEntry) => {}
                 Err(e) => return Err(map(e)),
             }
-            let key = Key::generate()?;
             entry
-                .set_secret(&crate::record::encode(&key))
-                .map_err(map)?;
-            Ok(Outcome::Key(key))
+                .set_secret(&crate::record::encode(key))
+                .map(|()| Outcome::Done)
+                .map_err(map)
         }
         Op::Delete => entry
             .delete_credential()
-            .map(|()| Outcome::Done)
-            .map_err(map),
-        Op::Put(key) => entry
-            .set_secret(&crate::record::encode(key))
             .map(|()| Outcome::Done)
             .map_err(map),
         Op::ReadRaw => entry

@@ -1,19 +1,20 @@
 //! Key lifecycle: rotation and recovery (`docs/DESIGN.md`, "Rotation and
 //! recovery").
 //!
-//! Every change of key follows the same crash-safe order:
+//! Every change of key follows the same crash-safe order, all under the
+//! store's lock:
 //!
-//! 1. **stage**: the new key goes to the provider's staging slot, beside the
-//!    current one;
-//! 2. **rewrite**: under the lock, the file is resealed for the new key and
-//!    replaced atomically;
-//! 3. **commit**: under the lock again, and only if the file names the staged
-//!    key, the staged key becomes the current one;
-//! 4. **clean up**: the staged copy is removed (part of the commit).
+//! 1. **create**: a new key goes to a keyring item of its own (named by its
+//!    id), beside the old one;
+//! 2. **rewrite**: the file is resealed for the new key and replaced
+//!    atomically;
+//! 3. **retire**: the old key's item is deleted, and only that item.
 //!
-//! A crash before 2 leaves the old file and the old key; after 2, the file
-//! opens with the staged key, and the next write finishes step 3. Nothing is
-//! ever deleted before what replaces it is durable.
+//! A crash before 2 leaves the old file, the old key, and an unused new
+//! item; after 2, the file opens with the new key, and the old item is left
+//! over. Nothing is ever deleted before what replaces it is durable, and no
+//! other store's item is ever touched. A rewrite that fails takes its new
+//! item back when the file does not name it.
 
 use std::sync::Arc;
 
@@ -36,6 +37,10 @@ pub struct Rotation {
     /// Whether the data key was replaced too. It is kept when the file has a
     /// recovery stanza, so the recovery key stays valid.
     pub data_key_rotated: bool,
+    /// Whether the previous key's keyring item was deleted. `false` when the
+    /// provider could not delete it (it is then left over, and says where in
+    /// the log); the file no longer names it either way.
+    pub previous_key_retired: bool,
 }
 
 /// The update closure's output for an envelope change.
@@ -60,12 +65,11 @@ impl Store {
     /// if the rewrite landed, the staged key).
     pub fn rotate_key(&self) -> Result<Rotation> {
         let inner = &self.inner;
-        let new_kek = Arc::new(Key::generate().map_err(|source| Error::Seal { source })?);
-        let rotation = self.reseal(
+        let mut created: Option<Arc<Key>> = None;
+        let resealed = self.reseal(
             &mut |loaded: &Loaded| {
                 let previous_key_id = loaded.envelope.key_id(StanzaKind::Primary);
-                self.settle_staged(&loaded.envelope)?;
-                inner.provider.stage(&new_kek).map_err(Error::from_key)?;
+                let new_kek = self.create_kek(&mut created)?;
                 let keep_data_key = loaded.envelope.key_id(StanzaKind::Recovery).is_some();
                 let envelope = if keep_data_key {
                     let mut envelope = loaded.envelope.duplicate();
@@ -83,13 +87,16 @@ impl Store {
                         previous_key_id,
                         key_id: new_kek.id(),
                         data_key_rotated: !keep_data_key,
+                        previous_key_retired: false,
                     },
                 ))
             },
             None,
-        )?;
-        *lock(&inner.kek) = Some(Arc::clone(&new_kek));
-        self.commit_rotation(new_kek.id())?;
+        );
+        let mut rotation = self.settle(resealed, created)?;
+        rotation.previous_key_retired = rotation
+            .previous_key_id
+            .is_some_and(|previous| self.retire(previous));
         Ok(rotation)
     }
 
@@ -103,6 +110,19 @@ impl Store {
     /// As [`Store::set_bytes`].
     pub fn enable_recovery(&self) -> Result<RecoveryKey> {
         let recovery = RecoveryKey::generate()?;
+        self.enable_recovery_with(&recovery)?;
+        Ok(recovery)
+    }
+
+    /// Makes the file open with `recovery` too (replacing any earlier
+    /// recovery key). For callers that must deliver the key before the file
+    /// names it: generate it with [`RecoveryKey::generate`], show it, then
+    /// call this. Creates the store if it has no file.
+    ///
+    /// # Errors
+    /// As [`Store::set_bytes`]. On error the file still names the previous
+    /// recovery key (or none).
+    pub fn enable_recovery_with(&self, recovery: &RecoveryKey) -> Result<()> {
         let context = self.inner.context.clone();
         self.edit_envelope(true, &mut |envelope| {
             envelope
@@ -110,7 +130,23 @@ impl Store {
                 .map_err(|source| Error::Seal { source })?;
             Ok(true)
         })?;
-        Ok(recovery)
+        Ok(())
+    }
+
+    /// Checks, without changing anything or touching the key provider,
+    /// that `recovery` is the recovery key of the file as it is now.
+    ///
+    /// # Errors
+    /// [`Error::NoStore`]; [`Error::WrongRecoveryKey`]; the file errors of
+    /// [`Store::recover`].
+    pub fn check_recovery_key(&self, recovery: &RecoveryKey) -> Result<()> {
+        let inner = &self.inner;
+        let Some(snapshot) = inner.blob.read().map_err(Error::from_blob)? else {
+            return Err(Error::NoStore {
+                path: inner.blob.location(),
+            });
+        };
+        self.open_with_recovery(&snapshot, recovery).map(drop)
     }
 
     /// Removes the recovery stanza from the file; returns whether there was
@@ -141,33 +177,108 @@ impl Store {
         recovery: &RecoveryKey,
         rotate_recovery: bool,
     ) -> Result<Option<RecoveryKey>> {
-        let inner = &self.inner;
-        let new_kek = Arc::new(Key::generate().map_err(|source| Error::Seal { source })?);
         let new_recovery = if rotate_recovery {
             Some(RecoveryKey::generate()?)
         } else {
             None
         };
-        self.reseal(
+        self.recover_with(recovery, new_recovery.as_ref())?;
+        Ok(new_recovery)
+    }
+
+    /// [`Store::recover`] with the replacement recovery key (if any) chosen
+    /// by the caller, who shows it before calling this.
+    ///
+    /// # Errors
+    /// As [`Store::recover`]. On error the file still names the previous
+    /// recovery key.
+    pub fn recover_with(
+        &self,
+        recovery: &RecoveryKey,
+        new_recovery: Option<&RecoveryKey>,
+    ) -> Result<()> {
+        let inner = &self.inner;
+        let mut created: Option<Arc<Key>> = None;
+        let resealed = self.reseal(
             &mut |loaded: &Loaded| {
-                self.settle_staged(&loaded.envelope)?;
-                inner.provider.stage(&new_kek).map_err(Error::from_key)?;
+                let previous_key_id = loaded.envelope.key_id(StanzaKind::Primary);
+                let new_kek = self.create_kek(&mut created)?;
                 let mut envelope = loaded.envelope.duplicate();
                 envelope
                     .set_stanza(StanzaKind::Primary, &new_kek, &inner.context)
                     .map_err(|source| Error::Seal { source })?;
-                if let Some(r) = &new_recovery {
+                if let Some(r) = new_recovery {
                     envelope
                         .set_stanza(StanzaKind::Recovery, r.key(), &inner.context)
                         .map_err(|source| Error::Seal { source })?;
                 }
-                Ok((envelope, ()))
+                Ok((envelope, previous_key_id))
             },
             Some(recovery),
-        )?;
-        *lock(&inner.kek) = Some(Arc::clone(&new_kek));
-        self.commit_rotation(new_kek.id())?;
-        Ok(new_recovery)
+        );
+        if let Some(previous) = self.settle(resealed, created)? {
+            // The key the file named before, if the keyring still has it.
+            self.retire(previous);
+        }
+        Ok(())
+    }
+
+    /// Under the lock: a new key in an item of its own, made once per
+    /// change even when the update closure runs again.
+    fn create_kek(&self, created: &mut Option<Arc<Key>>) -> Result<Arc<Key>> {
+        if let Some(kek) = created.as_ref() {
+            return Ok(Arc::clone(kek));
+        }
+        let kek = Arc::new(self.inner.provider.create().map_err(Error::from_key)?);
+        *created = Some(Arc::clone(&kek));
+        Ok(kek)
+    }
+
+    /// After a key change's rewrite: on success the new key is the cached
+    /// one; on failure, its item is deleted again unless the file names it
+    /// (a write that landed although it reported an error).
+    fn settle<R>(&self, resealed: Result<R>, created: Option<Arc<Key>>) -> Result<R> {
+        match (resealed, created) {
+            (Ok(r), Some(kek)) => {
+                *lock(&self.inner.kek) = Some(kek);
+                Ok(r)
+            }
+            (Ok(r), None) => Ok(r),
+            (Err(e), Some(kek)) => {
+                if !self.file_names(kek.id()) {
+                    let _ = self.inner.provider.delete(&kek.id());
+                }
+                Err(e)
+            }
+            (Err(e), None) => Err(e),
+        }
+    }
+
+    /// Whether the file on disk now names `key_id` in any stanza. Unsure
+    /// (unreadable) counts as yes: a key is kept rather than risked.
+    fn file_names(&self, key_id: KeyId) -> bool {
+        match self.inner.blob.read() {
+            Ok(None) => false,
+            Ok(Some(snapshot)) => SealedFile::parse(snapshot.bytes())
+                .map(|f| f.header().stanzas().iter().any(|s| s.key_id() == key_id))
+                .unwrap_or(true),
+            Err(_) => true,
+        }
+    }
+
+    /// Deletes the key `previous` from the provider once the file no longer
+    /// names it; returns whether it is gone. Never touches another key.
+    fn retire(&self, previous: KeyId) -> bool {
+        if self.file_names(previous) {
+            return false;
+        }
+        match self.inner.provider.delete(&previous) {
+            Ok(()) | Err(keyseal_keys::Error::NotFound { .. }) => true,
+            Err(e) => {
+                tracing::warn!("the retired key {previous} is left in the keyring: {e}");
+                false
+            }
+        }
     }
 
     /// Under the lock: opens the file (with the provider's key, or with
@@ -275,7 +386,6 @@ impl Store {
                 generation: w.generation,
                 envelope: w.envelope,
                 bundle: Arc::new(w.bundle),
-                needs_commit: false,
             }));
         }
         Ok(r)
@@ -315,76 +425,6 @@ impl Store {
             generation,
             envelope: Arc::new(opened.envelope),
             bundle: Arc::new(bundle),
-            needs_commit: false,
         })
-    }
-
-    /// Step 3 under the lock: if the file names `key_id` and that key is the
-    /// staged one, make it current. Already current is success.
-    fn commit_rotation(&self, key_id: KeyId) -> Result<()> {
-        let inner = &self.inner;
-        let path = inner.blob.location();
-        let outcome = inner
-            .blob
-            .update_with(|current| -> Result<(Option<Vec<u8>>, ())> {
-                let named = current
-                    .and_then(|s| SealedFile::parse(s.bytes()).ok())
-                    .is_some_and(|f| f.header().key_id(StanzaKind::Primary) == Some(key_id));
-                if !named {
-                    // Another rotation overtook this one; it commits its own key.
-                    return Ok((None, ()));
-                }
-                let provider = &inner.provider;
-                match provider.load_staged() {
-                    Ok(staged) if staged.id() == key_id => {
-                        provider.commit_staged().map_err(Error::from_key)?;
-                    }
-                    _ => match provider.load() {
-                        Ok(current) if current.id() == key_id => {}
-                        Ok(_) | Err(keyseal_keys::Error::NotFound { .. }) => {
-                            return Err(Error::KeyMissing {
-                                path: path.clone(),
-                                location: provider.info().location,
-                            });
-                        }
-                        Err(e) => return Err(Error::from_key(e)),
-                    },
-                }
-                Ok((None, ()))
-            })
-            .map_err(Error::from_blob)?;
-        outcome.map(|((), _)| ())
-    }
-}
-
-impl Store {
-    /// Under the lock, before staging a new key: if the staged slot holds a
-    /// key the file needs (an interrupted rotation), commit it first, so
-    /// staging never overwrites the only key that opens the file.
-    fn settle_staged(&self, envelope: &Envelope) -> Result<()> {
-        let provider = &self.inner.provider;
-        match provider.load_staged() {
-            Ok(staged) if envelope.stanzas().iter().any(|s| s.key_id() == staged.id()) => {
-                tracing::debug!("finishing an interrupted rotation before starting another");
-                provider.commit_staged().map_err(Error::from_key)
-            }
-            Ok(_)
-            | Err(keyseal_keys::Error::NotFound { .. } | keyseal_keys::Error::ReadOnly { .. }) => {
-                Ok(())
-            }
-            Err(e) => Err(Error::from_key(e)),
-        }
-    }
-
-    /// Called under the lock by a write that opened the file with the staged
-    /// key: finishes the interrupted rotation. Best effort: on failure the
-    /// staged key still opens the file, and the next write tries again.
-    pub(super) fn commit_staged_if_named(&self, file_key: Option<KeyId>) {
-        let provider = &self.inner.provider;
-        if let (Ok(staged), Some(file_key)) = (provider.load_staged(), file_key)
-            && staged.id() == file_key
-        {
-            let _ = provider.commit_staged();
-        }
     }
 }
