@@ -44,6 +44,37 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// Something other than a regular file is at the store's path or its
+    /// lock's path (a directory, a FIFO, a socket, a device). It is never
+    /// opened for reading or writing, so nothing blocks on it, and nothing
+    /// is created beside it.
+    #[error("{} is {kind}, not a regular file; it is left untouched", .path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What is there: `a directory`, `a FIFO`, `a socket`, `a device`.
+        kind: &'static str,
+    },
+
+    /// The store's directory or lock file could be turned against the
+    /// user: other users can write to the directory, or another user owns
+    /// it or the lock file (the checks OpenSSH's `StrictModes` makes).
+    /// Nothing was read or written.
+    #[error("refusing to use {}: {reason}", .path.display())]
+    Unsafe {
+        /// The directory or file.
+        path: PathBuf,
+        /// What is wrong, and what to do about it.
+        reason: String,
+    },
+
+    /// The store's path names no file (`/`, or a path ending in `/`).
+    #[error("{} does not name a file", .path.display())]
+    InvalidPath {
+        /// The path as given.
+        path: PathBuf,
+    },
+
     /// An update would write a blob larger than the store's limit (which it
     /// could then not read back); nothing was written.
     #[error("refusing to write {size} bytes to {}: over the {limit}-byte limit the store reads; the file is unchanged", .path.display())]

@@ -7,6 +7,15 @@
 //!   .store.sealed.tmp-<pid>-<random>   a write in progress (or a crash's leftover)
 //! ```
 //!
+//! Before anything is opened, the store checks what is at its paths: a
+//! directory, FIFO, socket or device at the data or lock path is refused
+//! at once ([`Error::NotAFile`]), never opened (so nothing blocks on it), and
+//! files are opened with `O_NOFOLLOW | O_NONBLOCK` and checked again on the
+//! open handle. The directory must not be writable by other users nor owned
+//! by another user, and the lock file must be the user's own, as OpenSSH's
+//! `StrictModes` requires ([`Error::Unsafe`]; opt out with
+//! [`FileStore::with_shared_directory`]).
+//!
 //! An update takes the lock (polling `File::try_lock` until the timeout),
 //! removes leftover temporary files at a handle's first update and every
 //! 64th (nobody else can be writing: we hold the lock), reads the current
@@ -44,6 +53,8 @@ pub struct FileStore {
     lock_path: PathBuf,
     lock_timeout: Duration,
     max_size: u64,
+    /// Set by [`FileStore::with_shared_directory`].
+    shared_directory: bool,
     /// Updates made through this handle: leftover temporary files are looked
     /// for at the first and then at every [`CLEANUP_EVERY`]th.
     updates: std::sync::Arc<std::sync::atomic::AtomicU64>,
@@ -74,6 +85,7 @@ impl FileStore {
             file_name,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             max_size: DEFAULT_MAX_SIZE,
+            shared_directory: false,
             updates: std::sync::Arc::default(),
         }
     }
@@ -90,6 +102,17 @@ impl FileStore {
     #[must_use]
     pub fn with_max_size(mut self, bytes: u64) -> Self {
         self.max_size = bytes;
+        self
+    }
+
+    /// Allows a store directory that other users can write to or that
+    /// another user owns, and a lock file another user owns (default: both
+    /// refused with [`Error::Unsafe`]). Only for the rare shared set-up where
+    /// every user with access is trusted: such a user can replace, delete or
+    /// roll back the store, or block its lock.
+    #[must_use]
+    pub fn with_shared_directory(mut self, allow: bool) -> Self {
+        self.shared_directory = allow;
         self
     }
 
@@ -110,9 +133,77 @@ impl FileStore {
         prefix
     }
 
+    /// The store's path must name a file: not `/`, not `dir/`.
+    fn check_path(&self) -> Result<()> {
+        let names_file = self.path.file_name().is_some()
+            && !self
+                .path
+                .as_os_str()
+                .as_encoded_bytes()
+                .ends_with(std::path::MAIN_SEPARATOR_STR.as_bytes())
+            && !self.path.as_os_str().as_encoded_bytes().ends_with(b"/");
+        if names_file {
+            Ok(())
+        } else {
+            Err(Error::InvalidPath {
+                path: self.path.clone(),
+            })
+        }
+    }
+
+    /// Refuses at once what is not a regular file at `path` (a directory,
+    /// FIFO, socket or device), before anything opens it. A missing path or
+    /// a symbolic link passes here; the open that follows handles them.
+    fn check_kind(path: &Path) -> Result<()> {
+        match fs::symlink_metadata(path) {
+            Ok(meta) => match special_kind(&meta.file_type()) {
+                Some(kind) => Err(Error::NotAFile {
+                    path: path.to_path_buf(),
+                    kind,
+                }),
+                None => Ok(()),
+            },
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// The directory must be the user's (or root's) and not writable by
+    /// others, unless [`with_shared_directory`](Self::with_shared_directory).
+    fn check_dir(&self, meta: &fs::Metadata) -> Result<()> {
+        if self.shared_directory {
+            return Ok(());
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let me = rustix::process::geteuid().as_raw();
+            if meta.uid() != me && meta.uid() != 0 {
+                return Err(Error::Unsafe {
+                    path: self.dir.clone(),
+                    reason: format!(
+                        "the directory belongs to user {}, not to this user ({me}); another user could replace the store (FileStore::with_shared_directory allows it)",
+                        meta.uid()
+                    ),
+                });
+            }
+            if meta.mode() & 0o022 != 0 {
+                return Err(Error::Unsafe {
+                    path: self.dir.clone(),
+                    reason: format!(
+                        "other users can write to the directory (mode {:04o}); they could replace the store or its lock. Run chmod go-w on it, or keep the store in a directory of your own",
+                        meta.mode() & 0o7777
+                    ),
+                });
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = meta;
+        Ok(())
+    }
+
     fn ensure_dir(&self) -> Result<()> {
         match fs::metadata(&self.dir) {
-            Ok(meta) if meta.is_dir() => Ok(()),
+            Ok(meta) if meta.is_dir() => self.check_dir(&meta),
             Ok(_) => Err(Error::Io {
                 operation: "use as a directory",
                 path: self.dir.clone(),
@@ -125,7 +216,16 @@ impl FileStore {
                 std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
                 builder
                     .create(&self.dir)
-                    .map_err(|e| Error::io("create the directory", &self.dir, e))
+                    .map_err(|e| Error::io("create the directory", &self.dir, e))?;
+                // The new directory's entry in its parent must survive a
+                // power loss too, or the first write lands in a directory
+                // that is gone after the crash.
+                if let Some(parent) = self.dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    sync_dir(parent)?;
+                }
+                let meta = fs::metadata(&self.dir)
+                    .map_err(|e| Error::io("inspect the directory", &self.dir, e))?;
+                self.check_dir(&meta)
             }
             Err(e) => Err(Error::io("inspect the directory", &self.dir, e)),
         }
@@ -135,14 +235,21 @@ impl FileStore {
     /// until the timeout. The lock is released when the file is dropped,
     /// also on panic, and by the OS when the process dies.
     fn lock(&self) -> Result<File> {
+        self.check_path()?;
+        Self::check_kind(&self.path)?;
+        Self::check_kind(&self.lock_path)?;
         self.ensure_dir()?;
-        let file = private_options()
-            .read(true)
-            .write(true)
-            .create(true)
+        let file = no_follow(private_options().read(true).write(true).create(true))
             .truncate(false)
             .open(&self.lock_path)
-            .map_err(|e| Error::io("open the lock file", &self.lock_path, e))?;
+            .map_err(|e| match e.raw_os_error() {
+                Some(code) if is_symlink_refusal(code) => Error::Unsafe {
+                    path: self.lock_path.clone(),
+                    reason: "the lock file is a symbolic link; keyseal does not follow links for its lock".to_owned(),
+                },
+                _ => Error::io("open the lock file", &self.lock_path, e),
+            })?;
+        self.check_lock_file(&file)?;
         let started = Instant::now();
         let mut pause = LOCK_POLL_FIRST;
         loop {
@@ -173,8 +280,37 @@ impl FileStore {
         }
     }
 
+    /// The lock file just opened must be a regular file of this user's.
+    fn check_lock_file(&self, file: &File) -> Result<()> {
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::io("inspect the lock file", &self.lock_path, e))?;
+        if let Some(kind) = special_kind(&meta.file_type()) {
+            return Err(Error::NotAFile {
+                path: self.lock_path.clone(),
+                kind,
+            });
+        }
+        #[cfg(unix)]
+        if !self.shared_directory {
+            use std::os::unix::fs::MetadataExt;
+            let me = rustix::process::geteuid().as_raw();
+            if meta.uid() != me {
+                return Err(Error::Unsafe {
+                    path: self.lock_path.clone(),
+                    reason: format!(
+                        "the lock file belongs to user {}, not to this user ({me}); another user could hold it forever",
+                        meta.uid()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Reads the data file, or `None` when it does not exist.
     fn read_current(&self) -> Result<Option<Snapshot>> {
+        self.check_path()?;
         // The store manages this path itself: a symbolic link there is not
         // followed (nor replaced by the next write).
         if fs::symlink_metadata(&self.path).is_ok_and(|m| m.file_type().is_symlink()) {
@@ -182,14 +318,23 @@ impl FileStore {
                 "it is a symbolic link; keyseal does not follow links for its store",
             )));
         }
-        let mut file = match File::open(&self.path) {
+        Self::check_kind(&self.path)?;
+        if let Ok(meta) = fs::metadata(&self.dir) {
+            self.check_dir(&meta)?;
+        }
+        // Opened without following a link and without blocking, in case
+        // something was swapped in since the checks.
+        let mut file = match no_follow(OpenOptions::new().read(true)).open(&self.path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(self.unreadable(e)),
         };
         let meta = file.metadata().map_err(|e| self.unreadable(e))?;
-        if !meta.is_file() {
-            return Err(self.unreadable(io::Error::other("not a regular file")));
+        if let Some(kind) = special_kind(&meta.file_type()) {
+            return Err(Error::NotAFile {
+                path: self.path.clone(),
+                kind,
+            });
         }
         if meta.len() > self.max_size {
             return Err(Error::TooLarge {
@@ -220,7 +365,7 @@ impl FileStore {
         if fs::symlink_metadata(&self.path).is_ok_and(|m| m.file_type().is_symlink()) {
             return Ok(None);
         }
-        let Ok(file) = File::open(&self.path) else {
+        let Ok(file) = no_follow(OpenOptions::new().read(true)).open(&self.path) else {
             return Ok(None);
         };
         let meta = file.metadata().map_err(|e| self.unreadable(e))?;
@@ -346,7 +491,12 @@ impl BlobStore for FileStore {
     }
 
     fn version(&self) -> Result<Option<Version>> {
+        self.check_path()?;
         match fs::metadata(&self.path) {
+            Ok(meta) if special_kind(&meta.file_type()).is_some() => Err(Error::NotAFile {
+                path: self.path.clone(),
+                kind: special_kind(&meta.file_type()).unwrap_or("not a regular file"),
+            }),
             Ok(meta) => Ok(Some(version_of(&meta))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io("inspect", &self.path, e)),
@@ -470,6 +620,56 @@ fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
     }
 }
 
+/// What a non-regular file is, for [`Error::NotAFile`]; `None` for a
+/// regular file or a symbolic link (handled by the callers).
+fn special_kind(kind: &fs::FileType) -> Option<&'static str> {
+    if kind.is_file() || kind.is_symlink() {
+        return None;
+    }
+    if kind.is_dir() {
+        return Some("a directory");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return Some("a FIFO");
+        }
+        if kind.is_socket() {
+            return Some("a socket");
+        }
+        if kind.is_block_device() || kind.is_char_device() {
+            return Some("a device");
+        }
+    }
+    Some("not a regular file")
+}
+
+/// Adds `O_NOFOLLOW | O_NONBLOCK` (Unix): a symbolic link is refused, and
+/// a FIFO or device swapped in after the checks does not block the open.
+fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
+    #[cfg(unix)]
+    {
+        use rustix::fs::OFlags;
+        let flags = (OFlags::NOFOLLOW | OFlags::NONBLOCK).bits();
+        std::os::unix::fs::OpenOptionsExt::custom_flags(options, i32::try_from(flags).unwrap_or(0));
+    }
+    options
+}
+
+/// Whether an open failed because `O_NOFOLLOW` met a symbolic link.
+fn is_symlink_refusal(code: i32) -> bool {
+    #[cfg(unix)]
+    {
+        code == rustix::io::Errno::LOOP.raw_os_error()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = code;
+        false
+    }
+}
+
 /// Open options that create files readable and writable by the owner only.
 fn private_options() -> OpenOptions {
     #[allow(unused_mut, reason = "only Unix sets a mode")]
@@ -527,14 +727,12 @@ fn version_of(meta: &fs::Metadata) -> Version {
     }
 }
 
-/// Now, with the sub-second part replaced by random nanoseconds.
+/// Now, less a random part of a second: distinct for every write, and never
+/// in the future.
 fn unique_now() -> SystemTime {
     let now = SystemTime::now();
-    let secs = now
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let nanos = u32::try_from(random_u64() % 1_000_000_000).unwrap_or(0);
-    std::time::UNIX_EPOCH + Duration::new(secs, nanos)
+    let back = Duration::from_nanos(random_u64() % 1_000_000_000);
+    now.checked_sub(back).unwrap_or(now)
 }
 
 fn random_u64() -> u64 {

@@ -113,30 +113,29 @@ fn stale_temporary_files_are_removed_by_a_new_handle_and_every_64th_update() {
 }
 
 #[test]
-fn an_unreadable_data_file_is_never_replaced() {
+fn a_directory_at_the_store_path_is_never_replaced_nor_moved() {
     let dir = TempDir::new("unreadable");
     let path = dir.path().join("store.sealed");
-    // A directory where the file should be: open works, reading fails (EISDIR).
     fs::create_dir(&path).unwrap();
     fs::write(path.join("inside"), b"precious").unwrap();
     let store = FileStore::new(&path);
     for _ in 0..2 {
         assert!(matches!(
             write(&store, b"clobber"),
-            Err(Error::Unreadable { .. })
+            Err(Error::NotAFile {
+                kind: "a directory",
+                ..
+            })
         ));
-        assert!(matches!(store.read(), Err(Error::Unreadable { .. })));
+        assert!(matches!(store.read(), Err(Error::NotAFile { .. })));
     }
+    // Not a store file at all: not for a quarantine to move either.
+    assert!(matches!(
+        store.quarantine("unreadable"),
+        Err(Error::NotAFile { .. })
+    ));
     assert_eq!(fs::read(path.join("inside")).unwrap(), b"precious");
-
-    let moved = store.quarantine("unreadable").unwrap().unwrap();
-    assert!(moved.contains("store.sealed.unreadable-20"), "{moved}");
-    assert_eq!(
-        fs::read(std::path::Path::new(&moved).join("inside")).unwrap(),
-        b"precious"
-    );
-    write(&store, b"fresh").unwrap();
-    assert_eq!(store.read().unwrap().unwrap().bytes(), b"fresh");
+    assert!(!store.lock_path().exists(), "a lock file was created");
 }
 
 #[test]

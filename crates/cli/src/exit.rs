@@ -56,6 +56,21 @@ impl From<Error> for Failure {
                 "Restore it from a backup, or move it aside to start a new store.",
             ),
             Error::UnsupportedVersion { .. } => (3, "Use a newer keyseal to read it."),
+            Error::Storage {
+                source:
+                    keyseal_blob::Error::Unreadable { .. }
+                    | keyseal_blob::Error::TooLarge { .. }
+                    | keyseal_blob::Error::NotAFile { .. },
+            } => (
+                3,
+                "Move it aside (or point --store at the store file) to go on.",
+            ),
+            Error::Storage {
+                source: keyseal_blob::Error::Unsafe { .. },
+            } => (3, ""),
+            Error::Storage {
+                source: keyseal_blob::Error::InvalidPath { .. },
+            } => (2, "--store must name a file, for example dir/store.sealed."),
             Error::Rollback { .. } => (3, "Check whether an old copy was restored over it."),
             Error::KeyMissing { .. } => (
                 4,

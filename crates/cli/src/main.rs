@@ -31,8 +31,10 @@ Exit codes:
   0  success
   1  no such entry (get or rm of a missing name), or no store to act on
   2  usage error
-  3  the store file is unreadable: not a keyseal file, corrupt or tampered,
-     unsupported version, or rolled back
+  3  the store file is unreadable or unsafe to use: not a keyseal file,
+     corrupt or tampered, unsupported version, rolled back, too large, not a
+     regular file (a directory, FIFO, socket or device), or in a directory
+     other users can write to
   4  the key does not match the store (wrong key), or the store's key is
      missing from the keyring
   5  key provider unavailable or misconfigured (no keyring answering,
@@ -331,7 +333,7 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>) -> Result<(), Failure> {
         }
         Command::RotateKey => {
             let rotation = store.rotate_key()?;
-            output::line(&format!(
+            output::note(&format!(
                 "rotated the key of {location}: {} -> {}{}",
                 rotation
                     .previous_key_id
@@ -343,7 +345,7 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>) -> Result<(), Failure> {
                 } else {
                     " (data key kept so the recovery key stays valid)"
                 }
-            ))?;
+            ));
             if !rotation.previous_key_retired {
                 output::note(
                     "keyseal: the previous key could not be deleted from the keyring; the file no longer uses it (see -v for why)",
@@ -369,11 +371,11 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>) -> Result<(), Failure> {
             action: RecoveryAction::Disable,
         } => {
             if store.disable_recovery()? {
-                output::line(&format!(
+                output::note(&format!(
                     "recovery disabled for {location}; the old recovery key no longer opens new versions of it"
-                ))?;
+                ));
             } else {
-                output::line(&format!("recovery was not enabled for {location}"))?;
+                output::note(&format!("recovery was not enabled for {location}"));
             }
         }
         Command::Recover { rotate_recovery } => {
@@ -434,7 +436,19 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>) -> Result<(), Failure> {
             let options = Options::raw().dry_run(*dry_run).strict(*strict);
             let report =
                 keyseal_migrate::migrate(&store, &KeyringSource::new(), &layout, &options)?;
-            migrate_report::print(&report, &layout.service, *json)?;
+            migrate_report::print(&report, &layout.service, *json).map_err(|f| {
+                if *dry_run || f.code == 0 {
+                    f
+                } else {
+                    Failure {
+                        code: f.code,
+                        message: format!(
+                            "{} The migration itself was done; only its report is missing (run `keyseal migrate --dry-run --json` to see the state).",
+                            f.message
+                        ),
+                    }
+                }
+            })?;
         }
         Command::Doctor { json } => doctor::run(&store, cli, &path, *json)?,
         Command::Demo => {}

@@ -1,6 +1,8 @@
 //! How `keyseal migrate` reports what it did: names and reasons, never a
-//! value. Entries that cannot move go to standard error (they need the
-//! person's attention); the rest to standard output.
+//! value. The report for people goes to standard error, like every message
+//! of a command that changes the store, so that a failing standard output
+//! never turns a finished migration into a failed command; `--json` writes
+//! its one object to standard output.
 
 use keyseal_migrate::Report;
 use serde_json::json;
@@ -35,7 +37,7 @@ pub(crate) fn print(report: &Report, service: &str, as_json: bool) -> Result<(),
     }
     if let Some(why) = &report.source_unavailable {
         output::note(&format!(
-            "keyseal: the legacy keyring did not answer ({why}); nothing to migrate from service {service:?}, and nothing changed"
+            "the legacy keyring did not answer ({why}); nothing to migrate from service {service:?}, and nothing changed"
         ));
         return Ok(());
     }
@@ -45,44 +47,63 @@ pub(crate) fn print(report: &Report, service: &str, as_json: bool) -> Result<(),
         "moved"
     };
     for name in &report.moved {
-        output::line(&format!("{verb}: {}", escaped(name)))?;
+        output::note(&format!("{verb}: {}", escaped(name)));
     }
     for name in &report.already_present {
-        output::line(&format!(
+        output::note(&format!(
             "already in the store (kept its value): {}",
             escaped(name)
-        ))?;
+        ));
     }
     for (item, why) in &report.skipped {
-        output::line(&format!("skipped: {}: {why}", escaped(item)))?;
+        output::note(&format!("skipped: {}: {why}", escaped(item)));
     }
     for (name, why) in &report.not_converted {
         output::note(&format!(
-            "keyseal: not migrated, left in the legacy keyring: {}: {why}",
+            "not migrated, left in the legacy keyring: {}: {why}",
             escaped(name)
         ));
     }
     for item in &report.deleted {
-        output::line(&format!("deleted legacy item: {}", escaped(item)))?;
+        output::note(&format!("deleted legacy item: {}", escaped(item)));
     }
     for (item, why) in &report.delete_failures {
         output::note(&format!(
-            "keyseal: could not delete legacy item {} (will retry): {why}",
+            "could not delete legacy item {} (will retry): {why}",
             escaped(item)
         ));
     }
     if report.is_noop() {
-        output::line(&format!("nothing to migrate from service {service:?}"))?;
+        output::note(&format!("nothing to migrate from service {service:?}"));
     }
     Ok(())
 }
 
-/// A name with control characters escaped (`\n`, `\u{1b}`), as `list`
-/// shows names.
+/// A name as `list` shows it: as it is, unless it holds a control
+/// character or a backslash; then with Rust's escapes (`\n`, `\u{1b}`,
+/// `\\`), so no name can move the terminal's cursor or pass for another.
 pub(crate) fn escaped(name: &str) -> String {
-    if name.chars().any(char::is_control) {
+    if name.chars().any(|c| c.is_control() || c == '\\') {
         name.escape_debug().to_string()
     } else {
         name.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escaped;
+
+    #[test]
+    fn names_with_control_characters_or_backslashes_are_escaped_and_others_kept() {
+        assert_eq!(
+            escaped("https://mcp.example/a b"),
+            "https://mcp.example/a b"
+        );
+        assert_eq!(escaped("a\nb"), "a\\nb");
+        assert_eq!(escaped("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(escaped("back\\slash"), "back\\\\slash");
+        // Two different names never print alike.
+        assert_ne!(escaped("a\nb"), escaped("a\\nb"));
     }
 }

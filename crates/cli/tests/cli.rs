@@ -11,70 +11,15 @@
 //! The built `keyseal` binary, run as a user would: every command, every
 //! exit code, the environment key, the real keyring.
 
+mod support;
+
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use keyseal_keys::{Backend, KeyProvider, KeyringProvider};
-
-/// Standard base64 of 32 bytes 0x00..=0x1f, and of 32 bytes 0xff.
-const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-const OTHER_KEY: &str = "//////////////////////////////////////////8=";
-
 use keyseal_testkit::{TempDir as Dir, unique};
-
-/// `keyseal` with a clean KEYSEAL_* environment.
-fn keyseal(store: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyseal"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("KEYSEAL_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("KEYSEAL_STORE", store)
-        .env("KEYSEAL_LOCK_TIMEOUT", "2");
-    cmd
-}
-
-fn env_keyseal(store: &Path) -> Command {
-    let mut cmd = keyseal(store);
-    cmd.env("KEYSEAL_KEYS", "env").env("KEYSEAL_KEY", KEY);
-    cmd
-}
-
-fn run(mut cmd: Command, stdin: &[u8]) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Commands that do not read their input may exit before it is written.
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    child.wait_with_output().unwrap()
-}
-
-fn args(mut cmd: Command, a: &[&str]) -> Command {
-    cmd.args(a);
-    cmd
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().unwrap_or(-1)
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn set(store: &Path, name: &str, value: &[u8]) {
-    let out = run(args(env_keyseal(store), &["set", name]), value);
-    assert_eq!(code(&out), 0, "set {name}: {}", stderr(&out));
-}
+use support::{KEY, OTHER_KEY, args, code, env_keyseal, keyseal, run, set, stderr, stdout};
 
 #[test]
 fn set_and_get_move_bytes_exactly_through_stdin_and_stdout() {
@@ -470,7 +415,7 @@ fn the_keyring_path_rotates_and_recovers() {
         b"",
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(stdout(&out).contains("rotated the key"));
+    assert!(stderr(&out).contains("rotated the key"), "{}", stderr(&out));
     if let Some(count) = secret_service_items(&service) {
         assert_eq!(count, 1, "the retired key's item is left over");
     }
@@ -589,7 +534,7 @@ fn migrate_moves_legacy_secret_service_items() {
     let out = run(cmd, b"");
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("would move: alpha") && stdout(&out).contains("would move: beta")
+        stderr(&out).contains("would move: alpha") && stderr(&out).contains("would move: beta")
     );
     assert!(!dir.file().exists(), "a dry run wrote the store");
 
@@ -598,7 +543,7 @@ fn migrate_moves_legacy_secret_service_items() {
     let out = run(cmd, b"");
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("deleted legacy item: p:alpha"),
+        stderr(&out).contains("deleted legacy item: p:alpha"),
         "{}",
         stdout(&out)
     );
@@ -612,6 +557,6 @@ fn migrate_moves_legacy_secret_service_items() {
     assert_eq!(out.stdout, b"B");
     let mut cmd = keyring_keyseal(&dir.file(), &store_service);
     cmd.args(["migrate", "--from-service", &service, "--item-prefix", "p:"]);
-    assert!(stdout(&run(cmd, b"")).contains("nothing to migrate"));
+    assert!(stderr(&run(cmd, b"")).contains("nothing to migrate"));
     forget_key(&store_service, &dir.file());
 }

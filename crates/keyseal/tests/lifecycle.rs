@@ -330,6 +330,51 @@ fn disabling_recovery_removes_the_recovery_material() {
     assert_all_entries(&store, "after disabling recovery");
 }
 
+/// The id of the data key that seals the store's current file.
+fn data_key_of(parts: &Parts, bytes: &[u8]) -> KeyId {
+    let file = keyseal::seal::SealedFile::parse(bytes).unwrap();
+    let kek = parts
+        .0
+        .load(
+            &file
+                .header()
+                .key_id(keyseal::seal::StanzaKind::Primary)
+                .unwrap(),
+        )
+        .unwrap();
+    file.open(&kek, CONTEXT).unwrap().envelope.data_key_id()
+}
+
+#[test]
+fn disabling_or_replacing_the_recovery_key_replaces_the_data_key_so_the_old_one_opens_nothing_new()
+{
+    let parts = parts();
+    let store = store_of(&parts);
+    fill(&store);
+    store.enable_recovery().unwrap();
+    let before = parts.1.read().unwrap().unwrap().into_bytes();
+    assert!(store.disable_recovery().unwrap());
+    let after = parts.1.read().unwrap().unwrap().into_bytes();
+    assert_ne!(
+        data_key_of(&parts, &before),
+        data_key_of(&parts, &after),
+        "disabling recovery kept the data key an old copy and the old recovery key unwrap"
+    );
+    assert_all_entries(&store, "after disabling recovery");
+
+    let recovery = store.enable_recovery().unwrap();
+    // (Read now: recovery retires the key that seals this version.)
+    let before = data_key_of(&parts, &parts.1.read().unwrap().unwrap().into_bytes());
+    store.recover(&recovery, true).unwrap().unwrap();
+    let after = parts.1.read().unwrap().unwrap().into_bytes();
+    assert_ne!(
+        before,
+        data_key_of(&parts, &after),
+        "a new recovery key kept the old data key"
+    );
+    assert_all_entries(&store_of(&parts), "after replacing the recovery key");
+}
+
 // ----- real processes killed between the steps of a rotation -----
 
 /// A kernel-keyring provider that announces each rotation step on stdout

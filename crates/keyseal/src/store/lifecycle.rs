@@ -149,16 +149,29 @@ impl Store {
         self.open_with_recovery(&snapshot, recovery).map(drop)
     }
 
-    /// Removes the recovery stanza from the file; returns whether there was
-    /// one. The old recovery key opens nothing written after this.
+    /// Removes the recovery stanza from the file and replaces the data key;
+    /// returns whether there was one. With the new data key, the old
+    /// recovery key opens nothing written after this, even together with a
+    /// copy of an older version of the file.
     ///
     /// # Errors
     /// As [`Store::set_bytes`].
     pub fn disable_recovery(&self) -> Result<bool> {
+        let inner = &self.inner;
         self.edit_envelope(false, &mut |envelope| {
-            envelope
-                .remove_stanza(StanzaKind::Recovery)
-                .map_err(|source| Error::Seal { source })
+            if envelope.key_id(StanzaKind::Recovery).is_none() {
+                return Ok(false);
+            }
+            let primary = envelope.key_id(StanzaKind::Primary);
+            let kek = lock(&inner.kek)
+                .clone()
+                .filter(|k| Some(k.id()) == primary)
+                .ok_or(Error::Internal {
+                    reason: "the file was opened without caching its key",
+                })?;
+            *envelope = Envelope::new(envelope.algorithm(), &kek, &inner.context)
+                .map_err(|source| Error::Seal { source })?;
+            Ok(true)
         })
     }
 
@@ -202,16 +215,33 @@ impl Store {
         let resealed = self.reseal(
             &mut |loaded: &Loaded| {
                 let previous_key_id = loaded.envelope.key_id(StanzaKind::Primary);
-                let new_kek = self.create_kek(&mut created)?;
-                let mut envelope = loaded.envelope.duplicate();
-                envelope
-                    .set_stanza(StanzaKind::Primary, &new_kek, &inner.context)
-                    .map_err(|source| Error::Seal { source })?;
-                if let Some(r) = new_recovery {
-                    envelope
-                        .set_stanza(StanzaKind::Recovery, r.key(), &inner.context)
-                        .map_err(|source| Error::Seal { source })?;
-                }
+                // A provider whose key is given (an environment variable set
+                // to a new key) takes the file as it is; others get a new key.
+                let new_kek = match inner.provider.given() {
+                    Some(given) => Arc::new(given.map_err(Error::from_key)?),
+                    None => self.create_kek(&mut created)?,
+                };
+                let seal_error = |source| Error::Seal { source };
+                let envelope = match new_recovery {
+                    // A new recovery key comes with a new data key, so the
+                    // old recovery key opens nothing written from now on.
+                    Some(r) => {
+                        let mut envelope =
+                            Envelope::new(loaded.envelope.algorithm(), &new_kek, &inner.context)
+                                .map_err(seal_error)?;
+                        envelope
+                            .set_stanza(StanzaKind::Recovery, r.key(), &inner.context)
+                            .map_err(seal_error)?;
+                        envelope
+                    }
+                    None => {
+                        let mut envelope = loaded.envelope.duplicate();
+                        envelope
+                            .set_stanza(StanzaKind::Primary, &new_kek, &inner.context)
+                            .map_err(seal_error)?;
+                        envelope
+                    }
+                };
                 Ok((envelope, previous_key_id))
             },
             Some(recovery),
