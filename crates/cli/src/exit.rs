@@ -71,7 +71,10 @@ impl From<Error> for Failure {
             Error::Storage {
                 source: keyseal_blob::Error::InvalidPath { .. },
             } => (2, "--store must name a file, for example dir/store.sealed."),
-            Error::Rollback { .. } => (3, "Check whether an old copy was restored over it."),
+            Error::Rollback { .. } => (
+                3,
+                "An older copy than one seen before was put back (a backup restore, a sync tool). If that was on purpose, run `keyseal accept-rollback`; entries written since are not in it.",
+            ),
             Error::KeyMissing { .. } => (
                 4,
                 "If recovery was enabled, run `keyseal recover` with the recovery key on standard input.",

@@ -165,6 +165,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Accept the store file as it is now after exit 3 said it was rolled
+    /// back (an older copy than one seen before was put back, on purpose).
+    AcceptRollback,
     /// Check the key providers and the store, in plain words. Never prints a secret.
     Doctor {
         /// Print JSON instead.
@@ -278,11 +281,15 @@ fn open_store(cli: &Cli, path: PathBuf) -> Result<Store, Failure> {
         Keys::Keyring => {
             let provider =
                 keyseal_keys::KeyringProvider::builder(&cli.service, "store-key").build();
-            Store::builder(provider, blob, &cli.context).build()
+            Store::builder(provider, blob, &cli.context)
+                .rollback_marks(keyseal::RollbackMarks::in_state_dir())
+                .build()
         }
         Keys::Env => {
             let provider = keyseal_keys::EnvKeyProvider::new("KEYSEAL_KEY");
-            Store::builder(provider, blob, &cli.context).build()
+            Store::builder(provider, blob, &cli.context)
+                .rollback_marks(keyseal::RollbackMarks::in_state_dir())
+                .build()
         }
     })
 }
@@ -449,6 +456,12 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>) -> Result<(), Failure> {
                     }
                 }
             })?;
+        }
+        Command::AcceptRollback => {
+            store.accept_rollback()?;
+            output::note(&format!(
+                "accepted {location} as it is now; only newer versions are accepted from here on"
+            ));
         }
         Command::Doctor { json } => doctor::run(&store, cli, &path, *json)?,
         Command::Demo => {}

@@ -341,3 +341,30 @@ fn migrate_without_a_session_bus_reports_nothing_to_migrate_and_changes_nothing(
     assert!(stderr(&out).contains("did not answer"), "{}", stderr(&out));
     assert_unchanged(&path, &before, "migrate without a bus");
 }
+
+#[test]
+fn an_old_copy_put_back_is_exit_3_naming_both_generations_until_accepted() {
+    let dir = Dir::new("rollback");
+    let path = dir.file();
+    set(&path, "token", b"v1");
+    let old = std::fs::read(&path).unwrap();
+    set(&path, "token", b"v2");
+    set(&path, "token", b"v3");
+    std::fs::write(&path, &old).unwrap();
+    for command in [&["get", "token"][..], &["set", "token"], &["list"]] {
+        let out = run(args(env_keyseal(&path), command), b"v4");
+        assert_eq!(code(&out), 3, "{command:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("generation 1") && stderr(&out).contains("generation 3"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(stderr(&out).contains("accept-rollback"), "{}", stderr(&out));
+        assert_unchanged(&path, &old, "a rolled-back store");
+    }
+    let out = run(args(env_keyseal(&path), &["accept-rollback"]), b"");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = run(args(env_keyseal(&path), &["get", "token"]), b"");
+    assert_eq!(out.stdout, b"v1", "{}", stderr(&out));
+    set(&path, "token", b"v4");
+}

@@ -63,10 +63,10 @@ pub use keyseal_seal as seal;
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use crate::async_store::AsyncStore;
 pub use crate::error::{Error, Result};
-pub use crate::paths::{config_dir, default_path};
+pub use crate::paths::{config_dir, default_path, state_dir};
 pub use crate::recovery::RecoveryKey;
 pub use crate::store::{
-    EntryInfo, MAX_NAME_LEN, OnKeyringUnavailable, OnUnreadable, Quarantined, Rotation, Status,
-    Store, StoreBuilder, Transaction, validate_name,
+    EntryInfo, MAX_NAME_LEN, OnKeyringUnavailable, OnUnreadable, Quarantined, RollbackMarks,
+    Rotation, Status, Store, StoreBuilder, Transaction, validate_name,
 };
 pub use keyseal_seal::{Algorithm, ExposeSecret, KeyId, SecretSlice};

@@ -28,3 +28,25 @@ pub fn config_dir() -> Option<PathBuf> {
 pub fn default_path(app: &str) -> Option<PathBuf> {
     config_dir().map(|dir| dir.join(app).join("store.sealed"))
 }
+
+/// The platform's per-user state directory, for what keyseal keeps about
+/// stores outside their directories (rollback marks): `$XDG_STATE_HOME` (if
+/// absolute) or `~/.local/state` on Linux and other Unix systems,
+/// `~/Library/Application Support` on macOS, `%LOCALAPPDATA%` on Windows.
+/// `None` when the environment does not say.
+pub fn state_dir() -> Option<PathBuf> {
+    let absolute = |v: std::ffi::OsString| {
+        let p = PathBuf::from(v);
+        p.is_absolute().then_some(p)
+    };
+    if cfg!(windows) {
+        return std::env::var_os("LOCALAPPDATA").and_then(absolute);
+    }
+    let home = std::env::var_os("HOME").and_then(absolute);
+    if cfg!(target_os = "macos") {
+        return home.map(|h| h.join("Library").join("Application Support"));
+    }
+    std::env::var_os("XDG_STATE_HOME")
+        .and_then(absolute)
+        .or_else(|| home.map(|h| h.join(".local").join("state")))
+}

@@ -16,8 +16,11 @@ use crate::bundle::{Bundle, DecodeError, Entry, Value};
 use crate::{Error, Result};
 
 mod lifecycle;
+mod lineage;
 
 pub use lifecycle::Rotation;
+use lineage::Lineage;
+pub use lineage::RollbackMarks;
 
 /// The longest entry name, in bytes.
 pub const MAX_NAME_LEN: usize = 4096;
@@ -201,7 +204,10 @@ impl Degraded {
 #[derive(Default)]
 struct State {
     cache: Option<Arc<Loaded>>,
-    seen_generation: u64,
+    /// The newest version seen, for rollback detection.
+    lineage: Lineage,
+    /// Whether the rollback mark (if any) has been read into `lineage`.
+    mark_loaded: bool,
     degraded: Option<Degraded>,
     quarantined: Vec<Quarantined>,
 }
@@ -213,6 +219,7 @@ struct Inner {
     algorithm: Algorithm,
     on_unreadable: OnUnreadable,
     on_unavailable: OnKeyringUnavailable,
+    marks: Option<RollbackMarks>,
     /// The key-encryption key, loaded or created at most once per process
     /// (again only if another process rotated it). The mutex is held during
     /// the provider call so concurrent first uses make one call.
@@ -250,9 +257,19 @@ pub struct StoreBuilder {
     algorithm: Algorithm,
     on_unreadable: OnUnreadable,
     on_unavailable: OnKeyringUnavailable,
+    marks: Option<RollbackMarks>,
 }
 
 impl StoreBuilder {
+    /// Keeps the store's rollback mark in `marks` too, so that a new process
+    /// notices an old copy put back (default: none, and only this process
+    /// notices; [`Store::new`] uses [`RollbackMarks::in_state_dir`]).
+    #[must_use]
+    pub fn rollback_marks(mut self, marks: Option<RollbackMarks>) -> Self {
+        self.marks = marks;
+        self
+    }
+
     /// The AEAD for new files (default AES-256-GCM). Existing files are read
     /// with whatever algorithm their header names.
     #[must_use]
@@ -285,6 +302,7 @@ impl StoreBuilder {
                 algorithm: self.algorithm,
                 on_unreadable: self.on_unreadable,
                 on_unavailable: self.on_unavailable,
+                marks: self.marks,
                 kek: Mutex::new(None),
                 state: Mutex::new(State::default()),
             }),
@@ -371,7 +389,9 @@ impl Store {
     #[cfg_attr(docsrs, doc(cfg(feature = "keyring")))]
     pub fn new(service: &str, path: impl Into<std::path::PathBuf>) -> Self {
         let provider = keyseal_keys::KeyringProvider::builder(service, "store-key").build();
-        Self::builder(provider, keyseal_blob::FileStore::new(path), service).build()
+        Self::builder(provider, keyseal_blob::FileStore::new(path), service)
+            .rollback_marks(RollbackMarks::in_state_dir())
+            .build()
     }
 
     /// A builder from a key provider, a blob store and the store's context
@@ -389,6 +409,7 @@ impl Store {
             algorithm: Algorithm::default(),
             on_unreadable: OnUnreadable::default(),
             on_unavailable: OnKeyringUnavailable::default(),
+            marks: None,
         }
     }
 
@@ -779,6 +800,9 @@ impl Store {
             if let Some(location) = inner.blob.quarantine(reason).map_err(Error::from_blob)? {
                 let mut state = lock(&inner.state);
                 state.cache = None;
+                // The next file is a new store, whatever its generation.
+                state.lineage = Lineage::default();
+                state.mark_loaded = true;
                 state.quarantined.push(Quarantined {
                     location,
                     reason: error.to_string(),
@@ -833,9 +857,100 @@ impl Store {
     }
 
     fn remember(&self, loaded: &Arc<Loaded>) {
+        let key_id = loaded.envelope.key_id(StanzaKind::Primary);
+        let changed = {
+            let mut state = self.state_with_mark();
+            state.cache = Some(Arc::clone(loaded));
+            key_id
+                .is_some_and(|id| {
+                    if loaded.generation == 1 {
+                        // A new file: a new store starts here.
+                        let fresh = Lineage::starting(1, id);
+                        let changed = state.lineage != fresh;
+                        state.lineage = fresh;
+                        changed
+                    } else {
+                        state.lineage.observe(loaded.generation, id)
+                    }
+                })
+                .then(|| state.lineage.clone())
+        };
+        if let (Some(lineage), Some(marks)) = (changed, &self.inner.marks) {
+            marks.save(&self.inner.blob.location(), &lineage);
+        }
+    }
+
+    /// The state, with the rollback mark read into the lineage the first
+    /// time.
+    fn state_with_mark(&self) -> MutexGuard<'_, State> {
         let mut state = lock(&self.inner.state);
-        state.seen_generation = state.seen_generation.max(loaded.generation);
-        state.cache = Some(Arc::clone(loaded));
+        if !state.mark_loaded {
+            state.mark_loaded = true;
+            if let Some(marks) = &self.inner.marks {
+                state.lineage = marks.load(&self.inner.blob.location());
+            }
+        }
+        state
+    }
+
+    /// [`Error::Rollback`] when the version of `generation` sealed by
+    /// `key_id` is older than one seen of this store. Before saying so, the
+    /// mark is read again: another process may have started a new store
+    /// here, or accepted this version, since.
+    fn check_rollback(&self, path: &str, generation: u64, key_id: Option<KeyId>) -> Result<()> {
+        let Some(key_id) = key_id else {
+            return Ok(());
+        };
+        let mut state = self.state_with_mark();
+        let Some(seen) = state.lineage.rolled_back(generation, key_id) else {
+            return Ok(());
+        };
+        if let Some(marks) = &self.inner.marks {
+            let recorded = marks.load(&self.inner.blob.location());
+            if recorded.rolled_back(generation, key_id).is_none() && recorded != Lineage::default()
+            {
+                state.lineage = recorded;
+                return Ok(());
+            }
+        }
+        Err(Error::Rollback {
+            path: path.to_owned(),
+            found: generation,
+            seen,
+        })
+    }
+
+    /// Accepts the file as it is now as the newest version of the store,
+    /// after [`Error::Rollback`] reported it older than one seen before (an
+    /// old copy put back on purpose). Every later version must be newer.
+    ///
+    /// # Errors
+    /// [`Error::NoStore`]; [`Error::NotAStore`], [`Error::Corrupt`] and the
+    /// other errors of reading the header; [`Error::Storage`].
+    pub fn accept_rollback(&self) -> Result<()> {
+        let inner = &self.inner;
+        let path = inner.blob.location();
+        let Some(snapshot) = inner.blob.read().map_err(Error::from_blob)? else {
+            return Err(Error::NoStore { path });
+        };
+        let file = SealedFile::parse(snapshot.bytes()).map_err(|e| Error::from_seal(&path, e))?;
+        let header = file.header();
+        let Some(key_id) = header.key_id(StanzaKind::Primary) else {
+            return Err(Error::Corrupt {
+                path,
+                reason: "the header names no primary key".to_owned(),
+            });
+        };
+        let lineage = Lineage::starting(header.generation(), key_id);
+        {
+            let mut state = self.state_with_mark();
+            state.lineage = lineage.clone();
+            state.cache = None;
+        }
+        if let Some(marks) = &inner.marks {
+            marks.save(&path, &lineage);
+        }
+        Ok(())
     }
 
     /// Opens one version of the file.
@@ -848,14 +963,7 @@ impl Store {
         let path = inner.blob.location();
         let file = SealedFile::parse(&bytes).map_err(|e| Error::from_seal(&path, e))?;
         let generation = file.header().generation();
-        let seen = lock(&inner.state).seen_generation;
-        if generation < seen {
-            return Err(Error::Rollback {
-                path,
-                found: generation,
-                seen,
-            });
-        }
+        self.check_rollback(&path, generation, file.header().key_id(StanzaKind::Primary))?;
         let kek = self.kek_for(&file, &path)?;
         let opened = file
             .open(&kek, &inner.context)

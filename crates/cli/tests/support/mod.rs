@@ -21,8 +21,13 @@ pub fn keyseal(store: &Path) -> Command {
             cmd.env_remove(k);
         }
     }
+    // Rollback marks go to a state directory of the tests' own.
     cmd.env("KEYSEAL_STORE", store)
-        .env("KEYSEAL_LOCK_TIMEOUT", "2");
+        .env("KEYSEAL_LOCK_TIMEOUT", "2")
+        .env(
+            "XDG_STATE_HOME",
+            std::env::temp_dir().join("keyseal-test-state"),
+        );
     cmd
 }
 

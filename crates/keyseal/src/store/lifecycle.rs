@@ -434,15 +434,8 @@ impl Store {
         if expected != Some(recovery.id()) {
             return Err(Error::WrongRecoveryKey { path, expected });
         }
-        let seen = lock(&inner.state).seen_generation;
         let generation = file.header().generation();
-        if generation < seen {
-            return Err(Error::Rollback {
-                path,
-                found: generation,
-                seen,
-            });
-        }
+        self.check_rollback(&path, generation, file.header().key_id(StanzaKind::Primary))?;
         let opened = file
             .open(recovery.key(), &inner.context)
             .map_err(|e| Error::from_seal(&path, e))?;

@@ -1,0 +1,122 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    unreachable_pub,
+    reason = "test code"
+)]
+//! Rollback detection: an old copy put back is refused, in this process and
+//! (with rollback marks) in a new one, until it is accepted; a new store at
+//! the same place is not a rollback.
+
+mod support;
+
+use std::sync::Arc;
+
+use keyseal::blob::FileStore;
+use keyseal::keys::MemoryKeyProvider;
+use keyseal::{Error, OnUnreadable, RollbackMarks, Store};
+use support::TempDir;
+
+const CONTEXT: &str = "com.example.test/rollback";
+
+fn store(keys: &Arc<MemoryKeyProvider>, dir: &TempDir, marks: &TempDir) -> Store {
+    Store::builder(Arc::clone(keys), FileStore::new(dir.file()), CONTEXT)
+        .rollback_marks(Some(RollbackMarks::in_dir(marks.path())))
+        .build()
+}
+
+#[test]
+fn a_new_process_refuses_an_old_copy_put_back_until_it_is_accepted() {
+    let (dir, marks) = (TempDir::new("rb"), TempDir::new("rb-marks"));
+    let keys = Arc::new(MemoryKeyProvider::new());
+    let first = store(&keys, &dir, &marks);
+    first.set("token", "v1").unwrap();
+    let old = std::fs::read(dir.file()).unwrap();
+    first.set("token", "v2").unwrap();
+    first.set("token", "v3").unwrap();
+    drop(first);
+    std::fs::write(dir.file(), &old).unwrap();
+
+    // A process that has seen nothing yet: the mark tells it.
+    let second = store(&keys, &dir, &marks);
+    match second.get::<String>("token") {
+        Err(Error::Rollback { found, seen, .. }) => assert_eq!((found, seen), (1, 3)),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        second.set("token", "v4"),
+        Err(Error::Rollback { .. })
+    ));
+    assert_eq!(std::fs::read(dir.file()).unwrap(), old, "written over");
+
+    second.accept_rollback().unwrap();
+    assert_eq!(
+        second.get::<String>("token").unwrap().as_deref(),
+        Some("v1")
+    );
+    second.set("token", "v4").unwrap();
+    // Accepted for every process.
+    let third = store(&keys, &dir, &marks);
+    assert_eq!(third.get::<String>("token").unwrap().as_deref(), Some("v4"));
+}
+
+#[test]
+fn without_marks_only_the_process_that_saw_the_newer_version_notices() {
+    let dir = TempDir::new("rb-process");
+    let keys = Arc::new(MemoryKeyProvider::new());
+    let builder = || Store::builder(Arc::clone(&keys), FileStore::new(dir.file()), CONTEXT);
+    let first = builder().build();
+    first.set("token", "v1").unwrap();
+    let old = std::fs::read(dir.file()).unwrap();
+    first.set("token", "v2").unwrap();
+    std::fs::write(dir.file(), &old).unwrap();
+    assert!(matches!(
+        first.get::<String>("token"),
+        Err(Error::Rollback { .. })
+    ));
+    let fresh = builder().build();
+    assert_eq!(fresh.get::<String>("token").unwrap().as_deref(), Some("v1"));
+}
+
+#[test]
+fn a_new_store_after_a_quarantine_or_a_deletion_is_not_a_rollback() {
+    for marks in [false, true] {
+        let (dir, mark_dir) = (TempDir::new("rb-new"), TempDir::new("rb-new-marks"));
+        let keys = Arc::new(MemoryKeyProvider::new());
+        let make = |quarantine: bool| {
+            let builder = Store::builder(Arc::clone(&keys), FileStore::new(dir.file()), CONTEXT)
+                .rollback_marks(marks.then(|| RollbackMarks::in_dir(mark_dir.path())));
+            if quarantine {
+                builder.on_unreadable(OnUnreadable::Quarantine).build()
+            } else {
+                builder.build()
+            }
+        };
+        let (a, b) = (make(true), make(false));
+        for i in 0..5 {
+            a.set("n", &i).unwrap();
+        }
+        assert_eq!(b.get::<i32>("n").unwrap(), Some(4));
+        // The file is damaged; a quarantines it and starts a new store.
+        std::fs::write(dir.file(), b"damaged").unwrap();
+        a.set("fresh", "start").unwrap();
+        assert_eq!(a.status().quarantined.len(), 1);
+        // b, which saw generation 5 of the old store, reads and writes the
+        // new one (generation 1, another key).
+        assert_eq!(
+            b.get::<String>("fresh").unwrap().as_deref(),
+            Some("start"),
+            "marks {marks}"
+        );
+        b.set("from-b", "ok").unwrap();
+        assert_eq!(a.get::<String>("from-b").unwrap().as_deref(), Some("ok"));
+
+        // Deleted outright and started again by another process.
+        std::fs::remove_file(dir.file()).unwrap();
+        make(false).set("again", "1").unwrap();
+        assert_eq!(b.get::<String>("again").unwrap().as_deref(), Some("1"));
+        assert_eq!(a.get::<String>("again").unwrap().as_deref(), Some("1"));
+    }
+}
