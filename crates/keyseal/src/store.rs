@@ -49,6 +49,10 @@ pub enum OnKeyringUnavailable {
     Fail,
     /// Keep entries in process memory only, persist nothing, and say so in
     /// [`Status::degraded`]. Never plaintext on disk.
+    ///
+    /// An existing file is left untouched and is not read: reads then see
+    /// only what this process wrote, and [`Status::exists`] and
+    /// [`Status::problem`] say the file is there and why it is not in use.
     MemoryOnly,
 }
 
@@ -682,13 +686,27 @@ impl Store {
             quarantined: lock(&inner.state).quarantined.clone(),
             problem: None,
         };
-        {
-            let state = lock(&inner.state);
-            if let Some(degraded) = &state.degraded {
-                status.degraded = Some(degraded.reason.clone());
-                status.entries = Some(degraded.bundle.entries.len());
-                return status;
+        let degraded = lock(&inner.state)
+            .degraded
+            .as_ref()
+            .map(|d| (d.reason.clone(), d.bundle.entries.len()));
+        if let Some((reason, entries)) = degraded {
+            status.entries = Some(entries);
+            // The file is still there, untouched: say so, and why it is
+            // not in use, so an application does not take it for gone.
+            match inner.blob.version() {
+                Ok(Some(_)) => {
+                    status.exists = true;
+                    status.problem = Some(format!(
+                        "{} exists but is not in use: {reason}; reads see only what this process wrote",
+                        inner.blob.location()
+                    ));
+                }
+                Ok(None) => {}
+                Err(e) => status.problem = Some(Error::from_blob(e).to_string()),
             }
+            status.degraded = Some(reason);
+            return status;
         }
         // One read of the file: straight to it, not through the policies,
         // since looking at a store must not quarantine it or switch it to
