@@ -108,6 +108,19 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// The new blob replaced the old one, but making that durable failed
+    /// (the directory's fsync, or reading the new version back): readers
+    /// see the new blob now, and a power loss could bring back the old one.
+    /// The only error after which the stored blob is not the one before.
+    #[error("{} was written, but the store could not confirm it is durable", .path.display())]
+    NotDurable {
+        /// The blob's path.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+
     /// Any other I/O failure.
     #[error("could not {operation} {}", .path.display())]
     Io {

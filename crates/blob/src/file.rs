@@ -399,8 +399,12 @@ impl FileStore {
                     });
                 }
                 self.replace(&bytes)?;
-                let meta =
-                    fs::metadata(&self.path).map_err(|e| Error::io("inspect", &self.path, e))?;
+                // From here on the new blob is in place: a failure is
+                // "written, durability not confirmed", never "unchanged".
+                let meta = fs::metadata(&self.path).map_err(|source| Error::NotDurable {
+                    path: self.path.clone(),
+                    source,
+                })?;
                 Ok(Some(version_of(&meta)))
             }
         }
@@ -461,7 +465,15 @@ impl FileStore {
             self.path.display(),
             bytes.len()
         );
-        sync_dir(&self.dir)
+        sync_dir(&self.dir).map_err(|e| match e {
+            Error::Io { source, .. }
+            | Error::PermissionDenied { source, .. }
+            | Error::NoSpace { source, .. } => Error::NotDurable {
+                path: self.path.clone(),
+                source,
+            },
+            other => other,
+        })
     }
 
     fn write_temp(&self, temp: &Path, bytes: &[u8]) -> Result<()> {

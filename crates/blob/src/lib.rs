@@ -62,10 +62,13 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
     /// [`BlobStoreExt::update_with`] is the convenient form.
     ///
     /// # Errors
-    /// [`Error::LockTimeout`], [`Error::Unreadable`], [`Error::NoSpace`],
+    /// [`Error::LockTimeout`], [`Error::Unreadable`], [`Error::NotAFile`],
+    /// [`Error::Unsafe`], [`Error::InvalidPath`], [`Error::NoSpace`],
     /// [`Error::PermissionDenied`], [`Error::TooLarge`],
-    /// [`Error::WriteTooLarge`], [`Error::Io`]. On any error the stored blob
-    /// is the one before the call.
+    /// [`Error::WriteTooLarge`], [`Error::Io`]: the stored blob is the one
+    /// before the call. [`Error::NotDurable`] is the one exception: the new
+    /// blob is in place, but the store could not confirm that it would
+    /// survive a power loss.
     fn update(
         &self,
         decide: &mut dyn FnMut(Option<&Snapshot>) -> Decision,

@@ -46,8 +46,9 @@ impl MemoryBlobStore {
         self.lock().fail_read.push(nth);
     }
 
-    /// Makes the `nth` write store its bytes and then report a failure, as a
-    /// crash between the rename and the caller hearing about it would.
+    /// Makes the `nth` write store its bytes and then report
+    /// [`Error::NotDurable`], as a failed directory fsync after the rename
+    /// would.
     pub fn fail_after_write_on(&self, nth: usize) {
         self.lock().fail_after_write.push(nth);
     }
@@ -133,7 +134,12 @@ impl BlobStore for MemoryBlobStore {
                 let version = Version::from_parts([state.counter, 0, 0, 0, 0, 0]);
                 state.blob = Some(Snapshot::new(bytes, version));
                 if state.fail_after_write.contains(&n) {
-                    return Err(injected("written, then reported as failed"));
+                    return Err(Error::NotDurable {
+                        path: LOCATION.into(),
+                        source: io::Error::other(
+                            "injected failure: written, durability not confirmed",
+                        ),
+                    });
                 }
                 Ok(Some(version))
             }

@@ -69,6 +69,12 @@ impl From<Error> for Failure {
                 source: keyseal_blob::Error::Unsafe { .. },
             } => (3, ""),
             Error::Storage {
+                source: keyseal_blob::Error::NotDurable { .. },
+            } => (
+                6,
+                "The change is in the file and other processes see it; a power loss before the disk catches up could undo it. Check the disk.",
+            ),
+            Error::Storage {
                 source: keyseal_blob::Error::InvalidPath { .. },
             } => (2, "--store must name a file, for example dir/store.sealed."),
             Error::Rollback { .. } => (

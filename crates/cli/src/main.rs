@@ -39,7 +39,14 @@ Exit codes:
      missing from the keyring
   5  key provider unavailable or misconfigured (no keyring answering,
      KEYSEAL_KEY missing or malformed)
-  6  lock timeout or other I/O error";
+  6  lock timeout or other I/O error, including standard output that
+     cannot be written (a closed pipe ends a command quietly)
+
+A command that exits non-zero leaves the store file byte for byte as it
+was, with two exceptions, each said in its message: exit 6 when the change
+was written but the disk did not confirm it durable, and exit 6 from
+`migrate --json` when the migration was done but its report could not be
+written. Commands that change the store report on standard error.";
 
 /// Keep secrets in one sealed file; the OS keyring holds only its key.
 #[derive(Debug, Parser)]

@@ -152,6 +152,15 @@ fn a_failure_at_any_step_of_a_rotation_loses_nothing() {
                     "a failed retirement was reported as done"
                 );
             }
+            Fault::WriteLandsButReportsFailure => assert!(
+                matches!(
+                    rotated,
+                    Err(Error::Storage {
+                        source: keyseal::blob::Error::NotDurable { .. }
+                    })
+                ),
+                "{fault:?}: {rotated:?}"
+            ),
             _ => assert!(rotated.is_err(), "{fault:?}: the rotation reported success"),
         }
         assert_all_entries(&store, &format!("{fault:?}, same process"));
