@@ -147,42 +147,35 @@ fn two_stores_of_one_service_have_two_items_and_deleting_one_keeps_the_other() {
 }
 
 #[test]
-fn a_key_of_the_earlier_one_item_layout_still_loads_and_is_deleted_only_by_its_own_id() {
+fn a_key_of_the_earlier_one_item_layout_still_loads_and_is_never_deleted() {
     let Some((provider, service)) = provider("legacy") else {
         return;
     };
     let old = Key::generate().unwrap();
     store_item(&service, "store-key", &record(&old));
-    // The store whose file names that key opens it with no change.
-    assert_eq!(provider.load(&old.id()).unwrap().id(), old.id());
-    // A store whose key is not there sees the service's one key (the store
-    // reports it as the wrong key), and deleting its own id leaves it.
-    let other = random_id();
-    assert_eq!(provider.load(&other).unwrap().id(), old.id());
-    assert!(provider.delete(&other).unwrap_err().is_not_found());
-    assert_eq!(
+    let count = || {
         secret_tool(&["search", "--all", "service", &service])
             .matches("[/")
-            .count(),
-        1
-    );
+            .count()
+    };
+    // The store whose file names that key opens it with no change.
+    assert_eq!(provider.load(&old.id()).unwrap().id(), old.id());
+    // A store whose key is not there finds it missing: the service's one
+    // item of the earlier layout holds another store's key.
+    assert!(provider.load(&random_id()).unwrap_err().is_not_found());
     // A key a rotation of the earlier layout had staged loads by its id.
     let staged = Key::generate().unwrap();
     store_item(&service, "store-key.next", &record(&staged));
     assert_eq!(provider.load(&staged.id()).unwrap().id(), staged.id());
-    // Retiring the old key deletes exactly its item.
-    provider.delete(&old.id()).unwrap();
-    assert!(
-        secret_tool(&["lookup", "service", &service, "username", "store-key"]).is_empty(),
-        "the earlier item is still there"
-    );
-    provider.delete(&staged.id()).unwrap();
-    assert_eq!(
-        secret_tool(&["search", "--all", "service", &service])
-            .matches("[/")
-            .count(),
-        0
-    );
+    // Retiring either key leaves the items of the earlier layout: stores of
+    // that layout under one service shared their key.
+    assert!(provider.delete(&old.id()).unwrap_err().is_not_found());
+    assert!(provider.delete(&staged.id()).unwrap_err().is_not_found());
+    assert_eq!(count(), 2, "an item of the earlier layout was deleted");
+    assert_eq!(provider.load(&old.id()).unwrap().id(), old.id());
+    let items = keyseal_keys::KeyringItems::new();
+    assert!(items.delete(&service, "store-key").unwrap());
+    assert!(items.delete(&service, "store-key.next").unwrap());
 }
 
 #[test]
@@ -255,4 +248,31 @@ fn keyring_items_read_search_and_delete_what_another_client_wrote() {
         items.delete(&service, name).unwrap();
     }
     assert!(items.search(&service).unwrap().is_empty());
+}
+
+#[test]
+fn auto_finds_a_key_made_in_the_kernel_keyring_while_the_secret_service_was_silent() {
+    let Some((_, service)) = provider("auto-kernel") else {
+        return;
+    };
+    let kernel = KeyringProvider::builder(&service, "store-key")
+        .backend(Backend::KernelKeyring)
+        .build();
+    let key = match kernel.create() {
+        Ok(key) => key,
+        Err(e) => {
+            support::skip(&format!("the kernel keyring is not usable: {e}"));
+            return;
+        }
+    };
+    // The Secret Service answers that it does not have it; the kernel
+    // keyring does: found, not missing.
+    let auto = KeyringProvider::builder(&service, "store-key").build();
+    assert_eq!(auto.load(&key.id()).unwrap().id(), key.id());
+    assert_eq!(auto.info().kind, ProviderKind::KernelKeyring);
+    // A key neither holds is missing, and the Secret Service is chosen.
+    let fresh = KeyringProvider::builder(&service, "store-key").build();
+    assert!(fresh.load(&random_id()).unwrap_err().is_not_found());
+    assert_eq!(fresh.info().kind, ProviderKind::SecretService);
+    kernel.delete(&key.id()).unwrap();
 }

@@ -6,8 +6,8 @@
 //! limit. Two stores under one service never share an item, and a new item's
 //! name is new by construction, so creating a key never overwrites one.
 //! Items of the earlier layout (`<name>` and, during a rotation,
-//! `<name>.next`) are still read, and deleted only when they hold the very
-//! key that is being retired.
+//! `<name>.next`) are still read when they hold the key a file names, and
+//! never deleted: stores of that layout shared them.
 //!
 //! Every call runs on a helper thread and is abandoned after the configured
 //! timeout, because Secret Service activation is known to hang for minutes;
@@ -284,35 +284,48 @@ impl KeyringProvider {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs `task` on the chosen keyring; on Linux "auto" before the first
-    /// answer, on the Secret Service when it answers at all (found, not
-    /// found, malformed, locked), else on the kernel keyring.
+    /// Runs `task` on the chosen keyring. On Linux "auto", before the first
+    /// answer: the Secret Service first, and the kernel keyring where the
+    /// key may also be:
     ///
-    /// A key that the kernel keyring does not hold while the Secret Service
-    /// did not answer is not missing: it may be in the Secret Service, so
-    /// the answer is the Secret Service's unavailability, and nothing is
-    /// chosen yet.
+    /// - the Secret Service does not answer (no service, a timeout): a key
+    ///   found in (or, for a new key, stored in) the kernel keyring chooses
+    ///   it; anything else is the Secret Service's unavailability, because
+    ///   the key may well be in the Secret Service that did not answer;
+    /// - the Secret Service answers that it does not have the key: a key made
+    ///   while it did not answer lives in the kernel keyring, so that is
+    ///   asked too before the key is reported missing.
     fn run(&self, task: Task) -> Result<Outcome> {
         if let Some(concrete) = self.chosen() {
             return self.run_on(concrete, task);
         }
         let first = self.run_on(Concrete::SecretService, task.clone());
-        let fall_back = matches!(
-            &first,
+        match &first {
             Err(Error::Unavailable {
                 reason: UnavailableReason::NoService | UnavailableReason::TimedOut(_),
                 ..
-            })
-        );
-        if !fall_back {
-            self.choose(Concrete::SecretService);
-            return first;
-        }
-        match self.run_on(Concrete::Kernel, task) {
-            Err(Error::Unavailable { .. } | Error::NotFound { .. }) => first,
-            other => {
-                self.choose(Concrete::Kernel);
-                other
+            }) => match self.run_on(Concrete::Kernel, task) {
+                Ok(outcome) => {
+                    self.choose(Concrete::Kernel);
+                    Ok(outcome)
+                }
+                Err(_) => first,
+            },
+            Err(Error::NotFound { .. }) if !matches!(task, Task::Create) => {
+                match self.run_on(Concrete::Kernel, task) {
+                    Ok(outcome) => {
+                        self.choose(Concrete::Kernel);
+                        Ok(outcome)
+                    }
+                    Err(_) => {
+                        self.choose(Concrete::SecretService);
+                        first
+                    }
+                }
+            }
+            _ => {
+                self.choose(Concrete::SecretService);
+                first
             }
         }
     }
@@ -387,37 +400,12 @@ impl Inner {
                     Err(Error::NotFound { .. }) => {}
                     other => return other,
                 }
-                // The earlier layout: the key the file names, else the
-                // service's one current key (which the store then reports as
-                // the wrong key), else not found.
-                let mut other_key = None;
+                // The earlier layout: the item that holds the key the file
+                // names, if one does. Any other key there is not this
+                // store's: the key is missing.
                 for legacy in self.naming.legacy() {
                     match call(&legacy, &Op::Load) {
                         Ok(Outcome::Key(key)) if key.id() == *id => return Ok(Outcome::Key(key)),
-                        Ok(outcome) => {
-                            other_key.get_or_insert(outcome);
-                        }
-                        Err(Error::NotFound { .. } | Error::Malformed { .. }) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-                other_key.ok_or_else(|| Error::NotFound {
-                    location: item.location(concrete),
-                })
-            }
-            Task::Delete(id) => {
-                let item = self.naming.for_key(id);
-                match call(&item, &Op::Delete) {
-                    Err(Error::NotFound { .. }) => {}
-                    other => return other,
-                }
-                // An item of the earlier layout is deleted only when it holds
-                // this very key: another store of the service may own it.
-                for legacy in self.naming.legacy() {
-                    match call(&legacy, &Op::Load) {
-                        Ok(Outcome::Key(key)) if key.id() == *id => {
-                            return call(&legacy, &Op::Delete);
-                        }
                         Ok(_) | Err(Error::NotFound { .. } | Error::Malformed { .. }) => {}
                         Err(e) => return Err(e),
                     }
@@ -426,6 +414,11 @@ impl Inner {
                     location: item.location(concrete),
                 })
             }
+            // Only the key's own item. An item of the earlier layout is
+            // never deleted: stores of that layout under one service shared
+            // it (the second store reused the first one's key), so another
+            // store may still need it.
+            Task::Delete(id) => call(&self.naming.for_key(id), &Op::Delete),
         }
     }
 }
@@ -453,7 +446,7 @@ impl KeyProvider for KeyringProvider {
     }
 
     /// Reads the item `<name>.<id>`; for a store of the earlier layout, the
-    /// item `<name>` (or `<name>.next`) when it holds that key.
+    /// item `<name>` (or `<name>.next`) when it holds that very key.
     fn load(&self, id: &KeyId) -> Result<Key> {
         self.run(Task::Load(*id)).and_then(|o| self.key_from(o))
     }
@@ -464,8 +457,9 @@ impl KeyProvider for KeyringProvider {
         self.run(Task::Create).and_then(|o| self.key_from(o))
     }
 
-    /// Deletes the item `<name>.<id>`, or the earlier layout's item that
-    /// holds exactly this key.
+    /// Deletes the item `<name>.<id>`, and nothing else: an item of the
+    /// earlier layout holding this key is left in place (`NotFound`), since
+    /// stores of that layout under one service shared their key.
     fn delete(&self, id: &KeyId) -> Result<()> {
         self.run(Task::Delete(*id)).map(drop)
     }
