@@ -201,7 +201,63 @@ impl FileStore {
         Ok(())
     }
 
+    /// Every directory above the store's must be safe too, as OpenSSH's
+    /// `StrictModes` requires: each symbolic link on the way belongs to the
+    /// user or root, and each directory (with links resolved) belongs to the
+    /// user or root and is not writable by others, unless it is sticky (as
+    /// `/tmp` is: others cannot move or delete what is not theirs there).
+    fn check_ancestors(&self) -> Result<()> {
+        if self.shared_directory {
+            return Ok(());
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let me = rustix::process::geteuid().as_raw();
+            let literal = std::path::absolute(&self.dir)
+                .map_err(|e| Error::io("inspect the directory", &self.dir, e))?;
+            for at in literal.ancestors() {
+                match fs::symlink_metadata(at) {
+                    Ok(meta)
+                        if meta.file_type().is_symlink() && meta.uid() != me && meta.uid() != 0 =>
+                    {
+                        return Err(Error::Unsafe {
+                            path: at.to_path_buf(),
+                            reason: format!(
+                                "it is a symbolic link of user {}, who could point it elsewhere",
+                                meta.uid()
+                            ),
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            let Ok(resolved) = fs::canonicalize(&self.dir) else {
+                // Not there yet: the parts that are there are checked as
+                // they are created.
+                return Ok(());
+            };
+            for at in resolved.ancestors().skip(1) {
+                let meta =
+                    fs::metadata(at).map_err(|e| Error::io("inspect the directory", at, e))?;
+                let sticky = meta.mode() & 0o1000 != 0;
+                if (meta.uid() != me && meta.uid() != 0) || (meta.mode() & 0o022 != 0 && !sticky) {
+                    return Err(Error::Unsafe {
+                        path: at.to_path_buf(),
+                        reason: format!(
+                            "a directory above the store belongs to user {} with mode {:04o}; another user could replace the store's directory (FileStore::with_shared_directory allows it)",
+                            meta.uid(),
+                            meta.mode() & 0o7777
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn ensure_dir(&self) -> Result<()> {
+        self.check_ancestors()?;
         match fs::metadata(&self.dir) {
             Ok(meta) if meta.is_dir() => self.check_dir(&meta),
             Ok(_) => Err(Error::Io {
@@ -210,25 +266,45 @@ impl FileStore {
                 source: io::Error::other("not a directory"),
             }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let mut builder = fs::DirBuilder::new();
-                builder.recursive(true);
-                #[cfg(unix)]
-                std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-                builder
-                    .create(&self.dir)
-                    .map_err(|e| Error::io("create the directory", &self.dir, e))?;
-                // The new directory's entry in its parent must survive a
-                // power loss too, or the first write lands in a directory
-                // that is gone after the crash.
-                if let Some(parent) = self.dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    sync_dir(parent)?;
-                }
+                self.create_dirs()?;
+                self.check_ancestors()?;
                 let meta = fs::metadata(&self.dir)
                     .map_err(|e| Error::io("inspect the directory", &self.dir, e))?;
                 self.check_dir(&meta)
             }
             Err(e) => Err(Error::io("inspect the directory", &self.dir, e)),
         }
+    }
+
+    /// Creates the store's directory and every missing one above it, each
+    /// 0700, and fsyncs each one's parent, so that the first file in them
+    /// survives a power loss (an entry in a directory that was never synced
+    /// can vanish with it).
+    fn create_dirs(&self) -> Result<()> {
+        let absolute = std::path::absolute(&self.dir)
+            .map_err(|e| Error::io("create the directory", &self.dir, e))?;
+        let mut missing = Vec::new();
+        for at in absolute.ancestors() {
+            match fs::symlink_metadata(at) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => missing.push(at.to_path_buf()),
+                _ => break,
+            }
+        }
+        for dir in missing.iter().rev() {
+            let mut builder = fs::DirBuilder::new();
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            match builder.create(dir) {
+                Ok(()) => {}
+                // Another process made it first.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => continue,
+                Err(e) => return Err(Error::io("create the directory", dir, e)),
+            }
+            if let Some(parent) = dir.parent() {
+                sync_dir(parent)?;
+            }
+        }
+        Ok(())
     }
 
     /// Opens (creating 0600) and exclusively locks the lock file, polling
@@ -320,6 +396,7 @@ impl FileStore {
         }
         Self::check_kind(&self.path)?;
         if let Ok(meta) = fs::metadata(&self.dir) {
+            self.check_ancestors()?;
             self.check_dir(&meta)?;
         }
         // Opened without following a link and without blocking, in case

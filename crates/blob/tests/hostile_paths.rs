@@ -234,3 +234,48 @@ fn modification_times_are_never_in_the_future() {
         assert!(modified <= now, "write {i}: {modified:?} is after {now:?}");
     }
 }
+
+#[test]
+fn a_directory_above_the_store_that_others_can_write_to_is_refused_unless_sticky() {
+    let dir = TempDir::new("ancestor");
+    let open = dir.path().join("open");
+    fs::create_dir(&open).unwrap();
+    fs::create_dir(open.join("mine")).unwrap();
+    fs::set_permissions(open.join("mine"), fs::Permissions::from_mode(0o700)).unwrap();
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+    let store = FileStore::new(open.join("mine").join("store.sealed"));
+    match write(&store, b"x") {
+        Err(Error::Unsafe { path, .. }) => assert_eq!(path, open),
+        other => panic!("{other:?}"),
+    }
+    assert!(fs::read_dir(open.join("mine")).unwrap().next().is_none());
+    // Sticky, as /tmp is: others cannot move what is not theirs.
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o1777)).unwrap();
+    write(&store, b"x").unwrap();
+    assert_eq!(store.read().unwrap().unwrap().bytes(), b"x");
+}
+
+#[test]
+fn a_symbolic_link_of_another_user_on_the_way_to_the_store_is_refused() {
+    let Some(nobody) = other_user() else {
+        return;
+    };
+    let dir = TempDir::new("linkpath");
+    let real = dir.path().join("real");
+    fs::create_dir(&real).unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(nobody), None).unwrap();
+    let store = FileStore::new(link.join("store.sealed"));
+    match write(&store, b"x") {
+        Err(Error::Unsafe { path, reason }) => {
+            assert_eq!(path, link);
+            assert!(reason.contains("symbolic link"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(fs::read_dir(&real).unwrap().next().is_none());
+    // The user's own link is followed as any path is.
+    std::os::unix::fs::lchown(&link, Some(0), None).unwrap();
+    write(&store, b"x").unwrap();
+}

@@ -139,10 +139,26 @@ impl From<keyseal_migrate::Error> for Failure {
     fn from(e: keyseal_migrate::Error) -> Self {
         match e {
             keyseal_migrate::Error::Store(e) => e.into(),
-            e @ (keyseal_migrate::Error::Read { .. } | keyseal_migrate::Error::Search { .. }) => {
+            keyseal_migrate::Error::Read { source, .. }
+            | keyseal_migrate::Error::Search { source, .. }
+                if source.unavailable_reason().is_none() =>
+            {
                 Self {
                     code: 5,
-                    message: format!("{e}. The legacy keyring did not answer; nothing changed."),
+                    message: format!(
+                        "the legacy keyring answered with something keyseal cannot use ({source}); nothing changed."
+                    ),
+                }
+            }
+            e @ (keyseal_migrate::Error::Read { .. } | keyseal_migrate::Error::Search { .. }) => {
+                let detail = std::error::Error::source(&e)
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                Self {
+                    code: 5,
+                    message: format!(
+                        "{e} ({detail}). The legacy keyring is not usable (locked, denied or failing); nothing changed."
+                    ),
                 }
             }
             e @ keyseal_migrate::Error::NotMigratable { .. } => Self {

@@ -36,7 +36,7 @@ pub(crate) fn secret(limit: usize, what: &str) -> Result<Zeroizing<Vec<u8>>, Fai
         let read = chunk.get(..n).unwrap_or_default();
         if buf.len().saturating_add(read.len()) > limit {
             return Err(Failure::io(format!(
-                "{what} on standard input is longer than {limit} bytes, the most this store takes; nothing was stored"
+                "{what} on standard input is longer than {limit} bytes (the store file's size limit); nothing was stored"
             )));
         }
         if buf.capacity() - buf.len() < read.len() {

@@ -156,6 +156,11 @@ enum Command {
         /// An item holding a JSON array of the per-secret names.
         #[arg(long, value_name = "ITEM")]
         index_item: Option<String>,
+        /// An item holding the legacy application's own key material: never
+        /// read as a secret, moved or deleted (repeat for several; the
+        /// presets name their applications' key items already).
+        #[arg(long, value_name = "ITEM")]
+        key_item: Vec<String>,
         /// A known application's layout.
         #[arg(long, value_enum)]
         preset: Option<Preset>,
@@ -195,7 +200,7 @@ enum RecoveryAction {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Preset {
-    /// docker-agent: service docker-agent-oauth, bundle oauth:tokens, items oauth:URL, index oauth:_index.
+    /// docker-agent: service docker-agent-oauth, bundle oauth:tokens, items oauth:URL, index oauth:_index; its key item oauth:encryption-key is left alone.
     DockerAgent,
     /// goose: service goose, bundle secrets.
     Goose,
@@ -258,14 +263,24 @@ fn show_recovery_key(key: &RecoveryKey) -> Result<(), Failure> {
     })
 }
 
-/// A failure after a recovery key was shown: that key is not in use.
-fn not_in_use(failure: Failure) -> Failure {
+/// A failure after a recovery key was shown: that key is not in use, except
+/// when the file was written and only its durability is unconfirmed.
+fn recovery_failed(e: keyseal::Error) -> Failure {
+    let written = matches!(
+        e,
+        keyseal::Error::Storage {
+            source: keyseal_blob::Error::NotDurable { .. }
+        }
+    );
+    let failure = Failure::from(e);
+    let what = if written {
+        "The recovery key shown above IS in the file now (only the disk's confirmation failed): keep it."
+    } else {
+        "The recovery key shown above is NOT in use; the store still opens with the previous one."
+    };
     Failure {
         code: failure.code,
-        message: format!(
-            "{} The recovery key shown above is NOT in use; the store still opens with the previous one.",
-            failure.message
-        ),
+        message: format!("{} {what}", failure.message),
     }
 }
 
@@ -377,9 +392,7 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>) -> Result<(), Failure> {
                  manager: it opens the store without the keyring, and it is not shown again."
             ));
             show_recovery_key(&key)?;
-            store
-                .enable_recovery_with(&key)
-                .map_err(|e| not_in_use(e.into()))?;
+            store.enable_recovery_with(&key).map_err(recovery_failed)?;
         }
         Command::Recovery {
             action: RecoveryAction::Disable,
@@ -413,18 +426,24 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>) -> Result<(), Failure> {
             store
                 .recover_with(&key, replacement.as_ref())
                 .map_err(|e| match replacement {
-                    Some(_) => not_in_use(e.into()),
+                    Some(_) => recovery_failed(e),
                     None => e.into(),
                 })?;
-            output::note(&format!(
-                "{location} is open again with a fresh key in the keyring."
-            ));
+            output::note(&match cli.keys {
+                Keys::Keyring => {
+                    format!("{location} is open again with a fresh key in the keyring.")
+                }
+                Keys::Env => {
+                    format!("{location} is open again, sealed for the key in KEYSEAL_KEY.")
+                }
+            });
         }
         Command::Migrate {
             from_service,
             bundle_item,
             item_prefix,
             index_item,
+            key_item,
             preset,
             dry_run,
             strict,
@@ -446,6 +465,9 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>) -> Result<(), Failure> {
             }
             if index_item.is_some() {
                 layout.index_item.clone_from(index_item);
+            }
+            for item in key_item {
+                layout = layout.with_key_item(item.clone());
             }
             let options = Options::raw().dry_run(*dry_run).strict(*strict);
             let report =

@@ -203,6 +203,37 @@ struct Known {
 struct Worker {
     child: Child,
     reader: std::thread::JoinHandle<()>,
+    /// Everything the worker wrote to stderr (a panic says why it died).
+    stderr: std::thread::JoinHandle<String>,
+    /// Operations this worker acknowledged in its life.
+    acked: Arc<Mutex<usize>>,
+}
+
+impl Worker {
+    /// Kills the worker (SIGKILL) and reaps it; an error when it had already
+    /// exited by itself, which no worker does unless an operation failed.
+    fn kill(mut self, id: usize) -> Result<usize, String> {
+        let exited = self.child.try_wait().unwrap();
+        if exited.is_none() {
+            self.child.kill().unwrap();
+        }
+        self.child.wait().unwrap();
+        self.reader.join().unwrap();
+        let stderr = self.stderr.join().unwrap_or_default();
+        let acked = *self.acked.lock().unwrap();
+        match exited {
+            None => Ok(acked),
+            Some(status) => Err(format!(
+                "worker {id} died by itself ({status}) before its kill: {}",
+                stderr
+                    .lines()
+                    .rev()
+                    .take(12)
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            )),
+        }
+    }
 }
 
 fn spawn_worker(
@@ -219,12 +250,20 @@ fn spawn_worker(
         .env("KEYSEAL_TEST_SERVICE", service)
         .env("KEYSEAL_TEST_WORKER", id.to_string())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .stderr(Stdio::piped());
     if let Some(l) = legacy {
         cmd.env("KEYSEAL_TEST_LEGACY", l);
     }
     let mut child = cmd.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
+    let mut stderr_pipe = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr_pipe, &mut text);
+        text
+    });
+    let acked = Arc::new(Mutex::new(0usize));
+    let mine = Arc::clone(&acked);
     let (known, acks, migrated) = (Arc::clone(known), Arc::clone(acks), Arc::clone(migrated));
     let reader = std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -232,6 +271,9 @@ fn spawn_worker(
             // `begin` hidden there once made landed first operations look
             // like lost updates.
             let words: Vec<&str> = child_line(&line).split(' ').collect();
+            if words.first() == Some(&"ack") {
+                *mine.lock().unwrap() += 1;
+            }
             let mut k = known.lock().unwrap();
             match words.as_slice() {
                 ["begin", "set", name, value] => k
@@ -263,7 +305,12 @@ fn spawn_worker(
             }
         }
     });
-    Worker { child, reader }
+    Worker {
+        child,
+        reader,
+        stderr,
+        acked,
+    }
 }
 
 /// Checks the store against what was acknowledged; returns the violations.
@@ -362,6 +409,9 @@ fn torture_crash() {
             legacy_tokens.insert(format!("m{i}"), value);
         }
     }
+    if !has_ss {
+        keyseal_testkit::skip("no D-Bus session: the crash torture runs without migrations");
+    }
     let legacy_arg = has_ss.then_some(legacy.as_str());
     let dir = Dir::new("crash");
     let path = dir.store();
@@ -378,15 +428,18 @@ fn torture_crash() {
         .collect();
     let verifier = crash_store(&path, &service);
     let mut kills = 0;
+    let mut idle_lives = 0usize;
     let mut violations = Vec::new();
     let started = Instant::now();
     while kills < kills_wanted {
         std::thread::sleep(Duration::from_micros(2_000 + rng.below(30_000)));
         let id = rng.below(4) as usize;
-        if let Some(mut w) = workers[id].take() {
-            w.child.kill().unwrap(); // SIGKILL
-            w.child.wait().unwrap();
-            w.reader.join().unwrap();
+        if let Some(w) = workers[id].take() {
+            match w.kill(id) {
+                Ok(0) => idle_lives += 1,
+                Ok(_) => {}
+                Err(died) => violations.push(died),
+            }
             kills += 1;
             let snapshot = known.lock().unwrap().clone();
             let prefix = format!("w{id}-");
@@ -422,11 +475,18 @@ fn torture_crash() {
             ));
         }
     }
-    for w in workers.iter_mut().filter_map(Option::take) {
-        let mut w = w;
-        w.child.kill().unwrap();
-        w.child.wait().unwrap();
-        w.reader.join().unwrap();
+    for (id, w) in workers.iter_mut().enumerate() {
+        if let Some(w) = w.take()
+            && let Err(died) = w.kill(id)
+        {
+            violations.push(died);
+        }
+    }
+    // Workers that make no progress would pass every other check.
+    if idle_lives * 2 > kills {
+        violations.push(format!(
+            "{idle_lives} of {kills} worker lives acknowledged no operation"
+        ));
     }
     let snapshot = known.lock().unwrap().clone();
     violations.extend(verify(
@@ -447,7 +507,7 @@ fn torture_crash() {
         kills - violations.len().min(kills),
         violations.len(),
         &format!(
-            "SIGKILLs across 4 writers; {acked} acknowledged operations checked; {:.0} s",
+            "SIGKILLs across 4 writers, each checked alive before its kill; {acked} acknowledged operations checked ({idle_lives} lives acknowledged none); {:.0} s",
             started.elapsed().as_secs_f64()
         ),
     );
@@ -614,17 +674,32 @@ fn keyseal_cli(store: &Path) -> Command {
         .env("KEYSEAL_KEYS", "env")
         .env("KEYSEAL_KEY", KEY)
         .env("KEYSEAL_LOCK_TIMEOUT", "2")
+        .env(
+            "XDG_STATE_HOME",
+            std::env::temp_dir().join("keyseal-test-state"),
+        )
         .env_remove("KEYSEAL_SERVICE")
         .env_remove("KEYSEAL_CONTEXT");
     cmd
 }
 
-/// Runs get and set on whatever is at `store`; returns a problem, if any:
-/// a success, a panic, an unexpected exit code, or a changed file.
+/// What is at `path`, as far as a check may look without blocking: the
+/// bytes of a regular file (or of a link's target), the kind of anything
+/// else.
+fn state_of(path: &Path) -> Option<Result<Vec<u8>, String>> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    if meta.is_file() || (meta.file_type().is_symlink() && path.is_file()) {
+        Some(std::fs::read(path).map_err(|e| e.to_string()))
+    } else {
+        Some(Err(format!("{:?}", meta.file_type())))
+    }
+}
+
+/// Runs get, set and list on whatever is at `store`; returns a problem, if
+/// any: a success, a panic, a hang (60 s), an unexpected exit code, or a
+/// changed file.
 fn hostile(store: &Path, allowed: &[i32]) -> Option<String> {
-    let before = std::fs::symlink_metadata(store)
-        .ok()
-        .map(|_| std::fs::read(store).ok());
+    let before = state_of(store);
     for args in [&["get", "a"][..], &["set", "b"], &["list"]] {
         let mut cmd = keyseal_cli(store);
         cmd.args(args)
@@ -634,6 +709,15 @@ fn hostile(store: &Path, allowed: &[i32]) -> Option<String> {
         let mut child = cmd.spawn().unwrap();
         // `get` and `list` do not read their input: a broken pipe is fine.
         let _ = child.stdin.take().unwrap().write_all(b"new");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Some(format!("{args:?} hung"));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let out = child.wait_with_output().unwrap();
         let code = out.status.code().unwrap_or(-1);
         let err = String::from_utf8_lossy(&out.stderr);
@@ -643,10 +727,7 @@ fn hostile(store: &Path, allowed: &[i32]) -> Option<String> {
         if !allowed.contains(&code) {
             return Some(format!("{args:?} exited {code}: {err}"));
         }
-        let after = std::fs::symlink_metadata(store)
-            .ok()
-            .map(|_| std::fs::read(store).ok());
-        if after != before {
+        if state_of(store) != before {
             return Some(format!("{args:?} changed the file"));
         }
     }
@@ -721,22 +802,66 @@ fn torture_hostile_files() {
     check(
         None,
         "a directory where the file should be".to_owned(),
-        &[6],
+        &[3],
     );
     std::fs::remove_dir(&path).unwrap();
+    assert!(
+        Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap()
+            .success()
+    );
+    check(None, "a FIFO where the file should be".to_owned(), &[3]);
+    std::fs::remove_file(&path).unwrap();
+    let socket = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    check(None, "a socket where the file should be".to_owned(), &[3]);
+    drop(socket);
+    std::fs::remove_file(&path).unwrap();
     let elsewhere = dir.0.join("elsewhere");
     std::fs::write(&elsewhere, &good).unwrap();
     std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
     check(
         None,
         "a symbolic link where the file should be".to_owned(),
-        &[6],
+        &[3],
     );
     assert_eq!(
         std::fs::read(&elsewhere).unwrap(),
         good,
         "the link's target changed"
     );
+    // A FIFO where the lock should be, beside a good store.
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, &good).unwrap();
+    let lock = dir.0.join("store.sealed.lock");
+    let _ = std::fs::remove_file(&lock);
+    assert!(
+        Command::new("mkfifo")
+            .arg(&lock)
+            .status()
+            .unwrap()
+            .success()
+    );
+    tried += 1;
+    let mut set = keyseal_cli(&path);
+    set.args(["set", "b"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped());
+    let out = set.output().unwrap();
+    if out.status.code() != Some(3) || std::fs::read(&path).unwrap() != good {
+        problems.push(format!(
+            "a FIFO where the lock should be: exit {:?}: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    std::fs::remove_file(&lock).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    tried += 1;
+    if let Some(p) = hostile(Path::new("/dev/null"), &[3]) {
+        problems.push(format!("a device as the store: {p}"));
+    }
     for p in problems.iter().take(10) {
         println!("PROBLEM: {p}");
     }
@@ -745,7 +870,7 @@ fn torture_hostile_files() {
         tried,
         tried - problems.len(),
         0,
-        "every bit flip and truncation of a real store, garbage, 4 GiB header, empty file, directory, symlink; get/set/list each: typed error, no panic, file unchanged",
+        "every bit flip and truncation of a real store, garbage, 4 GiB header, empty file, directory, FIFO, socket, device, symlink, a FIFO as the lock; get/set/list each: typed error at once (exit 3), no panic, no hang, file unchanged",
     );
     assert!(problems.is_empty());
 }
@@ -1033,5 +1158,267 @@ fn torture_faults() {
         tried - problems.len(),
         0,
         "no space (64 KiB tmpfs), read-only file system, a lock held by a stopped process, the lock released when its holder dies",
+    );
+}
+
+// ----- many stores in one keyring service, rotated under contention -----
+
+/// One store of the shared-service torture, by its index.
+fn shared_store(dir: &Path, index: usize, service: &str) -> Store {
+    crash_store(&dir.join(format!("s{index}")).join("store.sealed"), service)
+}
+
+const SHARED_STORES: usize = 3;
+
+#[test]
+#[ignore = "child process of torture_shared_service"]
+fn child_shared_worker() {
+    if !is_child() {
+        return;
+    }
+    let dir = PathBuf::from(std::env::var("KEYSEAL_TEST_PATH").unwrap());
+    let service = std::env::var("KEYSEAL_TEST_SERVICE").unwrap();
+    let me: u64 = std::env::var("KEYSEAL_TEST_WORKER")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let ops: u64 = std::env::var("KEYSEAL_TEST_OPS").unwrap().parse().unwrap();
+    let stores: Vec<Store> = (0..SHARED_STORES)
+        .map(|i| shared_store(&dir, i, &service))
+        .collect();
+    let mut rng = Rng(me.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    for seq in 0..ops {
+        let index = rng.below(SHARED_STORES as u64) as usize;
+        let store = &stores[index];
+        if rng.below(100) < 70 || store.status().generation.is_none() {
+            let name = format!("w{me}-n{}", rng.below(3));
+            let value = format!("w{me}-{seq}");
+            store.set_bytes(&name, value.as_bytes()).unwrap();
+            println!("ack set {index} {name} {value}");
+        } else {
+            store.rotate_key().unwrap();
+            println!("ack rotate {index}");
+        }
+    }
+}
+
+#[test]
+#[ignore = "run by cargo xtask torture"]
+fn torture_shared_service() {
+    let ops = if quick() { 40 } else { 400 };
+    let workers = 4;
+    let service = unique("shared");
+    let dir = Dir::new("shared");
+    let started = Instant::now();
+    let children: Vec<Child> = (0..workers)
+        .map(|id| {
+            child("child_shared_worker")
+                .env("KEYSEAL_TEST_PATH", &dir.0)
+                .env("KEYSEAL_TEST_SERVICE", &service)
+                .env("KEYSEAL_TEST_WORKER", id.to_string())
+                .env("KEYSEAL_TEST_OPS", ops.to_string())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut last: BTreeMap<(usize, String), String> = BTreeMap::new();
+    let mut rotations = 0;
+    let mut problems = Vec::new();
+    for (id, c) in children.into_iter().enumerate() {
+        let out = c.wait_with_output().unwrap();
+        if !out.status.success() {
+            problems.push(format!(
+                "worker {id} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .rev()
+                    .take(12)
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            ));
+        }
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            match child_line(line).split(' ').collect::<Vec<_>>().as_slice() {
+                ["ack", "set", index, name, value] => {
+                    last.insert(
+                        (index.parse().unwrap(), (*name).to_owned()),
+                        (*value).to_owned(),
+                    );
+                }
+                ["ack", "rotate", _] => rotations += 1,
+                _ => {}
+            }
+        }
+    }
+    let mut tried = 0;
+    for ((index, name), value) in &last {
+        tried += 1;
+        let store = shared_store(&dir.0, *index, &service);
+        match store.get_bytes(name) {
+            Ok(Some(v)) if v.expose_secret() == value.as_bytes() => {}
+            other => problems.push(format!("store {index} {name}: {other:?}, wanted {value}")),
+        }
+    }
+    // One key per store, none left over and none shared.
+    let ids: BTreeSet<_> = (0..SHARED_STORES)
+        .filter_map(|i| shared_store(&dir.0, i, &service).status().key_id)
+        .collect();
+    let kernel_keys = Command::new("keyctl")
+        .args(["rlist", "@u"])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .filter(|serial| {
+                    Command::new("keyctl")
+                        .args(["rdescribe", serial])
+                        .output()
+                        .is_ok_and(|d| {
+                            String::from_utf8_lossy(&d.stdout)
+                                .contains(&format!("keyseal:{service}:"))
+                        })
+                })
+                .count()
+        })
+        .unwrap_or(0);
+    if ids.len() != SHARED_STORES || kernel_keys != SHARED_STORES {
+        problems.push(format!(
+            "{} distinct store keys and {kernel_keys} kernel keys for {SHARED_STORES} stores",
+            ids.len()
+        ));
+    }
+    for p in problems.iter().take(10) {
+        println!("PROBLEM: {p}");
+    }
+    report(
+        "shared service",
+        tried,
+        tried - problems.len().min(tried),
+        problems.len(),
+        &format!(
+            "{workers} processes x {ops} sets and rotations over {SHARED_STORES} stores in one keyring service ({rotations} rotations); every acknowledged value read back, one key per store; {:.0} s",
+            started.elapsed().as_secs_f64()
+        ),
+    );
+    keyseal_testkit::remove_kernel_keys(&service);
+}
+
+// ----- SIGKILL while a recovery key is being changed -----
+
+/// The recovery key id the file at `path` names, from its header.
+fn named_recovery(path: &Path) -> Option<keyseal::KeyId> {
+    Store::builder(MemoryKeyProvider::new(), FileStore::new(path), CONTEXT)
+        .build()
+        .status()
+        .recovery_key_id
+}
+
+#[test]
+#[ignore = "run by cargo xtask torture"]
+fn torture_recovery_kill() {
+    let rounds = if quick() { 30 } else { 300 };
+    let dir = Dir::new("recovery-kill");
+    let path = dir.store();
+    seed_store(&path);
+    let out = keyseal_cli(&path)
+        .args(["recovery", "enable"])
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut current = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let mut rng = Rng::seeded("recovery kill");
+    let mut problems = Vec::new();
+    let mut changed = 0;
+    let started = Instant::now();
+    for round in 0..rounds {
+        let rotate = rng.below(2) == 0;
+        let mut cmd = keyseal_cli(&path);
+        if rotate {
+            cmd.args(["recover", "--rotate-recovery"]);
+        } else {
+            cmd.args(["recovery", "enable"]);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let _ = child.stdin.take().unwrap().write_all(current.as_bytes());
+        let mut stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut stdout, &mut text);
+            text
+        });
+        // The command takes a few milliseconds: most kills land inside it.
+        std::thread::sleep(Duration::from_micros(rng.below(6_000)));
+        let _ = child.kill(); // SIGKILL, at any point
+        let status = child.wait().unwrap();
+        let printed = reader.join().unwrap();
+        // Only a key printed whole, with its newline, reached anyone.
+        let shown: Vec<keyseal::RecoveryKey> = printed
+            .split_inclusive('\n')
+            .filter(|l| l.ends_with('\n'))
+            .filter_map(|l| keyseal::RecoveryKey::parse(l.trim()).ok())
+            .collect();
+        let before = keyseal::RecoveryKey::parse(&current).unwrap().id();
+        let named = named_recovery(&path);
+        match named {
+            Some(id) if id == before => {}
+            Some(id) => match shown.iter().find(|k| k.id() == id) {
+                Some(k) => {
+                    current = k.to_text().to_string();
+                    changed += 1;
+                }
+                None => problems.push(format!(
+                    "round {round}: the file names recovery key {id}, which was never shown whole (exit {status})"
+                )),
+            },
+            None => problems.push(format!("round {round}: the file names no recovery key")),
+        }
+        // The store still opens with its key.
+        let out = keyseal_cli(&path).args(["get", "a"]).output().unwrap();
+        if out.stdout != b"token" {
+            problems.push(format!(
+                "round {round}: the store does not open: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    // The key last shown still recovers the store.
+    let mut recover = keyseal_cli(&path);
+    recover
+        .args(["recover"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut c = recover.spawn().unwrap();
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(current.as_bytes())
+        .unwrap();
+    let out = c.wait_with_output().unwrap();
+    if !out.status.success() {
+        problems.push(format!(
+            "the recovery key last shown does not recover the store: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    for p in problems.iter().take(10) {
+        println!("PROBLEM: {p}");
+    }
+    report(
+        "recovery kill",
+        rounds,
+        rounds - problems.len().min(rounds),
+        problems.len(),
+        &format!(
+            "SIGKILL at a random moment of `recovery enable` and `recover --rotate-recovery`; the file names the previous key or one shown whole ({changed} changes landed); {:.0} s",
+            started.elapsed().as_secs_f64()
+        ),
     );
 }

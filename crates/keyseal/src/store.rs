@@ -228,6 +228,9 @@ struct Inner {
     /// (again only if another process rotated it). The mutex is held during
     /// the provider call so concurrent first uses make one call.
     kek: Mutex<Option<Arc<Key>>>,
+    /// A key made for a new file whose write has not yet succeeded: taken
+    /// back if the write fails (see [`Store::settle_new_file`]).
+    fresh: Mutex<Option<KeyId>>,
     state: Mutex<State>,
 }
 
@@ -308,6 +311,7 @@ impl StoreBuilder {
                 on_unavailable: self.on_unavailable,
                 marks: self.marks,
                 kek: Mutex::new(None),
+                fresh: Mutex::new(None),
                 state: Mutex::new(State::default()),
             }),
         }
@@ -384,8 +388,19 @@ fn to_json<T: Serialize + ?Sized>(name: &str, value: &T) -> Result<Zeroizing<Vec
 impl Store {
     /// The common case: the key in the OS keyring (Linux: Secret Service if
     /// it answers, else the kernel keyring; macOS keychain; Windows
-    /// Credential Manager) under `service` with item name `store-key`, the
-    /// sealed file at `path`, and `service` as the context string.
+    /// Credential Manager) under `service`, in the item `store-key.<key id>`,
+    /// the sealed file at `path`, `service` as the context string, and
+    /// rollback marks in the user's state directory
+    /// ([`RollbackMarks::in_state_dir`]).
+    ///
+    /// On Linux without a Secret Service (a headless server, a container, an
+    /// ssh session without a desktop) a new store's key goes to the kernel
+    /// keyring, which forgets it at reboot: the store then opens only with a
+    /// recovery key ([`Store::enable_recovery`], kept off the machine). A
+    /// headless service should rather be given its key from outside (an
+    /// environment variable from the service manager's credentials or a
+    /// mounted secret: [`EnvKeyProvider`](keyseal_keys::EnvKeyProvider) with
+    /// [`Store::builder`]).
     ///
     /// Nothing is touched until the first operation. See
     /// [`default_path`](crate::default_path) for a per-application path.
@@ -601,13 +616,20 @@ impl Store {
 
     /// Whether the entry `name` exists, reading only the index: no value is
     /// decrypted. A store with no file has none, and the key provider is
-    /// not touched.
+    /// not touched. Like [`status`](Self::status), it only looks: no policy
+    /// acts on an error (nothing is quarantined, nothing switches to memory)
+    /// and no rollback mark is written, so a dry run can use it.
     ///
     /// # Errors
     /// As [`get_bytes`](Self::get_bytes).
     pub fn contains(&self, name: &str) -> Result<bool> {
         check_name(name)?;
-        self.read_op(|bundle, _| Ok(bundle.is_some_and(|b| b.entries.contains_key(name))))
+        if let Some(found) = self.in_degraded(|d| Ok(d.bundle.entries.contains_key(name))) {
+            return found;
+        }
+        Ok(self
+            .current_with(false)?
+            .is_some_and(|loaded| loaded.bundle.entries.contains_key(name)))
     }
 
     /// Why the store keeps entries in memory only
@@ -834,6 +856,12 @@ impl Store {
     /// The current file, decrypted, from the cache when it is unchanged.
     /// `None` when there is no file; the key provider is not touched then.
     fn current(&self) -> Result<Option<Arc<Loaded>>> {
+        self.current_with(true)
+    }
+
+    /// [`current`](Self::current); `record_mark`: whether a newer version
+    /// seen here may update the rollback mark on disk.
+    fn current_with(&self, record_mark: bool) -> Result<Option<Arc<Loaded>>> {
         let inner = &self.inner;
         let Some(version) = inner.blob.version().map_err(Error::from_blob)? else {
             return Ok(None);
@@ -870,11 +898,15 @@ impl Store {
             inner.blob.location(),
             loaded.generation
         );
-        self.remember(&loaded);
+        self.remember_with(&loaded, record_mark);
         Ok(Some(loaded))
     }
 
     fn remember(&self, loaded: &Arc<Loaded>) {
+        self.remember_with(loaded, true);
+    }
+
+    fn remember_with(&self, loaded: &Arc<Loaded>, record_mark: bool) {
         let key_id = loaded.envelope.key_id(StanzaKind::Primary);
         let changed = {
             let mut state = self.state_with_mark();
@@ -893,7 +925,7 @@ impl Store {
                 })
                 .then(|| state.lineage.clone())
         };
-        if let (Some(lineage), Some(marks)) = (changed, &self.inner.marks) {
+        if let (Some(lineage), Some(marks), true) = (changed, &self.inner.marks, record_mark) {
             marks.save(&self.inner.blob.location(), &lineage);
         }
     }
@@ -1078,12 +1110,33 @@ impl Store {
             None => {
                 let kek = provider.create().map_err(Error::from_key)?;
                 tracing::debug!("created the store's key in {}", provider.info().location);
+                *lock(&self.inner.fresh) = Some(kek.id());
                 kek
             }
         };
         let kek = Arc::new(kek);
         *lock(&self.inner.kek) = Some(Arc::clone(&kek));
         Ok(kek)
+    }
+
+    /// After a write that may have made a new file: when it failed, the key
+    /// made for that file is deleted again, unless a file names it after all
+    /// (a write that landed although it reported an error), so a failed
+    /// first write leaves no keyring item behind.
+    pub(super) fn settle_new_file<R>(&self, result: Result<R>) -> Result<R> {
+        let fresh = lock(&self.inner.fresh).take();
+        if let (Err(_), Some(id)) = (&result, fresh)
+            && !self.file_names(id)
+        {
+            if let Err(e) = self.inner.provider.delete(&id) {
+                tracing::warn!("the unused key {id} is left in the keyring: {e}");
+            }
+            let mut cached = lock(&self.inner.kek);
+            if cached.as_ref().is_some_and(|k| k.id() == id) {
+                *cached = None;
+            }
+        }
+        result
     }
 
     /// One locked read-modify-write of the file.
@@ -1154,8 +1207,8 @@ impl Store {
                     Ok(Some((Some(bytes), (r, Some(written)))))
                 },
             )
-            .map_err(Error::from_blob)?;
-        self.finish(outcome)
+            .map_err(Error::from_blob);
+        self.settle_new_file(outcome.and_then(|o| self.finish(o)))
     }
 }
 

@@ -32,11 +32,11 @@ fn provider(service: &str) -> KeyringProvider {
 #[test]
 fn rotating_one_store_of_the_earlier_layout_keeps_the_key_another_store_shares() {
     let service = support::unique("legacy-layout");
-    if let Err(e) = provider(&service).load(&Key::generate().unwrap().id()) {
-        if !e.is_not_found() {
-            support::skip(&format!("no Secret Service answers: {e}"));
-            return;
-        }
+    if let Err(e) = provider(&service).load(&Key::generate().unwrap().id())
+        && !e.is_not_found()
+    {
+        support::skip(&format!("no Secret Service answers: {e}"));
+        return;
     }
     // The earlier layout: one item, and two stores sealed with its key.
     let shared = Key::generate().unwrap();

@@ -548,3 +548,70 @@ fn recovery_after_the_secret_service_item_is_deleted_reads_every_entry() {
     );
     provider().delete(&new_key).unwrap();
 }
+
+#[test]
+fn a_first_write_that_fails_takes_its_new_key_back() {
+    let parts = parts();
+    parts.1.fail_write_on(1);
+    let store = store_of(&parts);
+    assert!(store.set("a", "b").is_err());
+    assert!(
+        parts.0.key_ids().is_empty(),
+        "a key no file names was left in the provider"
+    );
+    // The next try makes its own key, and it stays.
+    store.set("a", "b").unwrap();
+    assert_eq!(
+        parts.0.key_ids(),
+        store.status().key_id.into_iter().collect::<Vec<_>>()
+    );
+    // A write that lands but reports failure keeps its key: the file names it.
+    let landed = self::parts();
+    landed.1.fail_after_write_on(1);
+    assert!(store_of(&landed).enable_recovery().is_err());
+    let named = store_of(&landed).status().key_id.unwrap();
+    assert!(landed.0.holds(&named));
+}
+
+#[test]
+fn replacing_a_recovery_key_replaces_the_data_key() {
+    let parts = parts();
+    let store = store_of(&parts);
+    fill(&store);
+    store.enable_recovery().unwrap();
+    let before = data_key_of(&parts, &parts.1.read().unwrap().unwrap().into_bytes());
+    let second = store.enable_recovery().unwrap();
+    let after = data_key_of(&parts, &parts.1.read().unwrap().unwrap().into_bytes());
+    assert_ne!(
+        before, after,
+        "the old recovery key still unwraps the data key"
+    );
+    assert_eq!(store.status().recovery_key_id, Some(second.id()));
+    assert_all_entries(&store_of(&parts), "after replacing the recovery key");
+}
+
+#[test]
+fn recovery_asks_for_the_files_key_first_and_creates_nothing_when_the_keyring_does_not_answer() {
+    let parts = parts();
+    let store = store_of(&parts);
+    fill(&store);
+    let recovery = store.enable_recovery().unwrap();
+    let before = parts.1.read().unwrap().unwrap().into_bytes();
+    let creates = parts.0.calls(Operation::Create);
+    let loads = parts.0.calls(Operation::Load);
+    parts.0.fail_unavailable_on(
+        Operation::Load,
+        loads + 1,
+        keyseal::keys::UnavailableReason::NoService,
+    );
+    match store_of(&parts).recover(&recovery, false) {
+        Err(Error::KeyringUnavailable { .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        parts.0.calls(Operation::Create),
+        creates,
+        "a key was created"
+    );
+    assert_eq!(parts.1.read().unwrap().unwrap().into_bytes(), before);
+}

@@ -437,3 +437,16 @@ fn a_transaction_changes_several_entries_in_one_write_or_none() {
     store.reload().unwrap();
     assert_eq!(store.list().unwrap(), ["b"]);
 }
+
+#[test]
+fn contains_only_looks_no_policy_acts_on_what_it_finds() {
+    let dir = TempDir::new("contains");
+    std::fs::write(dir.file(), b"not a keyseal file").unwrap();
+    let provider = Arc::new(MemoryKeyProvider::new());
+    let store = file_store(&provider, &dir)
+        .on_unreadable(OnUnreadable::Quarantine)
+        .build();
+    assert!(matches!(store.contains("a"), Err(Error::NotAStore { .. })));
+    assert!(store.status().quarantined.is_empty());
+    assert_eq!(std::fs::read(dir.file()).unwrap(), b"not a keyseal file");
+}

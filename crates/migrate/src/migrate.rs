@@ -263,6 +263,9 @@ struct Collected {
     per_item: BTreeMap<String, String>,
     /// Whether the index item exists.
     index_exists: bool,
+    /// Per-item items that could not be read, with why: left in place, and
+    /// so is the index that lists them.
+    unread: Vec<(String, String)>,
 }
 
 /// What every keyseal key record starts with (`keyseal-keys`' item format).
@@ -305,7 +308,20 @@ fn collect(source: &dyn LegacySource, layout: &Layout, options: &Options) -> Res
     let mut out = Collected::default();
     let mut taken = BTreeSet::new();
 
-    if let Some(bundle_item) = &layout.bundle_item
+    for control in [&layout.bundle_item, &layout.index_item]
+        .into_iter()
+        .flatten()
+        .filter(|item| layout.is_key_item(item))
+    {
+        out.skipped.push((
+            control.clone(),
+            "the application's own key item; key material is never migrated".to_owned(),
+        ));
+    }
+    if let Some(bundle_item) = layout
+        .bundle_item
+        .as_ref()
+        .filter(|i| !layout.is_key_item(i))
         && let Some(bytes) = read(source, layout, bundle_item)?
     {
         let malformed = || Error::Malformed {
@@ -326,7 +342,10 @@ fn collect(source: &dyn LegacySource, layout: &Layout, options: &Options) -> Res
 
     if let Some(prefix) = &layout.item_prefix {
         let mut names = BTreeSet::new();
-        if let Some(index_item) = &layout.index_item
+        if let Some(index_item) = layout
+            .index_item
+            .as_ref()
+            .filter(|i| !layout.is_key_item(i))
             && let Some(bytes) = read(source, layout, index_item)?
         {
             out.index_exists = true;
@@ -360,8 +379,15 @@ fn collect(source: &dyn LegacySource, layout: &Layout, options: &Options) -> Res
                 ));
                 continue;
             }
-            let Some(bytes) = read(source, layout, &item)? else {
-                continue; // listed in the index, but gone
+            // One item that cannot be read (locked by itself, ambiguous,
+            // a platform error) stays where it is and blocks nothing else.
+            let bytes = match source.read(&layout.service, &item) {
+                Ok(Some(bytes)) => bytes,
+                Ok(None) => continue, // listed in the index, but gone
+                Err(e) => {
+                    out.unread.push((item, format!("could not be read: {e}")));
+                    continue;
+                }
             };
             if bytes.starts_with(KEY_RECORD_PREFIX) {
                 out.skipped.push((
@@ -410,21 +436,31 @@ pub fn migrate(
         }
         Err(e) => return Err(e),
     };
-    if options.strict && !collected.not_converted.is_empty() {
+    if options.strict && !(collected.not_converted.is_empty() && collected.unread.is_empty()) {
         return Err(Error::NotMigratable {
-            entries: collected.not_converted,
+            entries: collected
+                .not_converted
+                .into_iter()
+                .chain(collected.unread)
+                .collect(),
         });
     }
     let mut report = Report {
         dry_run: options.dry_run,
-        not_converted: collected.not_converted.clone(),
+        not_converted: collected
+            .not_converted
+            .iter()
+            .chain(&collected.unread)
+            .cloned()
+            .collect(),
         skipped: collected.skipped.clone(),
         ..Report::default()
     };
     let nothing_there = collected.candidates.is_empty()
         && collected.per_item.is_empty()
         && collected.bundle_names.is_none()
-        && !collected.index_exists;
+        && !collected.index_exists
+        && collected.unread.is_empty();
     if nothing_there {
         return Ok(report);
     }
@@ -514,7 +550,10 @@ pub fn migrate(
             }
         }
     };
-    let mut all_per_item_gone = true;
+    let mut all_per_item_gone = collected.unread.is_empty();
+    for (item, _) in &collected.unread {
+        report.kept.push(item.clone());
+    }
     for (item, name) in &collected.per_item {
         if stored.contains(name) {
             all_per_item_gone &= delete(item, &mut report);

@@ -206,3 +206,51 @@ fn a_store_in_memory_only_never_lets_migration_delete_a_legacy_item() {
         assert!(!dir.file().exists());
     }
 }
+
+#[test]
+fn an_item_that_cannot_be_read_stays_and_blocks_nothing_else() {
+    let source = MemorySource::new();
+    source.insert(SERVICE, "tok:a", b"A");
+    source.insert(SERVICE, "tok:b", b"B");
+    source.insert(SERVICE, "tok:index", br#"["a","b"]"#);
+    source.fail_read("tok:b");
+    let layout = Layout::new(SERVICE)
+        .with_item_prefix("tok:")
+        .with_index_item("tok:index");
+    let store = memory_store();
+    let report = migrate(&store, &source, &layout, &Options::raw()).unwrap();
+    assert_eq!(report.moved, ["a"]);
+    assert_eq!(report.not_converted.len(), 1, "{report:?}");
+    assert_eq!(report.not_converted[0].0, "tok:b");
+    // b and the index that lists it stay; a moved and its item is gone.
+    assert_eq!(source.names(SERVICE), ["tok:b", "tok:index"]);
+    source.heal();
+    let again = migrate(&store, &source, &layout, &Options::raw()).unwrap();
+    assert_eq!(again.moved, ["b"]);
+    assert!(
+        source.names(SERVICE).is_empty(),
+        "{:?}",
+        source.names(SERVICE)
+    );
+}
+
+#[test]
+fn a_custom_layout_protects_the_key_items_it_names_even_as_a_bundle_item() {
+    let source = MemorySource::new();
+    source.insert(SERVICE, "oauth:encryption-key", &[9u8; 32]);
+    source.insert(SERVICE, "oauth:https://x.example", b"{}");
+    let layout = Layout::new(SERVICE)
+        .with_item_prefix("oauth:")
+        .with_bundle_item("oauth:encryption-key")
+        .with_key_item("oauth:encryption-key");
+    let report = migrate(&memory_store(), &source, &layout, &Options::raw()).unwrap();
+    assert_eq!(report.moved, ["https://x.example"]);
+    assert!(
+        report
+            .skipped
+            .iter()
+            .all(|(item, _)| item == "oauth:encryption-key"),
+        "{report:?}"
+    );
+    assert_eq!(source.names(SERVICE), ["oauth:encryption-key"]);
+}

@@ -1,14 +1,17 @@
 //! Key lifecycle: rotation and recovery (`docs/DESIGN.md`, "Rotation and
 //! recovery").
 //!
-//! Every change of key follows the same crash-safe order, all under the
-//! store's lock:
+//! Every change of key follows the same crash-safe order, the first two
+//! steps under the store's lock:
 //!
 //! 1. **create**: a new key goes to a keyring item of its own (named by its
 //!    id), beside the old one;
 //! 2. **rewrite**: the file is resealed for the new key and replaced
 //!    atomically;
-//! 3. **retire**: the old key's item is deleted, and only that item.
+//! 3. **retire**: after the lock is released, the old key's item is
+//!    deleted, and only that item, once the file on disk no longer names it
+//!    (every writer reads the file under the lock and loads the key it
+//!    names, so no writer can still be about to use the old key).
 //!
 //! A crash before 2 leaves the old file, the old key, and an unused new
 //! item; after 2, the file opens with the new key, and the old item is left
@@ -59,10 +62,11 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::NoStore`] when there is no file; any error of opening the
-    /// file; [`Error::Key`] with `ReadOnly` for a provider that cannot hold a
-    /// second key (the environment provider); [`Error::LockTimeout`],
-    /// [`Error::Storage`]. On error the file opens as before (with the old or,
-    /// if the rewrite landed, the staged key).
+    /// file; [`Error::Key`] with `ReadOnly` for a provider that cannot create
+    /// a key (the environment provider); [`Error::LockTimeout`],
+    /// [`Error::Storage`]. On error the file opens as before, with the old
+    /// key, or with the new one when the rewrite landed but its durability
+    /// was not confirmed (`NotDurable`).
     pub fn rotate_key(&self) -> Result<Rotation> {
         let inner = &self.inner;
         let mut created: Option<Arc<Key>> = None;
@@ -123,14 +127,34 @@ impl Store {
     /// As [`Store::set_bytes`]. On error the file still names the previous
     /// recovery key (or none).
     pub fn enable_recovery_with(&self, recovery: &RecoveryKey) -> Result<()> {
-        let context = self.inner.context.clone();
+        let inner = &self.inner;
         self.edit_envelope(true, &mut |envelope| {
+            if envelope.key_id(StanzaKind::Recovery).is_some() {
+                // Replacing a recovery key: a new data key too, so the old
+                // recovery key opens nothing written from now on.
+                *envelope = self.fresh_envelope(envelope)?;
+            }
             envelope
-                .set_stanza(StanzaKind::Recovery, recovery.key(), &context)
+                .set_stanza(StanzaKind::Recovery, recovery.key(), &inner.context)
                 .map_err(|source| Error::Seal { source })?;
             Ok(true)
         })?;
         Ok(())
+    }
+
+    /// An envelope with a new data key for the key that opened `envelope`
+    /// (cached when the file was opened), and no recovery stanza.
+    fn fresh_envelope(&self, envelope: &Envelope) -> Result<Envelope> {
+        let inner = &self.inner;
+        let primary = envelope.key_id(StanzaKind::Primary);
+        let kek = lock(&inner.kek)
+            .clone()
+            .filter(|k| Some(k.id()) == primary)
+            .ok_or(Error::Internal {
+                reason: "the file was opened without caching its key",
+            })?;
+        Envelope::new(envelope.algorithm(), &kek, &inner.context)
+            .map_err(|source| Error::Seal { source })
     }
 
     /// Checks, without changing anything or touching the key provider,
@@ -157,20 +181,11 @@ impl Store {
     /// # Errors
     /// As [`Store::set_bytes`].
     pub fn disable_recovery(&self) -> Result<bool> {
-        let inner = &self.inner;
         self.edit_envelope(false, &mut |envelope| {
             if envelope.key_id(StanzaKind::Recovery).is_none() {
                 return Ok(false);
             }
-            let primary = envelope.key_id(StanzaKind::Primary);
-            let kek = lock(&inner.kek)
-                .clone()
-                .filter(|k| Some(k.id()) == primary)
-                .ok_or(Error::Internal {
-                    reason: "the file was opened without caching its key",
-                })?;
-            *envelope = Envelope::new(envelope.algorithm(), &kek, &inner.context)
-                .map_err(|source| Error::Seal { source })?;
+            *envelope = self.fresh_envelope(envelope)?;
             Ok(true)
         })
     }
@@ -219,7 +234,19 @@ impl Store {
                 // to a new key) takes the file as it is; others get a new key.
                 let new_kek = match inner.provider.given() {
                     Some(given) => Arc::new(given.map_err(Error::from_key)?),
-                    None => self.create_kek(&mut created)?,
+                    None => {
+                        // Ask for the file's key first: that settles which
+                        // keyring answers (on Linux "auto"), so the new key
+                        // never lands in a fallback keyring because the
+                        // right one was slow to answer.
+                        if let Some(old) = previous_key_id {
+                            match inner.provider.load(&old) {
+                                Ok(_) | Err(keyseal_keys::Error::NotFound { .. }) => {}
+                                Err(e) => return Err(Error::from_key(e)),
+                            }
+                        }
+                        self.create_kek(&mut created)?
+                    }
                 };
                 let seal_error = |source| Error::Seal { source };
                 let envelope = match new_recovery {
@@ -286,7 +313,7 @@ impl Store {
 
     /// Whether the file on disk now names `key_id` in any stanza. Unsure
     /// (unreadable) counts as yes: a key is kept rather than risked.
-    fn file_names(&self, key_id: KeyId) -> bool {
+    pub(super) fn file_names(&self, key_id: KeyId) -> bool {
         match self.inner.blob.read() {
             Ok(None) => false,
             Ok(Some(snapshot)) => SealedFile::parse(snapshot.bytes())
@@ -378,8 +405,8 @@ impl Store {
                     self.seal_written(&Arc::new(envelope), bundle, generation)?;
                 Ok((Some(bytes), (true, Some(written))))
             })
-            .map_err(Error::from_blob)?;
-        self.finish(outcome)
+            .map_err(Error::from_blob);
+        self.settle_new_file(outcome.and_then(|o| self.finish(o)))
     }
 
     /// Seals `bundle` under `envelope` as the generation after `generation`.
