@@ -55,7 +55,8 @@ pub enum Error {
     ReadOnly {
         /// Where the key lives.
         location: String,
-        /// The refused operation: `create` or `delete`.
+        /// The refused operation: `create` or `delete` (the store's rotation
+        /// says `create` too: a read-only provider cannot rotate).
         operation: &'static str,
     },
 

@@ -53,14 +53,14 @@ impl AsyncStore {
         self.run(move |s| s.get(&name)).await
     }
 
-    /// [`Store::set`]. The value is serialized before the blocking work starts.
+    /// [`Store::set`]. The value is serialized before the blocking work
+    /// starts, into an exactly sized zeroizing buffer (as [`Store::set`]
+    /// does), so no growing buffer leaves copies of it behind.
     ///
     /// # Errors
     /// As [`Store::set`].
     pub async fn set<T: Serialize + ?Sized>(&self, name: &str, value: &T) -> Result<()> {
-        let json = Zeroizing::new(
-            serde_json::to_vec(value).map_err(|e| Error::value(name, "encoded", &e))?,
-        );
+        let json = crate::store::to_json(name, value)?;
         self.set_bytes(name, &json).await
     }
 

@@ -64,14 +64,16 @@ pub enum Error {
         reason: String,
     },
 
-    /// The file was written by a newer keyseal.
+    /// The file says it was written by a newer keyseal (or its version field
+    /// is damaged: the version cannot be authenticated before it is
+    /// understood). It is left untouched.
     #[error(
-        "{path} uses {what} {found}, newer than this build supports ({supported}); upgrade keyseal"
+        "{path} uses {what} {found}, newer than this build supports ({supported}); upgrade keyseal (if no newer keyseal wrote it, the file is damaged); it is left untouched"
     )]
     UnsupportedVersion {
         /// The file.
         path: String,
-        /// Which version: `format version`, `algorithm` or `bundle version`.
+        /// Which version: `format version`, `index version` or `bundle version`.
         what: &'static str,
         /// The version found.
         found: u16,
@@ -242,16 +244,12 @@ impl Error {
                 found,
                 supported,
             },
-            S::UnknownAlgorithm { id } => Self::UnsupportedVersion {
+            // Every format version names its algorithms; an id the version
+            // does not know is damage, not a newer file.
+            S::UnknownAlgorithm { id } => Self::Corrupt {
                 path,
-                what: "algorithm",
-                found: u16::from(id),
-                supported: u16::from(
-                    keyseal_seal::Algorithm::ALL
-                        .iter()
-                        .map(|a| a.id())
-                        .max()
-                        .unwrap_or(0),
+                reason: format!(
+                    "its header names algorithm {id}, which no keyseal format version defines"
                 ),
             },
             S::Malformed { reason } => Self::Corrupt {

@@ -67,6 +67,6 @@ pub use crate::paths::{config_dir, default_path, state_dir};
 pub use crate::recovery::RecoveryKey;
 pub use crate::store::{
     EntryInfo, MAX_NAME_LEN, OnKeyringUnavailable, OnUnreadable, Quarantined, RollbackMarks,
-    Rotation, Status, Store, StoreBuilder, Transaction, validate_name,
+    Rotation, Status, Store, StoreBuilder, Transaction, json_bytes, validate_name,
 };
 pub use keyseal_seal::{Algorithm, ExposeSecret, KeyId, SecretSlice};

@@ -367,7 +367,19 @@ pub fn validate_name(name: &str) -> Result<()> {
 }
 
 /// Serializes `value` as JSON into an exactly sized, zeroizing buffer.
-fn to_json<T: Serialize + ?Sized>(name: &str, value: &T) -> Result<Zeroizing<Vec<u8>>> {
+pub(crate) fn to_json<T: Serialize + ?Sized>(name: &str, value: &T) -> Result<Zeroizing<Vec<u8>>> {
+    json_bytes(value).map_err(|e| Error::value(name, "encoded", &e))
+}
+
+/// Serializes `value` as compact JSON into a buffer of exactly its size that
+/// is zeroized on drop: the text is measured first, so the buffer never
+/// grows and no freed copy of a secret is left behind (`serde_json::to_vec`
+/// reallocates as it goes).
+///
+/// # Errors
+/// `serde_json`'s error when `value` cannot be serialized (its message can
+/// quote the value: show its category only).
+pub fn json_bytes<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Zeroizing<Vec<u8>>> {
     struct Count(usize);
     impl std::io::Write for Count {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -379,9 +391,9 @@ fn to_json<T: Serialize + ?Sized>(name: &str, value: &T) -> Result<Zeroizing<Vec
         }
     }
     let mut count = Count(0);
-    serde_json::to_writer(&mut count, value).map_err(|e| Error::value(name, "encoded", &e))?;
+    serde_json::to_writer(&mut count, value)?;
     let mut out = Zeroizing::new(Vec::with_capacity(count.0));
-    serde_json::to_writer(&mut *out, value).map_err(|e| Error::value(name, "encoded", &e))?;
+    serde_json::to_writer(&mut *out, value)?;
     Ok(out)
 }
 

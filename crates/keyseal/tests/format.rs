@@ -192,3 +192,124 @@ fn every_bit_flip_of_a_small_version_2_store_is_caught_and_never_read_as_a_value
     }
     assert_eq!(caught, good.len() * 8);
 }
+
+/// What a version-2 file with one byte flipped at `at` reads as.
+fn read_with_flip(dir: &TempDir, good: &[u8], at: usize) -> Result<Option<String>, Error> {
+    let mut bytes = good.to_vec();
+    bytes[at] ^= 0x01;
+    std::fs::write(dir.file(), &bytes).unwrap();
+    store(dir).get::<String>("a")
+}
+
+#[test]
+fn each_kind_of_damage_reads_as_its_own_error() {
+    let dir = TempDir::new("byteclass");
+    let s = store(&dir);
+    s.set("a", "x").unwrap();
+    s.set("b", "y").unwrap();
+    let good = std::fs::read(dir.file()).unwrap();
+    let file = SealedFile::parse(&good).unwrap();
+    let records = file.records();
+    // AES-256-GCM: stanzas of 65 + 12 bytes from offset 21.
+    let key_id = 22..38;
+    let stanza_nonce = 38..50;
+    let wrapped = 50..98;
+    let index_nonce = 98..110;
+    type Check = fn(&Result<Option<String>, Error>) -> bool;
+    let classes: [(&str, std::ops::Range<usize>, Check); 11] = [
+        ("magic", 0..8, |r| matches!(r, Err(Error::NotAStore { .. }))),
+        ("format version", 9..10, |r| {
+            matches!(
+                r,
+                Err(Error::UnsupportedVersion {
+                    what: "format version",
+                    ..
+                })
+            )
+        }),
+        ("algorithm id", 10..11, |r| {
+            matches!(r, Err(Error::Corrupt { .. }))
+        }),
+        ("flags", 11..12, |r| matches!(r, Err(Error::Corrupt { .. }))),
+        ("generation", 12..20, |r| {
+            matches!(r, Err(Error::Tampered { .. }))
+        }),
+        ("stanza key id", key_id, |r| {
+            matches!(r, Err(Error::KeyMissing { .. }))
+        }),
+        ("stanza nonce", stanza_nonce, |r| {
+            matches!(r, Err(Error::Tampered { .. }))
+        }),
+        ("wrapped key", wrapped, |r| {
+            matches!(r, Err(Error::Tampered { .. }))
+        }),
+        ("index nonce", index_nonce, |r| {
+            matches!(r, Err(Error::Tampered { .. }))
+        }),
+        // Record "a" comes first; reading it fails, as it must.
+        ("record", records.start..records.start + 1, |r| {
+            matches!(r, Err(Error::Tampered { .. }))
+        }),
+        ("index", good.len() - 20..good.len(), |r| {
+            matches!(r, Err(Error::Tampered { .. }))
+        }),
+    ];
+    for (class, range, expected) in classes {
+        for at in range {
+            let result = read_with_flip(&dir, &good, at);
+            assert!(expected(&result), "{class} (byte {at}): {result:?}");
+        }
+    }
+    // Truncated and extended.
+    for bytes in [&good[..good.len() - 1], &[&good[..], b"x"].concat()[..]] {
+        std::fs::write(dir.file(), bytes).unwrap();
+        let result = store(&dir).get::<String>("a");
+        assert!(matches!(result, Err(Error::Corrupt { .. })), "{result:?}");
+    }
+    std::fs::write(dir.file(), &good).unwrap();
+    assert_eq!(
+        store(&dir).get::<String>("a").unwrap().as_deref(),
+        Some("x")
+    );
+}
+
+#[test]
+fn another_applications_file_reads_as_a_missing_key_a_wrong_key_or_tampered() {
+    let dir = TempDir::new("foreign");
+    let theirs = Key::generate().unwrap();
+    Store::builder(
+        MemoryKeyProvider::given(theirs.duplicate()),
+        FileStore::new(dir.file()),
+        "com.other.app",
+    )
+    .build()
+    .set("a", "theirs")
+    .unwrap();
+    // Our keyring has no key of that id.
+    assert!(matches!(
+        store(&dir).get::<String>("a"),
+        Err(Error::KeyMissing { .. })
+    ));
+    // Our given key is another.
+    let given = Store::builder(
+        MemoryKeyProvider::given(Key::generate().unwrap()),
+        FileStore::new(dir.file()),
+        CONTEXT,
+    )
+    .build();
+    assert!(matches!(
+        given.get::<String>("a"),
+        Err(Error::WrongKey { .. })
+    ));
+    // The same key under another context.
+    let same_key = Store::builder(
+        MemoryKeyProvider::given(theirs),
+        FileStore::new(dir.file()),
+        CONTEXT,
+    )
+    .build();
+    assert!(matches!(
+        same_key.get::<String>("a"),
+        Err(Error::Tampered { .. })
+    ));
+}

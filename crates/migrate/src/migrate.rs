@@ -141,6 +141,7 @@ impl Options {
                 Ok(match value {
                     LegacyValue::Item(bytes) => Zeroizing::new(bytes.to_vec()),
                     LegacyValue::BundleJson(text) => match serde_json::from_slice::<String>(text) {
+                        // Moved, not copied, into the zeroizing buffer.
                         Ok(s) => Zeroizing::new(s.into_bytes()),
                         Err(_) => Zeroizing::new(text.to_vec()),
                     },
@@ -161,9 +162,7 @@ impl Options {
                 let decoded: T = serde_json::from_slice(bytes).map_err(|e| {
                     format!("does not decode as the application's type (JSON {:?} error at line {}, column {})", e.classify(), e.line(), e.column())
                 })?;
-                serde_json::to_vec(&decoded)
-                    .map(Zeroizing::new)
-                    .map_err(|_| "does not encode back to JSON".to_owned())
+                keyseal::json_bytes(&decoded).map_err(|_| "does not encode back to JSON".to_owned())
             }),
         }
     }
@@ -268,6 +267,31 @@ struct Collected {
     unread: Vec<(String, String)>,
 }
 
+/// JSON text without the whitespace between tokens (the form a bundle value
+/// is handed over in), into an exactly sized zeroizing buffer. The text is
+/// valid JSON already; only whitespace outside strings is dropped.
+fn compact_json(text: &[u8]) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(text.len()));
+    let (mut in_string, mut escaped) = (false, false);
+    for &byte in text {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                in_string = false;
+            }
+        } else if byte == b'"' {
+            in_string = true;
+        } else if byte.is_ascii_whitespace() {
+            continue;
+        }
+        out.push(byte);
+    }
+    out
+}
+
 /// What every keyseal key record starts with (`keyseal-keys`' item format).
 const KEY_RECORD_PREFIX: &[u8] = b"keyseal-key-v1:";
 
@@ -328,11 +352,14 @@ fn collect(source: &dyn LegacySource, layout: &Layout, options: &Options) -> Res
             item: bundle_item.clone(),
             expected: "a JSON object of name -> value",
         };
-        let object: serde_json::Map<String, serde_json::Value> =
+        // The values stay in the (zeroizing) item bytes: each is borrowed as
+        // its raw JSON text and compacted into a zeroizing buffer, never
+        // parsed into `serde_json::Value`s that would free unwiped copies.
+        let object: std::collections::BTreeMap<String, &serde_json::value::RawValue> =
             serde_json::from_slice(&bytes).map_err(|_| malformed())?;
         let mut names = Vec::with_capacity(object.len());
         for (name, value) in &object {
-            let text = Zeroizing::new(serde_json::to_vec(value).map_err(|_| malformed())?);
+            let text = compact_json(value.get().as_bytes());
             names.push(name.clone());
             taken.insert(name.clone());
             out.consider(name, LegacyValue::BundleJson(&text), options);

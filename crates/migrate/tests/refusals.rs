@@ -254,3 +254,24 @@ fn a_custom_layout_protects_the_key_items_it_names_even_as_a_bundle_item() {
     );
     assert_eq!(source.names(SERVICE), ["oauth:encryption-key"]);
 }
+
+#[test]
+fn bundle_values_move_as_compact_json_and_strings_keep_their_spaces() {
+    let source = MemorySource::new();
+    source.insert(
+        SERVICE,
+        "bundle",
+        b"{ \"obj\" : { \"t\" : 1 ,\n \"s\" : \"a b\\\" c\" } , \"str\" : \"plain value\" }",
+    );
+    let layout = Layout::new(SERVICE).with_bundle_item("bundle");
+    let store = memory_store();
+    migrate(&store, &source, &layout, &Options::raw()).unwrap();
+    assert_eq!(
+        store.get_bytes("obj").unwrap().unwrap().expose_secret(),
+        b"{\"t\":1,\"s\":\"a b\\\" c\"}"
+    );
+    assert_eq!(
+        store.get_bytes("str").unwrap().unwrap().expose_secret(),
+        b"plain value"
+    );
+}

@@ -14,10 +14,13 @@ pub(crate) const MAX_PLAINTEXT: usize = u32::MAX as usize - TAG_LEN;
 ///
 /// # Security notes
 /// - Nonces are 96 bits and drawn at random for every message. NIST limits a
-///   key to 2^32 messages with random 96-bit nonces; keyseal seals one
-///   message per write of the store under its data key (and one per key wrap
-///   under a key-encryption key), so a store would need four billion writes
-///   before its data key must change. Key rotation draws a new data key.
+///   key to 2^32 messages with random 96-bit nonces. A version-2 write seals
+///   two messages or more under the store's data key (the index, and a
+///   record for each value it writes; unchanged records are copied, not
+///   sealed again), and one per key wrap under a key-encryption key; so a
+///   store whose writes change one entry each reaches the limit after about
+///   two billion writes. A rotation without a recovery key, disabling or
+///   replacing the recovery key draw a new data key.
 /// - GCM is not key-committing: a ciphertext can in principle be crafted to
 ///   open under two chosen keys. keyseal does not rely on it: the file names
 ///   its key by a [`KeyId`](crate::KeyId) derived with HKDF, and each key
