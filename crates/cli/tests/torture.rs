@@ -23,9 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use keyseal::blob::FileStore;
-use keyseal::keys::{
-    Backend, EnvKeyProvider, KeyProvider, KeyringProvider, MemoryKeyProvider, Operation,
-};
+use keyseal::keys::{Backend, EnvKeyProvider, KeyProvider, KeyringProvider, MemoryKeyProvider};
 use keyseal::{Error, ExposeSecret, Store};
 use keyseal_testkit::{child, child_line, is_child, unique};
 
@@ -927,7 +925,15 @@ fn torture_hostile_keys() {
             tried += 1;
             let mut cmd = keyseal_cli(&path);
             if value.contains('\u{0}') {
-                cmd.env_remove("KEYSEAL_KEY");
+                // A NUL cannot be in the environment: feed bytes that are
+                // not UTF-8 at all instead.
+                use std::os::unix::ffi::OsStrExt;
+                cmd.env(
+                    "KEYSEAL_KEY",
+                    std::ffi::OsStr::from_bytes(
+                        b"\xff\xfe\x80AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                    ),
+                );
             } else {
                 cmd.env("KEYSEAL_KEY", value);
             }
@@ -1006,20 +1012,45 @@ fn torture_hostile_keys() {
             String::from_utf8_lossy(&out.stdout)
         ));
     }
-    // A locked keyring (injected: gnome-keyring would prompt).
+    // A real locked gnome-keyring collection, in a D-Bus session of its own
+    // (locking the shared one would lock it for everything after).
     tried += 1;
-    let locked = Arc::new(MemoryKeyProvider::new());
-    locked.fail_unavailable_on(Operation::Load, 1, keyseal::keys::UnavailableReason::Locked);
-    let store = Store::builder(Arc::clone(&locked), FileStore::new(&path), CONTEXT).build();
-    match store.set_bytes("a", b"x") {
-        Err(Error::KeyringUnavailable {
-            reason: keyseal::keys::UnavailableReason::Locked,
-            ..
-        }) => {}
-        other => problems.push(format!("locked keyring: {other:?}")),
-    }
-    if std::fs::read(&path).unwrap() != good {
-        problems.push("locked keyring: the file changed".to_owned());
+    let locked_dir = Dir::new("locked");
+    let script = r#"
+export XDG_DATA_HOME="$1"; shift
+eval "$(printf pw | gnome-keyring-daemon --unlock --components=secrets 2>/dev/null)"
+i=0
+until dbus-send --session --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q true; do
+  i=$((i+1)); [ "$i" -gt 100 ] && exit 97; sleep 0.1
+done
+exec "$@"
+"#;
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new("dbus-run-session")
+        .args(["--", "sh", "-c", script, "sh"])
+        .arg(&locked_dir.0)
+        .arg(&exe)
+        .args([
+            "child_locked_keyring",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("KEYSEAL_TEST_CHILD", "1")
+        .env("KEYSEAL_TEST_PATH", locked_dir.store())
+        .output()
+        .unwrap();
+    if !String::from_utf8_lossy(&out.stdout).contains("1 passed") {
+        problems.push(format!(
+            "locked keyring: {} {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .filter(|l| !l.contains("fd limit") && !l.contains("Prompter"))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        ));
     }
     for p in problems.iter().take(10) {
         println!("PROBLEM: {p}");
@@ -1029,8 +1060,58 @@ fn torture_hostile_keys() {
         tried,
         tried - problems.len(),
         0,
-        "malformed KEYSEAL_KEY values, wrong-length kernel keyring items, a keyring that never answers, a locked keyring: typed errors, nothing written",
+        "malformed KEYSEAL_KEY values (invalid UTF-8 among them), wrong-length kernel keyring items, a keyring that never answers, a real locked gnome-keyring collection: typed errors, nothing written",
     );
+}
+
+#[test]
+#[ignore = "child process of torture_hostile_keys, in a D-Bus session of its own"]
+fn child_locked_keyring() {
+    if !is_child() {
+        return;
+    }
+    let path = PathBuf::from(std::env::var("KEYSEAL_TEST_PATH").unwrap());
+    let service = unique("locked");
+    let open = || {
+        Store::builder(
+            KeyringProvider::builder(&service, "store-key")
+                .backend(Backend::SecretService)
+                .timeout(Duration::from_secs(10))
+                .build(),
+            FileStore::new(&path),
+            CONTEXT,
+        )
+        .build()
+    };
+    open().set_bytes("a", b"token").unwrap();
+    let good = std::fs::read(&path).unwrap();
+    let status = Command::new("dbus-send")
+        .args([
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.secrets",
+            "/org/freedesktop/secrets",
+            "org.freedesktop.Secret.Service.Lock",
+            "array:objpath:/org/freedesktop/secrets/collection/login",
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "could not lock the login collection");
+    // A new process opens the store: the collection is locked and nobody
+    // can answer the unlock prompt.
+    for result in [open().get_bytes("a").map(drop), open().set_bytes("a", b"x")] {
+        match result {
+            Err(Error::KeyringUnavailable {
+                reason:
+                    keyseal::keys::UnavailableReason::Locked
+                    | keyseal::keys::UnavailableReason::AccessDenied,
+                ..
+            }) => {}
+            other => panic!("a locked collection: {other:?}"),
+        }
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), good, "the file changed");
 }
 
 // ----- faults -----
@@ -1114,7 +1195,7 @@ fn torture_faults() {
             problems.push(format!("read-only: exit {code}: {err}"));
         }
     } else {
-        println!("SKIPPED no-space and read-only faults: they need root to mount a tmpfs");
+        keyseal_testkit::skip("the no-space and read-only faults need root to mount a tmpfs");
     }
     // A lock held by a stopped process.
     tried += 1;
