@@ -107,3 +107,41 @@ fn another_process_loads_the_same_key() {
     );
     provider.delete(&key.id()).unwrap();
 }
+
+#[test]
+fn the_kernel_key_is_readable_by_its_user_only() {
+    let Some((provider, service)) = provider("kperm") else {
+        return;
+    };
+    let key = provider.create().unwrap();
+    let description = format!("keyseal:{service}:store-key.{}", key.id());
+    let found = Command::new("keyctl")
+        .args(["search", "@u", "user", &description])
+        .output()
+        .unwrap();
+    let serial = String::from_utf8_lossy(&found.stdout).trim().to_owned();
+    let described = Command::new("keyctl")
+        .args(["rdescribe", &serial])
+        .output()
+        .unwrap();
+    // type;uid;gid;perm;description
+    let text = String::from_utf8_lossy(&described.stdout).into_owned();
+    let perm = text.split(';').nth(3).unwrap_or_default().to_owned();
+    // Possessor: everything; user: view, read, write, search, setattr;
+    // group and other: nothing.
+    assert_eq!(perm, "3f2f0000", "{text}");
+    if support::is_root() {
+        let other = Command::new("runuser")
+            .args(["-u", "nobody", "--", "keyctl", "print", &serial])
+            .output()
+            .unwrap();
+        assert!(
+            !other.status.success(),
+            "another user read the key: {}",
+            String::from_utf8_lossy(&other.stdout)
+        );
+    } else {
+        support::skip("needs root to try the key as another user");
+    }
+    provider.delete(&key.id()).unwrap();
+}

@@ -313,3 +313,45 @@ fn another_applications_file_reads_as_a_missing_key_a_wrong_key_or_tampered() {
         Err(Error::Tampered { .. })
     ));
 }
+
+#[test]
+fn records_swapped_between_entries_or_spliced_from_another_generation_are_tampered() {
+    let dir = TempDir::new("splice");
+    let s = store(&dir);
+    s.set("a", &value('a', 64)).unwrap();
+    s.set("b", &value('b', 64)).unwrap();
+    let older = std::fs::read(dir.file()).unwrap();
+    s.set("b", &value('c', 64)).unwrap();
+    let newer = std::fs::read(dir.file()).unwrap();
+    let records = SealedFile::parse(&newer).unwrap().records();
+    let half = records.start + (records.end - records.start) / 2;
+
+    // The two records swapped: same lengths, each under the other's name.
+    let mut swapped = newer.clone();
+    let (first, second) = (
+        newer[records.start..half].to_vec(),
+        newer[half..records.end].to_vec(),
+    );
+    swapped[records.start..records.start + second.len()].copy_from_slice(&second);
+    swapped[records.start + second.len()..records.end].copy_from_slice(&first);
+    std::fs::write(dir.file(), &swapped).unwrap();
+    for name in ["a", "b"] {
+        let result = store(&dir).get::<String>(name);
+        assert!(
+            matches!(result, Err(Error::Tampered { .. })),
+            "{name}: {result:?}"
+        );
+    }
+
+    // The records region of the older generation in the newer file.
+    let mut spliced = newer.clone();
+    spliced[records.clone()].copy_from_slice(&older[SealedFile::parse(&older).unwrap().records()]);
+    std::fs::write(dir.file(), &spliced).unwrap();
+    let result = store(&dir).get::<String>("b");
+    assert!(matches!(result, Err(Error::Tampered { .. })), "{result:?}");
+    let listing = store(&dir).list();
+    assert!(
+        matches!(listing, Err(Error::Tampered { .. })),
+        "{listing:?}"
+    );
+}

@@ -615,3 +615,185 @@ fn recovery_asks_for_the_files_key_first_and_creates_nothing_when_the_keyring_do
     );
     assert_eq!(parts.1.read().unwrap().unwrap().into_bytes(), before);
 }
+
+/// Where a failure is injected into a recovery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RecoveryFault {
+    ProbeFails,
+    CreateFails,
+    WriteFails,
+    WriteLandsButReportsFailure,
+}
+
+#[test]
+fn a_failure_at_any_step_of_a_recovery_loses_nothing_and_it_can_be_done_again() {
+    for fault in [
+        RecoveryFault::ProbeFails,
+        RecoveryFault::CreateFails,
+        RecoveryFault::WriteFails,
+        RecoveryFault::WriteLandsButReportsFailure,
+    ] {
+        let parts = parts();
+        let store = store_of(&parts);
+        fill(&store);
+        let recovery = store.enable_recovery().unwrap();
+        // The keyring forgets.
+        parts.0.delete(&store.status().key_id.unwrap()).unwrap();
+        let (loads, creates, writes) = (
+            parts.0.calls(Operation::Load),
+            parts.0.calls(Operation::Create),
+            parts.1.writes(),
+        );
+        match fault {
+            RecoveryFault::ProbeFails => parts.0.fail_unavailable_on(
+                Operation::Load,
+                loads + 1,
+                keyseal::keys::UnavailableReason::TimedOut(Duration::from_secs(5)),
+            ),
+            RecoveryFault::CreateFails => parts.0.fail_unavailable_on(
+                Operation::Create,
+                creates + 1,
+                keyseal::keys::UnavailableReason::Locked,
+            ),
+            RecoveryFault::WriteFails => parts.1.fail_write_on(writes + 1),
+            RecoveryFault::WriteLandsButReportsFailure => parts.1.fail_after_write_on(writes + 1),
+        }
+        let fresh = store_of(&parts);
+        assert!(
+            fresh.recover(&recovery, false).is_err(),
+            "{fault:?}: the recovery reported success"
+        );
+        let file_key = store_of(&parts).status().key_id.unwrap();
+        if fault == RecoveryFault::WriteLandsButReportsFailure {
+            // The new file is there and its key with it.
+            assert!(parts.0.holds(&file_key), "{fault:?}");
+            assert_all_entries(&store_of(&parts), &format!("{fault:?}"));
+        } else {
+            // Nothing changed, and no key no file names was left.
+            assert!(
+                parts.0.key_ids().is_empty(),
+                "{fault:?}: {:?}",
+                parts.0.key_ids()
+            );
+        }
+        // The recovery key still opens the store, and recovery completes.
+        store_of(&parts).recover(&recovery, false).unwrap();
+        assert_all_entries(&store_of(&parts), &format!("{fault:?}, recovered"));
+        assert_eq!(
+            parts.0.key_ids().len(),
+            1,
+            "{fault:?}: {:?}",
+            parts.0.key_ids()
+        );
+    }
+}
+
+#[test]
+fn a_reader_opening_the_old_file_while_another_process_rotates_reads_the_new_one() {
+    let parts = parts();
+    let writer = store_of(&parts);
+    fill(&writer);
+    let reader = store_of(&parts);
+    let loads = parts.0.calls(Operation::Load);
+    let guard = parts.0.block_on(Operation::Load, loads + 1);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = {
+        let reader = reader.clone();
+        std::thread::spawn(move || {
+            let value = reader.get::<String>("server-3");
+            tx.send(()).unwrap();
+            value
+        })
+    };
+    // The reader has read the old file and is loading its key.
+    while parts.0.calls(Operation::Load) == loads {
+        std::thread::yield_now();
+    }
+    assert!(rx.try_recv().is_err());
+    // Meanwhile the writer rotates completely: new key, new file, the old
+    // key's item deleted.
+    let rotation = writer.rotate_key().unwrap();
+    assert!(rotation.previous_key_retired);
+    guard.release();
+    let value = handle.join().unwrap();
+    assert_eq!(value.unwrap().as_deref(), Some("token-3"));
+    assert_all_entries(&reader, "the reader after the interleaved rotation");
+}
+
+#[test]
+#[ignore = "child process of a_recovery_killed_between_any_two_steps_loses_nothing"]
+fn child_recover() {
+    if !support::is_child() {
+        return;
+    }
+    let service = std::env::var("KEYSEAL_TEST_SERVICE").unwrap();
+    let path = std::env::var("KEYSEAL_TEST_PATH").unwrap();
+    let text = std::env::var("KEYSEAL_TEST_RECOVERY").unwrap();
+    let store = Store::builder(Pausing(kernel(&service)), FileStore::new(path), CONTEXT).build();
+    store
+        .recover(&RecoveryKey::parse(&text).unwrap(), false)
+        .unwrap();
+    println!("recovery done");
+}
+
+#[test]
+fn a_recovery_killed_between_any_two_steps_loses_nothing() {
+    let service = support::unique("killrec");
+    if let Err(e) = kernel(&service)
+        .load(&Key::generate().unwrap().id())
+        .map(drop)
+        .or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })
+    {
+        support::skip(&format!("the kernel keyring is not usable: {e}"));
+        return;
+    }
+    let dir = TempDir::new("killrec");
+    let path = dir.file();
+    let fresh = || Store::builder(kernel(&service), FileStore::new(&path), CONTEXT).build();
+    fill(&fresh());
+    let text = fresh().enable_recovery().unwrap().to_text().to_string();
+    for step in [
+        "before-create",
+        "created-before-rewrite",
+        "rewritten-before-retire",
+        "retired",
+    ] {
+        // The keyring forgets the store's key.
+        kernel(&service)
+            .delete(&fresh().status().key_id.unwrap())
+            .unwrap();
+        let mut child = support::child("child_recover")
+            .env("KEYSEAL_TEST_SERVICE", &service)
+            .env("KEYSEAL_TEST_PATH", &path)
+            .env("KEYSEAL_TEST_RECOVERY", &text)
+            .env("KEYSEAL_TEST_PAUSE_AT", step)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut paused = false;
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if support::child_line(&line) == format!("paused {step}") {
+                paused = true;
+                break;
+            }
+        }
+        assert!(paused, "the child never reached {step}");
+        child.kill().unwrap(); // SIGKILL, mid-recovery
+        child.wait().unwrap();
+        // Either the recovery landed and the keyring opens the store, or
+        // it did not and the recovery key still does.
+        let store = fresh();
+        match store.get::<String>("server-0") {
+            Ok(_) => {}
+            Err(Error::KeyMissing { .. }) => {
+                store
+                    .recover(&RecoveryKey::parse(&text).unwrap(), false)
+                    .unwrap();
+            }
+            Err(e) => panic!("killed at {step}: {e}"),
+        }
+        assert_all_entries(&fresh(), &format!("killed at {step}"));
+    }
+    support::remove_kernel_keys(&service);
+}

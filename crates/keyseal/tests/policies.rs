@@ -450,3 +450,85 @@ fn contains_only_looks_no_policy_acts_on_what_it_finds() {
     assert!(store.status().quarantined.is_empty());
     assert_eq!(std::fs::read(dir.file()).unwrap(), b"not a keyseal file");
 }
+
+/// A store file that cannot be used in one way or another, made at `dir`.
+fn damaged(dir: &TempDir, how: &str) -> Arc<MemoryKeyProvider> {
+    let provider = Arc::new(MemoryKeyProvider::new());
+    file_store(&provider, dir).build().set("a", "b").unwrap();
+    let mut bytes = std::fs::read(dir.file()).unwrap();
+    match how {
+        "key-missing" => return Arc::new(MemoryKeyProvider::new()),
+        "tampered" => *bytes.last_mut().unwrap() ^= 1,
+        "corrupt" => bytes.truncate(bytes.len() - 1),
+        "not-a-store" => bytes = b"junk".to_vec(),
+        "too-large" => bytes.resize(17 * 1024 * 1024, 0),
+        "newer" => bytes[9] = 9,
+        _ => unreachable!(),
+    }
+    std::fs::write(dir.file(), &bytes).unwrap();
+    provider
+}
+
+#[test]
+fn quarantine_moves_aside_every_kind_of_unusable_file_and_never_a_newer_one() {
+    for (how, moved) in [
+        ("key-missing", true),
+        ("tampered", true),
+        ("corrupt", true),
+        ("not-a-store", true),
+        ("too-large", true),
+        ("newer", false),
+    ] {
+        let dir = TempDir::new("quarantine-each");
+        let provider = damaged(&dir, how);
+        let before = std::fs::read(dir.file()).unwrap();
+        let store = file_store(&provider, &dir)
+            .on_unreadable(OnUnreadable::Quarantine)
+            .build();
+        let result = store.set("fresh", "start");
+        let quarantined = store.status().quarantined;
+        if moved {
+            assert!(result.is_ok(), "{how}: {result:?}");
+            assert_eq!(quarantined.len(), 1, "{how}");
+            assert_eq!(
+                std::fs::read(&quarantined[0].location).unwrap(),
+                before,
+                "{how}: the moved file changed"
+            );
+            assert_eq!(
+                store.get::<String>("fresh").unwrap().as_deref(),
+                Some("start")
+            );
+        } else {
+            assert!(result.is_err(), "{how}");
+            assert!(quarantined.is_empty(), "{how}");
+            assert_eq!(std::fs::read(dir.file()).unwrap(), before, "{how}");
+        }
+    }
+    // A wrong key (a given key that is not the file's) is moved aside too.
+    let dir = TempDir::new("quarantine-wrong");
+    let provider = Arc::new(MemoryKeyProvider::new());
+    file_store(&provider, &dir).build().set("a", "b").unwrap();
+    let store = Store::builder(
+        MemoryKeyProvider::given(keyseal::seal::Key::generate().unwrap()),
+        FileStore::new(dir.file()),
+        CONTEXT,
+    )
+    .on_unreadable(OnUnreadable::Quarantine)
+    .build();
+    store.set("fresh", "start").unwrap();
+    assert_eq!(store.status().quarantined.len(), 1);
+    // An unreadable blob (a failing disk) is moved aside as well.
+    let blob = Arc::new(MemoryBlobStore::new());
+    let keys = Arc::new(MemoryKeyProvider::new());
+    Store::builder(Arc::clone(&keys), Arc::clone(&blob), CONTEXT)
+        .build()
+        .set("a", "b")
+        .unwrap();
+    blob.make_unreadable();
+    let store = Store::builder(Arc::clone(&keys), Arc::clone(&blob), CONTEXT)
+        .on_unreadable(OnUnreadable::Quarantine)
+        .build();
+    store.set("fresh", "start").unwrap();
+    assert_eq!(blob.quarantined().len(), 1);
+}
