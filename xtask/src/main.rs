@@ -29,9 +29,11 @@ Tasks:
   test    all tests inside a real Secret Service session
           (extra arguments go to `cargo test`)
   deny    cargo deny check bans licenses sources (installs cargo-deny if missing)
-  release <patch|minor|major|X.Y.Z> [--plan] [--execute]
+  release <patch|minor|major|X.Y.Z> [--plan]
           bump every manifest, write CHANGELOG.md, package every crate in
-          dependency order; publish and tag only with --execute
+          dependency order, and commit that as chore(release): vX.Y.Z
+  release --execute
+          publish the prepared release in dependency order, then tag it
   fuzz [--smoke | --seconds N]
           every cargo-fuzz target in fuzz/ (nightly; installs cargo-fuzz if
           missing), 20 s each with --smoke, else N s (default 600)

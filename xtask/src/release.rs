@@ -1,5 +1,5 @@
-//! `cargo xtask release`: bump, changelog, publish order, package; publish
-//! and tag only with `--execute`.
+//! `cargo xtask release`: bump, changelog, publish order, package, all in
+//! one commit; `--execute` then publishes that commit and tags it last.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -322,12 +322,27 @@ fn cargo(args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+fn run_checked(cmd: &mut Command) -> Result {
+    let out = cmd
+        .output()
+        .map_err(|e| format!("could not run {cmd:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{cmd:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
 fn today() -> String {
     git(&["log", "-1", "--format=%cs"])
         .map_or_else(|_| "unreleased".to_owned(), |d| d.trim().to_owned())
 }
 
-/// `cargo xtask release <patch|minor|major|X.Y.Z> [--plan] [--execute]`.
+/// `cargo xtask release <patch|minor|major|X.Y.Z> [--plan]` plans or
+/// prepares (one commit), `cargo xtask release --execute` publishes it.
 pub(crate) fn release(args: &[String]) -> Result {
     let mut request = None;
     let (mut plan_only, mut execute) = (false, false);
@@ -339,27 +354,23 @@ pub(crate) fn release(args: &[String]) -> Result {
                 request = Some(other.to_owned())
             }
             other => {
-                return Err(format!(
-                    "unexpected argument `{other}`; usage: cargo xtask release <patch|minor|major|X.Y.Z> [--plan] [--execute]"
-                ));
+                return Err(format!("unexpected argument `{other}`; {USAGE}"));
             }
         }
     }
-    let request = request
-        .ok_or("usage: cargo xtask release <patch|minor|major|X.Y.Z> [--plan] [--execute]")?;
+    if execute {
+        if request.is_some() || plan_only {
+            return Err(format!(
+                "--execute publishes the release prepared before, alone; {USAGE}"
+            ));
+        }
+        return execute_release();
+    }
+    let request = request.ok_or(USAGE)?;
 
-    let manifest = std::fs::read_to_string("Cargo.toml")
-        .map_err(|e| format!("run this at the workspace root: {e}"))?;
-    let doc: toml_edit::DocumentMut = manifest
-        .parse()
-        .map_err(|e| format!("Cargo.toml does not parse: {e}"))?;
-    let current = Version::parse(
-        doc.get("workspace")
-            .and_then(|w| w.get("package"))
-            .and_then(|p| p.get("version"))
-            .and_then(|v| v.as_str())
-            .ok_or("Cargo.toml has no [workspace.package] version")?,
-    )?;
+    let manifest = read_manifest()?;
+    let doc = parse_manifest(&manifest)?;
+    let current = workspace_version(&doc)?;
     let last_tag = git(&["describe", "--tags", "--abbrev=0", "--match", "v*"])
         .ok()
         .map(|t| t.trim().to_owned());
@@ -368,10 +379,7 @@ pub(crate) fn release(args: &[String]) -> Result {
         .map_or_else(|| "HEAD".to_owned(), |t| format!("{t}..HEAD"));
     let commits = parse_commits(&git(&["log", "--format=%H%x1f%B%x1e", &range])?);
     let (version, note) = next_version(current, &request, &commits)?;
-    let metadata: Value =
-        serde_json::from_str(&cargo(&["metadata", "--format-version", "1", "--no-deps"])?)
-            .map_err(|e| format!("cargo metadata: {e}"))?;
-    let order = publish_order(&metadata)?;
+    let order = publish_order_here()?;
     let repo = doc
         .get("workspace")
         .and_then(|w| w.get("package"))
@@ -402,23 +410,12 @@ pub(crate) fn release(args: &[String]) -> Result {
     }
 
     // Refusals, before anything changes.
-    if !git(&["status", "--porcelain"])?.trim().is_empty() {
-        return Err(
-            "the working tree has uncommitted changes; commit or stash them first".to_owned(),
-        );
-    }
-    let branch = git(&["rev-parse", "--abbrev-ref", "HEAD"])?;
-    if branch.trim() != "main" {
-        return Err(format!(
-            "releases are made from main, not from {:?}",
-            branch.trim()
-        ));
-    }
+    refuse_dirty_tree_or_other_branch()?;
     if std::env::var_os("KEYSEAL_RELEASE_SKIP_CI").is_none() {
         crate::ci().map_err(|e| format!("cargo xtask ci fails, so no release: {e}"))?;
     }
 
-    // Prepare: manifests, lockfile, changelog, packages.
+    // Prepare: manifests, lockfile, changelog, packages, one commit.
     std::fs::write("Cargo.toml", bump_manifest(&manifest, version)?).map_err(|e| e.to_string())?;
     cargo(&["update", "--workspace", "--offline"])
         .or_else(|_| cargo(&["update", "--workspace"]))?;
@@ -439,20 +436,96 @@ pub(crate) fn release(args: &[String]) -> Result {
         package.extend(["-p", name.as_str()]);
     }
     cargo(&package)?;
+    // Named files, so a changelog made just now is in the commit too.
+    git(&["add", "--", "Cargo.toml", "Cargo.lock", "CHANGELOG.md"])?;
+    git(&["commit", "-q", "-m", &release_message(version)])?;
     println!(
-        "prepared {version}: Cargo.toml, Cargo.lock, CHANGELOG.md updated; every crate packaged"
+        "prepared {version} in the commit `{}`: Cargo.toml, Cargo.lock, CHANGELOG.md; every crate packaged",
+        release_message(version)
     );
-    if !execute {
-        println!("nothing was published; review the changes, then run again with --execute");
-        return Ok(());
-    }
-    execute_release(version, &order)
+    println!(
+        "nothing was published; review it (git show HEAD), then run `cargo xtask release --execute`"
+    );
+    Ok(())
 }
 
-/// Publishes in order (skipping versions already published, retrying while
-/// the index catches up), then commits and tags. Cannot run here.
-fn execute_release(version: Version, order: &[String]) -> Result {
-    for name in order {
+const USAGE: &str = "usage: cargo xtask release <patch|minor|major|X.Y.Z> [--plan], then cargo xtask release --execute";
+
+fn release_message(version: Version) -> String {
+    format!("chore(release): v{version}")
+}
+
+fn read_manifest() -> Result<String> {
+    std::fs::read_to_string("Cargo.toml")
+        .map_err(|e| format!("run this at the workspace root: {e}"))
+}
+
+fn parse_manifest(manifest: &str) -> Result<toml_edit::DocumentMut> {
+    manifest
+        .parse()
+        .map_err(|e| format!("Cargo.toml does not parse: {e}"))
+}
+
+fn workspace_version(doc: &toml_edit::DocumentMut) -> Result<Version> {
+    Version::parse(
+        doc.get("workspace")
+            .and_then(|w| w.get("package"))
+            .and_then(|p| p.get("version"))
+            .and_then(|v| v.as_str())
+            .ok_or("Cargo.toml has no [workspace.package] version")?,
+    )
+}
+
+fn publish_order_here() -> Result<Vec<String>> {
+    let metadata: Value =
+        serde_json::from_str(&cargo(&["metadata", "--format-version", "1", "--no-deps"])?)
+            .map_err(|e| format!("cargo metadata: {e}"))?;
+    publish_order(&metadata)
+}
+
+fn refuse_dirty_tree_or_other_branch() -> Result {
+    if !git(&["status", "--porcelain"])?.trim().is_empty() {
+        return Err(
+            "the working tree has uncommitted changes; commit or stash them first".to_owned(),
+        );
+    }
+    let branch = git(&["rev-parse", "--abbrev-ref", "HEAD"])?;
+    if branch.trim() != "main" {
+        return Err(format!(
+            "releases are made from main, not from {:?}",
+            branch.trim()
+        ));
+    }
+    Ok(())
+}
+
+/// Publishes the release that the last commit prepared, in dependency order
+/// (skipping versions already published, retrying while the index catches
+/// up), then creates the tag, last. `KEYSEAL_RELEASE_PUBLISHER` names a
+/// command to run instead of `cargo publish -p <crate>` (it gets the crate
+/// name as its one argument, and skips the "already published" check): a
+/// stand-in registry for the tests.
+fn execute_release() -> Result {
+    refuse_dirty_tree_or_other_branch()?;
+    let version = workspace_version(&parse_manifest(&read_manifest()?)?)?;
+    let head = git(&["log", "-1", "--format=%s"])?;
+    if head.trim() != release_message(version) {
+        return Err(format!(
+            "the last commit is not the prepared release `{}`; run `cargo xtask release <patch|minor|major|X.Y.Z>` first",
+            release_message(version)
+        ));
+    }
+    let tag = format!("v{version}");
+    if !git(&["tag", "-l", &tag])?.trim().is_empty() {
+        return Err(format!("{tag} is tagged already: it was released"));
+    }
+    let order = publish_order_here()?;
+    let publisher = std::env::var("KEYSEAL_RELEASE_PUBLISHER").ok();
+    for name in &order {
+        if let Some(publisher) = &publisher {
+            run_checked(Command::new(publisher).arg(name))?;
+            continue;
+        }
         let spec = format!("{name}@{version}");
         if cargo(&["info", &spec]).is_ok() {
             println!("{spec} is already published; skipping");
@@ -471,15 +544,8 @@ fn execute_release(version: Version, order: &[String]) -> Result {
             }
         }
     }
-    git(&["commit", "-am", &format!("chore(release): v{version}")])?;
-    git(&[
-        "tag",
-        "-a",
-        &format!("v{version}"),
-        "-m",
-        &format!("keyseal v{version}"),
-    ])?;
-    println!("released v{version}; push the commit and the tag");
+    git(&["tag", "-a", &tag, "-m", &format!("keyseal {tag}")])?;
+    println!("released {tag}; push the commit and the tag");
     Ok(())
 }
 

@@ -184,6 +184,30 @@ fn preparing_bumps_every_manifest_the_lockfile_and_the_changelog() {
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(t.contains("nothing was published"), "{t}");
+    // One commit holds it all, and the tree is clean again.
+    let head = sh(&repo.0, "git", &["log", "-1", "--format=%s"]);
+    assert_eq!(
+        String::from_utf8_lossy(&head.stdout).trim(),
+        "chore(release): v0.2.0"
+    );
+    let files = sh(
+        &repo.0,
+        "git",
+        &["show", "--name-only", "--format=", "HEAD"],
+    );
+    let files = String::from_utf8_lossy(&files.stdout).into_owned();
+    for f in ["Cargo.toml", "Cargo.lock", "CHANGELOG.md"] {
+        assert!(
+            files.lines().any(|l| l == f),
+            "{f} is not in the release commit: {files}"
+        );
+    }
+    let status = sh(&repo.0, "git", &["status", "--porcelain"]);
+    assert!(
+        status.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&status.stdout)
+    );
     let manifest = std::fs::read_to_string(repo.0.join("Cargo.toml")).unwrap();
     assert!(
         manifest.contains("# The one version of every crate.\nversion = \"0.2.0\""),
@@ -249,4 +273,88 @@ fn a_dirty_tree_another_branch_or_a_failing_ci_is_refused() {
     let out = xtask(&repo.0, &["0.0.9", "--plan"], false);
     assert!(!out.status.success());
     assert!(text(&out).contains("not newer"), "{}", text(&out));
+}
+
+#[test]
+fn the_documented_flow_prepares_once_publishes_in_order_and_tags_last() {
+    let repo = repo();
+    // A changelog that does not exist yet is created and committed too.
+    sh(&repo.0, "git", &["rm", "-q", "CHANGELOG.md"]);
+    sh(
+        &repo.0,
+        "git",
+        &["commit", "-q", "-m", "chore: no changelog"],
+    );
+    // 1. the plan
+    let out = xtask(&repo.0, &["patch", "--plan"], true);
+    assert!(out.status.success(), "{}", text(&out));
+    // 2. prepare
+    let out = xtask(&repo.0, &["patch"], true);
+    assert!(out.status.success(), "{}", text(&out));
+    // 3. review: the commit is there; 4. execute, with a stand-in registry
+    // that logs each publish and whether the tag existed at that moment.
+    let log = repo.0.join("published.log");
+    let publisher = repo.0.join("publish.sh");
+    write(
+        &repo.0,
+        "publish.sh",
+        &format!(
+            "#!/bin/sh\nprintf '%s tag=%s\\n' \"$1\" \"$(git tag -l v0.2.0)\" >> {}\n",
+            log.display()
+        ),
+    );
+    sh(&repo.0, "chmod", &["+x", "publish.sh"]);
+    // The helper script is not part of the release: keep the tree clean.
+    write(&repo.0, ".git/info/exclude", "publish.sh\npublished.log\n");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.args(["release", "--execute"])
+        .current_dir(&repo.0)
+        .env("KEYSEAL_RELEASE_PUBLISHER", &publisher);
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "a tag=\nb tag=\nc tag=\n",
+        "not published in dependency order, or tagged before publishing"
+    );
+    // One bump, the tag on the release commit, the changelog tracked.
+    let manifest = std::fs::read_to_string(repo.0.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("version = \"0.2.0\""), "{manifest}");
+    let tagged = sh(&repo.0, "git", &["rev-list", "-n", "1", "v0.2.0"]);
+    let head = sh(&repo.0, "git", &["rev-parse", "HEAD"]);
+    assert_eq!(
+        tagged.stdout, head.stdout,
+        "the tag is not on the release commit"
+    );
+    sh(
+        &repo.0,
+        "git",
+        &["ls-files", "--error-unmatch", "CHANGELOG.md"],
+    );
+    // Executing twice is refused: it was released.
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["release", "--execute"])
+        .current_dir(&repo.0)
+        .env("KEYSEAL_RELEASE_PUBLISHER", &publisher)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).contains("tagged already"), "{}", text(&out));
+}
+
+#[test]
+fn execute_without_a_prepared_release_is_refused() {
+    let repo = repo();
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["release", "--execute"])
+        .current_dir(&repo.0)
+        .env("KEYSEAL_RELEASE_PUBLISHER", "false")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("not the prepared release"),
+        "{}",
+        text(&out)
+    );
 }
