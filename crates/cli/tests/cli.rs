@@ -560,3 +560,115 @@ fn migrate_moves_legacy_secret_service_items() {
     assert!(stderr(&run(cmd, b"")).contains("nothing to migrate"));
     forget_key(&store_service, &dir.file());
 }
+
+fn secret_tool_store(service: &str, item: &str, value: &str) {
+    let status = Command::new("sh")
+        .args([
+            "-c",
+            "printf '%s' \"$3\" | secret-tool store --label=legacy service \"$1\" username \"$2\"",
+            "sh",
+            service,
+            item,
+            value,
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn migrate_never_moves_a_stores_key_and_a_failed_strict_run_changes_nothing() {
+    let Some(service) = keyring_service("keymat") else {
+        return;
+    };
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+        keyseal_testkit::skip("no D-Bus session for the legacy Secret Service items");
+        return;
+    }
+    let dir = Dir::new("keymat");
+    let out = run(
+        args(keyring_keyseal(&dir.file(), &service), &["set", "t"]),
+        b"v",
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let key_item = format!("store-key.{}", sealed_for(&dir.file()));
+    // `--item-prefix store-` matches the store's own key item.
+    for dry_run in [true, false] {
+        let mut cmd = keyring_keyseal(&dir.file(), &service);
+        cmd.args([
+            "migrate",
+            "--from-service",
+            &service,
+            "--item-prefix",
+            "store-",
+        ]);
+        if dry_run {
+            cmd.arg("--dry-run");
+        }
+        let out = run(cmd, b"");
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("skipped: {key_item}"))
+                && stderr(&out).contains("key material"),
+            "{}",
+            stderr(&out)
+        );
+        let out = run(
+            args(keyring_keyseal(&dir.file(), &service), &["get", "t"]),
+            b"",
+        );
+        assert_eq!(out.stdout, b"v", "the store lost its key: {}", stderr(&out));
+    }
+
+    // A bundle with one good and one refused name: without --strict the good
+    // one moves; with it, nothing changes anywhere.
+    let legacy = unique("bundle");
+    secret_tool_store(&legacy, "all", "{\"good\":\"G\",\"\":\"empty name\"}");
+    let before = std::fs::read(dir.file()).unwrap();
+    let mut cmd = keyring_keyseal(&dir.file(), &service);
+    cmd.args([
+        "migrate",
+        "--from-service",
+        &legacy,
+        "--bundle-item",
+        "all",
+        "--strict",
+    ]);
+    let out = run(cmd, b"");
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(dir.file()).unwrap(),
+        before,
+        "--strict changed the store"
+    );
+    let items = keyseal_keys::KeyringItems::new();
+    assert!(
+        items.read(&legacy, "all").unwrap().is_some(),
+        "--strict deleted the bundle"
+    );
+    let mut cmd = keyring_keyseal(&dir.file(), &service);
+    cmd.args([
+        "migrate",
+        "--from-service",
+        &legacy,
+        "--bundle-item",
+        "all",
+        "--json",
+    ]);
+    let out = run(cmd, b"");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["moved"], serde_json::json!(["good"]));
+    assert_eq!(report["not_migrated"][0]["name"], "");
+    assert!(
+        items.read(&legacy, "all").unwrap().is_some(),
+        "the bundle still holds a secret"
+    );
+    let out = run(
+        args(keyring_keyseal(&dir.file(), &service), &["get", "good"]),
+        b"",
+    );
+    assert_eq!(out.stdout, b"G");
+    items.delete(&legacy, "all").unwrap();
+    forget_key(&service, &dir.file());
+}

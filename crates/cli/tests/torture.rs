@@ -1244,9 +1244,23 @@ fn torture_faults() {
 
 // ----- many stores in one keyring service, rotated under contention -----
 
-/// One store of the shared-service torture, by its index.
-fn shared_store(dir: &Path, index: usize, service: &str) -> Store {
-    crash_store(&dir.join(format!("s{index}")).join("store.sealed"), service)
+/// One store of the shared-service torture, by its index, its key in the
+/// keyring `backend` names (`kernel` or `secret-service`).
+fn shared_store(dir: &Path, index: usize, service: &str, backend: &str) -> Store {
+    let backend = match backend {
+        "secret-service" => Backend::SecretService,
+        _ => Backend::KernelKeyring,
+    };
+    Store::builder(
+        KeyringProvider::builder(service, "store-key")
+            .backend(backend)
+            .timeout(Duration::from_secs(20))
+            .build(),
+        FileStore::new(dir.join(format!("s{index}")).join("store.sealed"))
+            .with_lock_timeout(Duration::from_secs(30)),
+        CONTEXT,
+    )
+    .build()
 }
 
 const SHARED_STORES: usize = 3;
@@ -1259,94 +1273,51 @@ fn child_shared_worker() {
     }
     let dir = PathBuf::from(std::env::var("KEYSEAL_TEST_PATH").unwrap());
     let service = std::env::var("KEYSEAL_TEST_SERVICE").unwrap();
+    let backend = std::env::var("KEYSEAL_TEST_BACKEND").unwrap();
     let me: u64 = std::env::var("KEYSEAL_TEST_WORKER")
         .unwrap()
         .parse()
         .unwrap();
     let ops: u64 = std::env::var("KEYSEAL_TEST_OPS").unwrap().parse().unwrap();
     let stores: Vec<Store> = (0..SHARED_STORES)
-        .map(|i| shared_store(&dir, i, &service))
+        .map(|i| shared_store(&dir, i, &service, &backend))
         .collect();
     let mut rng = Rng(me.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     for seq in 0..ops {
         let index = rng.below(SHARED_STORES as u64) as usize;
         let store = &stores[index];
-        if rng.below(100) < 70 || store.status().generation.is_none() {
+        let roll = rng.below(100);
+        if roll < 65 || store.status().generation.is_none() {
             let name = format!("w{me}-n{}", rng.below(3));
             let value = format!("w{me}-{seq}");
             store.set_bytes(&name, value.as_bytes()).unwrap();
             println!("ack set {index} {name} {value}");
-        } else {
+        } else if roll < 90 {
             store.rotate_key().unwrap();
             println!("ack rotate {index}");
+        } else {
+            // A recovery key made and used at once: a new keyring key, the
+            // old one retired, while the others write and rotate.
+            let recovery = store.enable_recovery().unwrap();
+            match store.recover(&recovery, false) {
+                Ok(_) => println!("ack recover {index}"),
+                // Another worker put in its own recovery key meanwhile.
+                Err(Error::WrongRecoveryKey { .. }) => println!("ack recover-overtaken {index}"),
+                Err(e) => panic!("recover: {e}"),
+            }
         }
     }
 }
 
-#[test]
-#[ignore = "run by cargo xtask torture"]
-fn torture_shared_service() {
-    let ops = if quick() { 40 } else { 400 };
-    let workers = 4;
-    let service = unique("shared");
-    let dir = Dir::new("shared");
-    let started = Instant::now();
-    let children: Vec<Child> = (0..workers)
-        .map(|id| {
-            child("child_shared_worker")
-                .env("KEYSEAL_TEST_PATH", &dir.0)
-                .env("KEYSEAL_TEST_SERVICE", &service)
-                .env("KEYSEAL_TEST_WORKER", id.to_string())
-                .env("KEYSEAL_TEST_OPS", ops.to_string())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let mut last: BTreeMap<(usize, String), String> = BTreeMap::new();
-    let mut rotations = 0;
-    let mut problems = Vec::new();
-    for (id, c) in children.into_iter().enumerate() {
-        let out = c.wait_with_output().unwrap();
-        if !out.status.success() {
-            problems.push(format!(
-                "worker {id} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-                    .lines()
-                    .rev()
-                    .take(12)
-                    .collect::<Vec<_>>()
-                    .join(" | ")
-            ));
-        }
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            match child_line(line).split(' ').collect::<Vec<_>>().as_slice() {
-                ["ack", "set", index, name, value] => {
-                    last.insert(
-                        (index.parse().unwrap(), (*name).to_owned()),
-                        (*value).to_owned(),
-                    );
-                }
-                ["ack", "rotate", _] => rotations += 1,
-                _ => {}
-            }
-        }
+/// How many keyring items (Secret Service) or keys (kernel keyring) the
+/// service holds.
+fn keys_of(service: &str, backend: &str) -> usize {
+    if backend == "secret-service" {
+        return keyseal::keys::KeyringItems::new()
+            .search(service)
+            .map_or(0, |names| names.len());
     }
-    let mut tried = 0;
-    for ((index, name), value) in &last {
-        tried += 1;
-        let store = shared_store(&dir.0, *index, &service);
-        match store.get_bytes(name) {
-            Ok(Some(v)) if v.expose_secret() == value.as_bytes() => {}
-            other => problems.push(format!("store {index} {name}: {other:?}, wanted {value}")),
-        }
-    }
-    // One key per store, none left over and none shared.
-    let ids: BTreeSet<_> = (0..SHARED_STORES)
-        .filter_map(|i| shared_store(&dir.0, i, &service).status().key_id)
-        .collect();
-    let kernel_keys = Command::new("keyctl")
+    Command::new("keyctl")
         .args(["rlist", "@u"])
         .output()
         .map(|o| {
@@ -1363,12 +1334,100 @@ fn torture_shared_service() {
                 })
                 .count()
         })
-        .unwrap_or(0);
-    if ids.len() != SHARED_STORES || kernel_keys != SHARED_STORES {
-        problems.push(format!(
-            "{} distinct store keys and {kernel_keys} kernel keys for {SHARED_STORES} stores",
-            ids.len()
-        ));
+        .unwrap_or(0)
+}
+
+#[test]
+#[ignore = "run by cargo xtask torture"]
+fn torture_shared_service() {
+    let ops = if quick() { 30 } else { 300 };
+    let workers = 4;
+    let mut backends = vec!["kernel"];
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
+        backends.push("secret-service");
+    } else {
+        keyseal_testkit::skip(
+            "no D-Bus session: the shared-service torture runs on the kernel keyring only",
+        );
+    }
+    let started = Instant::now();
+    let mut tried = 0;
+    let mut problems = Vec::new();
+    let (mut rotations, mut recoveries) = (0, 0);
+    for backend in backends {
+        let service = unique("shared");
+        let dir = Dir::new("shared");
+        let children: Vec<Child> = (0..workers)
+            .map(|id| {
+                child("child_shared_worker")
+                    .env("KEYSEAL_TEST_PATH", &dir.0)
+                    .env("KEYSEAL_TEST_SERVICE", &service)
+                    .env("KEYSEAL_TEST_BACKEND", backend)
+                    .env("KEYSEAL_TEST_WORKER", id.to_string())
+                    .env("KEYSEAL_TEST_OPS", ops.to_string())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut last: BTreeMap<(usize, String), String> = BTreeMap::new();
+        for (id, c) in children.into_iter().enumerate() {
+            let out = c.wait_with_output().unwrap();
+            if !out.status.success() {
+                problems.push(format!(
+                    "{backend}: worker {id} failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                        .lines()
+                        .rev()
+                        .take(12)
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                ));
+            }
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                match child_line(line).split(' ').collect::<Vec<_>>().as_slice() {
+                    ["ack", "set", index, name, value] => {
+                        last.insert(
+                            (index.parse().unwrap(), (*name).to_owned()),
+                            (*value).to_owned(),
+                        );
+                    }
+                    ["ack", "rotate", _] => rotations += 1,
+                    ["ack", "recover", _] => recoveries += 1,
+                    _ => {}
+                }
+            }
+        }
+        for ((index, name), value) in &last {
+            tried += 1;
+            let store = shared_store(&dir.0, *index, &service, backend);
+            match store.get_bytes(name) {
+                Ok(Some(v)) if v.expose_secret() == value.as_bytes() => {}
+                other => problems.push(format!(
+                    "{backend}: store {index} {name}: {other:?}, wanted {value}"
+                )),
+            }
+        }
+        // One key per store, none shared, none left over.
+        let ids: BTreeSet<_> = (0..SHARED_STORES)
+            .filter_map(|i| shared_store(&dir.0, i, &service, backend).status().key_id)
+            .collect();
+        let held = keys_of(&service, backend);
+        if ids.len() != SHARED_STORES || held != SHARED_STORES {
+            problems.push(format!(
+                "{backend}: {} distinct store keys and {held} keyring keys for {SHARED_STORES} stores",
+                ids.len()
+            ));
+        }
+        if backend == "secret-service" {
+            let items = keyseal::keys::KeyringItems::new();
+            for name in items.search(&service).unwrap_or_default() {
+                let _ = items.delete(&service, &name);
+            }
+        } else {
+            keyseal_testkit::remove_kernel_keys(&service);
+        }
     }
     for p in problems.iter().take(10) {
         println!("PROBLEM: {p}");
@@ -1379,11 +1438,10 @@ fn torture_shared_service() {
         tried - problems.len().min(tried),
         problems.len(),
         &format!(
-            "{workers} processes x {ops} sets and rotations over {SHARED_STORES} stores in one keyring service ({rotations} rotations); every acknowledged value read back, one key per store; {:.0} s",
+            "{workers} processes x {ops} sets, rotations and recoveries over {SHARED_STORES} stores in one keyring service, on the kernel keyring and the Secret Service ({rotations} rotations, {recoveries} recoveries); every acknowledged value read back, one key per store; {:.0} s",
             started.elapsed().as_secs_f64()
         ),
     );
-    keyseal_testkit::remove_kernel_keys(&service);
 }
 
 // ----- SIGKILL while a recovery key is being changed -----

@@ -532,3 +532,50 @@ fn quarantine_moves_aside_every_kind_of_unusable_file_and_never_a_newer_one() {
     store.set("fresh", "start").unwrap();
     assert_eq!(blob.quarantined().len(), 1);
 }
+
+#[test]
+fn a_transaction_whose_closure_fails_writes_nothing_and_returns_its_error() {
+    #[derive(Debug, PartialEq)]
+    enum AppError {
+        Refused,
+        Store(String),
+    }
+    impl From<Error> for AppError {
+        fn from(e: Error) -> Self {
+            Self::Store(e.to_string())
+        }
+    }
+    for memory_only in [false, true] {
+        let dir = TempDir::new("tx-err");
+        let provider = Arc::new(MemoryKeyProvider::new());
+        if memory_only {
+            for n in 1..4 {
+                provider.fail_unavailable_on(
+                    Operation::Create,
+                    n,
+                    keyseal::keys::UnavailableReason::NoService,
+                );
+            }
+        }
+        let store = file_store(&provider, &dir)
+            .on_keyring_unavailable(OnKeyringUnavailable::MemoryOnly)
+            .build();
+        store.set("kept", "1").unwrap();
+        let before = std::fs::read(dir.file()).ok();
+        let result = store.transaction(|tx| {
+            tx.set_bytes("kept", b"changed")?;
+            tx.set_bytes("new", b"2")?;
+            tx.remove("kept");
+            Err::<(), _>(AppError::Refused)
+        });
+        assert_eq!(result, Err(AppError::Refused), "memory only: {memory_only}");
+        assert_eq!(
+            std::fs::read(dir.file()).ok(),
+            before,
+            "memory only: {memory_only}"
+        );
+        assert_eq!(store.get::<String>("kept").unwrap().as_deref(), Some("1"));
+        assert_eq!(store.get::<String>("new").unwrap(), None);
+        assert_eq!(store.degraded().is_some(), memory_only);
+    }
+}

@@ -120,3 +120,61 @@ fn a_new_store_after_a_quarantine_or_a_deletion_is_not_a_rollback() {
         assert_eq!(a.get::<String>("again").unwrap().as_deref(), Some("1"));
     }
 }
+
+fn kernel(service: &str) -> keyseal::keys::KeyringProvider {
+    keyseal::keys::KeyringProvider::builder(service, "store-key")
+        .backend(keyseal::keys::Backend::KernelKeyring)
+        .build()
+}
+
+#[test]
+#[ignore = "child process of a_process_that_saw_the_old_store_reads_the_new_one_another_process_made"]
+fn child_quarantine_and_write() {
+    if !support::is_child() {
+        return;
+    }
+    let path = std::env::var("KEYSEAL_TEST_PATH").unwrap();
+    let service = std::env::var("KEYSEAL_TEST_SERVICE").unwrap();
+    let store = Store::builder(kernel(&service), FileStore::new(&path), CONTEXT)
+        .on_unreadable(OnUnreadable::Quarantine)
+        .build();
+    store.set("fresh", "from the other process").unwrap();
+    assert_eq!(store.status().quarantined.len(), 1);
+}
+
+#[test]
+fn a_process_that_saw_the_old_store_reads_the_new_one_another_process_made() {
+    let service = support::unique("rb-two");
+    if let Err(e) = keyseal::keys::KeyProvider::load(
+        &kernel(&service),
+        &keyseal::seal::Key::generate().unwrap().id(),
+    ) && !e.is_not_found()
+    {
+        support::skip(&format!("the kernel keyring is not usable: {e}"));
+        return;
+    }
+    let dir = TempDir::new("rb-two");
+    let store = Store::builder(kernel(&service), FileStore::new(dir.file()), CONTEXT).build();
+    for i in 0..5 {
+        store.set("n", &i).unwrap();
+    }
+    // The file is damaged; another process quarantines it and starts a new
+    // store (generation 1, a new key).
+    std::fs::write(dir.file(), b"damaged").unwrap();
+    support::run_child(
+        "child_quarantine_and_write",
+        &[
+            ("KEYSEAL_TEST_PATH", &dir.file().display().to_string()),
+            ("KEYSEAL_TEST_SERVICE", &service),
+        ],
+        &[],
+    );
+    // This process saw generation 5 of the old store: the new one is not a
+    // rollback, and it reads and writes it.
+    assert_eq!(
+        store.get::<String>("fresh").unwrap().as_deref(),
+        Some("from the other process")
+    );
+    store.set("n", &6).unwrap();
+    support::remove_kernel_keys(&service);
+}
