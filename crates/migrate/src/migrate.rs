@@ -449,7 +449,7 @@ pub fn migrate(
 ) -> Result<Report> {
     // Read the legacy keyring first, without the store's lock: a dry run
     // and a migration with nothing to move never touch the store.
-    let collected = match collect(source, layout, options) {
+    let mut collected = match collect(source, layout, options) {
         Ok(collected) => collected,
         Err(Error::Read { source: e, .. } | Error::Search { source: e, .. })
             if not_answering(&e) =>
@@ -507,10 +507,11 @@ pub fn migrate(
     // Merge under the store's lock: a second process migrating at the same
     // time waits, then finds every name already present. A failure writes
     // nothing.
-    let (moved, already_present) = if collected.candidates.is_empty() {
-        (Vec::new(), Vec::new())
-    } else {
-        store.transaction(|tx| -> Result<_> {
+    let (moved, already_present) = loop {
+        if collected.candidates.is_empty() {
+            break (Vec::new(), Vec::new());
+        }
+        let merged = store.transaction(|tx| -> Result<_> {
             let mut moved = Vec::new();
             let mut present = Vec::new();
             for c in &collected.candidates {
@@ -522,7 +523,30 @@ pub fn migrate(
                 }
             }
             Ok((moved, present))
-        })?
+        });
+        match merged {
+            // Too much for the store's size limit (nothing was written):
+            // leave the largest value in the legacy keyring and try the rest,
+            // unless every entry must move.
+            Err(Error::Store(keyseal::Error::Storage {
+                source: keyseal::blob::Error::WriteTooLarge { .. },
+            })) if !options.strict => {
+                let largest = collected
+                    .candidates
+                    .iter()
+                    .enumerate()
+                    .max_by_key(|(_, c)| c.value.len())
+                    .map(|(i, _)| i);
+                if let Some(i) = largest {
+                    let c = collected.candidates.remove(i);
+                    report.not_converted.push((
+                        c.name,
+                        "with it the store would outgrow its size limit".to_owned(),
+                    ));
+                }
+            }
+            other => break other?,
+        }
     };
     tracing::debug!(
         "migration from {:?}: {} moved, {} already in the store, {} not converted",

@@ -275,3 +275,28 @@ fn bundle_values_move_as_compact_json_and_strings_keep_their_spaces() {
         b"plain value"
     );
 }
+
+#[test]
+fn a_value_too_large_for_the_store_stays_in_the_legacy_keyring_and_the_rest_moves() {
+    let dir = TempDir::new("toolarge");
+    let store = Store::builder(
+        MemoryKeyProvider::new(),
+        FileStore::new(dir.file()).with_max_size(16 * 1024),
+        "t",
+    )
+    .build();
+    let source = MemorySource::new();
+    source.insert(SERVICE, "tok:small", b"fits");
+    source.insert(SERVICE, "tok:huge", &vec![b'x'; 32 * 1024]);
+    let layout = Layout::new(SERVICE).with_item_prefix("tok:");
+    match migrate(&store, &source, &layout, &Options::raw().strict(true)) {
+        Err(Error::Store(keyseal::Error::Storage { .. })) => {}
+        other => panic!("strict: {other:?}"),
+    }
+    assert!(!dir.file().exists(), "strict wrote the store");
+    let report = migrate(&store, &source, &layout, &Options::raw()).unwrap();
+    assert_eq!(report.moved, ["small"]);
+    assert_eq!(report.not_converted.len(), 1, "{report:?}");
+    assert_eq!(report.not_converted[0].0, "huge");
+    assert_eq!(source.names(SERVICE), ["tok:huge"]);
+}
