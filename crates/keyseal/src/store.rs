@@ -350,9 +350,9 @@ fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Whether `name` can be written: [`check_name`], and no control character
-/// (so that no listing can be made to move a terminal's cursor or hide
-/// another name). Entries written before this rule still read.
+/// Whether `name` can be written: not empty, at most [`MAX_NAME_LEN`]
+/// bytes, and no control character (so that no listing can be made to move
+/// a terminal's cursor or hide another name). Entries written before this rule still read.
 ///
 /// # Errors
 /// [`Error::InvalidName`] saying what is wrong (never the name).
