@@ -322,6 +322,17 @@ fn cargo(args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Whether `name@version` is on crates.io. Asked from outside the
+/// workspace: inside it, `cargo info` answers a member's name and version
+/// from the local manifest, which the release commit has already bumped.
+fn published(spec: &str) -> bool {
+    Command::new(crate::cargo_path())
+        .args(["info", "--registry", "crates-io", spec])
+        .current_dir(std::env::temp_dir())
+        .output()
+        .is_ok_and(|out| out.status.success())
+}
+
 fn run_checked(cmd: &mut Command) -> Result {
     let out = cmd
         .output()
@@ -415,8 +426,32 @@ pub(crate) fn release(args: &[String]) -> Result {
         crate::ci().map_err(|e| format!("cargo xtask ci fails, so no release: {e}"))?;
     }
 
-    // Prepare: manifests, lockfile, changelog, packages, one commit.
-    std::fs::write("Cargo.toml", bump_manifest(&manifest, version)?).map_err(|e| e.to_string())?;
+    // Prepare: manifests, lockfile, changelog, packages, one commit. A step
+    // that fails puts every file back as it was, so the tree is clean again
+    // and the same command can be run once more.
+    let had_changelog = std::path::Path::new("CHANGELOG.md").exists();
+    prepare(&manifest, version, &section, &order).inspect_err(|_| {
+        let _ = git(&["checkout", "HEAD", "--", "Cargo.toml", "Cargo.lock"]);
+        if had_changelog {
+            let _ = git(&["checkout", "HEAD", "--", "CHANGELOG.md"]);
+        } else {
+            let _ = git(&["rm", "-q", "--cached", "--ignore-unmatch", "CHANGELOG.md"]);
+            let _ = std::fs::remove_file("CHANGELOG.md");
+        }
+    })?;
+    println!(
+        "prepared {version} in the commit `{}`: Cargo.toml, Cargo.lock, CHANGELOG.md; every crate packaged",
+        release_message(version)
+    );
+    println!(
+        "nothing was published; review it (git show HEAD), then run `cargo xtask release --execute`"
+    );
+    Ok(())
+}
+
+/// Bumps, writes the changelog, packages and commits.
+fn prepare(manifest: &str, version: Version, section: &str, order: &[String]) -> Result {
+    std::fs::write("Cargo.toml", bump_manifest(manifest, version)?).map_err(|e| e.to_string())?;
     cargo(&["update", "--workspace", "--offline"])
         .or_else(|_| cargo(&["update", "--workspace"]))?;
     let changelog =
@@ -432,20 +467,13 @@ pub(crate) fn release(args: &[String]) -> Result {
     )
     .map_err(|e| e.to_string())?;
     let mut package = vec!["package", "--no-verify", "--allow-dirty"];
-    for name in &order {
+    for name in order {
         package.extend(["-p", name.as_str()]);
     }
     cargo(&package)?;
     // Named files, so a changelog made just now is in the commit too.
     git(&["add", "--", "Cargo.toml", "Cargo.lock", "CHANGELOG.md"])?;
     git(&["commit", "-q", "-m", &release_message(version)])?;
-    println!(
-        "prepared {version} in the commit `{}`: Cargo.toml, Cargo.lock, CHANGELOG.md; every crate packaged",
-        release_message(version)
-    );
-    println!(
-        "nothing was published; review it (git show HEAD), then run `cargo xtask release --execute`"
-    );
     Ok(())
 }
 
@@ -527,7 +555,7 @@ fn execute_release() -> Result {
             continue;
         }
         let spec = format!("{name}@{version}");
-        if cargo(&["info", &spec]).is_ok() {
+        if published(&spec) {
             println!("{spec} is already published; skipping");
             continue;
         }

@@ -358,3 +358,29 @@ fn execute_without_a_prepared_release_is_refused() {
         text(&out)
     );
 }
+
+#[test]
+fn a_prepare_that_fails_half_way_puts_every_file_back() {
+    let repo = repo();
+    let before = std::fs::read_to_string(repo.0.join("Cargo.toml")).unwrap();
+    // The commit step fails (a hook refuses it), after the bump and the
+    // changelog were written.
+    write(&repo.0, ".git/hooks/pre-commit", "#!/bin/sh\nexit 1\n");
+    sh(&repo.0, "chmod", &["+x", ".git/hooks/pre-commit"]);
+    let out = xtask(&repo.0, &["patch"], true);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(repo.0.join("Cargo.toml")).unwrap(),
+        before
+    );
+    let status = sh(&repo.0, "git", &["status", "--porcelain"]);
+    assert!(
+        String::from_utf8_lossy(&status.stdout).trim().is_empty(),
+        "the tree is not clean: {}",
+        String::from_utf8_lossy(&status.stdout)
+    );
+    // The same command works once the hook is gone.
+    std::fs::remove_file(repo.0.join(".git/hooks/pre-commit")).unwrap();
+    let out = xtask(&repo.0, &["patch"], true);
+    assert!(out.status.success(), "{}", text(&out));
+}

@@ -181,7 +181,7 @@ impl FileStore {
                 return Err(Error::Unsafe {
                     path: self.dir.clone(),
                     reason: format!(
-                        "the directory belongs to user {}, not to this user ({me}); another user could replace the store (FileStore::with_shared_directory allows it)",
+                        "the directory belongs to user {}, not to this user ({me}); another user could replace the store (FileStore::with_shared_directory, or the CLI's --shared-directory, allows it)",
                         meta.uid()
                     ),
                 });
@@ -190,7 +190,7 @@ impl FileStore {
                 return Err(Error::Unsafe {
                     path: self.dir.clone(),
                     reason: format!(
-                        "other users can write to the directory (mode {:04o}); they could replace the store or its lock. Run chmod go-w on it, or keep the store in a directory of your own",
+                        "other users can write to the directory (mode {:04o}); they could replace the store or its lock. Run chmod go-w on it, keep the store in a directory of your own, or allow it with FileStore::with_shared_directory (the CLI's --shared-directory)",
                         meta.mode() & 0o7777
                     ),
                 });
@@ -245,7 +245,7 @@ impl FileStore {
                     return Err(Error::Unsafe {
                         path: at.to_path_buf(),
                         reason: format!(
-                            "a directory above the store belongs to user {} with mode {:04o}; another user could replace the store's directory (FileStore::with_shared_directory allows it)",
+                            "a directory above the store belongs to user {} with mode {:04o}; another user could replace the store's directory (FileStore::with_shared_directory, or the CLI's --shared-directory, allows it)",
                             meta.uid(),
                             meta.mode() & 0o7777
                         ),
@@ -660,7 +660,10 @@ impl BlobStore for FileStore {
             self.path.display(),
             target.display()
         );
-        sync_dir(&self.dir)?;
+        // The move has happened: report it as done, whatever the sync says.
+        if let Err(e) = sync_dir(&self.dir) {
+            tracing::warn!("the move aside is done but not confirmed durable: {e}");
+        }
         Ok(Some(target.display().to_string()))
     }
 }

@@ -66,6 +66,12 @@ impl From<Error> for Failure {
                 "Move it aside (or point --store at the store file) to go on.",
             ),
             Error::Storage {
+                source: keyseal_blob::Error::PermissionDenied { .. },
+            } => (
+                3,
+                "Check the owner and mode of the store file and its directory: they must be this user's.",
+            ),
+            Error::Storage {
                 source: keyseal_blob::Error::Unsafe { .. },
             } => (3, ""),
             Error::Storage {
@@ -98,6 +104,13 @@ impl From<Error> for Failure {
             } => (
                 5,
                 "Set KEYSEAL_KEY to the standard base64 of 32 random bytes (for example: head -c 32 /dev/urandom | base64).",
+            ),
+            Error::KeyringUnavailable {
+                reason: keyseal::keys::UnavailableReason::NoService,
+                ..
+            } => (
+                5,
+                "No Secret Service answers here, and the kernel keyring does not hold the key (it forgets keys at reboot). Start the keyring the store was made with, run `keyseal recover` with the recovery key on standard input, or use --keys env with KEYSEAL_KEY set.",
             ),
             Error::KeyringUnavailable { .. } => (
                 5,

@@ -32,9 +32,10 @@ Exit codes:
   1  no such entry (get or rm of a missing name), or no store to act on
   2  usage error
   3  the store file is unreadable or unsafe to use: not a keyseal file,
-     corrupt or tampered, unsupported version, rolled back, too large, not a
-     regular file (a directory, FIFO, socket or device), or in a directory
-     other users can write to
+     corrupt or tampered, unsupported version, rolled back, too large, not
+     readable by this user, not a regular file (a directory, FIFO, socket or
+     device), or in a directory other users can write to (see
+     --shared-directory)
   4  the key does not match the store (wrong key), or the store's key is
      missing from the keyring
   5  key provider unavailable or misconfigured (no keyring answering,
@@ -43,10 +44,12 @@ Exit codes:
      cannot be written (a closed pipe ends a command quietly)
 
 A command that exits non-zero leaves the store file byte for byte as it
-was, with two exceptions, each said in its message: exit 6 when the change
-was written but the disk did not confirm it durable, and exit 6 from
-`migrate --json` when the migration was done but its report could not be
-written. Commands that change the store report on standard error.";
+was, with these exceptions, each said in its message: exit 6 when the change
+was written but the disk did not confirm it durable; from `migrate`, exit 6
+when the migrated entries were written but reading them back failed (every
+legacy item is then kept), and exit 6 from `migrate --json` when the
+migration was done but its report could not be written. Commands that
+change the store report on standard error.";
 
 /// Keep secrets in one sealed file; the OS keyring holds only its key.
 #[derive(Debug, Parser)]
@@ -88,6 +91,13 @@ struct Cli {
         value_name = "SECONDS"
     )]
     lock_timeout: f64,
+
+    /// Use a store whose directory (or a directory above it) other users can
+    /// write to or own, or whose lock file another user owns. Refused by
+    /// default: such users could replace, delete or roll back the store, or
+    /// block its lock. Only for a shared set-up whose every user is trusted.
+    #[arg(long, env = "KEYSEAL_SHARED_DIRECTORY", global = true)]
+    shared_directory: bool,
 
     /// Say what the store does (lock waits, reloads, migrations); repeat for more.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -298,7 +308,9 @@ fn store_path(cli: &Cli) -> Result<PathBuf, Failure> {
 fn open_store(cli: &Cli, path: PathBuf) -> Result<Store, Failure> {
     let timeout = std::time::Duration::try_from_secs_f64(cli.lock_timeout)
         .map_err(|_| Failure::usage("--lock-timeout must be a non-negative number of seconds"))?;
-    let blob = keyseal_blob::FileStore::new(path).with_lock_timeout(timeout);
+    let blob = keyseal_blob::FileStore::new(path)
+        .with_lock_timeout(timeout)
+        .with_shared_directory(cli.shared_directory);
     Ok(match cli.keys {
         Keys::Keyring => {
             let provider =

@@ -368,3 +368,30 @@ fn an_old_copy_put_back_is_exit_3_naming_both_generations_until_accepted() {
     assert_eq!(out.stdout, b"v1", "{}", stderr(&out));
     set(&path, "token", b"v4");
 }
+
+#[test]
+fn a_directory_others_can_write_to_is_exit_3_unless_shared_directory_is_given() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Dir::new("shared-dir");
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let path = shared.join("store.sealed");
+    let out = run(args(env_keyseal(&path), &["set", "a"]), b"v");
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--shared-directory"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(std::fs::read_dir(&shared).unwrap().next().is_none());
+    let out = run(
+        args(env_keyseal(&path), &["--shared-directory", "set", "a"]),
+        b"v",
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let mut get = args(env_keyseal(&path), &["get", "a"]);
+    get.env("KEYSEAL_SHARED_DIRECTORY", "true");
+    let out = run(get, b"");
+    assert_eq!(out.stdout, b"v", "{}", stderr(&out));
+}

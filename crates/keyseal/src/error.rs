@@ -81,11 +81,13 @@ pub enum Error {
         supported: u16,
     },
 
-    /// The file's generation is older than one this process already saw: it
-    /// was rolled back (restored from a backup, or replaced by an old copy).
-    /// Nothing is written over it.
+    /// The file's generation is older than one seen before of the same store
+    /// (by this process, or by any process when the store keeps rollback
+    /// marks): it was rolled back (restored from a backup, or replaced by an
+    /// old copy). Nothing is written over it until it is accepted
+    /// ([`Store::accept_rollback`](crate::Store::accept_rollback)).
     #[error(
-        "{path} was rolled back to generation {found} after this process saw generation {seen}; refusing to write over it"
+        "{path} was rolled back to generation {found} after generation {seen} of it was seen; refusing to write over it"
     )]
     Rollback {
         /// The file.

@@ -224,6 +224,9 @@ struct Inner {
     on_unreadable: OnUnreadable,
     on_unavailable: OnKeyringUnavailable,
     marks: Option<RollbackMarks>,
+    /// What the store's rollback mark is named by: its location with the
+    /// directory's path made canonical, found at the first use.
+    mark_name: std::sync::OnceLock<String>,
     /// The key-encryption key, loaded or created at most once per process
     /// (again only if another process rotated it). The mutex is held during
     /// the provider call so concurrent first uses make one call.
@@ -310,12 +313,24 @@ impl StoreBuilder {
                 on_unreadable: self.on_unreadable,
                 on_unavailable: self.on_unavailable,
                 marks: self.marks,
+                mark_name: std::sync::OnceLock::new(),
                 kek: Mutex::new(None),
                 fresh: Mutex::new(None),
                 state: Mutex::new(State::default()),
             }),
         }
     }
+}
+
+/// How a version reached the store, for its lineage.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    /// Read; the rollback mark may be raised.
+    Read,
+    /// Read by an operation that only looks: nothing is written anywhere.
+    Looked,
+    /// Written by this store.
+    Written,
 }
 
 /// What a mutation did to the bundle.
@@ -626,8 +641,8 @@ impl Store {
         }
     }
 
-    /// Whether the entry `name` exists, reading only the index: no value is
-    /// decrypted. A store with no file has none, and the key provider is
+    /// Whether the entry `name` exists, reading only the index: no value of a
+    /// version-2 file is decrypted (a version-1 file is opened whole). A store with no file has none, and the key provider is
     /// not touched. Like [`status`](Self::status), it only looks: no policy
     /// acts on an error (nothing is quarantined, nothing switches to memory)
     /// and no rollback mark is written, so a dry run can use it.
@@ -897,7 +912,13 @@ impl Store {
             let version = snapshot.version();
             match self.open_bytes(snapshot.shared_bytes(), version) {
                 Ok(loaded) => break Arc::new(loaded),
-                Err(e @ (Error::WrongKey { .. } | Error::KeyMissing { .. })) if attempt < 4 => {
+                // A snapshot that another writer replaced since it was read
+                // can name a key just retired, or be older than a version
+                // this process saw meanwhile: read the new file.
+                Err(
+                    e
+                    @ (Error::WrongKey { .. } | Error::KeyMissing { .. } | Error::Rollback { .. }),
+                ) if attempt < 4 => {
                     if inner.blob.version().map_err(Error::from_blob)? == Some(version) {
                         return Err(e);
                     }
@@ -910,36 +931,75 @@ impl Store {
             inner.blob.location(),
             loaded.generation
         );
-        self.remember_with(&loaded, record_mark);
+        self.remember_with(
+            &loaded,
+            if record_mark {
+                Seen::Read
+            } else {
+                Seen::Looked
+            },
+        );
         Ok(Some(loaded))
     }
 
+    /// Caches a version this store wrote, and records it in the lineage: a
+    /// new file (generation 1) starts a new one, on disk too.
     fn remember(&self, loaded: &Arc<Loaded>) {
-        self.remember_with(loaded, true);
+        self.remember_with(loaded, Seen::Written);
     }
 
-    fn remember_with(&self, loaded: &Arc<Loaded>, record_mark: bool) {
+    /// Caches a version, and records it in the lineage (and, unless `how`
+    /// says not to, in the rollback mark).
+    fn remember_with(&self, loaded: &Arc<Loaded>, how: Seen) {
         let key_id = loaded.envelope.key_id(StanzaKind::Primary);
+        let mut reset = false;
         let changed = {
             let mut state = self.state_with_mark();
             state.cache = Some(Arc::clone(loaded));
             key_id
                 .is_some_and(|id| {
-                    if loaded.generation == 1 {
-                        // A new file: a new store starts here.
-                        let fresh = Lineage::starting(1, id);
-                        let changed = state.lineage != fresh;
-                        state.lineage = fresh;
-                        changed
+                    if how == Seen::Written && loaded.generation == 1 {
+                        // This store made a new file: a new store starts here.
+                        reset = true;
+                        state.lineage = Lineage::starting(1, id);
+                        true
                     } else {
                         state.lineage.observe(loaded.generation, id)
                     }
                 })
                 .then(|| state.lineage.clone())
         };
-        if let (Some(lineage), Some(marks), true) = (changed, &self.inner.marks, record_mark) {
-            marks.save(&self.inner.blob.location(), &lineage);
+        let (Some(lineage), Some(marks)) = (changed, &self.inner.marks) else {
+            return;
+        };
+        match how {
+            Seen::Written if reset => {
+                if let Err(e) = marks.replace(self.mark_name(), &lineage) {
+                    tracing::warn!("could not record the new store's rollback mark: {e}");
+                }
+            }
+            Seen::Written | Seen::Read => marks.save(self.mark_name(), &lineage),
+            Seen::Looked => {}
         }
+    }
+
+    /// The name of the store's rollback mark: the location, with the
+    /// directory made canonical when it is a path that exists, so that
+    /// `store.sealed` seen from two working directories, or through a
+    /// symbolic link, are told apart or found the same as they are.
+    fn mark_name(&self) -> &str {
+        self.inner.mark_name.get_or_init(|| {
+            let location = self.inner.blob.location();
+            let path = std::path::Path::new(&location);
+            let dir = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => std::path::Path::new("."),
+            };
+            match (std::fs::canonicalize(dir), path.file_name()) {
+                (Ok(dir), Some(name)) => dir.join(name).display().to_string(),
+                _ => location,
+            }
+        })
     }
 
     /// The state, with the rollback mark read into the lineage the first
@@ -949,7 +1009,7 @@ impl Store {
         if !state.mark_loaded {
             state.mark_loaded = true;
             if let Some(marks) = &self.inner.marks {
-                state.lineage = marks.load(&self.inner.blob.location());
+                state.lineage = marks.load(self.mark_name());
             }
         }
         state
@@ -968,7 +1028,7 @@ impl Store {
             return Ok(());
         };
         if let Some(marks) = &self.inner.marks {
-            let recorded = marks.load(&self.inner.blob.location());
+            let recorded = marks.load(self.mark_name());
             if recorded.rolled_back(generation, key_id).is_none() && recorded != Lineage::default()
             {
                 state.lineage = recorded;
@@ -1003,14 +1063,30 @@ impl Store {
                 reason: "the header names no primary key".to_owned(),
             });
         };
-        let lineage = Lineage::starting(header.generation(), key_id);
-        {
+        let previous = {
             let mut state = self.state_with_mark();
-            state.lineage = lineage.clone();
+            let previous = state.lineage.clone();
+            state.lineage = previous.accepting(header.generation(), key_id);
             state.cache = None;
+            previous
+        };
+        // Accepted only once it opens with the store's key: a damaged or
+        // foreign file is not accepted as a version of this store.
+        if let Err(e) = self.current_with(false) {
+            self.state_with_mark().lineage = previous;
+            return Err(e);
         }
         if let Some(marks) = &inner.marks {
-            marks.save(&path, &lineage);
+            let accepted = self.state_with_mark().lineage.clone();
+            marks
+                .replace(self.mark_name(), &accepted)
+                .map_err(|source| Error::Storage {
+                    source: keyseal_blob::Error::Io {
+                        operation: "record the accepted version in the rollback mark",
+                        path: marks.dir().to_path_buf(),
+                        source,
+                    },
+                })?;
         }
         Ok(())
     }

@@ -178,3 +178,77 @@ fn a_process_that_saw_the_old_store_reads_the_new_one_another_process_made() {
     store.set("n", &6).unwrap();
     support::remove_kernel_keys(&service);
 }
+
+#[test]
+fn marks_are_named_by_the_canonical_path_so_stores_are_told_apart_and_links_found_the_same() {
+    let marks = TempDir::new("rb-names-marks");
+    let (a, b) = (TempDir::new("rb-name-a"), TempDir::new("rb-name-b"));
+    let key = keyseal::seal::Key::generate().unwrap();
+    let at = |path: std::path::PathBuf| {
+        Store::builder(
+            MemoryKeyProvider::given(key.duplicate()),
+            FileStore::new(path),
+            CONTEXT,
+        )
+        .rollback_marks(Some(RollbackMarks::in_dir(marks.path())))
+        .build()
+    };
+    // Two stores named store.sealed, one key: generation 5 here, 1 there.
+    for i in 0..5 {
+        at(a.file()).set("n", &i).unwrap();
+    }
+    at(b.file()).set("n", &0).unwrap();
+    assert_eq!(at(b.file()).get::<i32>("n").unwrap(), Some(0), "told apart");
+    // The same store through a symbolic link shares its mark.
+    let link = a.path().join("link");
+    std::os::unix::fs::symlink(a.path(), &link).unwrap();
+    let old = std::fs::read(a.file()).unwrap();
+    at(a.file()).set("n", &5).unwrap();
+    std::fs::write(a.file(), &old).unwrap();
+    assert!(matches!(
+        at(link.join("store.sealed")).get::<i32>("n"),
+        Err(Error::Rollback { .. })
+    ));
+}
+
+#[test]
+fn an_accepted_copy_keeps_the_history_so_an_older_copy_is_still_refused() {
+    let (dir, marks) = (TempDir::new("rb-accept"), TempDir::new("rb-accept-marks"));
+    let keys = Arc::new(MemoryKeyProvider::new());
+    let s = store(&keys, &dir, &marks);
+    s.set("n", &1).unwrap();
+    let before_rotation = std::fs::read(dir.file()).unwrap();
+    s.rotate_key().unwrap();
+    s.set("n", &2).unwrap();
+    let second = std::fs::read(dir.file()).unwrap();
+    s.set("n", &3).unwrap();
+    // An older copy put back on purpose, and accepted.
+    std::fs::write(dir.file(), &second).unwrap();
+    let fresh = store(&keys, &dir, &marks);
+    assert!(matches!(fresh.get::<i32>("n"), Err(Error::Rollback { .. })));
+    fresh.accept_rollback().unwrap();
+    assert_eq!(fresh.get::<i32>("n").unwrap(), Some(2));
+    // A copy from before the rotation is still older than the history.
+    std::fs::write(dir.file(), &before_rotation).unwrap();
+    assert!(matches!(
+        store(&keys, &dir, &marks).get::<i32>("n"),
+        Err(Error::Rollback { .. })
+    ));
+}
+
+#[test]
+fn accepting_fails_when_the_mark_cannot_be_recorded_or_the_file_does_not_open() {
+    let dir = TempDir::new("rb-accept-fail");
+    let not_a_dir = TempDir::new("rb-accept-file");
+    let blocked = not_a_dir.path().join("marks");
+    std::fs::write(&blocked, b"a file where the marks' directory should be").unwrap();
+    let keys = Arc::new(MemoryKeyProvider::new());
+    let s = Store::builder(Arc::clone(&keys), FileStore::new(dir.file()), CONTEXT)
+        .rollback_marks(Some(RollbackMarks::in_dir(&blocked)))
+        .build();
+    s.set("n", &1).unwrap();
+    assert!(matches!(s.accept_rollback(), Err(Error::Storage { .. })));
+    // A file that does not open with the store's key is not accepted.
+    std::fs::write(dir.file(), b"keyseal\0 not really").unwrap();
+    assert!(s.accept_rollback().is_err());
+}

@@ -145,3 +145,51 @@ fn an_unreachable_secret_service_is_unavailable_under_every_policy() {
         .delete(&key_id)
         .unwrap();
 }
+
+#[test]
+#[ignore = "child process of a_headless_store_whose_kernel_key_is_gone_recovers_into_the_kernel_keyring"]
+fn child_headless_recover() {
+    if !support::is_child() {
+        return;
+    }
+    let service = support::unique("headless");
+    let dir = TempDir::new("headless");
+    let store = open(&service, &dir.file(), "fail");
+    store.set("token", "refresh-token").unwrap();
+    assert_eq!(
+        store.status().provider.kind,
+        keyseal::keys::ProviderKind::KernelKeyring
+    );
+    let recovery = store.enable_recovery().unwrap();
+    // A reboot: the kernel keyring forgets the key.
+    let key_id = store.status().key_id.unwrap();
+    KeyringProvider::builder(&service, "store-key")
+        .backend(keyseal::keys::Backend::KernelKeyring)
+        .build()
+        .delete(&key_id)
+        .unwrap();
+    let after_reboot = open(&service, &dir.file(), "fail");
+    assert!(matches!(
+        after_reboot.get::<String>("token"),
+        Err(Error::KeyringUnavailable { .. })
+    ));
+    // The recovery key brings it back, with a new kernel key.
+    open(&service, &dir.file(), "fail")
+        .recover(&recovery, false)
+        .unwrap();
+    assert_eq!(
+        open(&service, &dir.file(), "fail")
+            .get::<String>("token")
+            .unwrap()
+            .as_deref(),
+        Some("refresh-token")
+    );
+    support::remove_kernel_keys(&service);
+    println!("child ok");
+}
+
+#[test]
+fn a_headless_store_whose_kernel_key_is_gone_recovers_into_the_kernel_keyring() {
+    let out = support::run_child("child_headless_recover", &[], &["DBUS_SESSION_BUS_ADDRESS"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("child ok"));
+}

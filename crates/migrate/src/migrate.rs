@@ -528,15 +528,25 @@ pub fn migrate(
             // Too much for the store's size limit (nothing was written):
             // leave the largest value in the legacy keyring and try the rest,
             // unless every entry must move.
-            Err(Error::Store(keyseal::Error::Storage {
-                source: keyseal::blob::Error::WriteTooLarge { .. },
-            })) if !options.strict => {
-                let largest = collected
-                    .candidates
-                    .iter()
-                    .enumerate()
-                    .max_by_key(|(_, c)| c.value.len())
-                    .map(|(i, _)| i);
+            Err(
+                too_large @ Error::Store(keyseal::Error::Storage {
+                    source: keyseal::blob::Error::WriteTooLarge { .. },
+                }),
+            ) if !options.strict => {
+                // Only a value that would be written takes room: names the
+                // store has already are kept as they are.
+                let mut largest = None;
+                for (i, c) in collected.candidates.iter().enumerate() {
+                    let bigger = largest.is_none_or(|(_, len)| c.value.len() > len);
+                    if bigger && !store.contains(&c.name)? {
+                        largest = Some((i, c.value.len()));
+                    }
+                }
+                let largest = largest.map(|(i, _)| i);
+                if largest.is_none() {
+                    // Nothing new to leave out: the store is full as it is.
+                    return Err(too_large);
+                }
                 if let Some(i) = largest {
                     let c = collected.candidates.remove(i);
                     report.not_converted.push((

@@ -239,9 +239,19 @@ impl Store {
                         // keyring answers (on Linux "auto"), so the new key
                         // never lands in a fallback keyring because the
                         // right one was slow to answer.
+                        // No service at all (a headless machine, whose only
+                        // keyring is the kernel's) is an answer too; a keyring
+                        // that is slow, locked or failing is not.
                         if let Some(old) = previous_key_id {
                             match inner.provider.load(&old) {
-                                Ok(_) | Err(keyseal_keys::Error::NotFound { .. }) => {}
+                                Ok(_)
+                                | Err(
+                                    keyseal_keys::Error::NotFound { .. }
+                                    | keyseal_keys::Error::Unavailable {
+                                        reason: keyseal_keys::UnavailableReason::NoService,
+                                        ..
+                                    },
+                                ) => {}
                                 Err(e) => return Err(Error::from_key(e)),
                             }
                         }

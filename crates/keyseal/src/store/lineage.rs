@@ -9,10 +9,11 @@
 //! starts a new lineage.
 //!
 //! In memory this covers one process. With [`RollbackMarks`], the lineage is
-//! also kept in a small file per store outside the store's directory (the
-//! user's state directory by default), so that a new process, which has
-//! seen nothing yet, notices too. Someone who can write both the store and
-//! the mark can still roll back unnoticed: see `docs/THREAT-MODEL.md`.
+//! also kept in a small file per store, named by a hash of the store's
+//! canonical path, outside the store's directory (the user's state
+//! directory by default), so that a new process, which has seen nothing yet,
+//! notices too. Someone who can write both the store and the mark can still
+//! roll back unnoticed: see `docs/THREAT-MODEL.md`.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -47,6 +48,31 @@ impl Lineage {
     /// `key_id` is older than it and of this store: a rollback.
     pub(crate) fn rolled_back(&self, generation: u64, key_id: KeyId) -> Option<u64> {
         (generation < self.generation && self.key_ids.contains(&key_id)).then_some(self.generation)
+    }
+
+    /// The lineage after someone accepted the version of `generation` sealed
+    /// by `key_id` as the newest: older versions under any key of the
+    /// history (this one included) stay rollbacks.
+    pub(crate) fn accepting(&self, generation: u64, key_id: KeyId) -> Self {
+        let mut key_ids: Vec<KeyId> = self
+            .key_ids
+            .iter()
+            .copied()
+            .filter(|id| *id != key_id)
+            .collect();
+        key_ids.push(key_id);
+        let skip = key_ids.len().saturating_sub(MAX_KEYS);
+        Self {
+            generation,
+            key_ids: key_ids.into_iter().skip(skip).collect(),
+        }
+    }
+
+    /// Whether `other` is newer than or as new as this lineage, of the same
+    /// store (they share a key).
+    fn covers(&self, other: &Self) -> bool {
+        self.generation >= other.generation
+            && self.key_ids.iter().any(|id| other.key_ids.contains(id))
     }
 
     /// Records a version that opened (or was written); returns whether the
@@ -119,11 +145,12 @@ impl RollbackMarks {
         Self { dir: dir.into() }
     }
 
-    /// Marks in `<state dir>/keyseal/high-water` (see
-    /// [`state_dir`](crate::state_dir)); `None` when there is no state
-    /// directory.
+    /// Marks in `<state dir>/keyseal-rollback-marks` (see
+    /// [`state_dir`](crate::state_dir)), a directory of its own beside any
+    /// application's, so that restoring an application's folder never
+    /// restores its marks with it; `None` when there is no state directory.
     pub fn in_state_dir() -> Option<Self> {
-        crate::paths::state_dir().map(|d| Self::in_dir(d.join("keyseal").join("high-water")))
+        crate::paths::state_dir().map(|d| Self::in_dir(d.join("keyseal-rollback-marks")))
     }
 
     /// The directory.
@@ -157,11 +184,16 @@ impl RollbackMarks {
         }
     }
 
-    /// Records `lineage` for the store at `location`, replacing the mark
-    /// atomically. Best effort: a mark that cannot be written weakens only
-    /// the detection of rollbacks, never a read or a write (said in the log).
+    /// Records `lineage` for the store at `location`, unless the mark on disk
+    /// is already as new (another process recorded a newer version of the
+    /// same store meanwhile: a mark never goes back). Best effort: a mark
+    /// that cannot be written weakens only the detection of rollbacks, never
+    /// a read or a write (said in the log).
     pub(crate) fn save(&self, location: &str, lineage: &Lineage) {
-        if let Err(e) = self.try_save(location, lineage) {
+        if self.load(location).covers(lineage) {
+            return;
+        }
+        if let Err(e) = self.replace(location, lineage) {
             tracing::warn!(
                 "could not record the rollback mark in {}: {e}",
                 self.dir.display()
@@ -169,7 +201,12 @@ impl RollbackMarks {
         }
     }
 
-    fn try_save(&self, location: &str, lineage: &Lineage) -> std::io::Result<()> {
+    /// Replaces the mark of the store at `location` with `lineage`, whatever
+    /// is there (an acceptance, or a new store).
+    ///
+    /// # Errors
+    /// The file system's.
+    pub(crate) fn replace(&self, location: &str, lineage: &Lineage) -> std::io::Result<()> {
         let mut builder = std::fs::DirBuilder::new();
         builder.recursive(true);
         #[cfg(unix)]
