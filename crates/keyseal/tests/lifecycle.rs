@@ -591,7 +591,7 @@ fn replacing_a_recovery_key_replaces_the_data_key() {
 }
 
 #[test]
-fn recovery_asks_for_the_files_key_first_and_creates_nothing_when_the_keyring_does_not_answer() {
+fn recovery_asks_for_the_files_key_first_and_creates_nothing_when_the_keyring_is_too_slow() {
     let parts = parts();
     let store = store_of(&parts);
     fill(&store);
@@ -602,7 +602,7 @@ fn recovery_asks_for_the_files_key_first_and_creates_nothing_when_the_keyring_do
     parts.0.fail_unavailable_on(
         Operation::Load,
         loads + 1,
-        keyseal::keys::UnavailableReason::NoService,
+        keyseal::keys::UnavailableReason::TimedOut(Duration::from_secs(5)),
     );
     match store_of(&parts).recover(&recovery, false) {
         Err(Error::KeyringUnavailable { .. }) => {}
