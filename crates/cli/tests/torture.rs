@@ -868,7 +868,7 @@ fn torture_hostile_files() {
         tried,
         tried - problems.len(),
         0,
-        "every bit flip and truncation of a real store, garbage, 4 GiB header, empty file, directory, FIFO, socket, device, symlink, a FIFO as the lock; get/set/list each: typed error at once (exit 3), no panic, no hang, file unchanged",
+        "every bit flip and truncation of a real store, garbage, 4 GiB header, empty file, directory, FIFO, socket, device, symlink, a FIFO as the lock; get/set/list each: typed error at once (exit 3, or 4 for a flipped key id), no panic, no hang, file unchanged",
     );
     assert!(problems.is_empty());
 }
