@@ -419,6 +419,22 @@ fn the_keyring_path_rotates_and_recovers() {
     if let Some(count) = secret_service_items(&service) {
         assert_eq!(count, 1, "the retired key's item is left over");
     }
+    // Its report goes to standard error: a full standard output does not
+    // turn a done rotation into a failure (and never panics).
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = args(keyring_keyseal(&dir.file(), &service), &["rotate-key"])
+        .stdin(Stdio::null())
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    if let Some(count) = secret_service_items(&service) {
+        assert_eq!(count, 1, "the retired key's item is left over");
+    }
 
     let out = run(
         args(

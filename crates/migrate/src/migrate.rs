@@ -292,6 +292,38 @@ fn compact_json(text: &[u8]) -> Zeroizing<Vec<u8>> {
     out
 }
 
+impl Collected {
+    /// The report of what was found, before anything moved.
+    fn report(&self, options: &Options) -> Report {
+        Report {
+            dry_run: options.dry_run,
+            not_converted: self
+                .not_converted
+                .iter()
+                .chain(&self.unread)
+                .cloned()
+                .collect(),
+            skipped: self.skipped.clone(),
+            ..Report::default()
+        }
+    }
+}
+
+/// With `--strict`, any entry that cannot move fails the whole migration.
+fn refuse_if_strict(collected: &Collected, options: &Options) -> Result<()> {
+    if options.strict && !(collected.not_converted.is_empty() && collected.unread.is_empty()) {
+        return Err(Error::NotMigratable {
+            entries: collected
+                .not_converted
+                .iter()
+                .chain(&collected.unread)
+                .cloned()
+                .collect(),
+        });
+    }
+    Ok(())
+}
+
 /// What every keyseal key record starts with (`keyseal-keys`' item format).
 const KEY_RECORD_PREFIX: &[u8] = b"keyseal-key-v1:";
 
@@ -447,9 +479,10 @@ pub fn migrate(
     layout: &Layout,
     options: &Options,
 ) -> Result<Report> {
-    // Read the legacy keyring first, without the store's lock: a dry run
-    // and a migration with nothing to move never touch the store.
-    let mut collected = match collect(source, layout, options) {
+    // A first look at the legacy keyring, without the store's lock: a dry
+    // run, a migration with nothing to move, and a legacy keyring that does
+    // not answer never touch the store.
+    let preview = match collect(source, layout, options) {
         Ok(collected) => collected,
         Err(Error::Read { source: e, .. } | Error::Search { source: e, .. })
             if not_answering(&e) =>
@@ -463,55 +496,40 @@ pub fn migrate(
         }
         Err(e) => return Err(e),
     };
-    if options.strict && !(collected.not_converted.is_empty() && collected.unread.is_empty()) {
-        return Err(Error::NotMigratable {
-            entries: collected
-                .not_converted
-                .into_iter()
-                .chain(collected.unread)
-                .collect(),
-        });
-    }
-    let mut report = Report {
-        dry_run: options.dry_run,
-        not_converted: collected
-            .not_converted
-            .iter()
-            .chain(&collected.unread)
-            .cloned()
-            .collect(),
-        skipped: collected.skipped.clone(),
-        ..Report::default()
-    };
-    let nothing_there = collected.candidates.is_empty()
-        && collected.per_item.is_empty()
-        && collected.bundle_names.is_none()
-        && !collected.index_exists
-        && collected.unread.is_empty();
-    if nothing_there {
-        return Ok(report);
-    }
-    if options.dry_run {
-        // Names only: the index is read (with the key, when a file exists),
-        // no value is decrypted, nothing is created.
-        for c in &collected.candidates {
-            if store.contains(&c.name)? {
-                report.already_present.push(c.name.clone());
-            } else {
-                report.moved.push(c.name.clone());
+    refuse_if_strict(&preview, options)?;
+    let nothing_there = preview.candidates.is_empty()
+        && preview.per_item.is_empty()
+        && preview.bundle_names.is_none()
+        && !preview.index_exists
+        && preview.unread.is_empty();
+    if nothing_there || options.dry_run {
+        let mut report = preview.report(options);
+        if options.dry_run {
+            // Names only: the index is read (with the key, when a file
+            // exists), no value is decrypted, nothing is created.
+            for c in &preview.candidates {
+                if store.contains(&c.name)? {
+                    report.already_present.push(c.name.clone());
+                } else {
+                    report.moved.push(c.name.clone());
+                }
             }
         }
         return Ok(report);
     }
 
-    // Merge under the store's lock: a second process migrating at the same
-    // time waits, then finds every name already present. A failure writes
-    // nothing.
-    let (moved, already_present) = loop {
-        if collected.candidates.is_empty() {
-            break (Vec::new(), Vec::new());
-        }
+    // Collect again and merge under the store's lock: a second process
+    // migrating at the same time waits, then finds the items gone or every
+    // name already present, instead of racing the first one's deletes. A
+    // failure writes nothing.
+    let mut too_large: Vec<(String, String)> = Vec::new();
+    let (collected, moved, already_present) = loop {
         let merged = store.transaction(|tx| -> Result<_> {
+            let mut collected = collect(source, layout, options)?;
+            refuse_if_strict(&collected, options)?;
+            collected
+                .candidates
+                .retain(|c| !too_large.iter().any(|(name, _)| *name == c.name));
             let mut moved = Vec::new();
             let mut present = Vec::new();
             for c in &collected.candidates {
@@ -522,38 +540,33 @@ pub fn migrate(
                     moved.push(c.name.clone());
                 }
             }
-            Ok((moved, present))
+            Ok((collected, moved, present))
         });
         match merged {
             // Too much for the store's size limit (nothing was written):
-            // leave the largest value in the legacy keyring and try the rest,
-            // unless every entry must move.
+            // leave the largest value that would be written in the legacy
+            // keyring and try the rest, unless every entry must move.
             Err(
-                too_large @ Error::Store(keyseal::Error::Storage {
+                error @ Error::Store(keyseal::Error::Storage {
                     source: keyseal::blob::Error::WriteTooLarge { .. },
                 }),
             ) if !options.strict => {
-                // Only a value that would be written takes room: names the
-                // store has already are kept as they are.
-                let mut largest = None;
-                for (i, c) in collected.candidates.iter().enumerate() {
-                    let bigger = largest.is_none_or(|(_, len)| c.value.len() > len);
-                    if bigger && !store.contains(&c.name)? {
-                        largest = Some((i, c.value.len()));
+                let mut largest: Option<&Candidate> = None;
+                for c in &preview.candidates {
+                    let left_out = too_large.iter().any(|(name, _)| *name == c.name);
+                    let bigger = largest.is_none_or(|l| c.value.len() > l.value.len());
+                    if bigger && !left_out && !store.contains(&c.name)? {
+                        largest = Some(c);
                     }
                 }
-                let largest = largest.map(|(i, _)| i);
-                if largest.is_none() {
-                    // Nothing new to leave out: the store is full as it is.
-                    return Err(too_large);
-                }
-                if let Some(i) = largest {
-                    let c = collected.candidates.remove(i);
-                    report.not_converted.push((
-                        c.name,
-                        "with it the store would outgrow its size limit".to_owned(),
-                    ));
-                }
+                // Nothing new to leave out: the store is full as it is.
+                let Some(largest) = largest else {
+                    return Err(error);
+                };
+                too_large.push((
+                    largest.name.clone(),
+                    "with it the store would outgrow its size limit".to_owned(),
+                ));
             }
             other => break other?,
         }
@@ -565,6 +578,8 @@ pub fn migrate(
         already_present.len(),
         collected.not_converted.len()
     );
+    let mut report = collected.report(options);
+    report.not_converted.extend(too_large);
     report.moved = moved;
     report.already_present = already_present;
     if let Some(reason) = store.degraded() {
@@ -601,6 +616,13 @@ pub fn migrate(
             Ok(_) => {
                 tracing::debug!("deleted the legacy item {item:?}");
                 report.deleted.push(item.to_owned());
+                true
+            }
+            // Another process migrating at the same time may have deleted
+            // it under us (the keyring then reports an error for an item
+            // that vanished mid-call): gone is gone.
+            Err(_) if matches!(source.read(&layout.service, item), Ok(None)) => {
+                tracing::debug!("the legacy item {item:?} was deleted by someone else");
                 true
             }
             Err(e) => {

@@ -140,6 +140,7 @@ fn child_migrate() {
     )
     .unwrap();
     println!("moved={}", report.moved.len());
+    println!("report={report:?}");
 }
 
 fn run_child(service: &str, path: &std::path::Path) -> std::process::Child {
@@ -219,12 +220,19 @@ fn two_processes_migrating_at_once_do_the_work_once() {
     write_legacy(&service);
     let path = temp_path("migrate-2p");
     let children = [run_child(&service, &path), run_child(&service, &path)];
+    let mut reports = Vec::new();
     let moved: Vec<usize> = children
         .into_iter()
         .map(|c| {
             let out = c.wait_with_output().unwrap();
             let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
             assert!(stdout.contains("1 passed"), "{stdout}");
+            reports.extend(
+                stdout
+                    .lines()
+                    .filter(|l| l.contains("report="))
+                    .map(str::to_owned),
+            );
             stdout
                 .split("moved=")
                 .nth(1)
@@ -239,7 +247,16 @@ fn two_processes_migrating_at_once_do_the_work_once() {
         3,
         "entries moved twice or not at all: {moved:?}"
     );
-    assert_eq!(secret_tool_items(&service), 0);
+    let left = Command::new("secret-tool")
+        .args(["search", "--all", "service", &service])
+        .output()
+        .unwrap();
+    assert_eq!(
+        secret_tool_items(&service),
+        0,
+        "{}\n{reports:?}",
+        String::from_utf8_lossy(&left.stdout)
+    );
     keyseal_testkit::run_child(
         "child_check",
         &[
