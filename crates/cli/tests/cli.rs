@@ -18,7 +18,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use keyseal_keys::{Backend, KeyProvider, KeyringProvider};
-use keyseal_testkit::{TempDir as Dir, unique};
+use keyseal_testkit::{TempDir as Dir, secret_tool_store, unique};
 use support::{KEY, OTHER_KEY, args, code, env_keyseal, keyseal, run, set, stderr, stdout};
 
 #[test]
@@ -531,11 +531,7 @@ fn migrate_moves_legacy_secret_service_items() {
         return;
     }
     for (item, value) in [("p:alpha", "A"), ("p:beta", "B")] {
-        let status = Command::new("sh")
-            .args(["-c", "printf '%s' \"$3\" | secret-tool store --label=legacy service \"$1\" username \"$2\"", "sh", &service, item, value])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        secret_tool_store(&service, item, value);
     }
     let dir = Dir::new("migrate");
     let mut cmd = keyring_keyseal(&dir.file(), &store_service);
@@ -575,21 +571,6 @@ fn migrate_moves_legacy_secret_service_items() {
     cmd.args(["migrate", "--from-service", &service, "--item-prefix", "p:"]);
     assert!(stderr(&run(cmd, b"")).contains("nothing to migrate"));
     forget_key(&store_service, &dir.file());
-}
-
-fn secret_tool_store(service: &str, item: &str, value: &str) {
-    let status = Command::new("sh")
-        .args([
-            "-c",
-            "printf '%s' \"$3\" | secret-tool store --label=legacy service \"$1\" username \"$2\"",
-            "sh",
-            service,
-            item,
-            value,
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 #[test]

@@ -24,32 +24,17 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use keyseal_testkit::TempDir as Dir;
-use support::{args, code, env_keyseal, run, set, stderr};
+use support::{args, code, env_keyseal, run, run_to, set, stderr};
 
 /// Runs `cmd` with standard output going to `/dev/full`.
-fn to_dev_full(mut cmd: Command, stdin: &[u8]) -> Output {
+fn to_dev_full(cmd: Command, stdin: &[u8]) -> Output {
     let full = OpenOptions::new().write(true).open("/dev/full").unwrap();
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(full)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    child.wait_with_output().unwrap()
+    run_to(cmd, stdin, full.into(), false)
 }
 
 /// Runs `cmd` with standard output a pipe whose reader is already gone.
-fn to_closed_pipe(mut cmd: Command, stdin: &[u8]) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    child.wait_with_output().unwrap()
+fn to_closed_pipe(cmd: Command, stdin: &[u8]) -> Output {
+    run_to(cmd, stdin, Stdio::piped(), true)
 }
 
 /// Runs `f` on a thread and fails if it has not finished within 60 s: a

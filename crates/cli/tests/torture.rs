@@ -399,11 +399,7 @@ fn torture_crash() {
     if has_ss {
         for i in 0..5 {
             let value = format!("legacy-token-{i}");
-            let status = Command::new("sh")
-                .args(["-c", "printf '%s' \"$3\" | secret-tool store --label=legacy service \"$1\" username \"$2\"", "sh", &legacy, &format!("tok:m{i}"), &value])
-                .status()
-                .unwrap();
-            assert!(status.success());
+            keyseal_testkit::secret_tool_store(&legacy, &format!("tok:m{i}"), &value);
             legacy_tokens.insert(format!("m{i}"), value);
         }
     }
@@ -1317,24 +1313,7 @@ fn keys_of(service: &str, backend: &str) -> usize {
             .search(service)
             .map_or(0, |names| names.len());
     }
-    Command::new("keyctl")
-        .args(["rlist", "@u"])
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .split_whitespace()
-                .filter(|serial| {
-                    Command::new("keyctl")
-                        .args(["rdescribe", serial])
-                        .output()
-                        .is_ok_and(|d| {
-                            String::from_utf8_lossy(&d.stdout)
-                                .contains(&format!("keyseal:{service}:"))
-                        })
-                })
-                .count()
-        })
-        .unwrap_or(0)
+    keyseal_testkit::kernel_keys(service).len()
 }
 
 #[test]

@@ -19,6 +19,7 @@ use keyseal_keys::conformance::{self, Capabilities};
 use keyseal_keys::{
     Backend, Error, Key, KeyId, KeyLifetime, KeyProvider, KeyringProvider, ProviderKind,
 };
+use keyseal_testkit::secret_tool_store;
 
 /// A provider for a fresh item, or `None` (after printing why) when no Secret
 /// Service answers here.
@@ -39,22 +40,6 @@ fn provider(tag: &str) -> Option<(KeyringProvider, String)> {
 
 fn random_id() -> KeyId {
     Key::generate().unwrap().id()
-}
-
-/// Stores `value` as item `name` of `service` the way another client would.
-fn store_item(service: &str, name: &str, value: &str) {
-    let status = Command::new("sh")
-        .args([
-            "-c",
-            "printf '%s' \"$3\" | secret-tool store --label=other service \"$1\" username \"$2\"",
-            "sh",
-            service,
-            name,
-            value,
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 fn record(key: &Key) -> String {
@@ -152,7 +137,7 @@ fn a_key_of_the_earlier_one_item_layout_still_loads_and_is_never_deleted() {
         return;
     };
     let old = Key::generate().unwrap();
-    store_item(&service, "store-key", &record(&old));
+    secret_tool_store(&service, "store-key", &record(&old));
     let count = || {
         secret_tool(&["search", "--all", "service", &service])
             .matches("[/")
@@ -165,7 +150,7 @@ fn a_key_of_the_earlier_one_item_layout_still_loads_and_is_never_deleted() {
     assert!(provider.load(&random_id()).unwrap_err().is_not_found());
     // A key a rotation of the earlier layout had staged loads by its id.
     let staged = Key::generate().unwrap();
-    store_item(&service, "store-key.next", &record(&staged));
+    secret_tool_store(&service, "store-key.next", &record(&staged));
     assert_eq!(provider.load(&staged.id()).unwrap().id(), staged.id());
     // Retiring either key leaves the items of the earlier layout: stores of
     // that layout under one service shared their key.
@@ -184,14 +169,14 @@ fn an_item_written_by_someone_else_is_malformed_not_a_key() {
         return;
     };
     let id = random_id();
-    store_item(&service, &format!("store-key.{id}"), "not-a-key");
+    secret_tool_store(&service, &format!("store-key.{id}"), "not-a-key");
     match provider.load(&id) {
         Err(Error::Malformed { reason, .. }) => assert!(!reason.contains("not-a-key"), "{reason}"),
         other => panic!("{other:?}"),
     }
     // Under the earlier layout's name it is not taken for a key either, and
     // deleting a key never removes it.
-    store_item(&service, "store-key", "not-a-key");
+    secret_tool_store(&service, "store-key", "not-a-key");
     assert!(provider.load(&random_id()).unwrap_err().is_not_found());
     assert!(provider.delete(&random_id()).unwrap_err().is_not_found());
     assert_eq!(
@@ -225,7 +210,7 @@ fn keyring_items_read_search_and_delete_what_another_client_wrote() {
         ("oauth:b", "plain"),
         ("other", "x"),
     ] {
-        store_item(&service, name, value);
+        secret_tool_store(&service, name, value);
     }
     let items = keyseal_keys::KeyringItems::new();
     assert_eq!(

@@ -7,20 +7,27 @@ use std::path::PathBuf;
 /// `~/Library/Application Support` on macOS, `%APPDATA%` on Windows.
 /// `None` when the environment does not say.
 pub fn config_dir() -> Option<PathBuf> {
+    user_dir("APPDATA", "XDG_CONFIG_HOME", &[".config"])
+}
+
+/// A per-user directory: `%<windows>%` on Windows,
+/// `~/Library/Application Support` on macOS, else `$<xdg>` (if absolute) or
+/// `~/<home_parts>`; `None` when the environment does not say.
+fn user_dir(windows: &str, xdg: &str, home_parts: &[&str]) -> Option<PathBuf> {
     let absolute = |v: std::ffi::OsString| {
         let p = PathBuf::from(v);
         p.is_absolute().then_some(p)
     };
     if cfg!(windows) {
-        return std::env::var_os("APPDATA").and_then(absolute);
+        return std::env::var_os(windows).and_then(absolute);
     }
     let home = std::env::var_os("HOME").and_then(absolute);
     if cfg!(target_os = "macos") {
         return home.map(|h| h.join("Library").join("Application Support"));
     }
-    std::env::var_os("XDG_CONFIG_HOME")
+    std::env::var_os(xdg)
         .and_then(absolute)
-        .or_else(|| home.map(|h| h.join(".config")))
+        .or_else(|| home.map(|h| home_parts.iter().fold(h, |p, part| p.join(part))))
 }
 
 /// `<config dir>/<app>/store.sealed`: where an application's store lives by
@@ -35,18 +42,5 @@ pub fn default_path(app: &str) -> Option<PathBuf> {
 /// `~/Library/Application Support` on macOS, `%LOCALAPPDATA%` on Windows.
 /// `None` when the environment does not say.
 pub fn state_dir() -> Option<PathBuf> {
-    let absolute = |v: std::ffi::OsString| {
-        let p = PathBuf::from(v);
-        p.is_absolute().then_some(p)
-    };
-    if cfg!(windows) {
-        return std::env::var_os("LOCALAPPDATA").and_then(absolute);
-    }
-    let home = std::env::var_os("HOME").and_then(absolute);
-    if cfg!(target_os = "macos") {
-        return home.map(|h| h.join("Library").join("Application Support"));
-    }
-    std::env::var_os("XDG_STATE_HOME")
-        .and_then(absolute)
-        .or_else(|| home.map(|h| h.join(".local").join("state")))
+    user_dir("LOCALAPPDATA", "XDG_STATE_HOME", &[".local", "state"])
 }

@@ -760,9 +760,9 @@ impl Store {
             return status;
         }
         // One read of the file: straight to it, not through the policies,
-        // since looking at a store must not quarantine it or switch it to
-        // memory.
-        match self.current() {
+        // since looking at a store must not quarantine it, switch it to
+        // memory, or write its rollback mark.
+        match self.current_with(false) {
             Ok(None) => status.entries = Some(0),
             Ok(Some(loaded)) => {
                 status.exists = true;

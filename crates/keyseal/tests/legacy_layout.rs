@@ -44,17 +44,7 @@ fn rotating_one_store_of_the_earlier_layout_keeps_the_key_another_store_shares()
         "keyseal-key-v1:{}",
         Base64::encode_string(shared.expose_secret())
     );
-    let status = Command::new("sh")
-        .args([
-            "-c",
-            "printf '%s' \"$2\" | secret-tool store --label=old service \"$1\" username store-key",
-            "sh",
-            &service,
-            &record,
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    support::secret_tool_store(&service, "store-key", &record);
     let (dir_a, dir_c) = (TempDir::new("legacy-a"), TempDir::new("legacy-c"));
     for (dir, value) in [(&dir_a, "token-a"), (&dir_c, "token-c")] {
         Store::builder(

@@ -420,6 +420,24 @@ impl KeyProvider for Pausing {
     }
 }
 
+/// Starts `child` paused at `step` (see [`checkpoint`]) and SIGKILLs it
+/// there.
+fn kill_when_paused(mut child: Command, step: &str) {
+    let mut child = child
+        .env("KEYSEAL_TEST_PAUSE_AT", step)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let paused = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| support::child_line(&line) == format!("paused {step}"));
+    assert!(paused, "the child never reached {step}");
+    child.kill().unwrap(); // SIGKILL, mid-change
+    child.wait().unwrap();
+}
+
 fn kernel(service: &str) -> KeyringProvider {
     KeyringProvider::builder(service, "store-key")
         .backend(Backend::KernelKeyring)
@@ -460,24 +478,11 @@ fn a_rotation_killed_between_any_two_steps_loses_nothing() {
         "rewritten-before-retire",
         "retired",
     ] {
-        let mut child = support::child("child_rotate")
+        let mut child = support::child("child_rotate");
+        child
             .env("KEYSEAL_TEST_SERVICE", &service)
-            .env("KEYSEAL_TEST_PATH", &path)
-            .env("KEYSEAL_TEST_PAUSE_AT", step)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut paused = false;
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if support::child_line(&line) == format!("paused {step}") {
-                paused = true;
-                break;
-            }
-        }
-        assert!(paused, "the child never reached {step}");
-        child.kill().unwrap(); // SIGKILL, mid-rotation
-        child.wait().unwrap();
+            .env("KEYSEAL_TEST_PATH", &path);
+        kill_when_paused(child, step);
         // Whatever the step, a new process opens every entry, and writes.
         let store = fresh();
         assert_all_entries(&store, &format!("killed at {step}"));
@@ -762,25 +767,12 @@ fn a_recovery_killed_between_any_two_steps_loses_nothing() {
         kernel(&service)
             .delete(&fresh().status().key_id.unwrap())
             .unwrap();
-        let mut child = support::child("child_recover")
+        let mut child = support::child("child_recover");
+        child
             .env("KEYSEAL_TEST_SERVICE", &service)
             .env("KEYSEAL_TEST_PATH", &path)
-            .env("KEYSEAL_TEST_RECOVERY", &text)
-            .env("KEYSEAL_TEST_PAUSE_AT", step)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut paused = false;
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if support::child_line(&line) == format!("paused {step}") {
-                paused = true;
-                break;
-            }
-        }
-        assert!(paused, "the child never reached {step}");
-        child.kill().unwrap(); // SIGKILL, mid-recovery
-        child.wait().unwrap();
+            .env("KEYSEAL_TEST_RECOVERY", &text);
+        kill_when_paused(child, step);
         // Either the recovery landed and the keyring opens the store, or
         // it did not and the recovery key still does.
         let store = fresh();

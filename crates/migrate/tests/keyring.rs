@@ -40,21 +40,6 @@ fn secret_service_here(service: &str) -> bool {
     }
 }
 
-fn secret_tool_store(service: &str, item: &str, value: &str) {
-    let status = Command::new("sh")
-        .args([
-            "-c",
-            "printf '%s' \"$3\" | secret-tool store --label=legacy service \"$1\" username \"$2\"",
-            "sh",
-            service,
-            item,
-            value,
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success(), "secret-tool store failed");
-}
-
 fn secret_tool_items(service: &str) -> usize {
     let out = Command::new("secret-tool")
         .args(["search", "--all", "service", service])
@@ -74,6 +59,8 @@ fn docker_agent_like(service: &str) -> Layout {
     layout.index_item = preset.index_item;
     layout
 }
+
+use keyseal_testkit::secret_tool_store;
 
 fn write_legacy(service: &str) {
     secret_tool_store(

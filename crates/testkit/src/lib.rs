@@ -126,31 +126,60 @@ pub fn run_child(name: &str, envs: &[(&str, &str)], removed: &[&str]) -> Output 
     output
 }
 
-/// Unlinks every kernel keyring key of `service` from the user keyring
-/// (each store's key is its own key, `keyseal:<service>:<name>.<key id>`),
-/// including keys a killed process created and no file names. Best effort.
-pub fn remove_kernel_keys(service: &str) {
+/// The serials of the user keyring's keys of `service` (each store's key is
+/// its own key, `keyseal:<service>:<name>.<key id>`), including keys a killed
+/// process created and no file names.
+pub fn kernel_keys(service: &str) -> Vec<String> {
     let prefix = format!("keyseal:{service}:");
     let Ok(out) = Command::new("keyctl").args(["rlist", "@u"]).output() else {
-        return;
+        return Vec::new();
     };
-    for serial in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-        let Ok(described) = Command::new("keyctl").args(["rdescribe", serial]).output() else {
-            continue;
-        };
-        let text = String::from_utf8_lossy(&described.stdout);
-        // type;uid;gid;perm;description
-        if text
-            .trim_end()
-            .splitn(5, ';')
-            .nth(4)
-            .is_some_and(|d| d.starts_with(&prefix))
-        {
-            let _ = Command::new("keyctl")
-                .args(["unlink", serial, "@u"])
-                .output();
-        }
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter(|serial| {
+            Command::new("keyctl")
+                .args(["rdescribe", serial])
+                .output()
+                .is_ok_and(|d| {
+                    // type;uid;gid;perm;description
+                    String::from_utf8_lossy(&d.stdout)
+                        .trim_end()
+                        .splitn(5, ';')
+                        .nth(4)
+                        .is_some_and(|d| d.starts_with(&prefix))
+                })
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Unlinks every kernel keyring key of `service` from the user keyring
+/// ([`kernel_keys`]). Best effort.
+pub fn remove_kernel_keys(service: &str) {
+    for serial in kernel_keys(service) {
+        let _ = Command::new("keyctl")
+            .args(["unlink", &serial, "@u"])
+            .output();
     }
+}
+
+/// Stores `value` as the Secret Service item `item` of `service` the way
+/// another client does (`secret-tool store`, attributes `service` and
+/// `username`); the value goes through standard input, never the command
+/// line.
+pub fn secret_tool_store(service: &str, item: &str, value: &str) {
+    let status = Command::new("sh")
+        .args([
+            "-c",
+            "printf '%s' \"$3\" | secret-tool store --label=legacy service \"$1\" username \"$2\"",
+            "sh",
+            service,
+            item,
+            value,
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success(), "secret-tool store failed");
 }
 
 #[cfg(test)]

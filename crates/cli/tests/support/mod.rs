@@ -39,13 +39,23 @@ pub fn env_keyseal(store: &Path) -> Command {
 }
 
 /// Runs `cmd` with `stdin` as its input and collects its output.
-pub fn run(mut cmd: Command, stdin: &[u8]) -> Output {
+pub fn run(cmd: Command, stdin: &[u8]) -> Output {
+    run_to(cmd, stdin, Stdio::piped(), false)
+}
+
+/// Runs `cmd` with `stdin` as its input and its standard output going to
+/// `stdout`; with `close_stdout`, a piped standard output is closed before
+/// the command writes to it (a reader that went away). Collects the rest.
+pub fn run_to(mut cmd: Command, stdin: &[u8], stdout: Stdio, close_stdout: bool) -> Output {
     let mut child = cmd
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+        .stdout(stdout)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    if close_stdout {
+        drop(child.stdout.take());
+    }
     // Commands that do not read their input may exit before it is written.
     let _ = child.stdin.take().unwrap().write_all(stdin);
     child.wait_with_output().unwrap()
