@@ -138,7 +138,9 @@ enum Command {
         /// The entry's name.
         name: String,
     },
-    /// Replace the store's key (crash-safe) and reseal the file.
+    /// Replace the store's key and data key (crash-safe) and reseal the
+    /// file; a recovery key stays valid. A store with an old (KSR1) recovery
+    /// key must replace it first (`recovery enable`).
     RotateKey,
     /// Enable or disable the recovery key.
     Recovery {
@@ -202,9 +204,11 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum RecoveryAction {
-    /// Add a recovery key and print it once, alone on the last line.
+    /// Add a recovery key (replacing any earlier one) and print it once,
+    /// alone on the last line. The data key is replaced too, so an earlier
+    /// recovery key opens no version written from now on.
     Enable,
-    /// Remove the recovery key from the store.
+    /// Remove the recovery key from the store, with a new data key.
     Disable,
 }
 
@@ -375,17 +379,12 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>) -> Result<(), Failure> {
         Command::RotateKey => {
             let rotation = store.rotate_key()?;
             output::note(&format!(
-                "rotated the key of {location}: {} -> {}{}",
+                "rotated the key of {location}: {} -> {} (new data key; the old key opens no version written from now on)",
                 rotation
                     .previous_key_id
                     .map(|id| id.to_string())
                     .unwrap_or_default(),
                 rotation.key_id,
-                if rotation.data_key_rotated {
-                    " (new data key)"
-                } else {
-                    " (data key kept so the recovery key stays valid)"
-                }
             ));
             if !rotation.previous_key_retired {
                 output::note(
@@ -441,6 +440,12 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>) -> Result<(), Failure> {
                     Some(_) => recovery_failed(e),
                     None => e.into(),
                 })?;
+            if key.is_symmetric() && replacement.is_none() {
+                output::note(
+                    "keyseal: this is an old (KSR1) recovery key; it still works, but the store keeps its data key for it. \
+                     Replace it with `keyseal recovery enable` (or `recover --rotate-recovery`).",
+                );
+            }
             output::note(&match cli.keys {
                 Keys::Keyring => {
                     format!("{location} is open again with a fresh key in the keyring.")

@@ -287,7 +287,7 @@ fn doctor_reports_the_store_and_never_a_secret() {
     let out = run(args(env_keyseal(&dir.file()), &["doctor", "--json"]), b"");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["store"]["entries"], 1);
-    assert_eq!(report["store"]["format_version"], 2);
+    assert_eq!(report["store"]["format_version"], 3);
     assert_eq!(report["store"]["mode"], "0600");
     assert!(report["providers"].as_array().unwrap().len() >= 3);
     let all = format!("{text}{}{}", stdout(&out), stderr(&out));

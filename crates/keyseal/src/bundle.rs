@@ -560,7 +560,7 @@ mod tests {
         let sealed = bundle.seal_indexed(&envelope, "ctx", 5).unwrap();
         let file = SealedFile::parse(&sealed.file).unwrap();
         let opened = file.open(&kek, "ctx").unwrap();
-        assert_eq!(opened.version, 2);
+        assert_eq!(opened.version, keyseal_seal::FORMAT_VERSION);
         let index = opened.plaintext.expose_secret();
         // version 1, 2 items; "a": updated 300 (ac 02), length 2, nonce
         // length 12, nonce, tag; "bc": updated 1, length 1, nonce, tag.

@@ -166,6 +166,20 @@ pub enum Error {
         expected: Option<KeyId>,
     },
 
+    /// The store's recovery key is an old symmetric one (`KSR1`, format
+    /// version 2), which cannot be given a new data key without itself, so
+    /// the operation that needs a new data key (a key rotation) was refused.
+    /// Replace the recovery key first (`Store::enable_recovery`, `keyseal
+    /// recovery enable`, which makes a `KSR2` key) or turn recovery off.
+    /// Nothing changed.
+    #[error(
+        "{path} has an old recovery key (KSR1) that cannot follow a new data key; replace it first (keyseal recovery enable prints a new one) or turn recovery off; nothing was changed"
+    )]
+    RecoveryKeyOutdated {
+        /// The file.
+        path: String,
+    },
+
     /// A state keyseal's own logic rules out; please report it.
     #[error("internal error: {reason}")]
     Internal {
@@ -283,6 +297,14 @@ impl Error {
                         | keyseal_blob::Error::TooLarge { .. },
                 }
         )
+    }
+}
+
+impl From<keyseal_seal::Error> for Error {
+    /// A seal-layer error while sealing (opening a file maps through
+    /// `Error::from_seal`, which names the file).
+    fn from(source: keyseal_seal::Error) -> Self {
+        Self::Seal { source }
     }
 }
 

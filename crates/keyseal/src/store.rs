@@ -769,7 +769,7 @@ impl Store {
                 status.format_version = Some(loaded.format_version);
                 status.algorithm = Some(loaded.envelope.algorithm());
                 status.key_id = loaded.envelope.key_id(StanzaKind::Primary);
-                status.recovery_key_id = loaded.envelope.key_id(StanzaKind::Recovery);
+                status.recovery_key_id = loaded.envelope.recovery_id();
                 status.generation = Some(loaded.generation);
                 status.entries = Some(loaded.bundle.entries.len());
             }
@@ -783,7 +783,7 @@ impl Store {
                     status.format_version = Some(header.version());
                     status.algorithm = Some(header.algorithm());
                     status.key_id = header.key_id(StanzaKind::Primary);
-                    status.recovery_key_id = header.key_id(StanzaKind::Recovery);
+                    status.recovery_key_id = header.recovery_id();
                     status.generation = Some(header.generation());
                 }
                 status.problem = Some(e.to_string());

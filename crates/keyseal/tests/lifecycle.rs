@@ -74,7 +74,6 @@ fn rotation_replaces_the_key_and_the_data_key_and_keeps_every_entry() {
     let rotation = store.rotate_key().unwrap();
     assert_eq!(rotation.previous_key_id, before);
     assert_ne!(Some(rotation.key_id), before);
-    assert!(rotation.data_key_rotated);
     assert!(rotation.previous_key_retired);
     assert_eq!(
         parts.0.key_ids(),
@@ -87,13 +86,12 @@ fn rotation_replaces_the_key_and_the_data_key_and_keeps_every_entry() {
 }
 
 #[test]
-fn rotation_with_recovery_keeps_the_data_key_and_the_recovery_key_valid() {
+fn rotation_with_recovery_keeps_the_recovery_key_valid() {
     let parts = parts();
     let store = store_of(&parts);
     fill(&store);
     let recovery = store.enable_recovery().unwrap();
     let rotation = store.rotate_key().unwrap();
-    assert!(!rotation.data_key_rotated);
     // The keyring forgets; the recovery key still opens the rotated file.
     parts.0.delete(&rotation.key_id).unwrap();
     let fresh = store_of(&parts);

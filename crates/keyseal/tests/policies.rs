@@ -37,15 +37,15 @@ fn a_newer_format_version_is_unsupported_and_never_quarantined() {
     let provider = Arc::new(MemoryKeyProvider::new());
     file_store(&provider, &dir).build().set("a", "b").unwrap();
     let mut bytes = std::fs::read(dir.file()).unwrap();
-    bytes[9] = 3; // format version 3
+    bytes[9] = 4; // format version 4
     std::fs::write(dir.file(), &bytes).unwrap();
     let store = file_store(&provider, &dir)
         .on_unreadable(OnUnreadable::Quarantine)
         .build();
     match store.set("c", "d") {
         Err(Error::UnsupportedVersion {
-            found: 3,
-            supported: 2,
+            found: 4,
+            supported: 3,
             ..
         }) => {}
         r => panic!("{r:?}"),
@@ -298,7 +298,7 @@ fn status_reports_the_provider_the_file_and_the_entries() {
     store.set("b", "2").unwrap();
     let status = store.status();
     assert!(status.exists);
-    assert_eq!(status.format_version, Some(2));
+    assert_eq!(status.format_version, Some(3));
     assert_eq!(status.algorithm, Some(Algorithm::XChaCha20Poly1305));
     assert_eq!(
         status.key_id.into_iter().collect::<Vec<_>>(),

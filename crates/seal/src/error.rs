@@ -35,7 +35,8 @@ pub enum Error {
         id: u8,
     },
 
-    /// The header is truncated or structurally invalid.
+    /// The file's content is truncated or structurally invalid (never used
+    /// for misuse of the API: that is [`Error::Misuse`]).
     #[error("malformed keyseal file: {reason}")]
     Malformed {
         /// What is wrong, for people; callers must not match on it.
@@ -83,6 +84,22 @@ pub enum Error {
         /// The largest plaintext the format holds.
         max: usize,
     },
+
+    /// A writer API was used in a way no file allows (for example a key
+    /// wrapping two stanzas); a bug in the caller, never file content.
+    #[error("keyseal writer misuse: {reason}")]
+    Misuse {
+        /// What was wrong, for people; callers must not match on it.
+        reason: &'static str,
+    },
+
+    /// A new data key cannot be wrapped for the file's recovery stanza: it
+    /// is the symmetric stanza of format version 2, which only the recovery
+    /// key itself could write. Replace the recovery key (or remove it) first.
+    #[error(
+        "the recovery stanza is of format version 2 and cannot follow a new data key without the recovery key"
+    )]
+    LegacyRecovery,
 
     /// Removing this stanza would leave the file with no key that opens it.
     #[error("cannot remove the last key stanza: the file would no longer open")]

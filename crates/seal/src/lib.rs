@@ -5,6 +5,7 @@ mod aead;
 mod error;
 mod format;
 mod key;
+mod recipient;
 mod sealer;
 
 #[cfg(test)]
@@ -19,6 +20,7 @@ pub use crate::format::{
     SealedFile, Stanza, StanzaKind, WRAPPED_KEY_LEN,
 };
 pub use crate::key::{KEY_ID_LEN, KEY_LEN, Key, KeyId, ParseKeyIdError};
+pub use crate::recipient::{RecoveryIdentity, RecoveryRecipient, X25519_LEN};
 pub use crate::sealer::{Algorithm, Sealer, TAG_LEN};
 
 pub use secrecy::{ExposeSecret, SecretSlice};

@@ -79,7 +79,7 @@ fn seal_vector(v: &Vector) -> (Vec<u8>, Vec<u8>) {
         &mut fixed,
     )
     .unwrap();
-    let mut writer = envelope.indexed_writer(&v.context, 0);
+    let mut writer = envelope.indexed_writer_version(2, &v.context, 0);
     let mut index = vec![1u8];
     varint(v.entries.len() as u64, &mut index);
     for e in &v.entries {

@@ -65,14 +65,14 @@ fn empty_or_cut_magic_is_malformed() {
 #[test]
 fn newer_version_is_unsupported_and_names_both_versions() {
     let mut file = sealed(Algorithm::Aes256Gcm);
-    file[8..10].copy_from_slice(&3u16.to_be_bytes());
+    file[8..10].copy_from_slice(&(FORMAT_VERSION + 1).to_be_bytes());
     match open(&file, &kek(), CONTEXT) {
         Err(Error::UnsupportedVersion { found, supported }) => {
-            assert_eq!((found, supported), (3, FORMAT_VERSION));
+            assert_eq!((found, supported), (FORMAT_VERSION + 1, FORMAT_VERSION));
         }
         other => panic!("{other:?}"),
     }
-    // Nothing after the version is read: a v3 file with any body is just "unsupported".
+    // Nothing after the version is read: a newer file with any body is just "unsupported".
     let v9 = [b"keyseal\0".as_slice(), &[0, 9]].concat();
     assert!(matches!(
         SealedFile::parse(&v9),

@@ -24,6 +24,8 @@ use std::sync::Arc;
 use keyseal_blob::BlobStoreExt;
 use keyseal_seal::{Envelope, Key, KeyId, SealedFile, StanzaKind};
 
+use crate::recovery::RecoverySecret;
+
 use super::{Loaded, Store, Written, lock};
 use crate::bundle::Bundle;
 use crate::recovery::RecoveryKey;
@@ -35,11 +37,11 @@ use crate::{Error, Result};
 pub struct Rotation {
     /// The key id the file was sealed for before.
     pub previous_key_id: Option<KeyId>,
-    /// The key id it is sealed for now.
+    /// The key id it is sealed for now. The data key is always new too
+    /// (wrapped again to the recovery recipient, if there is one), so the
+    /// old key together with an old copy of the file opens nothing written
+    /// from now on.
     pub key_id: KeyId,
-    /// Whether the data key was replaced too. It is kept when the file has a
-    /// recovery stanza, so the recovery key stays valid.
-    pub data_key_rotated: bool,
     /// Whether the previous key's keyring item was deleted. `false` when the
     /// provider could not delete it (it is then left over, and says where in
     /// the log); the file no longer names it either way.
@@ -54,15 +56,18 @@ type EnvelopeStep<R> = (Option<Vec<u8>>, (R, Option<Written>));
 pub(super) type Finished<R> = Result<((R, Option<Written>), Option<keyseal_blob::Version>)>;
 
 impl Store {
-    /// Replaces the store's key (and its data key, unless recovery is
-    /// enabled) and reseals the file, crash-safely (see the module docs).
+    /// Replaces the store's key and its data key and reseals every entry,
+    /// crash-safely (see the module docs). A recovery key stays valid: the
+    /// new data key is wrapped to its recipient, which needs no secret.
     ///
     /// Other processes that cached the old key notice the new key id in the
     /// file header and load the key again, once.
     ///
     /// # Errors
     /// [`Error::NoStore`] when there is no file; any error of opening the
-    /// file; [`Error::Key`] with `ReadOnly` for a provider that cannot create
+    /// file; [`Error::RecoveryKeyOutdated`] when the file's recovery key is
+    /// an old `KSR1` key (nothing changes; replace it or turn recovery off
+    /// first); [`Error::Key`] with `ReadOnly` for a provider that cannot create
     /// a key (the environment provider); [`Error::LockTimeout`],
     /// [`Error::Storage`]. On error the file opens as before, with the old
     /// key, or with the new one when the rewrite landed but its durability
@@ -73,24 +78,19 @@ impl Store {
         let resealed = self.reseal(
             &mut |loaded: &Loaded| {
                 let previous_key_id = loaded.envelope.key_id(StanzaKind::Primary);
+                if loaded.envelope.key_id(StanzaKind::Recovery).is_some() {
+                    // Checked before a key is made: nothing to take back.
+                    return Err(Error::RecoveryKeyOutdated {
+                        path: inner.blob.location(),
+                    });
+                }
                 let new_kek = self.create_kek(&mut created)?;
-                let keep_data_key = loaded.envelope.key_id(StanzaKind::Recovery).is_some();
-                let envelope = if keep_data_key {
-                    let mut envelope = loaded.envelope.duplicate();
-                    envelope
-                        .set_stanza(StanzaKind::Primary, &new_kek, &inner.context)
-                        .map_err(|source| Error::Seal { source })?;
-                    envelope
-                } else {
-                    Envelope::new(inner.algorithm, &new_kek, &inner.context)
-                        .map_err(|source| Error::Seal { source })?
-                };
+                let envelope = loaded.envelope.rekey(&new_kek, &inner.context)?;
                 Ok((
                     envelope,
                     Rotation {
                         previous_key_id,
                         key_id: new_kek.id(),
-                        data_key_rotated: !keep_data_key,
                         previous_key_retired: false,
                     },
                 ))
@@ -106,9 +106,11 @@ impl Store {
 
     /// Adds a recovery key (replacing any earlier one) and returns it, once.
     /// The file then also opens with it. Creates the store if it has no file.
+    /// The data key is replaced too, so an earlier recovery key opens
+    /// nothing written from now on, even with an old copy of the file.
     ///
     /// Show [`RecoveryKey::to_text`] to the person and keep nothing: keyseal
-    /// stores only its wrapped copy of the data key.
+    /// stores only its public recipient and the data key wrapped to it.
     ///
     /// # Errors
     /// As [`Store::set_bytes`].
@@ -124,19 +126,21 @@ impl Store {
     /// call this. Creates the store if it has no file.
     ///
     /// # Errors
-    /// As [`Store::set_bytes`]. On error the file still names the previous
-    /// recovery key (or none).
+    /// As [`Store::set_bytes`]; [`Error::RecoveryKeyOutdated`] for an old
+    /// `KSR1` key (only `KSR2` keys are enabled). On error the file still
+    /// names the previous recovery key (or none).
     pub fn enable_recovery_with(&self, recovery: &RecoveryKey) -> Result<()> {
         let inner = &self.inner;
+        let recipient = recovery
+            .recipient()
+            .ok_or_else(|| Error::RecoveryKeyOutdated {
+                path: inner.blob.location(),
+            })?;
         self.edit_envelope(true, &mut |envelope| {
-            if envelope.key_id(StanzaKind::Recovery).is_some() {
-                // Replacing a recovery key: a new data key too, so the old
-                // recovery key opens nothing written from now on.
-                *envelope = self.fresh_envelope(envelope)?;
-            }
-            envelope
-                .set_stanza(StanzaKind::Recovery, recovery.key(), &inner.context)
-                .map_err(|source| Error::Seal { source })?;
+            // A new data key, so an earlier recovery key (and any copy of
+            // the file it opened) opens nothing written from now on.
+            *envelope = self.fresh_envelope(envelope)?;
+            envelope.set_recipient(&recipient, &inner.context)?;
             Ok(true)
         })?;
         Ok(())
@@ -153,8 +157,7 @@ impl Store {
             .ok_or(Error::Internal {
                 reason: "the file was opened without caching its key",
             })?;
-        Envelope::new(envelope.algorithm(), &kek, &inner.context)
-            .map_err(|source| Error::Seal { source })
+        Ok(Envelope::new(envelope.algorithm(), &kek, &inner.context)?)
     }
 
     /// Checks, without changing anything or touching the key provider,
@@ -182,7 +185,7 @@ impl Store {
     /// As [`Store::set_bytes`].
     pub fn disable_recovery(&self) -> Result<bool> {
         self.edit_envelope(false, &mut |envelope| {
-            if envelope.key_id(StanzaKind::Recovery).is_none() {
+            if envelope.recovery_id().is_none() {
                 return Ok(false);
             }
             *envelope = self.fresh_envelope(envelope)?;
@@ -192,8 +195,11 @@ impl Store {
 
     /// Opens the store with its recovery key when the provider's key is gone
     /// (new machine, wiped keyring, kernel keyring cleared at reboot),
-    /// creates a fresh provider key, and reseals. The recovery key stays
-    /// valid, or, with `rotate_recovery`, is replaced by the one returned.
+    /// creates a fresh provider key and a fresh data key, and reseals. The
+    /// recovery key stays valid, or, with `rotate_recovery`, is replaced by
+    /// the one returned. An old `KSR1` key is replaced only with
+    /// `rotate_recovery`; without it the file keeps its data key and that
+    /// key (format version 2).
     ///
     /// # Errors
     /// [`Error::WrongRecoveryKey`] when the key does not open the store
@@ -258,26 +264,29 @@ impl Store {
                         self.create_kek(&mut created)?
                     }
                 };
-                let seal_error = |source| Error::Seal { source };
                 let envelope = match new_recovery {
                     // A new recovery key comes with a new data key, so the
                     // old recovery key opens nothing written from now on.
                     Some(r) => {
+                        let recipient =
+                            r.recipient().ok_or_else(|| Error::RecoveryKeyOutdated {
+                                path: inner.blob.location(),
+                            })?;
                         let mut envelope =
-                            Envelope::new(loaded.envelope.algorithm(), &new_kek, &inner.context)
-                                .map_err(seal_error)?;
-                        envelope
-                            .set_stanza(StanzaKind::Recovery, r.key(), &inner.context)
-                            .map_err(seal_error)?;
+                            Envelope::new(loaded.envelope.algorithm(), &new_kek, &inner.context)?;
+                        envelope.set_recipient(&recipient, &inner.context)?;
                         envelope
                     }
-                    None => {
+                    // An old symmetric recovery stanza cannot follow a new
+                    // data key: keep both (format version 2).
+                    None if loaded.envelope.key_id(StanzaKind::Recovery).is_some() => {
                         let mut envelope = loaded.envelope.duplicate();
-                        envelope
-                            .set_stanza(StanzaKind::Primary, &new_kek, &inner.context)
-                            .map_err(seal_error)?;
+                        envelope.set_stanza(StanzaKind::Primary, &new_kek, &inner.context)?;
                         envelope
                     }
+                    // A new data key wrapped to the same recipient: the old
+                    // keyring key opens nothing written from now on.
+                    None => loaded.envelope.rekey(&new_kek, &inner.context)?,
                 };
                 Ok((envelope, previous_key_id))
             },
@@ -449,7 +458,7 @@ impl Store {
             self.remember(&Arc::new(Loaded {
                 version,
                 sealed: w.sealed,
-                format_version: keyseal_seal::FORMAT_VERSION,
+                format_version: w.envelope.file_version(),
                 generation: w.generation,
                 envelope: w.envelope,
                 bundle: Arc::new(w.bundle),
@@ -467,15 +476,17 @@ impl Store {
         let inner = &self.inner;
         let path = inner.blob.location();
         let file = SealedFile::parse(snapshot.bytes()).map_err(|e| Error::from_seal(&path, e))?;
-        let expected = file.header().key_id(StanzaKind::Recovery);
+        let expected = file.header().recovery_id();
         if expected != Some(recovery.id()) {
             return Err(Error::WrongRecoveryKey { path, expected });
         }
         let generation = file.header().generation();
         self.check_rollback(&path, generation, file.header().key_id(StanzaKind::Primary))?;
-        let opened = file
-            .open(recovery.key(), &inner.context)
-            .map_err(|e| Error::from_seal(&path, e))?;
+        let opened = match recovery.secret() {
+            RecoverySecret::Identity(identity) => file.open_with_identity(identity, &inner.context),
+            RecoverySecret::Symmetric(key) => file.open(key, &inner.context),
+        }
+        .map_err(|e| Error::from_seal(&path, e))?;
         let bytes = snapshot.shared_bytes();
         let bundle = super::decode_opened(&path, &opened, &bytes)?;
         Ok(Loaded {
