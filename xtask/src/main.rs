@@ -29,6 +29,9 @@ Tasks:
   test    all tests inside a real Secret Service session
           (extra arguments go to `cargo test`)
   deny    cargo deny check bans licenses sources (installs cargo-deny if missing)
+  vectors docs/vectors/verify_v1.py, v2, v3: the independent Python readers
+          open every known-answer vector (installs python3-cryptography and
+          python3-nacl if missing)
   release <patch|minor|major|X.Y.Z> [--plan]
           bump every manifest, write CHANGELOG.md, package every crate in
           dependency order, and commit that as chore(release): vX.Y.Z
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("test") => test(args.get(1..).unwrap_or_default(), false),
         Some("deny") => deny(),
+        Some("vectors") => vectors(),
         Some("release") => release::release(args.get(1..).unwrap_or_default()),
         Some("fuzz") => fuzz(args.get(1..).unwrap_or_default()),
         Some("torture") => torture(args.get(1..).unwrap_or_default()),
@@ -95,6 +99,10 @@ pub(crate) fn ci() -> Result {
     step("tests (inside a Secret Service session)", || {
         test(&[], true)
     })?;
+    step(
+        "known-answer vectors, read by the independent Python readers",
+        vectors,
+    )?;
     step("torture --quick", || torture(&["--quick".to_owned()]))?;
     step("bench --quick (a smoke run; writes target/bench/)", || {
         bench(&["--quick".to_owned()])
@@ -120,6 +128,17 @@ fn test(extra: &[String], require_services: bool) -> Result {
     ];
     args.extend(extra.iter().cloned());
     session::run_in_secret_service(&cargo_path(), &args, require_services, &[])
+}
+
+/// Runs `docs/vectors/verify_v{1,2,3}.py`: readers written from
+/// `docs/FORMAT.md` alone that open every committed vector (the Rust tests
+/// check the same vectors from the other side).
+fn vectors() -> Result {
+    session::ensure_python_modules()?;
+    for version in 1..=3 {
+        run(Command::new(session::python()).arg(format!("docs/vectors/verify_v{version}.py")))?;
+    }
+    Ok(())
 }
 
 fn deny() -> Result {

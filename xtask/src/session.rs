@@ -74,6 +74,54 @@ const NOISE: [&str; 3] = [
     "couldn't access control socket",
 ];
 
+/// Debian packages of the Python modules the vector readers import, and
+/// each module's name.
+const PYTHON_PACKAGES: [(&str, &str); 2] = [
+    ("python3-cryptography", "cryptography"),
+    ("python3-nacl", "nacl"),
+];
+
+/// The Python the Debian packages serve: `/usr/bin/python3` (a `python3`
+/// earlier on `PATH`, such as pyenv's, does not see them).
+pub(crate) fn python() -> &'static str {
+    if std::path::Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
+}
+
+/// Installs the Debian packages of the vector readers' Python modules when
+/// [`python`] cannot import them.
+pub(crate) fn ensure_python_modules() -> Result {
+    let importable = |module: &str| {
+        Command::new(python())
+            .args(["-c", &format!("import {module}")])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let missing: Vec<&str> = PYTHON_PACKAGES
+        .iter()
+        .filter(|(_, module)| !importable(module))
+        .map(|(pkg, _)| *pkg)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    apt_install(&missing)?;
+    match PYTHON_PACKAGES
+        .iter()
+        .find(|(_, module)| !importable(module))
+    {
+        Some((pkg, module)) => Err(format!(
+            "installed {pkg} but {} still cannot import {module}",
+            python()
+        )),
+        None => Ok(()),
+    }
+}
+
 pub(crate) fn ensure_packages() -> Result {
     let missing: Vec<&str> = PACKAGES
         .iter()
@@ -83,6 +131,15 @@ pub(crate) fn ensure_packages() -> Result {
     if missing.is_empty() {
         return Ok(());
     }
+    apt_install(&missing)?;
+    match PACKAGES.iter().find(|(_, cmd)| !on_path(cmd)) {
+        Some((pkg, cmd)) => Err(format!("installed {pkg} but `{cmd}` is still missing")),
+        None => Ok(()),
+    }
+}
+
+/// Installs Debian packages with `apt-get` (as root; otherwise says how).
+fn apt_install(missing: &[&str]) -> Result {
     if !is_root() {
         return Err(format!(
             "the tests need the Debian packages {}; install them with \
@@ -107,11 +164,7 @@ pub(crate) fn ensure_packages() -> Result {
     apt(&["update", "-q"])?;
     let mut install = vec!["install", "-y", "-q"];
     install.extend(missing.iter().copied());
-    apt(&install)?;
-    match PACKAGES.iter().find(|(_, cmd)| !on_path(cmd)) {
-        Some((pkg, cmd)) => Err(format!("installed {pkg} but `{cmd}` is still missing")),
-        None => Ok(()),
-    }
+    apt(&install)
 }
 
 pub(crate) fn run_in_secret_service(

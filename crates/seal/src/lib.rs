@@ -12,6 +12,8 @@ mod sealer;
 mod tests;
 #[cfg(test)]
 mod tests_v2;
+#[cfg(test)]
+mod tests_v3;
 
 pub use crate::aead::{Aes256GcmSealer, XChaCha20Poly1305Sealer};
 pub use crate::error::{Error, Result};
