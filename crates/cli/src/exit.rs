@@ -126,9 +126,13 @@ impl From<Error> for Failure {
             Error::InvalidName { .. } => (2, ""),
             Error::InvalidRecoveryKey { .. } => (
                 2,
-                "Recovery keys look like KSR1-XXXX-XXXX-…; check for typos.",
+                "Recovery keys look like KSR2-XXXX-XXXX-… (or, made before, KSR1-…); check for typos.",
             ),
             Error::NoStore { .. } => (1, "Store an entry first with `keyseal set NAME`."),
+            Error::RecoveryKeyOutdated { .. } => (
+                2,
+                "See docs/MIGRATION.md, \"Recovery keys made before format version 3\".",
+            ),
             _ => (6, ""),
         };
         let mut message = e.to_string();

@@ -30,7 +30,8 @@ input, byte for byte; `get` writes it to standard output with nothing added.
 Exit codes:
   0  success
   1  no such entry (get or rm of a missing name), or no store to act on
-  2  usage error
+  2  usage error; also rotate-key on a store whose recovery key is an old
+     KSR1 key (replace it first with `recovery enable`)
   3  the store file is unreadable or unsafe to use: not a keyseal file,
      corrupt or tampered, unsupported version, rolled back, too large, not
      readable by this user, not a regular file (a directory, FIFO, socket or

@@ -277,7 +277,7 @@ fn doctor_reports_the_store_and_never_a_secret() {
     let text = stdout(&out);
     for needle in [
         "store:",
-        "format:       v2",
+        "format:       v3",
         "entries:      1",
         "environment variable KEYSEAL_KEY",
         "problems:",
@@ -447,7 +447,7 @@ fn the_keyring_path_rotates_and_recovers() {
     let text = stdout(&out);
     let recovery = text.lines().last().unwrap().to_owned();
     assert!(
-        recovery.starts_with("KSR1-"),
+        recovery.starts_with("KSR2-"),
         "the recovery key is not alone on the last line: {text}"
     );
     assert!(stderr(&out).contains("password manager"));
@@ -463,7 +463,7 @@ fn the_keyring_path_rotates_and_recovers() {
     let before = std::fs::read(dir.file()).unwrap();
     let out = run(
         args(keyring_keyseal(&dir.file(), &service), &["recover"]),
-        b"KSR1-AAAA-AAAA-AAAA",
+        b"KSR2-AAAA-AAAA-AAAA",
     );
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert_unchanged(&dir.file(), &before);
@@ -667,5 +667,85 @@ fn migrate_never_moves_a_stores_key_and_a_failed_strict_run_changes_nothing() {
     );
     assert_eq!(out.stdout, b"G");
     items.delete(&legacy, "all").unwrap();
+    forget_key(&service, &dir.file());
+}
+
+/// Rewrites the store at `path` as keyseal wrote it before format version 3:
+/// the same key, a symmetric recovery stanza for `recovery`, one entry
+/// `token` = `old-value` (a version-1 body, as docs/FORMAT.md gives it).
+fn make_legacy_store(service: &str, path: &Path, recovery: &keyseal_keys::Key) {
+    use keyseal::seal::{Algorithm, Envelope, StanzaKind};
+    let kek = KeyringProvider::builder(service, "store-key")
+        .build()
+        .load(&sealed_for(path))
+        .unwrap();
+    let mut envelope = Envelope::new(Algorithm::Aes256Gcm, &kek, "keyseal-cli").unwrap();
+    envelope
+        .set_stanza(StanzaKind::Recovery, recovery, "keyseal-cli")
+        .unwrap();
+    let mut body = vec![1, 1, 5];
+    body.extend_from_slice(b"token");
+    body.push(9);
+    body.extend_from_slice(b"old-value");
+    body.push(5);
+    std::fs::write(path, envelope.seal(1, "keyseal-cli", &body).unwrap()).unwrap();
+}
+
+#[test]
+fn a_store_with_an_old_ksr1_recovery_key_refuses_rotation_until_the_key_is_replaced() {
+    let Some(service) = keyring_service("legacy") else {
+        return;
+    };
+    let dir = Dir::new("legacy");
+    let out = run(
+        args(keyring_keyseal(&dir.file(), &service), &["set", "x"]),
+        b"y",
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let old_recovery = keyseal_keys::Key::generate().unwrap();
+    make_legacy_store(&service, &dir.file(), &old_recovery);
+    let before = std::fs::read(dir.file()).unwrap();
+
+    let out = run(
+        args(keyring_keyseal(&dir.file(), &service), &["rotate-key"]),
+        b"",
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("KSR1"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("recovery enable"), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(dir.file()).unwrap(),
+        before,
+        "exit 2 changed the store"
+    );
+
+    // Replacing the recovery key moves the store to version 3; then it rotates.
+    let out = run(
+        args(
+            keyring_keyseal(&dir.file(), &service),
+            &["recovery", "enable"],
+        ),
+        b"",
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).lines().last().unwrap().starts_with("KSR2-"));
+    let file = std::fs::read(dir.file()).unwrap();
+    assert_eq!(
+        keyseal::seal::SealedFile::parse(&file)
+            .unwrap()
+            .header()
+            .version(),
+        3
+    );
+    let out = run(
+        args(keyring_keyseal(&dir.file(), &service), &["rotate-key"]),
+        b"",
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = run(
+        args(keyring_keyseal(&dir.file(), &service), &["get", "token"]),
+        b"",
+    );
+    assert_eq!(out.stdout, b"old-value");
     forget_key(&service, &dir.file());
 }

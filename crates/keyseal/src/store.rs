@@ -179,7 +179,8 @@ struct Loaded {
     /// what it reads under the lock, so it never writes over a change that a
     /// coincidentally equal version hid.
     sealed: Fingerprint,
-    /// The file's format version (a write always makes version 2).
+    /// The file's format version (a write makes the newest, or version 2
+    /// while a symmetric recovery stanza is kept).
     format_version: u16,
     generation: u64,
     envelope: Arc<Envelope>,
