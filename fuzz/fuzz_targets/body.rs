@@ -5,6 +5,6 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = keyseal::fuzzing::decode_bundle(data);
-    let _ = keyseal::fuzzing::decode_index(data);
+    let _ = keyseal_seal::fuzzing::decode_bundle(data);
+    let _ = keyseal_seal::fuzzing::decode_index(data);
 });

@@ -260,6 +260,16 @@ impl Error {
                 found,
                 supported,
             },
+            S::UnsupportedEntries {
+                what,
+                found,
+                supported,
+            } => Self::UnsupportedVersion {
+                path,
+                what,
+                found: u16::from(found),
+                supported: u16::from(supported),
+            },
             // Every format version names its algorithms; an id the version
             // does not know is damage, not a newer file.
             S::UnknownAlgorithm { id } => Self::Corrupt {

@@ -52,7 +52,7 @@ pub struct RecoveryKey {
 }
 
 /// What a recovery key is.
-pub(crate) enum RecoverySecret {
+enum RecoverySecret {
     /// `KSR2`: an X25519 identity (format version 3's recipient stanza).
     Identity(RecoveryIdentity),
     /// `KSR1`: a symmetric key (format version 2's recovery stanza).
@@ -98,8 +98,12 @@ impl RecoveryKey {
         })
     }
 
-    pub(crate) fn secret(&self) -> &RecoverySecret {
-        &self.secret
+    /// What unlocks a file with this key.
+    pub(crate) fn unlock(&self) -> keyseal_seal::Unlock<'_> {
+        match &self.secret {
+            RecoverySecret::Identity(identity) => keyseal_seal::Unlock::Identity(identity),
+            RecoverySecret::Symmetric(key) => keyseal_seal::Unlock::Key(key),
+        }
     }
 
     /// The recipient a file names for this key (`None` for a `KSR1` key,

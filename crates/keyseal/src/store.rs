@@ -6,13 +6,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use keyseal_blob::{BlobStore, BlobStoreExt, Current, Snapshot, Version};
 use keyseal_keys::{KeyProvider, ProviderInfo};
 use keyseal_seal::{
-    Algorithm, Envelope, ExposeSecret, Key, KeyId, Opened, SealedFile, SecretSlice, StanzaKind,
+    Algorithm, Entries, Entry, Envelope, ExposeSecret, Key, KeyId, SealedFile, SecretSlice,
+    StanzaKind, Unlock,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
-use crate::bundle::{Bundle, DecodeError, Entry, Value};
 use crate::{Error, Result};
 
 mod keys;
@@ -113,7 +113,7 @@ pub struct Status {
 
 /// Every entry of the store, inside one [`Store::transaction`].
 pub struct Transaction<'a> {
-    bundle: &'a mut Bundle,
+    entries: &'a mut Entries,
     changed: bool,
     now: u64,
 }
@@ -121,7 +121,7 @@ pub struct Transaction<'a> {
 impl core::fmt::Debug for Transaction<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Transaction")
-            .field("entries", &self.bundle.entries.len())
+            .field("entries", &self.entries.len())
             .field("changed", &self.changed)
             .finish()
     }
@@ -130,21 +130,18 @@ impl core::fmt::Debug for Transaction<'_> {
 impl Transaction<'_> {
     /// Whether the entry exists.
     pub fn contains(&self, name: &str) -> bool {
-        self.bundle.entries.contains_key(name)
+        self.entries.contains(name)
     }
 
     /// The entry's raw bytes.
     pub fn get_bytes(&self, name: &str) -> Option<&[u8]> {
         // Every value was opened and verified before the transaction began.
-        self.bundle
-            .entries
-            .get(name)
-            .and_then(|e| e.value.known_plain())
+        self.entries.get(name).and_then(|e| e.value.known_plain())
     }
 
     /// The entry names, sorted.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.bundle.entries.keys().map(String::as_str)
+        self.entries.names()
     }
 
     /// Sets the entry's raw bytes.
@@ -153,20 +150,15 @@ impl Transaction<'_> {
     /// [`Error::InvalidName`] (see [`validate_name`]).
     pub fn set_bytes(&mut self, name: &str, value: &[u8]) -> Result<()> {
         validate_name(name)?;
-        self.bundle.entries.insert(
-            name.to_owned(),
-            Entry {
-                value: Value::new(value),
-                updated: self.now,
-            },
-        );
+        self.entries
+            .insert(name.to_owned(), Entry::new(value, self.now));
         self.changed = true;
         Ok(())
     }
 
     /// Removes the entry; returns whether it existed.
     pub fn remove(&mut self, name: &str) -> bool {
-        let removed = self.bundle.entries.remove(name).is_some();
+        let removed = self.entries.remove(name).is_some();
         self.changed |= removed;
         removed
     }
@@ -184,23 +176,23 @@ struct Loaded {
     format_version: u16,
     generation: u64,
     envelope: Arc<Envelope>,
-    bundle: Arc<Bundle>,
+    entries: Arc<Entries>,
 }
 
 struct Degraded {
     reason: String,
-    bundle: Bundle,
+    entries: Entries,
 }
 
 impl Degraded {
     /// Applies `change` to a copy of the in-memory entries and keeps the
     /// copy only when the change says it changed something, as a write to
     /// the file would.
-    fn apply<R>(&mut self, change: &mut dyn FnMut(&mut Bundle) -> Change<R>) -> R {
-        let mut copy = self.bundle.clone();
+    fn apply<R>(&mut self, change: &mut dyn FnMut(&mut Entries) -> Change<R>) -> R {
+        let mut copy = self.entries.clone();
         match change(&mut copy) {
             Change::Changed(r) => {
-                self.bundle = copy;
+                self.entries = copy;
                 r
             }
             Change::Unchanged(r) => r,
@@ -336,7 +328,7 @@ enum Seen {
     Written,
 }
 
-/// What a mutation did to the bundle.
+/// What a mutation did to the entries.
 enum Change<R> {
     Unchanged(R),
     Changed(R),
@@ -509,8 +501,8 @@ impl Store {
     pub fn get_bytes(&self, name: &str) -> Result<Option<SecretSlice<u8>>> {
         check_name(name)?;
         let context = &self.inner.context;
-        self.read_op(|bundle, envelope| {
-            let Some(entry) = bundle.and_then(|b| b.entries.get(name)) else {
+        self.read_op(|entries, envelope| {
+            let Some(entry) = entries.and_then(|b| b.get(name)) else {
                 return Ok(None);
             };
             let plain = match (entry.value.known_plain(), envelope) {
@@ -545,14 +537,8 @@ impl Store {
     pub fn set_bytes(&self, name: &str, value: &[u8]) -> Result<()> {
         validate_name(name)?;
         let updated = now_secs();
-        self.write_op(&mut |bundle: &mut Bundle| {
-            bundle.entries.insert(
-                name.to_owned(),
-                Entry {
-                    value: Value::new(value),
-                    updated,
-                },
-            );
+        self.write_op(&mut |entries: &mut Entries| {
+            entries.insert(name.to_owned(), Entry::new(value, updated));
             Change::Changed(())
         })
     }
@@ -576,12 +562,10 @@ impl Store {
             // No file: nothing to remove, and no reason to take the lock.
             return Ok(false);
         }
-        self.write_op(
-            &mut |bundle: &mut Bundle| match bundle.entries.remove(name) {
-                Some(_) => Change::Changed(true),
-                None => Change::Unchanged(false),
-            },
-        )
+        self.write_op(&mut |entries: &mut Entries| match entries.remove(name) {
+            Some(_) => Change::Changed(true),
+            None => Change::Unchanged(false),
+        })
     }
 
     /// Runs `f` on every entry as one locked read-modify-write: `f` sees the
@@ -620,9 +604,9 @@ impl Store {
     ) -> core::result::Result<R, E> {
         let now = now_secs();
         let mut failed: Option<E> = None;
-        let done = self.write_op(&mut |bundle: &mut Bundle| {
+        let done = self.write_op(&mut |entries: &mut Entries| {
             let mut tx = Transaction {
-                bundle,
+                entries,
                 changed: false,
                 now,
             };
@@ -654,12 +638,12 @@ impl Store {
     /// As [`get_bytes`](Self::get_bytes).
     pub fn contains(&self, name: &str) -> Result<bool> {
         check_name(name)?;
-        if let Some(found) = self.in_degraded(|d| Ok(d.bundle.entries.contains_key(name))) {
+        if let Some(found) = self.in_degraded(|d| Ok(d.entries.contains(name))) {
             return found;
         }
         Ok(self
             .current_with(false)?
-            .is_some_and(|loaded| loaded.bundle.entries.contains_key(name)))
+            .is_some_and(|loaded| loaded.entries.contains(name)))
     }
 
     /// Why the store keeps entries in memory only
@@ -689,10 +673,10 @@ impl Store {
     /// # Errors
     /// As [`get_bytes`](Self::get_bytes).
     pub fn list(&self) -> Result<Vec<String>> {
-        self.read_op(|bundle, envelope| {
+        self.read_op(|entries, envelope| {
             Ok(self
-                .verified(bundle, envelope)?
-                .map(|b| b.entries.keys().cloned().collect())
+                .verified(entries, envelope)?
+                .map(|b| b.names().map(str::to_owned).collect())
                 .unwrap_or_default())
         })
     }
@@ -702,14 +686,13 @@ impl Store {
     /// # Errors
     /// As [`get_bytes`](Self::get_bytes).
     pub fn entries(&self) -> Result<Vec<EntryInfo>> {
-        self.read_op(|bundle, envelope| {
+        self.read_op(|entries, envelope| {
             Ok(self
-                .verified(bundle, envelope)?
+                .verified(entries, envelope)?
                 .map(|b| {
-                    b.entries
-                        .iter()
+                    b.iter()
                         .map(|(name, e)| EntryInfo {
-                            name: name.clone(),
+                            name: name.to_owned(),
                             updated: UNIX_EPOCH + std::time::Duration::from_secs(e.updated),
                             size: e.value.len(),
                         })
@@ -741,7 +724,7 @@ impl Store {
         let degraded = lock(&inner.state)
             .degraded
             .as_ref()
-            .map(|d| (d.reason.clone(), d.bundle.entries.len()));
+            .map(|d| (d.reason.clone(), d.entries.len()));
         if let Some((reason, entries)) = degraded {
             status.entries = Some(entries);
             // The file is still there, untouched: say so, and why it is
@@ -772,7 +755,7 @@ impl Store {
                 status.key_id = loaded.envelope.key_id(StanzaKind::Primary);
                 status.recovery_key_id = loaded.envelope.recovery_id();
                 status.generation = Some(loaded.generation);
-                status.entries = Some(loaded.bundle.entries.len());
+                status.entries = Some(loaded.entries.len());
             }
             Err(e) => {
                 // What the header says without a key, when it can be read.
@@ -795,25 +778,28 @@ impl Store {
 
     // ----- the machinery -----
 
-    /// Runs `f` on the in-memory bundle when the store is degraded.
+    /// Runs `f` on the in-memory entries when the store is degraded.
     fn in_degraded<T>(&self, f: impl FnOnce(&mut Degraded) -> Result<T>) -> Option<Result<T>> {
         lock(&self.inner.state).degraded.as_mut().map(f)
     }
 
-    /// Runs a read against the current bundle (`None`: no file), applying
+    /// Runs a read against the current entries (`None`: no file), applying
     /// the policies.
-    fn read_op<T>(&self, f: impl Fn(Option<&Bundle>, Option<&Envelope>) -> Result<T>) -> Result<T> {
+    fn read_op<T>(
+        &self,
+        f: impl Fn(Option<&Entries>, Option<&Envelope>) -> Result<T>,
+    ) -> Result<T> {
         let attempt = || match self.current()? {
-            Some(loaded) => f(Some(&loaded.bundle), Some(&loaded.envelope)),
+            Some(loaded) => f(Some(&loaded.entries), Some(&loaded.envelope)),
             None => f(None, None),
         };
-        if let Some(r) = self.in_degraded(|d| f(Some(&d.bundle), None)) {
+        if let Some(r) = self.in_degraded(|d| f(Some(&d.entries), None)) {
             return r;
         }
         match attempt() {
             Err(e) => {
                 self.apply_policy(e)?;
-                if let Some(r) = self.in_degraded(|d| f(Some(&d.bundle), None)) {
+                if let Some(r) = self.in_degraded(|d| f(Some(&d.entries), None)) {
                     return r;
                 }
                 attempt()
@@ -823,7 +809,7 @@ impl Store {
     }
 
     /// Runs a change as one locked read-modify-write, applying the policies.
-    fn write_op<R>(&self, change: &mut dyn FnMut(&mut Bundle) -> Change<R>) -> Result<R> {
+    fn write_op<R>(&self, change: &mut dyn FnMut(&mut Entries) -> Change<R>) -> Result<R> {
         if let Some(r) = self.in_degraded(|d| Ok(d.apply(change))) {
             return r;
         }
@@ -854,7 +840,7 @@ impl Store {
             state.cache = None;
             state.degraded.get_or_insert_with(|| Degraded {
                 reason: format!("in memory only, nothing is saved: {error}"),
-                bundle: Bundle::default(),
+                entries: Entries::new(),
             });
             return Ok(());
         }
@@ -951,20 +937,40 @@ impl Store {
     }
 
     fn open_bytes(&self, bytes: Arc<Vec<u8>>, version: Version) -> Result<Loaded> {
+        self.open_shared(bytes, version, &mut |file| {
+            let kek = self.kek_for(file, &self.inner.blob.location())?;
+            Ok(OpenWith::Key(kek))
+        })
+    }
+
+    /// The one open path, for the provider's key and for a recovery key:
+    /// parse, check for a rollback, let `unlock` choose the key from the
+    /// header (loading the provider's key, or checking the recovery key's
+    /// id), open the entries (values stay sealed until read), and take
+    /// what another process carried over unchanged from the cache.
+    fn open_shared<'r>(
+        &self,
+        bytes: Arc<Vec<u8>>,
+        version: Version,
+        unlock: &mut dyn FnMut(&SealedFile<'_>) -> Result<OpenWith<'r>>,
+    ) -> Result<Loaded> {
         let inner = &self.inner;
         let path = inner.blob.location();
         let file = SealedFile::parse(&bytes).map_err(|e| Error::from_seal(&path, e))?;
         let generation = file.header().generation();
         self.check_rollback(&path, generation, file.header().key_id(StanzaKind::Primary))?;
-        let kek = self.kek_for(&file, &path)?;
+        let with = unlock(&file)?;
+        let unlock = match &with {
+            OpenWith::Key(kek) => Unlock::Key(kek.as_ref()),
+            OpenWith::Recovery(recovery) => recovery.unlock(),
+        };
         let opened = file
-            .open(&kek, &inner.context)
+            .open_entries(&bytes, unlock, &inner.context)
             .map_err(|e| Error::from_seal(&path, e))?;
-        let bundle = decode_opened(&path, &opened, &bytes)?;
         // Records another process carried over unchanged need no second
         // decryption.
         if let Some(previous) = lock(&inner.state).cache.clone() {
-            bundle.inherit(&previous.bundle);
+            opened.entries.inherit(&previous.entries);
         }
         Ok(Loaded {
             version,
@@ -972,38 +978,38 @@ impl Store {
             format_version: opened.version,
             generation,
             envelope: Arc::new(opened.envelope),
-            bundle: Arc::new(bundle),
+            entries: Arc::new(opened.entries),
         })
     }
 
-    /// `bundle` once every entry in it is verified: operations on the whole
+    /// `entries` once every entry in it is verified: operations on the whole
     /// store (list, entries, every write) report a damaged entry, while a
     /// read of one entry opens only that one.
     fn verified<'b>(
         &self,
-        bundle: Option<&'b Bundle>,
+        entries: Option<&'b Entries>,
         envelope: Option<&Envelope>,
-    ) -> Result<Option<&'b Bundle>> {
-        if let (Some(bundle), Some(envelope)) = (bundle, envelope) {
-            bundle
+    ) -> Result<Option<&'b Entries>> {
+        if let (Some(entries), Some(envelope)) = (entries, envelope) {
+            entries
                 .verify_all(envelope, &self.inner.context)
                 .map_err(|_| Error::Tampered {
                     path: self.inner.blob.location(),
                 })?;
         }
-        Ok(bundle)
+        Ok(entries)
     }
 
     /// Opens and verifies every entry of `loaded` that is not yet known:
     /// a write never carries a record it has not verified into a new file
     /// (so a damaged file is never written over).
     fn verify_all(&self, loaded: &Loaded) -> Result<()> {
-        self.verified(Some(&loaded.bundle), Some(&loaded.envelope))
+        self.verified(Some(&loaded.entries), Some(&loaded.envelope))
             .map(|_| ())
     }
 
     /// One locked read-modify-write of the file.
-    fn persist<R>(&self, change: &mut dyn FnMut(&mut Bundle) -> Change<R>) -> Result<R> {
+    fn persist<R>(&self, change: &mut dyn FnMut(&mut Entries) -> Change<R>) -> Result<R> {
         let inner = &self.inner;
         let cached = lock(&inner.state).cache.clone();
         // When the file is still the cached version, the store reads only
@@ -1039,18 +1045,18 @@ impl Store {
                         ),
                         _ => return Ok(None),
                     };
-                    let (base, mut bundle) = match loaded {
-                        None => (None, Bundle::default()),
+                    let (base, mut entries) = match loaded {
+                        None => (None, Entries::new()),
                         Some(loaded) => {
                             self.verify_all(&loaded)?;
-                            let bundle = (*loaded.bundle).clone();
+                            let entries = (*loaded.entries).clone();
                             (
                                 Some((Arc::clone(&loaded.envelope), loaded.generation)),
-                                bundle,
+                                entries,
                             )
                         }
                     };
-                    let r = match change(&mut bundle) {
+                    let r = match change(&mut entries) {
                         // Nothing to store; with no file, no key is created either.
                         Change::Unchanged(r) => return Ok(Some((None, (r, None)))),
                         Change::Changed(r) => r,
@@ -1066,7 +1072,7 @@ impl Store {
                             (Arc::new(envelope), 0)
                         }
                     };
-                    let (bytes, written) = self.seal_written(&envelope, bundle, generation)?;
+                    let (bytes, written) = self.seal_written(&envelope, entries, generation)?;
                     Ok(Some((Some(bytes), (r, Some(written)))))
                 },
             )
@@ -1110,48 +1116,12 @@ impl Fingerprint {
     }
 }
 
-/// Decodes the entries of a file opened at `path` whose bytes are `file`:
-/// every value of a version-1 body, or the index of a version-2 file (its
-/// values stay sealed until they are read).
-fn decode_opened(path: &str, opened: &Opened, file: &Arc<Vec<u8>>) -> Result<Bundle> {
-    if opened.version < 2 {
-        return decode_bundle(path, opened.plaintext.expose_secret());
-    }
-    Bundle::decode_index(
-        opened.plaintext.expose_secret(),
-        file,
-        opened.records.clone(),
-        opened.envelope.algorithm().nonce_len(),
-        opened.envelope.data_key_id(),
-    )
-    .map_err(|e| match e {
-        DecodeError::Version(v) => Error::UnsupportedVersion {
-            path: path.to_owned(),
-            what: "index version",
-            found: u16::from(v),
-            supported: u16::from(crate::bundle::INDEX_VERSION),
-        },
-        DecodeError::Malformed => Error::Corrupt {
-            path: path.to_owned(),
-            reason: "the index of the entries does not decode".to_owned(),
-        },
-    })
-}
-
-/// Decodes the entries of a version-1 body opened at `path`.
-fn decode_bundle(path: &str, plaintext: &[u8]) -> Result<Bundle> {
-    Bundle::decode(plaintext).map_err(|e| match e {
-        DecodeError::Version(v) => Error::UnsupportedVersion {
-            path: path.to_owned(),
-            what: "bundle version",
-            found: u16::from(v),
-            supported: u16::from(crate::bundle::BUNDLE_VERSION),
-        },
-        DecodeError::Malformed => Error::Corrupt {
-            path: path.to_owned(),
-            reason: "the entries inside do not decode".to_owned(),
-        },
-    })
+/// What opens a file in [`Store::open_shared`].
+enum OpenWith<'a> {
+    /// The provider's key for the file's primary stanza.
+    Key(Arc<Key>),
+    /// The person's recovery key.
+    Recovery(&'a crate::RecoveryKey),
 }
 
 /// What the update closure returns: the bytes to write (if any), the
@@ -1163,5 +1133,5 @@ struct Written {
     sealed: Fingerprint,
     generation: u64,
     envelope: Arc<Envelope>,
-    bundle: Bundle,
+    entries: Entries,
 }

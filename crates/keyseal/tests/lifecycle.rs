@@ -349,7 +349,7 @@ fn data_key_of(parts: &Parts, bytes: &[u8]) -> KeyId {
                 .unwrap(),
         )
         .unwrap();
-    file.open(&kek, CONTEXT).unwrap().envelope.data_key_id()
+    file.unwrap_data_key(&kek, CONTEXT).unwrap().id()
 }
 
 #[test]

@@ -1,28 +1,47 @@
-//! A tour of the sealed-file format: seal a few OAuth tokens, look at the
-//! bytes, open them, and watch each kind of damage give its own error.
+//! A tour of the sealed-file format: seal a few OAuth tokens as entries,
+//! look at the bytes, open them, and watch each kind of damage give its own
+//! error.
 //!
 //! Run: `cargo run -p keyseal-seal --example demo`
 
 #![allow(clippy::print_stdout, reason = "an example shows its results")]
 
-use keyseal_seal::{Algorithm, Envelope, Error, ExposeSecret, Key, SealedFile, StanzaKind};
+use std::sync::Arc;
+
+use keyseal_seal::{
+    Algorithm, Entries, Entry, Envelope, Error, Key, OpenedEntries, SealedFile, StanzaKind, Unlock,
+};
 
 const CONTEXT: &str = "com.example.agent/mcp-oauth";
+
+fn open(bytes: &[u8], kek: &Key, context: &str) -> Result<OpenedEntries, Error> {
+    let shared = Arc::new(bytes.to_vec());
+    SealedFile::parse(&shared)?.open_entries(&shared, Unlock::Key(kek), context)
+}
 
 fn main() -> Result<(), Error> {
     // In keyseal this key is the one item in the OS keyring.
     let kek = Key::generate()?;
     println!("key-encryption key: {kek:?}  (Debug never shows key bytes)");
 
-    let tokens = br#"{"https://mcp.github.example":{"access_token":"gho_demo","refresh_token":"ghr_demo"},"https://mcp.linear.example":{"access_token":"lin_demo"}}"#;
+    let github = br#"{"access_token":"gho_demo","refresh_token":"ghr_demo"}"#;
+    let linear = br#"{"access_token":"lin_demo"}"#;
+    let mut entries = Entries::new();
+    for (name, value) in [
+        ("https://mcp.github.example", &github[..]),
+        ("https://mcp.linear.example", &linear[..]),
+    ] {
+        entries.insert(name.to_owned(), Entry::new(value, 1_767_225_600));
+    }
     let envelope = Envelope::new(Algorithm::default(), &kek, CONTEXT)?;
-    let file = envelope.seal(1, CONTEXT, tokens)?;
+    let file = entries.seal(&envelope, CONTEXT, 1)?.file;
 
     let parsed = SealedFile::parse(&file)?;
     let header = parsed.header();
+    let records = parsed.records();
     println!(
-        "\nsealed {} bytes of tokens into a {}-byte file: format v{}, {}, generation {}, primary key {}",
-        tokens.len(),
+        "\nsealed {} entries into a {}-byte file: format v{}, {}, generation {}, primary key {}",
+        entries.len(),
         file.len(),
         header.version(),
         header.algorithm(),
@@ -32,10 +51,9 @@ fn main() -> Result<(), Error> {
             .map_or_else(|| "none".to_owned(), |id| id.to_string()),
     );
     println!("\nthe header, as it sits on disk:");
-    let header_len = file.len() - (tokens.len() + keyseal_seal::TAG_LEN);
     for (row, chunk) in file
         .iter()
-        .take(header_len)
+        .take(records.start)
         .collect::<Vec<_>>()
         .chunks(16)
         .enumerate()
@@ -44,49 +62,55 @@ fn main() -> Result<(), Error> {
         println!("  {:04x}  {}", row * 16, hex.join(" "));
     }
     println!(
-        "  ...   then {} bytes of ciphertext; the plaintext token `gho_demo` appears in the file: {}",
-        file.len() - header_len,
+        "  ...   then {} bytes of records and the sealed index; the token `gho_demo` appears in the file: {}",
+        file.len() - records.start,
         file.windows(8).any(|w| w == b"gho_demo")
     );
 
-    let opened = parsed.open(&kek, CONTEXT)?;
+    let opened = open(&file, &kek, CONTEXT)?;
+    let name = "https://mcp.github.example";
+    let value = opened
+        .entries
+        .get(name)
+        .map(|e| e.value.open(&opened.envelope, CONTEXT, name))
+        .transpose()?;
     println!(
-        "\nopened with the right key and context: {} bytes, identical: {}",
-        opened.plaintext.expose_secret().len(),
-        opened.plaintext.expose_secret() == tokens
+        "\nopened with the right key and context: {} entries; {name} is identical: {}",
+        opened.entries.len(),
+        value == Some(&github[..])
     );
 
     println!("\nwhat goes wrong is named, never guessed:");
     let mut flipped = file.clone();
-    if let Some(byte) = flipped.get_mut(150) {
+    if let Some(byte) = flipped.get_mut(records.start + 3) {
         *byte ^= 0x01;
     }
     let mut newer = file.clone();
     if let Some(byte) = newer.get_mut(9) {
-        *byte = 2;
+        *byte = 9;
     }
     let cases: [(&str, Result<_, Error>); 5] = [
-        (
-            "another key",
-            SealedFile::parse(&file).and_then(|f| f.open(&Key::generate()?, CONTEXT)),
-        ),
+        ("another key", open(&file, &Key::generate()?, CONTEXT)),
         (
             "another store's context",
-            SealedFile::parse(&file).and_then(|f| f.open(&kek, "com.example.other/store")),
+            open(&file, &kek, "com.example.other/store"),
         ),
         (
             "one flipped bit",
-            SealedFile::parse(&flipped).and_then(|f| f.open(&kek, CONTEXT)),
+            open(&flipped, &kek, CONTEXT).and_then(|o| {
+                o.entries.verify_all(&o.envelope, CONTEXT)?;
+                Ok(o)
+            }),
         ),
         (
             "cut in half",
-            SealedFile::parse(file.get(..file.len() / 2).unwrap_or_default())
-                .and_then(|f| f.open(&kek, CONTEXT)),
+            open(
+                file.get(..file.len() / 2).unwrap_or_default(),
+                &kek,
+                CONTEXT,
+            ),
         ),
-        (
-            "a newer format version",
-            SealedFile::parse(&newer).and_then(|f| f.open(&kek, CONTEXT)),
-        ),
+        ("a newer format version", open(&newer, &kek, CONTEXT)),
     ];
     for (what, result) in cases {
         match result {

@@ -28,6 +28,18 @@ pub enum Error {
         supported: u16,
     },
 
+    /// The entries inside the file (its version-1 bundle, or its index)
+    /// have a version this build does not know.
+    #[error("keyseal {what} {found} is not supported (this build reads version {supported})")]
+    UnsupportedEntries {
+        /// Which: `bundle version` or `index version`.
+        what: &'static str,
+        /// The version found.
+        found: u8,
+        /// The newest version this build reads.
+        supported: u8,
+    },
+
     /// The file names an AEAD algorithm this build does not know.
     #[error("unknown algorithm id {id} in the file header")]
     UnknownAlgorithm {

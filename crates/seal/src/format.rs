@@ -271,14 +271,14 @@ fn len_u32(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX)
 }
 
-/// Where a version-2 record's ciphertext is authenticated: its nonce and tag,
-/// which the file's index holds.
+/// Where a record's ciphertext is authenticated: its nonce and tag, which
+/// the file's index holds.
 #[derive(Clone, PartialEq, Eq)]
-pub struct RecordSeal {
+pub(crate) struct RecordSeal {
     /// The record's nonce (the algorithm's nonce length).
-    pub nonce: Box<[u8]>,
+    pub(crate) nonce: Box<[u8]>,
     /// The record's authentication tag.
-    pub tag: [u8; TAG_LEN],
+    pub(crate) tag: [u8; TAG_LEN],
 }
 
 impl core::fmt::Debug for RecordSeal {
@@ -351,22 +351,22 @@ pub struct SealedFile<'a> {
     records: core::ops::Range<usize>,
 }
 
-/// What opening a file gives back.
+/// What opening a file's body gives back, before its entries are decoded
+/// (`crate::entries` decodes them).
 #[derive(Debug)]
-#[non_exhaustive]
-pub struct Opened {
+pub(crate) struct Opened {
     /// The data key and stanzas, ready to seal the next version of the file.
-    pub envelope: Envelope,
+    pub(crate) envelope: Envelope,
     /// The file's generation counter.
-    pub generation: u64,
-    /// The body's plaintext, zeroized on drop: in version 1 every entry; in
-    /// version 2 the index, whose records are `file[records]`.
-    pub plaintext: SecretSlice<u8>,
+    pub(crate) generation: u64,
+    /// The body's plaintext, zeroized on drop: in version 1 the bundle of
+    /// every entry; from version 2 the index, whose records are
+    /// `file[records]`.
+    pub(crate) plaintext: SecretSlice<u8>,
     /// The file's format version.
-    pub version: u16,
-    /// Version 2: where the records are in the file bytes (empty in version
-    /// 1). Open one with [`Envelope::open_record`].
-    pub records: core::ops::Range<usize>,
+    pub(crate) version: u16,
+    /// Where the records are in the file bytes (empty in version 1).
+    pub(crate) records: core::ops::Range<usize>,
 }
 
 impl<'a> SealedFile<'a> {
@@ -568,10 +568,15 @@ impl<'a> SealedFile<'a> {
         stanza.unwrap_with_identity(self.header.algorithm, identity, context)
     }
 
-    /// Version 2: where the records are in the file bytes (empty in version
-    /// 1).
+    /// Where the records are in the file bytes (empty in version 1).
     pub fn records(&self) -> core::ops::Range<usize> {
         self.records.clone()
+    }
+
+    /// Whether `shared` holds exactly the bytes this file was parsed from.
+    pub(crate) fn is_parsed_from(&self, shared: &[u8]) -> bool {
+        self.header_bytes.as_ptr() == shared.as_ptr()
+            && self.body.as_ptr_range().end == shared.as_ptr_range().end
     }
 
     /// Opens the body with an already unwrapped data key.
@@ -579,7 +584,7 @@ impl<'a> SealedFile<'a> {
     /// # Errors
     /// [`Error::Authentication`] when any byte of the file, or the context,
     /// differs from what was sealed, or `data_key` is not this file's.
-    pub fn open_body(&self, data_key: &Key, context: &str) -> Result<SecretSlice<u8>> {
+    pub(crate) fn open_body(&self, data_key: &Key, context: &str) -> Result<SecretSlice<u8>> {
         let aad = body_aad(self.header_bytes, context);
         self.header
             .algorithm
@@ -592,7 +597,7 @@ impl<'a> SealedFile<'a> {
     /// # Errors
     /// As [`unwrap_data_key`](Self::unwrap_data_key) and
     /// [`open_body`](Self::open_body).
-    pub fn open(&self, kek: &Key, context: &str) -> Result<Opened> {
+    pub(crate) fn open(&self, kek: &Key, context: &str) -> Result<Opened> {
         let data_key = self.unwrap_data_key(kek, context)?;
         self.open_with_data_key(data_key, context)
     }
@@ -602,12 +607,16 @@ impl<'a> SealedFile<'a> {
     /// # Errors
     /// As [`unwrap_with_identity`](Self::unwrap_with_identity) and
     /// [`open_body`](Self::open_body).
-    pub fn open_with_identity(&self, identity: &RecoveryIdentity, context: &str) -> Result<Opened> {
+    pub(crate) fn open_with_identity(
+        &self,
+        identity: &RecoveryIdentity,
+        context: &str,
+    ) -> Result<Opened> {
         let data_key = self.unwrap_with_identity(identity, context)?;
         self.open_with_data_key(data_key, context)
     }
 
-    fn open_with_data_key(&self, data_key: Key, context: &str) -> Result<Opened> {
+    pub(crate) fn open_with_data_key(&self, data_key: Key, context: &str) -> Result<Opened> {
         let plaintext = self.open_body(&data_key, context)?;
         Ok(Opened {
             envelope: Envelope {
@@ -886,7 +895,11 @@ impl Envelope {
     /// file is assembled in one buffer, so the records are never copied
     /// twice. `capacity` is a hint: the records' and the sealed index's total
     /// length (the buffer never has to grow, and growing copies the file).
-    pub fn indexed_writer<'a>(&'a self, context: &'a str, capacity: usize) -> IndexedWriter<'a> {
+    pub(crate) fn indexed_writer<'a>(
+        &'a self,
+        context: &'a str,
+        capacity: usize,
+    ) -> IndexedWriter<'a> {
         self.indexed_writer_version(self.file_version(), context, capacity)
     }
 
@@ -1033,7 +1046,7 @@ impl Envelope {
     /// # Errors
     /// [`Error::TooLarge`] for a value over the format's limit;
     /// [`Error::Random`] when the operating system's generator fails.
-    pub fn seal_record(
+    pub(crate) fn seal_record(
         &self,
         context: &str,
         name: &str,
@@ -1076,7 +1089,7 @@ impl Envelope {
     /// # Errors
     /// [`Error::Authentication`] when the record, its nonce or tag, the
     /// entry's name or the context differ from what was sealed.
-    pub fn open_record(
+    pub(crate) fn open_record(
         &self,
         context: &str,
         name: &str,
@@ -1093,9 +1106,9 @@ impl Envelope {
     }
 }
 
-/// A version-2 file being assembled: the header's space, then the records;
-/// see [`Envelope::indexed_writer`].
-pub struct IndexedWriter<'a> {
+/// A file with records being assembled: the header's space, then the
+/// records; see [`Envelope::indexed_writer`].
+pub(crate) struct IndexedWriter<'a> {
     envelope: &'a Envelope,
     context: &'a str,
     out: Vec<u8>,
@@ -1112,18 +1125,13 @@ impl core::fmt::Debug for IndexedWriter<'_> {
 }
 
 impl IndexedWriter<'_> {
-    /// Where the records start in the finished file.
-    pub fn records_start(&self) -> usize {
-        self.header_len
-    }
-
     /// The length of the records appended so far.
-    pub fn records_len(&self) -> usize {
+    pub(crate) fn records_len(&self) -> usize {
         self.out.len() - self.header_len
     }
 
     /// The bytes of the records appended so far.
-    pub fn records(&self) -> &[u8] {
+    pub(crate) fn records(&self) -> &[u8] {
         self.out.get(self.header_len..).unwrap_or_default()
     }
 
@@ -1132,7 +1140,7 @@ impl IndexedWriter<'_> {
     ///
     /// # Errors
     /// As [`Envelope::seal_record`].
-    pub fn seal_record(&mut self, name: &str, value: &[u8]) -> Result<RecordSeal> {
+    pub(crate) fn seal_record(&mut self, name: &str, value: &[u8]) -> Result<RecordSeal> {
         self.envelope
             .seal_record(self.context, name, value, &mut self.out)
     }
@@ -1150,7 +1158,7 @@ impl IndexedWriter<'_> {
 
     /// Appends a record sealed earlier under the same data key, as it is
     /// (its nonce and tag go into the index unchanged).
-    pub fn copy_record(&mut self, ciphertext: &[u8]) {
+    pub(crate) fn copy_record(&mut self, ciphertext: &[u8]) {
         self.out.extend_from_slice(ciphertext);
     }
 
@@ -1160,7 +1168,7 @@ impl IndexedWriter<'_> {
     /// # Errors
     /// [`Error::TooLarge`] when the index or the records do not fit a `u32`
     /// length; [`Error::Random`] when the operating system's generator fails.
-    pub fn finish(self, generation: u64, index: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn finish(self, generation: u64, index: &[u8]) -> Result<Vec<u8>> {
         self.finish_with(generation, index, &mut os_random)
     }
 

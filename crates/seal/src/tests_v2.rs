@@ -8,8 +8,9 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
+use crate::format::RecordSeal;
 use crate::tests::{algorithm, hex, pattern, unhex};
-use crate::{Algorithm, Envelope, ExposeSecret, Key, RecordSeal, SealedFile, TAG_LEN};
+use crate::{Algorithm, Envelope, ExposeSecret, Key, SealedFile, TAG_LEN};
 
 const VECTORS: &str = include_str!("../../../docs/vectors/v2.json");
 const FORMAT_MD: &str = include_str!("../../../docs/FORMAT.md");

@@ -9,10 +9,10 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
+use crate::format::RecordSeal;
 use crate::tests::{algorithm, hex, pattern, unhex};
 use crate::{
-    Algorithm, Envelope, ExposeSecret, Key, RecordSeal, RecoveryIdentity, SealedFile, StanzaKind,
-    TAG_LEN,
+    Algorithm, Envelope, ExposeSecret, Key, RecoveryIdentity, SealedFile, StanzaKind, TAG_LEN,
 };
 
 const VECTORS: &str = include_str!("../../../docs/vectors/v3.json");
@@ -189,7 +189,7 @@ fn version_3_vectors_open_with_the_primary_key_and_with_the_recovery_identity() 
 
 /// Opens every record in index order with the nonce and tag the vector's
 /// index holds.
-fn walk_records(v: &Vector, bytes: &[u8], opened: &crate::Opened) {
+fn walk_records(v: &Vector, bytes: &[u8], opened: &crate::format::Opened) {
     let mut at = opened.records.start;
     let index = unhex(&v.index);
     for e in &v.entries {

@@ -22,12 +22,9 @@
 use std::sync::Arc;
 
 use keyseal_blob::BlobStoreExt;
-use keyseal_seal::{Envelope, Key, KeyId, SealedFile, StanzaKind};
+use keyseal_seal::{Entries, Envelope, Key, KeyId, SealedFile, StanzaKind};
 
-use crate::recovery::RecoverySecret;
-
-use super::{Loaded, Store, Written, lock};
-use crate::bundle::Bundle;
+use super::{Loaded, OpenWith, Store, Written, lock};
 use crate::recovery::RecoveryKey;
 use crate::{Error, Result};
 
@@ -380,8 +377,8 @@ impl Store {
                 self.verify_all(&loaded)?;
                 let (envelope, r) = f(&loaded)?;
                 let envelope = Arc::new(envelope);
-                let bundle = (*loaded.bundle).clone();
-                let (bytes, written) = self.seal_written(&envelope, bundle, loaded.generation)?;
+                let entries = (*loaded.entries).clone();
+                let (bytes, written) = self.seal_written(&envelope, entries, loaded.generation)?;
                 Ok((Some(bytes), (r, Some(written))))
             })
             .map_err(Error::from_blob)?;
@@ -399,20 +396,20 @@ impl Store {
         let outcome = inner
             .blob
             .update_with(|current| -> Result<EnvelopeStep<bool>> {
-                let (mut envelope, bundle, generation) = match current {
+                let (mut envelope, entries, generation) = match current {
                     None if !create => return Ok((None, (false, None))),
                     None => {
                         let kek = self.kek_for_new_file()?;
                         let envelope = Envelope::new(inner.algorithm, &kek, &inner.context)
                             .map_err(|source| Error::Seal { source })?;
-                        (envelope, Bundle::default(), 0)
+                        (envelope, Entries::new(), 0)
                     }
                     Some(snapshot) => {
                         let loaded = self.open(snapshot)?;
                         self.verify_all(&loaded)?;
                         (
                             loaded.envelope.duplicate(),
-                            (*loaded.bundle).clone(),
+                            (*loaded.entries).clone(),
                             loaded.generation,
                         )
                     }
@@ -421,32 +418,30 @@ impl Store {
                     return Ok((None, (false, None)));
                 }
                 let (bytes, written) =
-                    self.seal_written(&Arc::new(envelope), bundle, generation)?;
+                    self.seal_written(&Arc::new(envelope), entries, generation)?;
                 Ok((Some(bytes), (true, Some(written))))
             })
             .map_err(Error::from_blob);
         self.settle_new_file(outcome.and_then(|o| self.finish(o)))
     }
 
-    /// Seals `bundle` under `envelope` as the generation after `generation`.
+    /// Seals `entries` under `envelope` as the generation after `generation`.
     pub(super) fn seal_written(
         &self,
         envelope: &Arc<Envelope>,
-        bundle: Bundle,
+        entries: Entries,
         generation: u64,
     ) -> Result<(Vec<u8>, Written)> {
         let next = generation.checked_add(1).ok_or(Error::Internal {
             reason: "the generation counter is exhausted",
         })?;
-        let sealed = bundle
-            .seal_indexed(envelope, &self.inner.context, next)
-            .map_err(|source| Error::Seal { source })?;
+        let sealed = entries.seal(envelope, &self.inner.context, next)?;
         let bytes = sealed.file;
         let written = Written {
             sealed: super::Fingerprint::of(&bytes),
             generation: next,
             envelope: Arc::clone(envelope),
-            bundle: sealed.bundle,
+            entries: sealed.entries,
         };
         Ok((bytes, written))
     }
@@ -461,41 +456,30 @@ impl Store {
                 format_version: w.envelope.file_version(),
                 generation: w.generation,
                 envelope: w.envelope,
-                bundle: Arc::new(w.bundle),
+                entries: Arc::new(w.entries),
             }));
         }
         Ok(r)
     }
 
-    /// Opens a file with a recovery key instead of the provider's key.
+    /// Opens a file with a recovery key instead of the provider's key; a
+    /// key the file does not name is refused before any decryption.
     fn open_with_recovery(
         &self,
         snapshot: &keyseal_blob::Snapshot,
         recovery: &RecoveryKey,
     ) -> Result<Loaded> {
-        let inner = &self.inner;
-        let path = inner.blob.location();
-        let file = SealedFile::parse(snapshot.bytes()).map_err(|e| Error::from_seal(&path, e))?;
-        let expected = file.header().recovery_id();
-        if expected != Some(recovery.id()) {
-            return Err(Error::WrongRecoveryKey { path, expected });
-        }
-        let generation = file.header().generation();
-        self.check_rollback(&path, generation, file.header().key_id(StanzaKind::Primary))?;
-        let opened = match recovery.secret() {
-            RecoverySecret::Identity(identity) => file.open_with_identity(identity, &inner.context),
-            RecoverySecret::Symmetric(key) => file.open(key, &inner.context),
-        }
-        .map_err(|e| Error::from_seal(&path, e))?;
-        let bytes = snapshot.shared_bytes();
-        let bundle = super::decode_opened(&path, &opened, &bytes)?;
-        Ok(Loaded {
-            version: snapshot.version(),
-            sealed: super::Fingerprint::of(snapshot.bytes()),
-            format_version: opened.version,
-            generation,
-            envelope: Arc::new(opened.envelope),
-            bundle: Arc::new(bundle),
+        let path = self.inner.blob.location();
+        self.open_shared(snapshot.shared_bytes(), snapshot.version(), &mut |file| {
+            let expected = file.header().recovery_id();
+            if expected == Some(recovery.id()) {
+                Ok(OpenWith::Recovery(recovery))
+            } else {
+                Err(Error::WrongRecoveryKey {
+                    path: path.clone(),
+                    expected,
+                })
+            }
         })
     }
 }

@@ -9,7 +9,7 @@
 //! and every single-bit flip or truncation is an error, never a panic and
 //! never a wrong plaintext.
 
-use keyseal_seal::{Algorithm, Envelope, Error, ExposeSecret, Key, SealedFile, StanzaKind};
+use crate::{Algorithm, Envelope, Error, ExposeSecret, Key, SealedFile, StanzaKind};
 use proptest::prelude::*;
 
 const CONTEXT: &str = "com.example.app/mcp-oauth";

@@ -7,7 +7,7 @@
 )]
 //! Each way a file can fail to open is its own error variant.
 
-use keyseal_seal::{
+use crate::{
     Algorithm, Envelope, Error, ExposeSecret, FORMAT_VERSION, Key, SealedFile, StanzaKind,
 };
 

@@ -1,16 +1,16 @@
-//! The entries of a store, as the two file versions hold them
-//! (`docs/FORMAT.md`, "Body plaintext" and "Index").
+//! The entries of a store, as the file versions hold them (`docs/FORMAT.md`,
+//! "Body plaintext" and "Index plaintext").
 //!
 //! Version 1: the body plaintext is `[bundle version: u8 = 1] ‖
 //! postcard(BundleV1)`, a map from entry name to `{ value: bytes, updated:
 //! u64 }` in name order, sealed as one message.
 //!
-//! Version 2: the index plaintext is `[index version: u8 = 1] ‖
+//! Versions 2 and 3: the index plaintext is `[index version: u8 = 1] ‖
 //! postcard(Vec<IndexEntry>)`, one `{ name, updated, len, nonce, tag }` per
-//! entry in name order; each value is its own sealed record, laid out after
-//! the index in the same order. A set seals one record and the index, and
-//! copies every other record as it is; a read opens the index and the one
-//! record it needs.
+//! entry in name order; each value is its own sealed record, laid out before
+//! the index in the same order. A write seals the records that changed and
+//! the index, and copies every other record as it is; a read opens the index
+//! and the one record it needs.
 //!
 //! The container is postcard (compact, not self-describing, versioned by the
 //! leading byte); typed values inside it are JSON, which is self-describing,
@@ -21,17 +21,19 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
-use keyseal_seal::{Envelope, ExposeSecret, KeyId, RecordSeal, TAG_LEN};
-
+use secrecy::ExposeSecret;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use zeroize::Zeroizing;
 
-/// The bundle version of version-1 files.
-pub(crate) const BUNDLE_VERSION: u8 = 1;
+use crate::format::{Opened, RecordSeal};
+use crate::{Envelope, Error, Key, KeyId, RecoveryIdentity, Result, SealedFile, TAG_LEN};
 
-/// The index version of version-2 files.
-pub(crate) const INDEX_VERSION: u8 = 1;
+/// The bundle version of version-1 files.
+pub const BUNDLE_VERSION: u8 = 1;
+
+/// The index version of version-2 and version-3 files.
+pub const INDEX_VERSION: u8 = 1;
 
 /// Bytes that are zeroized when the last copy is dropped, never printed,
 /// and (de)serialized as one exactly sized byte string so no partial copy is
@@ -98,11 +100,12 @@ impl Record {
     }
 }
 
-/// One entry's value: the plaintext once it is known (given by a `set`, or
-/// opened and verified), and where it is sealed, when it came from (or was
-/// written to) a version-2 file. Clones share both.
+/// One entry's value: the plaintext once it is known (given by the caller,
+/// or opened and verified), and where it is sealed, when it came from (or
+/// was written to) a file with records. Clones share both; the plaintext is
+/// zeroized when the last clone drops, and never printed.
 #[derive(Clone)]
-pub(crate) struct Value(Arc<ValueInner>);
+pub struct Value(Arc<ValueInner>);
 
 struct ValueInner {
     plain: OnceLock<SecretBytes>,
@@ -111,7 +114,7 @@ struct ValueInner {
 
 impl Value {
     /// A value given by the application.
-    pub(crate) fn new(bytes: &[u8]) -> Self {
+    pub fn new(bytes: &[u8]) -> Self {
         Self::known(SecretBytes::new(bytes), None)
     }
 
@@ -132,7 +135,7 @@ impl Value {
     }
 
     /// The value's length, without opening it.
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         match (self.0.plain.get(), &self.0.record) {
             (Some(plain), _) => plain.expose().len(),
             (None, Some(record)) => record.range.len(),
@@ -140,29 +143,26 @@ impl Value {
         }
     }
 
-    /// The plaintext, when it is known (verified) already.
-    pub(crate) fn known_plain(&self) -> Option<&[u8]> {
+    /// Whether the value is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The plaintext, when it is known (given, or verified) already.
+    pub fn known_plain(&self) -> Option<&[u8]> {
         self.0.plain.get().map(SecretBytes::expose)
     }
 
-    /// The plaintext, opening and verifying the record the first time.
+    /// The plaintext of entry `name`, opening and verifying its record the
+    /// first time (with the file's `envelope` and `context`).
     ///
     /// # Errors
-    /// The seal layer's `Authentication` when the record is not authentic.
-    pub(crate) fn open(
-        &self,
-        envelope: &Envelope,
-        context: &str,
-        name: &str,
-    ) -> Result<&[u8], keyseal_seal::Error> {
+    /// [`Error::Authentication`] when the record is not authentic.
+    pub fn open(&self, envelope: &Envelope, context: &str, name: &str) -> Result<&[u8]> {
         if let Some(plain) = self.0.plain.get() {
             return Ok(plain.expose());
         }
-        let record = self
-            .0
-            .record
-            .as_ref()
-            .ok_or(keyseal_seal::Error::Authentication)?;
+        let record = self.0.record.as_ref().ok_or(Error::Authentication)?;
         let opened = envelope.open_record(context, name, &record.seal, record.ciphertext())?;
         let plain = SecretBytes::new(opened.expose_secret());
         // Another thread may have opened it at the same time: either copy
@@ -224,21 +224,35 @@ impl<'de> Deserialize<'de> for Value {
 
 /// One entry.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct Entry {
-    pub(crate) value: Value,
+#[non_exhaustive]
+pub struct Entry {
+    /// The value, opened on demand.
+    pub value: Value,
     /// Seconds since the Unix epoch of the last `set`.
-    pub(crate) updated: u64,
+    pub updated: u64,
 }
 
-/// Every entry, by name.
+impl Entry {
+    /// An entry with a value the caller gives.
+    pub fn new(value: &[u8], updated: u64) -> Self {
+        Self {
+            value: Value::new(value),
+            updated,
+        }
+    }
+}
+
+/// Every entry of a store, by name: what a file holds, what a write seals.
+/// Cloning shares every value.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub(crate) struct Bundle {
-    pub(crate) entries: BTreeMap<String, Entry>,
+pub struct Entries {
+    /// The entries in name order.
+    entries: BTreeMap<String, Entry>,
 }
 
-/// Why a bundle could not be decoded.
+/// Why a body or an index could not be decoded.
 #[derive(Debug)]
-pub(crate) enum DecodeError {
+enum DecodeError {
     Version(u8),
     Malformed,
 }
@@ -268,18 +282,162 @@ mod serde_bytes_compat {
     }
 }
 
-/// What a version-2 write produced: the file, and the entries as they now
-/// are (each known and sealed), to cache once the write has landed.
-pub(crate) struct SealedBundle {
-    pub(crate) file: Vec<u8>,
-    pub(crate) bundle: Bundle,
+/// What a write produced: the file, and the entries as they now are (each
+/// known and sealed), to keep once the write has landed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct SealedEntries {
+    /// The file's bytes.
+    pub file: Vec<u8>,
+    /// The entries as sealed in it.
+    pub entries: Entries,
 }
 
-impl Bundle {
-    /// The version-1 body plaintext (version 1 is read, and written only by
-    /// the tests and the fuzz targets).
-    #[cfg(any(test, feature = "fuzzing"))]
-    pub(crate) fn encode(&self) -> Result<Zeroizing<Vec<u8>>, postcard::Error> {
+/// What unlocks a file.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub enum Unlock<'a> {
+    /// A key-encryption key (the primary stanza's, or a `KSR1` symmetric
+    /// recovery key's).
+    Key(&'a Key),
+    /// A recovery identity (a version-3 recipient stanza).
+    Identity(&'a RecoveryIdentity),
+    /// The data key itself, already unwrapped.
+    DataKey(&'a Key),
+}
+
+/// A file opened with a key: its envelope (to write the next version), its
+/// generation and version, and its entries, whose values stay sealed until
+/// they are read.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct OpenedEntries {
+    /// The data key and stanzas, ready to seal the next version.
+    pub envelope: Envelope,
+    /// The file's generation counter.
+    pub generation: u64,
+    /// The file's format version.
+    pub version: u16,
+    /// The entries.
+    pub entries: Entries,
+}
+
+impl SealedFile<'_> {
+    /// Opens the file's entries with `unlock`. `shared` holds the same
+    /// bytes this file was parsed from: the entries' records point into it,
+    /// so no record is copied.
+    ///
+    /// # Errors
+    /// [`Error::WrongKey`] when no stanza is for the key;
+    /// [`Error::Authentication`] when a stanza, the body or the index does
+    /// not authenticate; [`Error::UnsupportedEntries`] for a bundle or
+    /// index version this build does not know; [`Error::Malformed`] for a
+    /// body or index that does not decode, or records that do not fill
+    /// their region; [`Error::Misuse`] when `shared` holds other bytes.
+    pub fn open_entries(
+        &self,
+        shared: &Arc<Vec<u8>>,
+        unlock: Unlock<'_>,
+        context: &str,
+    ) -> Result<OpenedEntries> {
+        if !self.is_parsed_from(shared) {
+            return Err(Error::Misuse {
+                reason: "open_entries was given other bytes than the file was parsed from",
+            });
+        }
+        let opened = match unlock {
+            Unlock::Key(kek) => self.open(kek, context)?,
+            Unlock::Identity(identity) => self.open_with_identity(identity, context)?,
+            Unlock::DataKey(data_key) => self.open_with_data_key(data_key.duplicate(), context)?,
+        };
+        let entries = Entries::decode_opened(&opened, shared)?;
+        let Opened {
+            envelope,
+            generation,
+            version,
+            ..
+        } = opened;
+        Ok(OpenedEntries {
+            envelope,
+            generation,
+            version,
+            entries,
+        })
+    }
+}
+
+impl Entries {
+    /// No entries.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many entries there are.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Whether there is an entry `name`.
+    pub fn contains(&self, name: &str) -> bool {
+        self.entries.contains_key(name)
+    }
+
+    /// The entry `name`.
+    pub fn get(&self, name: &str) -> Option<&Entry> {
+        self.entries.get(name)
+    }
+
+    /// The entries' names, in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
+    /// The entries, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Entry)> {
+        self.entries
+            .iter()
+            .map(|(name, entry)| (name.as_str(), entry))
+    }
+
+    /// Puts `entry` under `name`; returns the entry it replaced.
+    pub fn insert(&mut self, name: String, entry: Entry) -> Option<Entry> {
+        self.entries.insert(name, entry)
+    }
+
+    /// Removes the entry `name`; returns it.
+    pub fn remove(&mut self, name: &str) -> Option<Entry> {
+        self.entries.remove(name)
+    }
+
+    /// Decodes what [`SealedFile::open`] gave: every value of a version-1
+    /// body, or the index of a later file (its values stay sealed until
+    /// they are read).
+    fn decode_opened(opened: &Opened, file: &Arc<Vec<u8>>) -> Result<Self> {
+        let plaintext = opened.plaintext.expose_secret();
+        if opened.version < 2 {
+            return Self::decode(plaintext).map_err(|e| e.into_error("bundle version"));
+        }
+        Self::decode_index(
+            plaintext,
+            file,
+            opened.records.clone(),
+            opened.envelope.algorithm().nonce_len(),
+            opened.envelope.data_key_id(),
+        )
+        .map_err(|e| e.into_error("index version"))
+    }
+
+    /// The version-1 body plaintext (`docs/FORMAT.md`, "Body plaintext"):
+    /// version 1 is read, and written only by tests and the fuzz targets.
+    ///
+    /// # Errors
+    /// [`Error::Misuse`] when a value is not known (opened) yet.
+    pub fn encode_version_1(&self) -> Result<Zeroizing<Vec<u8>>> {
         // Upper bound: version byte, map length, and per entry two length
         // varints (≤ 10 bytes each), the name, the value, the u64 varint.
         let bound = 1
@@ -291,12 +449,14 @@ impl Bundle {
                 .sum::<usize>();
         let mut out = Vec::with_capacity(bound);
         out.push(BUNDLE_VERSION);
-        let out = postcard::to_extend(self, out)?;
+        let out = postcard::to_extend(self, out).map_err(|_| Error::Misuse {
+            reason: "a value was not opened before the body was encoded",
+        })?;
         Ok(Zeroizing::new(out))
     }
 
     /// Decodes a version-1 body plaintext.
-    pub(crate) fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+    fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         match bytes.split_first() {
             Some((&BUNDLE_VERSION, rest)) => {
                 let (bundle, tail) =
@@ -312,10 +472,10 @@ impl Bundle {
         }
     }
 
-    /// Decodes a version-2 index whose records are `file[records]`: every
-    /// value stays sealed until it is read. Names must be in strictly
-    /// increasing order and the records must fill their region exactly.
-    pub(crate) fn decode_index(
+    /// Decodes an index whose records are `file[records]`: every value
+    /// stays sealed until it is read. Names must be in strictly increasing
+    /// order and the records must fill their region exactly.
+    fn decode_index(
         index: &[u8],
         file: &Arc<Vec<u8>>,
         records: Range<usize>,
@@ -372,8 +532,8 @@ impl Bundle {
 
     /// Takes the verified plaintext of every record that is byte for byte
     /// one `previous` had opened (a file another process rewrote keeps most
-    /// records as they were).
-    pub(crate) fn inherit(&self, previous: &Self) {
+    /// records as they were), so it is not decrypted again.
+    pub fn inherit(&self, previous: &Self) {
         for (name, entry) in &self.entries {
             if let Some(old) = previous.entries.get(name) {
                 entry.value.inherit(&old.value);
@@ -381,28 +541,34 @@ impl Bundle {
         }
     }
 
-    /// Opens and verifies every value not known yet; returns the name of
-    /// the first that is not authentic.
-    pub(crate) fn verify_all(&self, envelope: &Envelope, context: &str) -> Result<(), String> {
+    /// Opens and verifies every value not known yet.
+    ///
+    /// # Errors
+    /// [`Error::Authentication`] for the first value that is not authentic.
+    pub fn verify_all(&self, envelope: &Envelope, context: &str) -> Result<()> {
         for (name, entry) in &self.entries {
-            entry
-                .value
-                .open(envelope, context, name)
-                .map_err(|_| name.clone())?;
+            entry.value.open(envelope, context, name)?;
         }
         Ok(())
     }
 
-    /// Seals the entries as a version-2 file: values already sealed under
+    /// Seals the entries as a file of the envelope's version
+    /// ([`Envelope::file_version`]: 3, or 2 while a symmetric recovery
+    /// stanza is kept), generation `generation`: values already sealed under
     /// this data key are copied as they are, the others are sealed now.
     /// Every value must be known (see [`verify_all`](Self::verify_all)).
     /// The entries as written share every unchanged value with `self`.
-    pub(crate) fn seal_indexed(
+    ///
+    /// # Errors
+    /// [`Error::Misuse`] when a value is not known;
+    /// [`Error::TooLarge`] when a value, the index or the records do not fit
+    /// the format; [`Error::Random`] when the generator fails.
+    pub fn seal(
         &self,
         envelope: &Envelope,
         context: &str,
         generation: u64,
-    ) -> Result<SealedBundle, keyseal_seal::Error> {
+    ) -> Result<SealedEntries> {
         let data_key = envelope.data_key_id();
         // Room for the records and the sealed index, so the buffer the file
         // is assembled in never grows (growing would copy the whole file).
@@ -420,12 +586,9 @@ impl Bundle {
             Vec::with_capacity(self.entries.len());
         for (name, entry) in &self.entries {
             let at = writer.records_len();
-            let plain = entry
-                .value
-                .known_plain()
-                .ok_or(keyseal_seal::Error::Malformed {
-                    reason: "a value was not opened before the write",
-                })?;
+            let plain = entry.value.known_plain().ok_or(Error::Misuse {
+                reason: "a value was not opened before the write",
+            })?;
             match &entry.value.0.record {
                 Some(record) if record.data_key == data_key => {
                     writer.copy_record(record.ciphertext());
@@ -446,7 +609,7 @@ impl Bundle {
                 Ok(IndexEntry {
                     name,
                     updated: entry.updated,
-                    len: u32::try_from(*len).map_err(|_| keyseal_seal::Error::TooLarge {
+                    len: u32::try_from(*len).map_err(|_| Error::TooLarge {
                         len: *len,
                         max: u32::MAX as usize,
                     })?,
@@ -454,14 +617,15 @@ impl Bundle {
                     tag: seal.tag,
                 })
             })
-            .collect::<Result<_, keyseal_seal::Error>>()?;
+            .collect::<Result<_>>()?;
         let mut buffer = Vec::with_capacity(index_bound);
         buffer.push(INDEX_VERSION);
-        let index = Zeroizing::new(postcard::to_extend(&list, buffer).map_err(|_| {
-            keyseal_seal::Error::Malformed {
-                reason: "the index could not be encoded",
-            }
-        })?);
+        let index =
+            Zeroizing::new(
+                postcard::to_extend(&list, buffer).map_err(|_| Error::Misuse {
+                    reason: "the index could not be encoded",
+                })?,
+            );
         // Keep the new records' ciphertext (small) for the next write; the
         // copied ones keep pointing where they already were.
         let records = writer.records();
@@ -493,10 +657,52 @@ impl Bundle {
             })
             .collect();
         let file = writer.finish(generation, &index)?;
-        Ok(SealedBundle {
+        Ok(SealedEntries {
             file,
-            bundle: Bundle { entries },
+            entries: Entries { entries },
         })
+    }
+}
+
+#[cfg(feature = "fuzzing")]
+impl Entries {
+    /// [`Entries::decode`] for the fuzz targets: `None` for any error.
+    pub(crate) fn decode_for_fuzzing(bytes: &[u8]) -> Option<Self> {
+        Self::decode(bytes).ok()
+    }
+
+    /// [`Entries::decode_index`] for the fuzz targets.
+    pub(crate) fn decode_index_for_fuzzing(
+        index: &[u8],
+        file: &Arc<Vec<u8>>,
+        records: Range<usize>,
+        nonce_len: usize,
+        data_key: KeyId,
+    ) -> Option<Self> {
+        Self::decode_index(index, file, records, nonce_len, data_key).ok()
+    }
+}
+
+impl DecodeError {
+    fn into_error(self, what: &'static str) -> Error {
+        match self {
+            Self::Version(found) => Error::UnsupportedEntries {
+                what,
+                found,
+                supported: if what == "bundle version" {
+                    BUNDLE_VERSION
+                } else {
+                    INDEX_VERSION
+                },
+            },
+            Self::Malformed => Error::Malformed {
+                reason: if what == "bundle version" {
+                    "the entries inside do not decode"
+                } else {
+                    "the index of the entries does not decode"
+                },
+            },
+        }
     }
 }
 
@@ -506,50 +712,50 @@ mod tests {
 
     #[test]
     fn bundles_round_trip_and_encode_as_documented() {
-        let mut bundle = Bundle::default();
-        bundle.entries.insert(
+        let mut bundle = Entries::default();
+        bundle.insert(
             "a".into(),
             Entry {
                 value: Value::new(b"xy"),
                 updated: 300,
             },
         );
-        let bytes = bundle.encode().unwrap();
+        let bytes = bundle.encode_version_1().unwrap();
         // version 1, 1 entry, name "a", value b"xy", updated 300 (varint ac 02).
         assert_eq!(
             bytes.as_slice(),
             &[1, 1, 1, b'a', 2, b'x', b'y', 0xac, 0x02]
         );
-        let back = Bundle::decode(&bytes).unwrap();
-        assert_eq!(back.entries["a"].value.known_plain(), Some(&b"xy"[..]));
-        assert_eq!(back.entries["a"].updated, 300);
+        let back = Entries::decode(&bytes).unwrap();
+        assert_eq!(back.get("a").unwrap().value.known_plain(), Some(&b"xy"[..]));
+        assert_eq!(back.get("a").unwrap().updated, 300);
     }
 
     #[test]
     fn other_versions_and_garbage_are_errors() {
         assert!(matches!(
-            Bundle::decode(&[2, 0]),
+            Entries::decode(&[2, 0]),
             Err(DecodeError::Version(2))
         ));
-        assert!(matches!(Bundle::decode(&[]), Err(DecodeError::Malformed)));
+        assert!(matches!(Entries::decode(&[]), Err(DecodeError::Malformed)));
         assert!(matches!(
-            Bundle::decode(&[1, 5, 1]),
+            Entries::decode(&[1, 5, 1]),
             Err(DecodeError::Malformed)
         ));
         assert!(matches!(
-            Bundle::decode(&[1, 0, 0]),
+            Entries::decode(&[1, 0, 0]),
             Err(DecodeError::Malformed)
         ));
     }
 
     #[test]
     fn the_index_is_encoded_as_format_md_says() {
-        use keyseal_seal::{Algorithm, Key, SealedFile};
+        use crate::{Algorithm, Key, SealedFile};
         let kek = Key::from_slice(&[1; 32]).unwrap();
         let envelope = Envelope::new(Algorithm::Aes256Gcm, &kek, "ctx").unwrap();
-        let mut bundle = Bundle::default();
+        let mut bundle = Entries::default();
         for (name, value, updated) in [("a", &b"xy"[..], 300), ("bc", b"z", 1)] {
-            bundle.entries.insert(
+            bundle.insert(
                 name.into(),
                 Entry {
                     value: Value::new(value),
@@ -557,10 +763,10 @@ mod tests {
                 },
             );
         }
-        let sealed = bundle.seal_indexed(&envelope, "ctx", 5).unwrap();
+        let sealed = bundle.seal(&envelope, "ctx", 5).unwrap();
         let file = SealedFile::parse(&sealed.file).unwrap();
         let opened = file.open(&kek, "ctx").unwrap();
-        assert_eq!(opened.version, keyseal_seal::FORMAT_VERSION);
+        assert_eq!(opened.version, crate::FORMAT_VERSION);
         let index = opened.plaintext.expose_secret();
         // version 1, 2 items; "a": updated 300 (ac 02), length 2, nonce
         // length 12, nonce, tag; "bc": updated 1, length 1, nonce, tag.
@@ -584,7 +790,7 @@ mod tests {
         assert_eq!(a.expose_secret(), b"xy");
         assert_eq!(bc.expose_secret(), b"z");
         // A second write copies both records as they are.
-        let again = sealed.bundle.seal_indexed(&envelope, "ctx", 6).unwrap();
+        let again = sealed.entries.seal(&envelope, "ctx", 6).unwrap();
         let reopened = SealedFile::parse(&again.file).unwrap().records();
         assert_eq!(&again.file[reopened], records);
     }
