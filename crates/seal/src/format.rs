@@ -18,6 +18,7 @@
 use secrecy::{ExposeSecret, SecretSlice};
 
 use crate::aead::MAX_PLAINTEXT;
+use crate::random::Random;
 use crate::recipient::{RecoveryIdentity, RecoveryRecipient, Share, Wrapped, X25519_LEN};
 use crate::{Algorithm, Error, KEY_ID_LEN, KEY_LEN, Key, KeyId, Result, TAG_LEN};
 
@@ -131,10 +132,9 @@ impl Stanza {
         kek: &Key,
         data_key: &Key,
         context: &str,
-        random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
+        random: &Random,
     ) -> Result<Self> {
-        let mut nonce = vec![0u8; algorithm.nonce_len()];
-        random(&mut nonce)?;
+        let nonce = random.bytes(algorithm.nonce_len())?;
         let aad = wrap_aad(algorithm, kind, kek.id(), context);
         let sealed = algorithm
             .sealer()
@@ -154,7 +154,7 @@ impl Stanza {
         recipient: &RecoveryRecipient,
         data_key: &Key,
         context: &str,
-        random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
+        random: &Random,
     ) -> Result<Self> {
         let (share, nonce, sealed) = recipient.wrap(algorithm, data_key, context, random)?;
         Ok(Self {
@@ -619,11 +619,11 @@ impl<'a> SealedFile<'a> {
     pub(crate) fn open_with_data_key(&self, data_key: Key, context: &str) -> Result<Opened> {
         let plaintext = self.open_body(&data_key, context)?;
         Ok(Opened {
-            envelope: Envelope {
-                algorithm: self.header.algorithm,
+            envelope: Envelope::opened(
+                self.header.algorithm,
                 data_key,
-                stanzas: self.header.stanzas.clone(),
-            },
+                self.header.stanzas.clone(),
+            ),
             generation: self.header.generation,
             plaintext,
             version: self.header.version,
@@ -642,6 +642,8 @@ pub struct Envelope {
     algorithm: Algorithm,
     data_key: Key,
     stanzas: Vec<Stanza>,
+    /// Every nonce, data key and ephemeral scalar this envelope draws.
+    random: Random,
 }
 
 impl Envelope {
@@ -650,15 +652,19 @@ impl Envelope {
     /// # Errors
     /// [`Error::Random`] when the operating system's generator fails.
     pub fn new(algorithm: Algorithm, kek: &Key, context: &str) -> Result<Self> {
-        Self::new_with(algorithm, Key::generate()?, kek, context, &mut os_random)
+        let random = Random::os();
+        let data_key = random.key()?;
+        Self::new_from(random, algorithm, data_key, kek, context)
     }
 
-    pub(crate) fn new_with(
+    /// An envelope for `data_key` whose every later draw comes from
+    /// `random` (the known-answer tests fix it).
+    pub(crate) fn new_from(
+        random: Random,
         algorithm: Algorithm,
         data_key: Key,
         kek: &Key,
         context: &str,
-        random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
     ) -> Result<Self> {
         let stanza = Stanza::wrap(
             algorithm,
@@ -666,13 +672,24 @@ impl Envelope {
             kek,
             &data_key,
             context,
-            random,
+            &random,
         )?;
         Ok(Self {
             algorithm,
             data_key,
             stanzas: vec![stanza],
+            random,
         })
+    }
+
+    /// An opened file's envelope (its data key and stanzas as they are).
+    pub(crate) fn opened(algorithm: Algorithm, data_key: Key, stanzas: Vec<Stanza>) -> Self {
+        Self {
+            algorithm,
+            data_key,
+            stanzas,
+            random: Random::os(),
+        }
     }
 
     /// An independent copy (a second zeroizing copy of the data key), to
@@ -683,6 +700,7 @@ impl Envelope {
             algorithm: self.algorithm,
             data_key: self.data_key.duplicate(),
             stanzas: self.stanzas.clone(),
+            random: self.random.clone(),
         }
     }
 
@@ -717,16 +735,6 @@ impl Envelope {
     /// kind's stanza already uses `kek` (a file never names one key twice);
     /// [`Error::Random`] when the operating system's generator fails.
     pub fn set_stanza(&mut self, kind: StanzaKind, kek: &Key, context: &str) -> Result<()> {
-        self.set_stanza_with(kind, kek, context, &mut os_random)
-    }
-
-    pub(crate) fn set_stanza_with(
-        &mut self,
-        kind: StanzaKind,
-        kek: &Key,
-        context: &str,
-        random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
-    ) -> Result<()> {
         if kind == StanzaKind::Recipient {
             return Err(Error::Misuse {
                 reason: "a recipient stanza is wrapped to a public key (set_recipient)",
@@ -741,7 +749,14 @@ impl Envelope {
                 reason: "the same key cannot wrap two stanzas",
             });
         }
-        let stanza = Stanza::wrap(self.algorithm, kind, kek, &self.data_key, context, random)?;
+        let stanza = Stanza::wrap(
+            self.algorithm,
+            kind,
+            kek,
+            &self.data_key,
+            context,
+            &self.random,
+        )?;
         self.put(stanza);
         Ok(())
     }
@@ -755,15 +770,6 @@ impl Envelope {
     /// [`Error::Malformed`] for a recipient that is not a usable X25519
     /// public key; [`Error::Random`] when the generator fails.
     pub fn set_recipient(&mut self, recipient: &RecoveryRecipient, context: &str) -> Result<()> {
-        self.set_recipient_with(recipient, context, &mut os_random)
-    }
-
-    pub(crate) fn set_recipient_with(
-        &mut self,
-        recipient: &RecoveryRecipient,
-        context: &str,
-        random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
-    ) -> Result<()> {
         if self
             .stanzas
             .iter()
@@ -773,7 +779,13 @@ impl Envelope {
                 reason: "the same key cannot wrap two stanzas",
             });
         }
-        let stanza = Stanza::wrap_to(self.algorithm, recipient, &self.data_key, context, random)?;
+        let stanza = Stanza::wrap_to(
+            self.algorithm,
+            recipient,
+            &self.data_key,
+            context,
+            &self.random,
+        )?;
         self.stanzas.retain(|s| !s.kind.is_recovery());
         self.put(stanza);
         Ok(())
@@ -806,22 +818,14 @@ impl Envelope {
     /// (format version 2): no new data key can be wrapped for it without
     /// the recovery key. [`Error::Random`] when the generator fails.
     pub fn rekey(&self, kek: &Key, context: &str) -> Result<Self> {
-        self.rekey_with(Key::generate()?, kek, context, &mut os_random)
-    }
-
-    pub(crate) fn rekey_with(
-        &self,
-        data_key: Key,
-        kek: &Key,
-        context: &str,
-        random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
-    ) -> Result<Self> {
         if self.key_id(StanzaKind::Recovery).is_some() {
             return Err(Error::LegacyRecovery);
         }
-        let mut envelope = Self::new_with(self.algorithm, data_key, kek, context, random)?;
+        let data_key = self.random.key()?;
+        let mut envelope =
+            Self::new_from(self.random.clone(), self.algorithm, data_key, kek, context)?;
         if let Some(recipient) = self.recipient() {
-            envelope.set_recipient_with(&recipient, context, random)?;
+            envelope.set_recipient(&recipient, context)?;
         }
         Ok(envelope)
     }
@@ -837,7 +841,7 @@ impl Envelope {
         self.stanzas.iter().find_map(Stanza::recipient)
     }
 
-    /// The format version [`indexed_writer`](Self::indexed_writer) writes
+    /// The format version [`Entries::seal`](crate::Entries::seal) writes
     /// with these stanzas: 2 while a symmetric recovery stanza is kept (its
     /// associated data, and so the stanza, carry over unchanged), else 3.
     pub fn file_version(&self) -> u16 {
@@ -876,17 +880,7 @@ impl Envelope {
     /// [`Error::TooLarge`] when the plaintext does not fit a `u32` body
     /// length; [`Error::Random`] when the operating system's generator fails.
     pub fn seal(&self, generation: u64, context: &str, plaintext: &[u8]) -> Result<Vec<u8>> {
-        self.seal_with(generation, context, plaintext, &mut os_random)
-    }
-
-    pub(crate) fn seal_with(
-        &self,
-        generation: u64,
-        context: &str,
-        plaintext: &[u8],
-        random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
-    ) -> Result<Vec<u8>> {
-        self.seal_file(generation, context, plaintext, random)
+        self.seal_file(generation, context, plaintext)
     }
 
     /// Starts a version-2 file: records are appended to it one by one
@@ -923,20 +917,13 @@ impl Envelope {
         }
     }
 
-    fn seal_file(
-        &self,
-        generation: u64,
-        context: &str,
-        plaintext: &[u8],
-        random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
-    ) -> Result<Vec<u8>> {
+    fn seal_file(&self, generation: u64, context: &str, plaintext: &[u8]) -> Result<Vec<u8>> {
         let (mut out, nonce) = self.header(
             1,
             generation,
             plaintext.len(),
             None,
             plaintext.len() + TAG_LEN,
-            random,
         )?;
         let aad = body_aad(&out, context);
         // Seal where the file is assembled: the plaintext is copied in once
@@ -977,7 +964,6 @@ impl Envelope {
         body_len: usize,
         records_len: Option<usize>,
         extra: usize,
-        random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
     ) -> Result<(Vec<u8>, Vec<u8>)> {
         let too_large = |len: usize| Error::TooLarge {
             len,
@@ -1008,8 +994,7 @@ impl Envelope {
         for stanza in &self.stanzas {
             stanza.encode(&mut out);
         }
-        let mut nonce = vec![0u8; self.algorithm.nonce_len()];
-        random(&mut nonce)?;
+        let nonce = self.random.bytes(self.algorithm.nonce_len())?;
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&sealed_len.to_be_bytes());
         if let Some(records_len) = records_len {
@@ -1053,19 +1038,10 @@ impl Envelope {
         value: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<RecordSeal> {
-        self.seal_record_with(context, name, value, out, &mut os_random)
-    }
-
-    pub(crate) fn seal_record_with(
-        &self,
-        context: &str,
-        name: &str,
-        value: &[u8],
-        out: &mut Vec<u8>,
-        random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
-    ) -> Result<RecordSeal> {
-        let mut nonce = vec![0u8; self.algorithm.nonce_len()].into_boxed_slice();
-        random(&mut nonce)?;
+        let nonce = self
+            .random
+            .bytes(self.algorithm.nonce_len())?
+            .into_boxed_slice();
         let aad = record_aad(self.algorithm, context, name);
         let at = out.len();
         out.extend_from_slice(value);
@@ -1145,17 +1121,6 @@ impl IndexedWriter<'_> {
             .seal_record(self.context, name, value, &mut self.out)
     }
 
-    #[cfg(test)]
-    pub(crate) fn seal_record_with(
-        &mut self,
-        name: &str,
-        value: &[u8],
-        random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
-    ) -> Result<RecordSeal> {
-        self.envelope
-            .seal_record_with(self.context, name, value, &mut self.out, random)
-    }
-
     /// Appends a record sealed earlier under the same data key, as it is
     /// (its nonce and tag go into the index unchanged).
     pub(crate) fn copy_record(&mut self, ciphertext: &[u8]) {
@@ -1168,16 +1133,7 @@ impl IndexedWriter<'_> {
     /// # Errors
     /// [`Error::TooLarge`] when the index or the records do not fit a `u32`
     /// length; [`Error::Random`] when the operating system's generator fails.
-    pub(crate) fn finish(self, generation: u64, index: &[u8]) -> Result<Vec<u8>> {
-        self.finish_with(generation, index, &mut os_random)
-    }
-
-    pub(crate) fn finish_with(
-        mut self,
-        generation: u64,
-        index: &[u8],
-        random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
-    ) -> Result<Vec<u8>> {
+    pub(crate) fn finish(mut self, generation: u64, index: &[u8]) -> Result<Vec<u8>> {
         let envelope = self.envelope;
         let (header, nonce) = envelope.header(
             self.version,
@@ -1185,7 +1141,6 @@ impl IndexedWriter<'_> {
             index.len(),
             Some(self.records_len()),
             0,
-            random,
         )?;
         let slot = self
             .out
@@ -1201,11 +1156,6 @@ impl IndexedWriter<'_> {
         envelope.seal_tail(&mut self.out, index_at, &nonce, &aad)?;
         Ok(self.out)
     }
-}
-
-/// Fills `buf` from the operating system's CSPRNG.
-pub(crate) fn os_random(buf: &mut [u8]) -> Result<()> {
-    getrandom::fill(buf).map_err(|source| Error::Random { source })
 }
 
 /// A bounds-checked cursor: every read is checked against the bytes present;

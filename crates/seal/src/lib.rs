@@ -6,6 +6,7 @@ mod entries;
 mod error;
 mod format;
 mod key;
+mod random;
 mod recipient;
 mod sealer;
 

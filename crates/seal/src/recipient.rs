@@ -15,6 +15,7 @@ use sha2::Sha256;
 use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
+use crate::random::Random;
 use crate::{Algorithm, Error, KEY_ID_LEN, KEY_LEN, Key, KeyId, Result};
 
 /// The length of an X25519 public key, secret scalar or share.
@@ -37,7 +38,7 @@ impl RecoveryIdentity {
     /// [`Error::Random`] when the generator fails.
     pub fn generate() -> Result<Self> {
         let mut bytes = Zeroizing::new([0u8; X25519_LEN]);
-        crate::format::os_random(bytes.as_mut())?;
+        Random::os().fill(bytes.as_mut())?;
         Ok(Self::from_bytes(&bytes))
     }
 
@@ -124,10 +125,10 @@ impl RecoveryRecipient {
         algorithm: Algorithm,
         data_key: &Key,
         context: &str,
-        random: &mut dyn FnMut(&mut [u8]) -> Result<()>,
+        random: &Random,
     ) -> Result<(Share, Vec<u8>, Vec<u8>)> {
         let mut scalar = Zeroizing::new([0u8; X25519_LEN]);
-        random(scalar.as_mut())?;
+        random.fill(scalar.as_mut())?;
         let ephemeral = StaticSecret::from(*scalar);
         let share = Share {
             recipient: self.public,
@@ -140,8 +141,7 @@ impl RecoveryRecipient {
             });
         }
         let kek = wrap_key(shared.as_bytes(), &share)?;
-        let mut nonce = vec![0u8; algorithm.nonce_len()];
-        random(&mut nonce)?;
+        let nonce = random.bytes(algorithm.nonce_len())?;
         let aad = stanza_aad(algorithm, &share, context);
         let wrapped = algorithm
             .sealer()
@@ -221,12 +221,7 @@ mod tests {
         let data_key = Key::generate().unwrap();
         let (share, nonce, wrapped) = identity
             .recipient()
-            .wrap(
-                Algorithm::Aes256Gcm,
-                &data_key,
-                "ctx",
-                &mut crate::format::os_random,
-            )
+            .wrap(Algorithm::Aes256Gcm, &data_key, "ctx", &Random::os())
             .unwrap();
         let sealed = Wrapped {
             algorithm: Algorithm::Aes256Gcm,
@@ -257,12 +252,7 @@ mod tests {
         // The all-zero point: every shared secret with it is zero.
         let recipient = RecoveryRecipient::from_bytes([0; X25519_LEN]);
         let data_key = Key::generate().unwrap();
-        let wrapped = recipient.wrap(
-            Algorithm::Aes256Gcm,
-            &data_key,
-            "ctx",
-            &mut crate::format::os_random,
-        );
+        let wrapped = recipient.wrap(Algorithm::Aes256Gcm, &data_key, "ctx", &Random::os());
         assert!(matches!(wrapped, Err(Error::Malformed { .. })));
     }
 

@@ -12,6 +12,7 @@
 )]
 
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -63,6 +64,25 @@ pub(crate) fn unhex(s: &str) -> Vec<u8> {
         .collect()
 }
 
+/// A random source that hands out `draws` in order (each exactly as long
+/// as the draw asks), and what is left of them, to check every one was used.
+pub(crate) fn fixed_random(
+    draws: impl IntoIterator<Item = Vec<u8>>,
+) -> (crate::random::Random, Arc<Mutex<VecDeque<Vec<u8>>>>) {
+    let left = Arc::new(Mutex::new(draws.into_iter().collect::<VecDeque<_>>()));
+    let source = Arc::clone(&left);
+    let random = crate::random::Random::fixed(move |buf: &mut [u8]| {
+        let next = source
+            .lock()
+            .unwrap()
+            .pop_front()
+            .expect("a value per draw");
+        buf.copy_from_slice(&next);
+        Ok(())
+    });
+    (random, left)
+}
+
 pub(crate) fn algorithm(name: &str) -> Algorithm {
     Algorithm::ALL
         .into_iter()
@@ -73,39 +93,30 @@ pub(crate) fn algorithm(name: &str) -> Algorithm {
 /// Seals a vector's inputs with its fixed nonces, in the order the format
 /// draws them: primary stanza, recovery stanza, body.
 fn seal_vector(v: &Vector) -> Vec<u8> {
-    let mut nonces: VecDeque<Vec<u8>> = [
-        Some(&v.primary_nonce),
-        v.recovery_nonce.as_ref(),
-        Some(&v.body_nonce),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|h| unhex(h))
-    .collect();
-    let mut fixed = |buf: &mut [u8]| -> crate::Result<()> {
-        buf.copy_from_slice(&nonces.pop_front().expect("a nonce per draw"));
-        Ok(())
-    };
+    let (random, left) = fixed_random(
+        [
+            Some(&v.primary_nonce),
+            v.recovery_nonce.as_ref(),
+            Some(&v.body_nonce),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|h| unhex(h)),
+    );
     let kek = Key::from_slice(&unhex(&v.kek)).unwrap();
     let data_key = Key::from_slice(&unhex(&v.data_key)).unwrap();
-    let mut envelope = Envelope::new_with(
-        algorithm(&v.algorithm),
-        data_key,
-        &kek,
-        &v.context,
-        &mut fixed,
-    )
-    .unwrap();
+    let mut envelope =
+        Envelope::new_from(random, algorithm(&v.algorithm), data_key, &kek, &v.context).unwrap();
     if let Some(recovery) = &v.recovery_key {
         let recovery = Key::from_slice(&unhex(recovery)).unwrap();
         envelope
-            .set_stanza_with(StanzaKind::Recovery, &recovery, &v.context, &mut fixed)
+            .set_stanza(StanzaKind::Recovery, &recovery, &v.context)
             .unwrap();
     }
     let file = envelope
-        .seal_with(v.generation, &v.context, &unhex(&v.plaintext), &mut fixed)
+        .seal(v.generation, &v.context, &unhex(&v.plaintext))
         .unwrap();
-    assert!(nonces.is_empty(), "{}: unused nonces", v.name);
+    assert!(left.lock().unwrap().is_empty(), "{}: unused nonces", v.name);
     file
 }
 

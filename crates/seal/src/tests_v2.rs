@@ -4,12 +4,10 @@
 //! the nonce and tag its index lists. The index is encoded here by hand from
 //! `docs/FORMAT.md` ("Index plaintext"), not with the `keyseal` crate.
 
-use std::collections::VecDeque;
-
 use serde::{Deserialize, Serialize};
 
 use crate::format::RecordSeal;
-use crate::tests::{algorithm, hex, pattern, unhex};
+use crate::tests::{algorithm, fixed_random, hex, pattern, unhex};
 use crate::{Algorithm, Envelope, ExposeSecret, Key, SealedFile, TAG_LEN};
 
 const VECTORS: &str = include_str!("../../../docs/vectors/v2.json");
@@ -61,33 +59,22 @@ fn varint(mut v: u64, out: &mut Vec<u8>) {
 /// index, each nonce drawn from the vector in that order. Returns the index
 /// plaintext and the file.
 fn seal_vector(v: &Vector) -> (Vec<u8>, Vec<u8>) {
-    let mut nonces: VecDeque<Vec<u8>> = std::iter::once(&v.primary_nonce)
-        .chain(v.entries.iter().map(|e| &e.nonce))
-        .chain(std::iter::once(&v.index_nonce))
-        .map(|h| unhex(h))
-        .collect();
-    let mut fixed = |buf: &mut [u8]| -> crate::Result<()> {
-        buf.copy_from_slice(&nonces.pop_front().expect("a nonce per draw"));
-        Ok(())
-    };
+    let (random, left) = fixed_random(
+        std::iter::once(&v.primary_nonce)
+            .chain(v.entries.iter().map(|e| &e.nonce))
+            .chain(std::iter::once(&v.index_nonce))
+            .map(|h| unhex(h)),
+    );
     let kek = Key::from_slice(&unhex(&v.kek)).unwrap();
     let data_key = Key::from_slice(&unhex(&v.data_key)).unwrap();
-    let envelope = Envelope::new_with(
-        algorithm(&v.algorithm),
-        data_key,
-        &kek,
-        &v.context,
-        &mut fixed,
-    )
-    .unwrap();
+    let envelope =
+        Envelope::new_from(random, algorithm(&v.algorithm), data_key, &kek, &v.context).unwrap();
     let mut writer = envelope.indexed_writer_version(2, &v.context, 0);
     let mut index = vec![1u8];
     varint(v.entries.len() as u64, &mut index);
     for e in &v.entries {
         let value = unhex(&e.value);
-        let seal = writer
-            .seal_record_with(&e.name, &value, &mut fixed)
-            .unwrap();
+        let seal = writer.seal_record(&e.name, &value).unwrap();
         varint(e.name.len() as u64, &mut index);
         index.extend_from_slice(e.name.as_bytes());
         varint(e.updated, &mut index);
@@ -96,10 +83,8 @@ fn seal_vector(v: &Vector) -> (Vec<u8>, Vec<u8>) {
         index.extend_from_slice(&seal.nonce);
         index.extend_from_slice(&seal.tag);
     }
-    let file = writer
-        .finish_with(v.generation, &index, &mut fixed)
-        .unwrap();
-    assert!(nonces.is_empty(), "{}: unused nonces", v.name);
+    let file = writer.finish(v.generation, &index).unwrap();
+    assert!(left.lock().unwrap().is_empty(), "{}: unused nonces", v.name);
     (index, file)
 }
 

@@ -5,12 +5,10 @@
 //! every record with the nonce and tag its index lists. The index is encoded
 //! by hand from `docs/FORMAT.md`, as for version 2.
 
-use std::collections::VecDeque;
-
 use serde::{Deserialize, Serialize};
 
 use crate::format::RecordSeal;
-use crate::tests::{algorithm, hex, pattern, unhex};
+use crate::tests::{algorithm, fixed_random, hex, pattern, unhex};
 use crate::{
     Algorithm, Envelope, ExposeSecret, Key, RecoveryIdentity, SealedFile, StanzaKind, TAG_LEN,
 };
@@ -84,40 +82,27 @@ fn seal_vector(v: &Vector) -> (Vec<u8>, Vec<u8>) {
         .recovery
         .iter()
         .flat_map(|r| [&r.ephemeral_scalar, &r.nonce]);
-    let mut draws: VecDeque<Vec<u8>> = std::iter::once(&v.primary_nonce)
-        .chain(recovery)
-        .chain(v.entries.iter().map(|e| &e.nonce))
-        .chain(std::iter::once(&v.index_nonce))
-        .map(|h| unhex(h))
-        .collect();
-    let mut fixed = |buf: &mut [u8]| -> crate::Result<()> {
-        buf.copy_from_slice(&draws.pop_front().expect("a value per draw"));
-        Ok(())
-    };
+    let (random, left) = fixed_random(
+        std::iter::once(&v.primary_nonce)
+            .chain(recovery)
+            .chain(v.entries.iter().map(|e| &e.nonce))
+            .chain(std::iter::once(&v.index_nonce))
+            .map(|h| unhex(h)),
+    );
     let kek = Key::from_slice(&unhex(&v.kek)).unwrap();
     let data_key = Key::from_slice(&unhex(&v.data_key)).unwrap();
-    let mut envelope = Envelope::new_with(
-        algorithm(&v.algorithm),
-        data_key,
-        &kek,
-        &v.context,
-        &mut fixed,
-    )
-    .unwrap();
+    let mut envelope =
+        Envelope::new_from(random, algorithm(&v.algorithm), data_key, &kek, &v.context).unwrap();
     if let Some(r) = &v.recovery {
         let recipient = identity(r).recipient();
-        envelope
-            .set_recipient_with(&recipient, &v.context, &mut fixed)
-            .unwrap();
+        envelope.set_recipient(&recipient, &v.context).unwrap();
     }
     let mut writer = envelope.indexed_writer(&v.context, 0);
     let mut index = vec![1u8];
     varint(v.entries.len() as u64, &mut index);
     for e in &v.entries {
         let value = unhex(&e.value);
-        let seal = writer
-            .seal_record_with(&e.name, &value, &mut fixed)
-            .unwrap();
+        let seal = writer.seal_record(&e.name, &value).unwrap();
         varint(e.name.len() as u64, &mut index);
         index.extend_from_slice(e.name.as_bytes());
         varint(e.updated, &mut index);
@@ -126,10 +111,12 @@ fn seal_vector(v: &Vector) -> (Vec<u8>, Vec<u8>) {
         index.extend_from_slice(&seal.nonce);
         index.extend_from_slice(&seal.tag);
     }
-    let file = writer
-        .finish_with(v.generation, &index, &mut fixed)
-        .unwrap();
-    assert!(draws.is_empty(), "{}: unused random bytes", v.name);
+    let file = writer.finish(v.generation, &index).unwrap();
+    assert!(
+        left.lock().unwrap().is_empty(),
+        "{}: unused random bytes",
+        v.name
+    );
     (index, file)
 }
 
