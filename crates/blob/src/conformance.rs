@@ -15,7 +15,7 @@
 use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::{BlobStore, BlobStoreExt, Current, Decision};
+use crate::{BlobStore, BlobStoreExt, Current, Decided, Decision};
 
 /// Runs every check, starting from and leaving an empty store.
 pub fn run_all(store: &dyn BlobStore) {
@@ -169,23 +169,46 @@ pub fn a_panicking_update_changes_nothing(store: &dyn BlobStore) {
     empty(store);
 }
 
+/// The closure's own error in [`crate::BlobStoreExt`]: also the store's.
+#[derive(Debug, PartialEq)]
+enum ClosureError {
+    Own(&'static str),
+    Store(String),
+}
+
+impl From<crate::Error> for ClosureError {
+    fn from(e: crate::Error) -> Self {
+        Self::Store(e.to_string())
+    }
+}
+
 /// `update_with` returns the closure's error and writes nothing.
 pub fn closure_errors_pass_through_and_change_nothing(store: &dyn BlobStore) {
     empty(store);
     write(store, b"kept");
-    let outcome = store
-        .update_with(|_| Err::<(Option<Vec<u8>>, ()), _>("the caller's own error"))
-        .unwrap_or_else(|e| panic!("the store failed: {e}"));
-    assert_eq!(outcome.err(), Some("the caller's own error"));
+    let outcome =
+        store.update_with(|_| Err::<Decided<()>, _>(ClosureError::Own("the caller's own")));
+    assert_eq!(outcome.err(), Some(ClosureError::Own("the caller's own")));
     assert_eq!(read(store).as_deref(), Some(&b"kept"[..]));
-    let (value, version) = store
+    let updated = store
         .update_with(|current| {
-            Ok::<_, ()>((Some(b"new".to_vec()), current.map(|s| s.bytes().len())))
+            Ok::<_, ClosureError>(Decided::Write {
+                bytes: b"new".to_vec(),
+                value: current.map(|s| s.bytes().len()),
+            })
         })
-        .unwrap_or_else(|e| panic!("the store failed: {e}"))
-        .unwrap_or_else(|()| panic!("the closure failed"));
-    assert_eq!(value, Some(4), "the closure did not see the current blob");
-    assert_eq!(store.version().ok().flatten(), version);
+        .unwrap_or_else(|e| panic!("the update failed: {e:?}"));
+    assert_eq!(
+        updated.value,
+        Some(4),
+        "the closure did not see the current blob"
+    );
+    assert_eq!(store.version().ok().flatten(), updated.version);
+    let kept = store
+        .update_with(|_| Ok::<_, ClosureError>(Decided::Keep(7)))
+        .unwrap_or_else(|e| panic!("the update failed: {e:?}"));
+    assert_eq!(kept.value, 7);
+    assert_eq!(read(store).as_deref(), Some(&b"new"[..]), "Keep wrote");
     empty(store);
 }
 

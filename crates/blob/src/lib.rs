@@ -205,62 +205,94 @@ impl Version {
     }
 }
 
-/// Conveniences on every [`BlobStore`].
+/// What an update's closure decided, with the value it returns
+/// ([`BlobStoreExt`]).
+#[derive(Debug)]
+pub enum Decided<T> {
+    /// Replace the blob with `bytes`; return `value`.
+    Write {
+        /// The new blob.
+        bytes: Vec<u8>,
+        /// What the update returns.
+        value: T,
+    },
+    /// Leave the blob as it is; return the value.
+    Keep(T),
+    /// In reply to [`Current::Unchanged`]: call again with the whole blob.
+    ReadAll,
+}
+
+/// What an update did: the closure's value, and the blob's version after it
+/// (`None` when there is no blob).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Updated<T> {
+    /// What the closure returned.
+    pub value: T,
+    /// The blob's version after the update.
+    pub version: Option<Version>,
+}
+
+/// [`BlobStore::update`] with a closure that returns a value or its own
+/// error type, which also carries the store's errors (`E: From<Error>`).
 pub trait BlobStoreExt: BlobStore {
-    /// [`BlobStore::update`] with a closure that returns a value or its own
-    /// error: `Ok((Some(bytes), value))` writes `bytes`, `Ok((None, value))`
-    /// keeps the blob, `Err(e)` aborts and leaves the blob as it was.
+    /// An update whose closure sees the whole blob (`None` when there is
+    /// none): [`Decided::Write`] writes, [`Decided::Keep`] keeps the blob,
+    /// `Err(e)` aborts and leaves the blob as it was.
     ///
     /// # Errors
-    /// The outer error is the store's; the inner one is the closure's.
-    fn update_with<T, E>(
+    /// The store's errors (as `E`) and the closure's own.
+    fn update_with<T, E: From<Error>>(
         &self,
-        mut f: impl FnMut(Option<&Snapshot>) -> core::result::Result<(Option<Vec<u8>>, T), E>,
-    ) -> Result<core::result::Result<(T, Option<Version>), E>> {
+        mut f: impl FnMut(Option<&Snapshot>) -> core::result::Result<Decided<T>, E>,
+    ) -> core::result::Result<Updated<T>, E> {
         // With no expected version every store passes the whole blob.
         self.update_expecting_with(None, 0, 0, |current| match current {
-            Current::Read(snapshot) => f(snapshot).map(Some),
-            _ => Ok(None),
+            Current::Read(snapshot) => f(snapshot),
+            _ => Ok(Decided::ReadAll),
         })
     }
 
-    /// [`BlobStore::update_expecting`] with a closure that returns a value
-    /// or its own error, as [`update_with`](Self::update_with) does;
-    /// `Ok(None)` asks for the whole blob ([`Decision::ReadAll`]).
+    /// [`BlobStore::update_expecting`] with a closure as
+    /// [`update_with`](Self::update_with) has; [`Decided::ReadAll`] asks for
+    /// the whole blob.
     ///
     /// # Errors
-    /// The outer error is the store's; the inner one is the closure's.
-    fn update_expecting_with<T, E>(
+    /// The store's errors (as `E`) and the closure's own.
+    fn update_expecting_with<T, E: From<Error>>(
         &self,
         expected: Option<Version>,
         head: usize,
         tail: usize,
-        mut f: impl FnMut(Current<'_>) -> core::result::Result<Option<(Option<Vec<u8>>, T)>, E>,
-    ) -> Result<core::result::Result<(T, Option<Version>), E>> {
+        mut f: impl FnMut(Current<'_>) -> core::result::Result<Decided<T>, E>,
+    ) -> core::result::Result<Updated<T>, E> {
         let mut outcome = None;
         let version =
             self.update_expecting(expected, head, tail, &mut |current| match f(current) {
-                Ok(None) => Decision::ReadAll,
-                Ok(Some((bytes, value))) => {
+                Ok(Decided::ReadAll) => Decision::ReadAll,
+                Ok(Decided::Write { bytes, value }) => {
                     outcome = Some(Ok(value));
-                    bytes.map_or(Decision::Keep, Decision::Write)
+                    Decision::Write(bytes)
+                }
+                Ok(Decided::Keep(value)) => {
+                    outcome = Some(Ok(value));
+                    Decision::Keep
                 }
                 Err(e) => {
                     outcome = Some(Err(e));
                     Decision::Abort
                 }
             })?;
-        Ok(match outcome {
-            Some(Ok(value)) => Ok((value, version)),
+        match outcome {
+            Some(Ok(value)) => Ok(Updated { value, version }),
             Some(Err(e)) => Err(e),
-            None => {
-                return Err(Error::Io {
-                    operation: "run the update of",
-                    path: self.location().into(),
-                    source: std::io::Error::other("the store did not run the update"),
-                });
+            None => Err(Error::Io {
+                operation: "run the update of",
+                path: self.location().into(),
+                source: std::io::Error::other("the store did not run the update"),
             }
-        })
+            .into()),
+        }
     }
 }
 

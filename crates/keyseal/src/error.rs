@@ -232,15 +232,6 @@ impl Error {
         }
     }
 
-    pub(crate) fn from_blob(e: keyseal_blob::Error) -> Self {
-        match e {
-            keyseal_blob::Error::LockTimeout { lock_path, waited } => {
-                Self::LockTimeout { lock_path, waited }
-            }
-            source => Self::Storage { source },
-        }
-    }
-
     pub(crate) fn from_key(e: keyseal_keys::Error) -> Self {
         match e.unavailable_reason() {
             Some(reason) => Self::KeyringUnavailable { reason, source: e },
@@ -307,6 +298,19 @@ impl Error {
                         | keyseal_blob::Error::TooLarge { .. },
                 }
         )
+    }
+}
+
+impl From<keyseal_blob::Error> for Error {
+    /// The blob store's error: a lock timeout as [`Error::LockTimeout`],
+    /// every other as [`Error::Storage`].
+    fn from(e: keyseal_blob::Error) -> Self {
+        match e {
+            keyseal_blob::Error::LockTimeout { lock_path, waited } => {
+                Self::LockTimeout { lock_path, waited }
+            }
+            source => Self::Storage { source },
+        }
     }
 }
 

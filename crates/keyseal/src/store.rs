@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use keyseal_blob::{BlobStore, BlobStoreExt, Current, Snapshot, Version};
+use keyseal_blob::{BlobStore, Snapshot, Version};
 use keyseal_keys::{KeyProvider, ProviderInfo};
 use keyseal_seal::{
     Algorithm, Entries, Entry, Envelope, ExposeSecret, Key, KeyId, SealedFile, SecretSlice,
@@ -19,6 +19,7 @@ mod keys;
 mod lifecycle;
 mod lineage;
 mod rollback;
+mod write;
 
 pub use lifecycle::Rotation;
 use lineage::Lineage;
@@ -551,14 +552,7 @@ impl Store {
     pub fn remove(&self, name: &str) -> Result<bool> {
         check_name(name)?;
         let degraded = lock(&self.inner.state).degraded.is_some();
-        if !degraded
-            && self
-                .inner
-                .blob
-                .version()
-                .map_err(Error::from_blob)?
-                .is_none()
-        {
+        if !degraded && self.inner.blob.version()?.is_none() {
             // No file: nothing to remove, and no reason to take the lock.
             return Ok(false);
         }
@@ -738,7 +732,7 @@ impl Store {
                     ));
                 }
                 Ok(None) => {}
-                Err(e) => status.problem = Some(Error::from_blob(e).to_string()),
+                Err(e) => status.problem = Some(Error::from(e).to_string()),
             }
             status.degraded = Some(reason);
             return status;
@@ -853,7 +847,7 @@ impl Store {
                 Error::Corrupt { .. } => "corrupt",
                 _ => "unreadable",
             };
-            if let Some(location) = inner.blob.quarantine(reason).map_err(Error::from_blob)? {
+            if let Some(location) = inner.blob.quarantine(reason)? {
                 let mut state = lock(&inner.state);
                 state.cache = None;
                 // The next file is a new store, whatever its generation.
@@ -879,7 +873,7 @@ impl Store {
     /// seen here may update the rollback mark on disk.
     fn current_with(&self, record_mark: bool) -> Result<Option<Arc<Loaded>>> {
         let inner = &self.inner;
-        let Some(version) = inner.blob.version().map_err(Error::from_blob)? else {
+        let Some(version) = inner.blob.version()? else {
             return Ok(None);
         };
         if let Some(cached) = lock(&inner.state)
@@ -895,7 +889,7 @@ impl Store {
         let mut attempt = 0;
         let loaded = loop {
             attempt += 1;
-            let Some(snapshot) = inner.blob.read().map_err(Error::from_blob)? else {
+            let Some(snapshot) = inner.blob.read()? else {
                 return Ok(None);
             };
             let version = snapshot.version();
@@ -908,7 +902,7 @@ impl Store {
                     e
                     @ (Error::WrongKey { .. } | Error::KeyMissing { .. } | Error::Rollback { .. }),
                 ) if attempt < 4 => {
-                    if inner.blob.version().map_err(Error::from_blob)? == Some(version) {
+                    if inner.blob.version()? == Some(version) {
                         return Err(e);
                     }
                 }
@@ -1007,78 +1001,6 @@ impl Store {
         self.verified(Some(&loaded.entries), Some(&loaded.envelope))
             .map(|_| ())
     }
-
-    /// One locked read-modify-write of the file.
-    fn persist<R>(&self, change: &mut dyn FnMut(&mut Entries) -> Change<R>) -> Result<R> {
-        let inner = &self.inner;
-        let cached = lock(&inner.state).cache.clone();
-        // When the file is still the cached version, the store reads only
-        // its ends, to check the fingerprint, instead of all of it.
-        let expected = cached.as_ref().map(|c| c.version);
-        let outcome = inner
-            .blob
-            .update_expecting_with(
-                expected,
-                Fingerprint::HEAD,
-                keyseal_seal::TAG_LEN,
-                |current| -> Result<Option<Step<R>>> {
-                    let loaded = match current {
-                        Current::Unchanged { len, head, tail } => {
-                            match cached
-                                .as_ref()
-                                .filter(|c| c.sealed.matches(len, head, tail))
-                            {
-                                Some(c) => Some(Arc::clone(c)),
-                                // Not the cached file after all: read it all.
-                                None => return Ok(None),
-                            }
-                        }
-                        Current::Read(None) => None,
-                        Current::Read(Some(snapshot)) => Some(
-                            match cached.as_ref().filter(|c| {
-                                c.version == snapshot.version()
-                                    && c.sealed == Fingerprint::of(snapshot.bytes())
-                            }) {
-                                Some(c) => Arc::clone(c),
-                                None => Arc::new(self.open(snapshot)?),
-                            },
-                        ),
-                        _ => return Ok(None),
-                    };
-                    let (base, mut entries) = match loaded {
-                        None => (None, Entries::new()),
-                        Some(loaded) => {
-                            self.verify_all(&loaded)?;
-                            let entries = (*loaded.entries).clone();
-                            (
-                                Some((Arc::clone(&loaded.envelope), loaded.generation)),
-                                entries,
-                            )
-                        }
-                    };
-                    let r = match change(&mut entries) {
-                        // Nothing to store; with no file, no key is created either.
-                        Change::Unchanged(r) => return Ok(Some((None, (r, None)))),
-                        Change::Changed(r) => r,
-                    };
-                    let (envelope, generation) = match base {
-                        Some(base) => base,
-                        None => {
-                            // No file: create the key now, under the lock, so no
-                            // other process can create a second one.
-                            let kek = self.kek_for_new_file()?;
-                            let envelope = Envelope::new(inner.algorithm, &kek, &inner.context)
-                                .map_err(|source| Error::Seal { source })?;
-                            (Arc::new(envelope), 0)
-                        }
-                    };
-                    let (bytes, written) = self.seal_written(&envelope, entries, generation)?;
-                    Ok(Some((Some(bytes), (r, Some(written)))))
-                },
-            )
-            .map_err(Error::from_blob);
-        self.settle_new_file(outcome.and_then(|o| self.finish(o)))
-    }
 }
 
 /// What tells two sealed files apart without keeping or comparing all of
@@ -1122,16 +1044,4 @@ enum OpenWith<'a> {
     Key(Arc<Key>),
     /// The person's recovery key.
     Recovery(&'a crate::RecoveryKey),
-}
-
-/// What the update closure returns: the bytes to write (if any), the
-/// change's result, and what to cache once the write is done.
-type Step<R> = (Option<Vec<u8>>, (R, Option<Written>));
-
-/// What a write produced, to cache after the store reports its version.
-struct Written {
-    sealed: Fingerprint,
-    generation: u64,
-    envelope: Arc<Envelope>,
-    entries: Entries,
 }

@@ -21,10 +21,11 @@
 
 use std::sync::Arc;
 
-use keyseal_blob::BlobStoreExt;
+use keyseal_blob::{BlobStoreExt, Decided};
 use keyseal_seal::{Entries, Envelope, Key, KeyId, SealedFile, StanzaKind};
 
-use super::{Loaded, OpenWith, Store, Written, lock};
+use super::write::Step;
+use super::{Loaded, OpenWith, Store, lock};
 use crate::recovery::RecoveryKey;
 use crate::{Error, Result};
 
@@ -44,13 +45,6 @@ pub struct Rotation {
     /// the log); the file no longer names it either way.
     pub previous_key_retired: bool,
 }
-
-/// The update closure's output for an envelope change.
-type EnvelopeStep<R> = (Option<Vec<u8>>, (R, Option<Written>));
-
-/// An update's outcome: the closure's result and what to cache, and the
-/// store's version after it.
-pub(super) type Finished<R> = Result<((R, Option<Written>), Option<keyseal_blob::Version>)>;
 
 impl Store {
     /// Replaces the store's key and its data key and reseals every entry,
@@ -165,7 +159,7 @@ impl Store {
     /// [`Store::recover`].
     pub fn check_recovery_key(&self, recovery: &RecoveryKey) -> Result<()> {
         let inner = &self.inner;
-        let Some(snapshot) = inner.blob.read().map_err(Error::from_blob)? else {
+        let Some(snapshot) = inner.blob.read()? else {
             return Err(Error::NoStore {
                 path: inner.blob.location(),
             });
@@ -364,9 +358,9 @@ impl Store {
     ) -> Result<R> {
         let inner = &self.inner;
         let path = inner.blob.location();
-        let outcome = inner
+        let updated = inner
             .blob
-            .update_with(|current| -> Result<EnvelopeStep<R>> {
+            .update_with(|current| -> Result<Decided<Step<R>>> {
                 let Some(snapshot) = current else {
                     return Err(Error::NoStore { path: path.clone() });
                 };
@@ -375,14 +369,15 @@ impl Store {
                     Some(recovery) => self.open_with_recovery(snapshot, recovery)?,
                 };
                 self.verify_all(&loaded)?;
-                let (envelope, r) = f(&loaded)?;
-                let envelope = Arc::new(envelope);
-                let entries = (*loaded.entries).clone();
-                let (bytes, written) = self.seal_written(&envelope, entries, loaded.generation)?;
-                Ok((Some(bytes), (r, Some(written))))
-            })
-            .map_err(Error::from_blob)?;
-        self.finish(outcome)
+                let (envelope, result) = f(&loaded)?;
+                self.write_step(
+                    &Arc::new(envelope),
+                    &loaded.entries,
+                    loaded.generation,
+                    result,
+                )
+            })?;
+        self.finish(updated)
     }
 
     /// Under the lock: changes the stanzas of the current file (or of a new,
@@ -393,73 +388,32 @@ impl Store {
         f: &mut dyn FnMut(&mut Envelope) -> Result<bool>,
     ) -> Result<bool> {
         let inner = &self.inner;
-        let outcome = inner
+        let updated = inner
             .blob
-            .update_with(|current| -> Result<EnvelopeStep<bool>> {
+            .update_with(|current| -> Result<Decided<Step<bool>>> {
                 let (mut envelope, entries, generation) = match current {
-                    None if !create => return Ok((None, (false, None))),
+                    None if !create => return Ok(Self::keep(false)),
                     None => {
                         let kek = self.kek_for_new_file()?;
-                        let envelope = Envelope::new(inner.algorithm, &kek, &inner.context)
-                            .map_err(|source| Error::Seal { source })?;
-                        (envelope, Entries::new(), 0)
+                        let envelope = Envelope::new(inner.algorithm, &kek, &inner.context)?;
+                        (envelope, Arc::new(Entries::new()), 0)
                     }
                     Some(snapshot) => {
                         let loaded = self.open(snapshot)?;
                         self.verify_all(&loaded)?;
                         (
                             loaded.envelope.duplicate(),
-                            (*loaded.entries).clone(),
+                            Arc::clone(&loaded.entries),
                             loaded.generation,
                         )
                     }
                 };
                 if !f(&mut envelope)? {
-                    return Ok((None, (false, None)));
+                    return Ok(Self::keep(false));
                 }
-                let (bytes, written) =
-                    self.seal_written(&Arc::new(envelope), entries, generation)?;
-                Ok((Some(bytes), (true, Some(written))))
-            })
-            .map_err(Error::from_blob);
-        self.settle_new_file(outcome.and_then(|o| self.finish(o)))
-    }
-
-    /// Seals `entries` under `envelope` as the generation after `generation`.
-    pub(super) fn seal_written(
-        &self,
-        envelope: &Arc<Envelope>,
-        entries: Entries,
-        generation: u64,
-    ) -> Result<(Vec<u8>, Written)> {
-        let next = generation.checked_add(1).ok_or(Error::Internal {
-            reason: "the generation counter is exhausted",
-        })?;
-        let sealed = entries.seal(envelope, &self.inner.context, next)?;
-        let bytes = sealed.file;
-        let written = Written {
-            sealed: super::Fingerprint::of(&bytes),
-            generation: next,
-            envelope: Arc::clone(envelope),
-            entries: sealed.entries,
-        };
-        Ok((bytes, written))
-    }
-
-    /// Caches what an update wrote, once the store has reported its version.
-    pub(super) fn finish<R>(&self, outcome: Finished<R>) -> Result<R> {
-        let ((r, written), version) = outcome?;
-        if let (Some(w), Some(version)) = (written, version) {
-            self.remember(&Arc::new(Loaded {
-                version,
-                sealed: w.sealed,
-                format_version: w.envelope.file_version(),
-                generation: w.generation,
-                envelope: w.envelope,
-                entries: Arc::new(w.entries),
-            }));
-        }
-        Ok(r)
+                self.write_step(&Arc::new(envelope), &entries, generation, true)
+            });
+        self.settle_new_file(updated.and_then(|u| self.finish(u)))
     }
 
     /// Opens a file with a recovery key instead of the provider's key; a

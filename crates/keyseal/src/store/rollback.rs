@@ -125,7 +125,7 @@ impl Store {
     pub fn accept_rollback(&self) -> Result<()> {
         let inner = &self.inner;
         let path = inner.blob.location();
-        let Some(snapshot) = inner.blob.read().map_err(Error::from_blob)? else {
+        let Some(snapshot) = inner.blob.read()? else {
             return Err(Error::NoStore { path });
         };
         let file = SealedFile::parse(snapshot.bytes()).map_err(|e| Error::from_seal(&path, e))?;
