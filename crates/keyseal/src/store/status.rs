@@ -1,0 +1,139 @@
+//! What a store is and how it is doing: [`Status`], [`EntryInfo`],
+//! [`Quarantined`].
+
+use keyseal_keys::ProviderInfo;
+use keyseal_seal::{Algorithm, KeyId, SealedFile, StanzaKind};
+
+use std::time::SystemTime;
+
+use super::{Store, lock};
+use crate::Error;
+
+/// A file moved aside by the [`OnUnreadable::Quarantine`] policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Quarantined {
+    /// Where the file went.
+    pub location: String,
+    /// Why it was moved.
+    pub reason: String,
+}
+
+/// An entry's name and metadata (never its value).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EntryInfo {
+    /// The entry's name.
+    pub name: String,
+    /// When it was last set.
+    pub updated: SystemTime,
+    /// The size of its stored value, in bytes.
+    pub size: usize,
+}
+
+/// What a store is and how it is doing, for `doctor` screens and logs.
+/// Never contains a secret.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Status {
+    /// The sealed file.
+    pub location: String,
+    /// The key provider: kind, where the key lives, how long it survives.
+    pub provider: ProviderInfo,
+    /// Whether the sealed file exists.
+    pub exists: bool,
+    /// The file's format version.
+    pub format_version: Option<u16>,
+    /// The file's AEAD.
+    pub algorithm: Option<Algorithm>,
+    /// The id of the key that seals the file (primary stanza).
+    pub key_id: Option<KeyId>,
+    /// The id of the recovery key, when the file has one.
+    pub recovery_key_id: Option<KeyId>,
+    /// The file's generation counter.
+    pub generation: Option<u64>,
+    /// The number of entries (needs the key).
+    pub entries: Option<usize>,
+    /// Set when the store runs in memory only, with the reason.
+    pub degraded: Option<String>,
+    /// Files this process moved aside.
+    pub quarantined: Vec<Quarantined>,
+    /// Why some field could not be filled, in plain words.
+    pub problem: Option<String>,
+}
+
+impl Store {
+    /// What the store is and how it is doing. Never fails: what cannot be
+    /// found out is left `None` and explained in [`Status::problem`]. It
+    /// loads the key (the process's one load) to count the entries.
+    pub fn status(&self) -> Status {
+        let inner = &self.inner;
+        let mut status = Status {
+            location: inner.blob.location(),
+            provider: inner.provider.info(),
+            exists: false,
+            format_version: None,
+            algorithm: None,
+            key_id: None,
+            recovery_key_id: None,
+            generation: None,
+            entries: None,
+            degraded: None,
+            quarantined: lock(&inner.state).quarantined.clone(),
+            problem: None,
+        };
+        let degraded = lock(&inner.state)
+            .degraded
+            .as_ref()
+            .map(|d| (d.reason.clone(), d.entries.len()));
+        if let Some((reason, entries)) = degraded {
+            status.entries = Some(entries);
+            // The file is still there, untouched: say so, and why it is
+            // not in use, so an application does not take it for gone.
+            match inner.blob.version() {
+                Ok(Some(_)) => {
+                    status.exists = true;
+                    status.problem = Some(format!(
+                        "{} exists but is not in use: {reason}; reads see only what this process wrote",
+                        inner.blob.location()
+                    ));
+                }
+                Ok(None) => {}
+                Err(e) => status.problem = Some(Error::from(e).to_string()),
+            }
+            status.degraded = Some(reason);
+            return status;
+        }
+        // One read of the file: straight to it, not through the policies,
+        // since looking at a store must not quarantine it, switch it to
+        // memory, or write its rollback mark.
+        match self.current_with(false) {
+            Ok(None) => status.entries = Some(0),
+            Ok(Some(loaded)) => {
+                status.exists = true;
+                status.format_version = Some(loaded.format_version);
+                status.algorithm = Some(loaded.envelope.algorithm());
+                status.key_id = loaded.envelope.key_id(StanzaKind::Primary);
+                status.recovery_key_id = loaded.envelope.recovery_id();
+                status.generation = Some(loaded.generation);
+                status.entries = Some(loaded.entries.len());
+            }
+            Err(e) => {
+                // What the header says without a key, when it can be read.
+                status.exists = true;
+                if let Ok(Some(snapshot)) = inner.blob.read()
+                    && let Ok(file) = SealedFile::parse(snapshot.bytes())
+                {
+                    let header = file.header();
+                    status.format_version = Some(header.version());
+                    status.algorithm = Some(header.algorithm());
+                    status.key_id = header.key_id(StanzaKind::Primary);
+                    status.recovery_key_id = header.recovery_id();
+                    status.generation = Some(header.generation());
+                }
+                status.problem = Some(e.to_string());
+            }
+        }
+        status
+    }
+}

@@ -1,0 +1,122 @@
+//! [`Store::transaction`]: every entry, changed as one locked
+//! read-modify-write.
+
+use keyseal_seal::{Entries, Entry};
+
+use super::{Change, Store, now_secs, validate_name};
+use crate::{Error, Result};
+
+/// Every entry of the store, inside one [`Store::transaction`].
+pub struct Transaction<'a> {
+    entries: &'a mut Entries,
+    changed: bool,
+    now: u64,
+}
+
+impl core::fmt::Debug for Transaction<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("entries", &self.entries.len())
+            .field("changed", &self.changed)
+            .finish()
+    }
+}
+
+impl Transaction<'_> {
+    /// Whether the entry exists.
+    pub fn contains(&self, name: &str) -> bool {
+        self.entries.contains(name)
+    }
+
+    /// The entry's raw bytes.
+    pub fn get_bytes(&self, name: &str) -> Option<&[u8]> {
+        // Every value was opened and verified before the transaction began.
+        self.entries.get(name).and_then(|e| e.value.known_plain())
+    }
+
+    /// The entry names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.names()
+    }
+
+    /// Sets the entry's raw bytes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidName`] (see [`validate_name`]).
+    pub fn set_bytes(&mut self, name: &str, value: &[u8]) -> Result<()> {
+        validate_name(name)?;
+        self.entries
+            .insert(name.to_owned(), Entry::new(value, self.now));
+        self.changed = true;
+        Ok(())
+    }
+
+    /// Removes the entry; returns whether it existed.
+    pub fn remove(&mut self, name: &str) -> bool {
+        let removed = self.entries.remove(name).is_some();
+        self.changed |= removed;
+        removed
+    }
+}
+
+impl Store {
+    /// Runs `f` on every entry as one locked read-modify-write: `f` sees the
+    /// file as it is now, and whatever it changes is written back as one new
+    /// version (or nothing, when it changes nothing: then a store with no file
+    /// stays without one and no key is created).
+    ///
+    /// When `f` returns `Err`, nothing is written, whatever it changed before
+    /// failing, and its error reaches the caller unchanged. The store's own
+    /// errors reach the caller through `E: From<Error>`:
+    ///
+    /// ```
+    /// # use keyseal::{Store, keys::MemoryKeyProvider, blob::MemoryBlobStore};
+    /// # let store = Store::builder(MemoryKeyProvider::new(), MemoryBlobStore::new(), "doc").build();
+    /// let copied = store.transaction(|tx| -> keyseal::Result<bool> {
+    ///     let Some(old) = tx.get_bytes("a").map(<[u8]>::to_vec) else {
+    ///         return Ok(false);
+    ///     };
+    ///     tx.set_bytes("b", &old)?;
+    ///     Ok(true)
+    /// })?;
+    /// # assert!(!copied);
+    /// # Ok::<(), keyseal::Error>(())
+    /// ```
+    ///
+    /// `f` may run more than once (after a quarantine policy moved an
+    /// unusable file aside), so it should not have side effects it cannot
+    /// repeat. It runs under the store's lock: it must not call this store
+    /// (use the [`Transaction`] it is given instead).
+    ///
+    /// # Errors
+    /// `f`'s error; as [`set_bytes`](Self::set_bytes), converted into `E`.
+    pub fn transaction<R, E: From<Error>>(
+        &self,
+        mut f: impl FnMut(&mut Transaction<'_>) -> core::result::Result<R, E>,
+    ) -> core::result::Result<R, E> {
+        let now = now_secs();
+        let mut failed: Option<E> = None;
+        let done = self.write_op(&mut |entries: &mut Entries| {
+            let mut tx = Transaction {
+                entries,
+                changed: false,
+                now,
+            };
+            match f(&mut tx) {
+                Ok(r) if tx.changed => Change::Changed(Some(r)),
+                Ok(r) => Change::Unchanged(Some(r)),
+                Err(e) => {
+                    failed = Some(e);
+                    Change::Unchanged(None)
+                }
+            }
+        })?;
+        match (done, failed) {
+            (Some(r), _) => Ok(r),
+            (None, Some(e)) => Err(e),
+            (None, None) => Err(E::from(Error::Internal {
+                reason: "a transaction ended with neither a result nor an error",
+            })),
+        }
+    }
+}
