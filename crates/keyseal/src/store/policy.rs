@@ -16,7 +16,7 @@ pub enum OnUnreadable {
     #[default]
     Fail,
     /// Move the file aside (`<name>.<reason>-<UTC time>`, never deleted),
-    /// start a new store, and report it in [`Status::quarantined`]. A file
+    /// start a new store, and report it in [`Status::quarantined`](super::Status::quarantined). A file
     /// written by a newer keyseal is never quarantined.
     Quarantine,
 }
@@ -30,11 +30,11 @@ pub enum OnKeyringUnavailable {
     #[default]
     Fail,
     /// Keep entries in process memory only, persist nothing, and say so in
-    /// [`Status::degraded`]. Never plaintext on disk.
+    /// [`Status::degraded`](super::Status::degraded). Never plaintext on disk.
     ///
     /// An existing file is left untouched and is not read: reads then see
-    /// only what this process wrote, and [`Status::exists`] and
-    /// [`Status::problem`] say the file is there and why it is not in use.
+    /// only what this process wrote, and [`Status::exists`](super::Status::exists) and
+    /// [`Status::problem`](super::Status::problem) say the file is there and why it is not in use.
     MemoryOnly,
 }
 

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use super::{Store, lock};
 use crate::Error;
 
-/// A file moved aside by the [`OnUnreadable::Quarantine`] policy.
+/// A file moved aside by the [`OnUnreadable::Quarantine`](super::OnUnreadable::Quarantine) policy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Quarantined {
