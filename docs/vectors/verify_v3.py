@@ -56,7 +56,8 @@ def read_header(data: bytes):
             raise AssertionError(f"stanza kind {kind} is not in version 3")
         stanza["nonce"], stanza["wrapped"] = c.take(n), c.take(48)
         stanzas.append(stanza)
-    assert [s["kind"] for s in stanzas] == sorted({s["kind"] for s in stanzas})
+    kinds = [s["kind"] for s in stanzas]
+    assert len(set(kinds)) == len(kinds), "two stanzas of one kind"
     index_nonce = c.take(n)
     index_len, records_len = struct.unpack(">II", c.take(8))
     return alg, generation, stanzas, c.pos, index_nonce, index_len, records_len
@@ -111,13 +112,19 @@ def main() -> int:
     for v in vectors:
         data, context, key = bytes.fromhex(v["file"]), v["context"].encode(), bytes.fromhex(v["kek"])
         assert key_id(key).hex() == v["kek_id"], v["name"]
-        alg, _, stanzas, *_ = read_header(data)
+        alg, _, stanzas, _, index_nonce, *_ = read_header(data)
+        primary = next(s for s in stanzas if s["kind"] == PRIMARY)
+        # What the writer drew, in the order FORMAT.md gives, is in the file.
+        assert primary["nonce"].hex() == v["primary_nonce"] and index_nonce.hex() == v["index_nonce"], v["name"]
         keys = [data_key_with_primary(stanzas, alg, key, context)]
         r = v.get("recovery")
         if r:
             identity = bytes.fromhex(r["identity"])
             public = public_of(X25519PrivateKey.from_private_bytes(identity))
             assert public.hex() == r["recipient"] and recipient_id(public).hex() == r["recipient_id"], v["name"]
+            stanza = next(s for s in stanzas if s["kind"] == RECIPIENT)
+            share = public_of(X25519PrivateKey.from_private_bytes(bytes.fromhex(r["ephemeral_scalar"])))
+            assert stanza["ephemeral"] == share and stanza["nonce"].hex() == r["nonce"], v["name"]
             keys.append(data_key_with_identity(stanzas, alg, identity, context))
             recovered += 1
         expected = [(e["name"], e["updated"], bytes.fromhex(e["value"]), bytes.fromhex(e["nonce"])) for e in v["entries"]]

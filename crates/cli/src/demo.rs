@@ -205,10 +205,8 @@ pub(crate) fn run(keys: Option<Keys>) -> Result<(), Failure> {
         .iter()
         .map(|(s, t)| s.len() + token_json(t).len())
         .sum();
-    let header_len = 21
-        + header.stanzas().len() * (65 + header.algorithm().nonce_len())
-        + header.algorithm().nonce_len()
-        + 4;
+    // The header ends where the records begin.
+    let header_len = sealed.records().start;
     say!(
         "\n3. On disk: {} is {} bytes for {} bytes of names and tokens; format v{}, {}, generation {}.",
         path.display(),

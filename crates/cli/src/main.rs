@@ -31,7 +31,8 @@ Exit codes:
   0  success
   1  no such entry (get or rm of a missing name), or no store to act on
   2  usage error; also rotate-key on a store whose recovery key is an old
-     KSR1 key (replace it first with `recovery enable`)
+     KSR1 key (replace it first with `recovery enable`, or turn recovery
+     off with `recovery disable`)
   3  the store file is unreadable or unsafe to use: not a keyseal file,
      corrupt or tampered, unsupported version, rolled back, too large, not
      readable by this user, not a regular file (a directory, FIFO, socket or
@@ -141,7 +142,8 @@ enum Command {
     },
     /// Replace the store's key and data key (crash-safe) and reseal the
     /// file; a recovery key stays valid. A store with an old (KSR1) recovery
-    /// key must replace it first (`recovery enable`).
+    /// key must replace it (`recovery enable`) or remove it (`recovery
+    /// disable`) first.
     RotateKey,
     /// Enable or disable the recovery key.
     Recovery {
@@ -443,7 +445,7 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>) -> Result<(), Failure> {
                 })?;
             if key.is_symmetric() && replacement.is_none() {
                 output::note(
-                    "keyseal: this is an old (KSR1) recovery key; it still works, but the store keeps its data key for it. \
+                    "keyseal: this is an old (KSR1) recovery key; it still works, but the store cannot rotate its key until it is replaced. \
                      Replace it with `keyseal recovery enable` (or `recover --rotate-recovery`).",
                 );
             }

@@ -98,6 +98,14 @@ impl RecoveryKey {
         })
     }
 
+    /// A `KSR1` key's symmetric key (`None` for a `KSR2` key).
+    pub(crate) fn symmetric_key(&self) -> Option<&Key> {
+        match &self.secret {
+            RecoverySecret::Symmetric(key) => Some(key),
+            RecoverySecret::Identity(_) => None,
+        }
+    }
+
     /// What unlocks a file with this key.
     pub(crate) fn unlock(&self) -> keyseal_seal::Unlock<'_> {
         match &self.secret {

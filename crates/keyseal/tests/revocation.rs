@@ -289,9 +289,20 @@ fn a_store_with_an_old_recovery_key_keeps_opening_and_writing_as_version_2() {
     store.set("b", "y").unwrap();
     assert_eq!(version_of(&parts), 2);
     assert_eq!(store.status().recovery_key_id, Some(legacy_key().id()));
-    // The old key still recovers (the store keeps it, and its data key).
+    // The old key still recovers, and the recovery draws a new data key
+    // wrapped for it again: the old keyring key with an old copy opens
+    // nothing written afterwards.
+    let old = file(&parts);
+    let old_key = keyring_key(&parts);
     store.recover(&legacy_key(), false).unwrap();
     assert_eq!(version_of(&parts), 2);
+    store.set("c", "NEW").unwrap();
+    assert!(!opens_current(
+        &Stolen::KeyringKey(&old_key),
+        &old,
+        &file(&parts)
+    ));
+    assert_eq!(store.status().recovery_key_id, Some(legacy_key().id()));
     let fresh = store_of(&parts);
     assert_eq!(fresh.get::<String>("b").unwrap().as_deref(), Some("y"));
     assert!(legacy_key().is_symmetric());

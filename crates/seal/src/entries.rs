@@ -243,8 +243,9 @@ impl Entry {
 }
 
 /// Every entry of a store, by name: what a file holds, what a write seals.
-/// Cloning shares every value.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// Cloning shares every value. `Debug` shows only how many there are (the
+/// names are encrypted in the file, so they are not printed either).
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct Entries {
     /// The entries in name order.
     entries: BTreeMap<String, Entry>,
@@ -363,6 +364,14 @@ impl SealedFile<'_> {
             version,
             entries,
         })
+    }
+}
+
+impl fmt::Debug for Entries {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Entries")
+            .field("len", &self.entries.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -796,11 +805,16 @@ mod tests {
     }
 
     #[test]
-    fn values_never_print() {
+    fn values_never_print_and_names_neither() {
         let e = Entry {
             value: Value::new(b"hunter2"),
             updated: 1,
         };
         assert!(!format!("{e:?}").contains("hunter2"));
+        let mut entries = Entries::new();
+        entries.insert("github-token-name".into(), e);
+        let shown = format!("{entries:?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("github-token-name"));
+        assert!(shown.contains("len: 1"), "{shown}");
     }
 }

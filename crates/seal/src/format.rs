@@ -435,6 +435,11 @@ impl<'a> SealedFile<'a> {
                     recipient: r.array("the file ends inside a recovery recipient")?,
                     ephemeral: r.array("the file ends inside an ephemeral share")?,
                 };
+                if !RecoveryRecipient::from_bytes(share.recipient).is_usable() {
+                    return Err(Error::Malformed {
+                        reason: "the recovery recipient is a low-order X25519 point",
+                    });
+                }
                 (
                     RecoveryRecipient::from_bytes(share.recipient).id(),
                     Some(share),

@@ -107,6 +107,15 @@ impl RecoveryRecipient {
         &self.public
     }
 
+    /// Whether this is a point X25519 can use: not one of the low-order
+    /// points, whose every shared secret is zero (so a data key wrapped to
+    /// one would be wrapped under a key anyone can compute). Clamped
+    /// scalars are multiples of the cofactor, so any one of them maps a
+    /// low-order point, and only those, to zero.
+    pub fn is_usable(&self) -> bool {
+        x25519_dalek::x25519([1; X25519_LEN], self.public) != [0; X25519_LEN]
+    }
+
     /// The recipient's public id:
     /// `HKDF-SHA256(salt = "keyseal", ikm = public key, info = "keyseal/v3/recipient-id")[0..16]`.
     pub fn id(&self) -> KeyId {
@@ -136,8 +145,10 @@ impl RecoveryRecipient {
         };
         let shared = ephemeral.diffie_hellman(&PublicKey::from(self.public));
         if !shared.was_contributory() {
-            return Err(Error::Malformed {
-                reason: "the recovery recipient is not a usable X25519 public key",
+            // A file's recipient was checked when it was parsed: this one
+            // came from the caller.
+            return Err(Error::Misuse {
+                reason: "the recovery recipient is a low-order point, not a usable X25519 public key",
             });
         }
         let kek = wrap_key(shared.as_bytes(), &share)?;
@@ -190,7 +201,7 @@ fn wrap_key(shared: &[u8; X25519_LEN], share: &Share) -> Result<Key> {
     let hk = Hkdf::<Sha256>::new(Some(&salt), shared);
     let mut okm = Zeroizing::new([0u8; KEY_LEN]);
     hk.expand(WRAP_KEY_INFO, okm.as_mut())
-        .map_err(|_| Error::Malformed {
+        .map_err(|_| Error::Misuse {
             reason: "HKDF refused a 32-byte output",
         })?;
     Key::from_slice(okm.as_ref())
@@ -253,7 +264,14 @@ mod tests {
         let recipient = RecoveryRecipient::from_bytes([0; X25519_LEN]);
         let data_key = Key::generate().unwrap();
         let wrapped = recipient.wrap(Algorithm::Aes256Gcm, &data_key, "ctx", &Random::os());
-        assert!(matches!(wrapped, Err(Error::Malformed { .. })));
+        assert!(matches!(wrapped, Err(Error::Misuse { .. })));
+        assert!(!recipient.is_usable());
+        assert!(
+            RecoveryIdentity::generate()
+                .unwrap()
+                .recipient()
+                .is_usable()
+        );
     }
 
     #[test]

@@ -281,6 +281,67 @@ fn an_envelope_with_a_symmetric_recovery_stanza_is_not_rekeyed_and_writes_versio
 }
 
 #[test]
+fn entries_seal_writes_each_vector_byte_for_byte() {
+    // The same inputs through the public writer (`Entries::seal`) rather
+    // than the hand-made index: the crate's own encoder matches the vector.
+    for v in &load().vectors {
+        let recovery = v
+            .recovery
+            .iter()
+            .flat_map(|r| [&r.ephemeral_scalar, &r.nonce]);
+        let (random, _) = fixed_random(
+            std::iter::once(&v.primary_nonce)
+                .chain(recovery)
+                .chain(v.entries.iter().map(|e| &e.nonce))
+                .chain(std::iter::once(&v.index_nonce))
+                .map(|h| unhex(h)),
+        );
+        let kek = Key::from_slice(&unhex(&v.kek)).unwrap();
+        let data_key = Key::from_slice(&unhex(&v.data_key)).unwrap();
+        let mut envelope =
+            Envelope::new_from(random, algorithm(&v.algorithm), data_key, &kek, &v.context)
+                .unwrap();
+        if let Some(r) = &v.recovery {
+            envelope
+                .set_recipient(&identity(r).recipient(), &v.context)
+                .unwrap();
+        }
+        let mut entries = crate::Entries::new();
+        for e in &v.entries {
+            entries.insert(
+                e.name.clone(),
+                crate::Entry::new(&unhex(&e.value), e.updated),
+            );
+        }
+        let sealed = entries.seal(&envelope, &v.context, v.generation).unwrap();
+        assert_eq!(hex(&sealed.file), v.file, "vector {}", v.name);
+    }
+}
+
+#[test]
+fn a_file_whose_recipient_is_a_low_order_point_is_malformed() {
+    let bytes = unhex(&load().vectors[0].file);
+    // The first vector's recipient stanza starts at 98 (kind), then the
+    // recipient (docs/FORMAT.md, the field table).
+    assert_eq!(bytes[98], 3);
+    for low_order in [[0u8; 32], {
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        one
+    }] {
+        let mut forged = bytes.clone();
+        forged[99..131].copy_from_slice(&low_order);
+        assert!(
+            matches!(
+                SealedFile::parse(&forged),
+                Err(crate::Error::Malformed { .. })
+            ),
+            "a low-order recipient was accepted"
+        );
+    }
+}
+
+#[test]
 fn stanza_kinds_are_checked_against_the_file_version() {
     let bytes = unhex(&load().vectors[0].file);
     // The recipient stanza (kind 3) in a file that says version 2.

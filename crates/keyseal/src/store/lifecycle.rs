@@ -137,17 +137,22 @@ impl Store {
         Ok(())
     }
 
-    /// An envelope with a new data key for the key that opened `envelope`
-    /// (cached when the file was opened), and no recovery stanza.
+    /// An envelope with a new data key for the key that opened `envelope`,
+    /// and no recovery stanza. The key is the cached one when it is the
+    /// file's (it is, unless a thread holding an older file cached another
+    /// since), else loaded again.
     fn fresh_envelope(&self, envelope: &Envelope) -> Result<Envelope> {
         let inner = &self.inner;
-        let primary = envelope.key_id(StanzaKind::Primary);
-        let kek = lock(&inner.kek)
-            .clone()
-            .filter(|k| Some(k.id()) == primary)
+        let primary = envelope
+            .key_id(StanzaKind::Primary)
             .ok_or(Error::Internal {
-                reason: "the file was opened without caching its key",
+                reason: "a file without a primary stanza",
             })?;
+        let cached = lock(&inner.kek).clone().filter(|k| k.id() == primary);
+        let kek = match cached {
+            Some(kek) => kek,
+            None => Arc::new(inner.provider.load(&primary).map_err(Error::from_key)?),
+        };
         Ok(Envelope::new(envelope.algorithm(), &kek, &inner.context)?)
     }
 
@@ -189,8 +194,8 @@ impl Store {
     /// creates a fresh provider key and a fresh data key, and reseals. The
     /// recovery key stays valid, or, with `rotate_recovery`, is replaced by
     /// the one returned. An old `KSR1` key is replaced only with
-    /// `rotate_recovery`; without it the file keeps its data key and that
-    /// key (format version 2).
+    /// `rotate_recovery`; without it the new data key is wrapped for that
+    /// key again (the file stays format version 2).
     ///
     /// # Errors
     /// [`Error::WrongRecoveryKey`] when the key does not open the store
@@ -223,6 +228,14 @@ impl Store {
         new_recovery: Option<&RecoveryKey>,
     ) -> Result<()> {
         let inner = &self.inner;
+        // Checked before anything is asked of the keyring: a replacement
+        // must be a new (KSR2) key.
+        let new_recipient = match new_recovery {
+            Some(r) => Some(r.recipient().ok_or_else(|| Error::RecoveryKeyOutdated {
+                path: inner.blob.location(),
+            })?),
+            None => None,
+        };
         let mut created: Option<Arc<Key>> = None;
         let resealed = self.reseal(
             &mut |loaded: &Loaded| {
@@ -255,29 +268,26 @@ impl Store {
                         self.create_kek(&mut created)?
                     }
                 };
-                let envelope = match new_recovery {
-                    // A new recovery key comes with a new data key, so the
-                    // old recovery key opens nothing written from now on.
-                    Some(r) => {
-                        let recipient =
-                            r.recipient().ok_or_else(|| Error::RecoveryKeyOutdated {
-                                path: inner.blob.location(),
-                            })?;
-                        let mut envelope =
-                            Envelope::new(loaded.envelope.algorithm(), &new_kek, &inner.context)?;
-                        envelope.set_recipient(&recipient, &inner.context)?;
+                let algorithm = loaded.envelope.algorithm();
+                // Every branch draws a new data key, so the old keyring key
+                // (and, when replaced, the old recovery key) opens nothing
+                // written from now on.
+                let envelope = match (&new_recipient, recovery.symmetric_key()) {
+                    (Some(recipient), _) => {
+                        let mut envelope = Envelope::new(algorithm, &new_kek, &inner.context)?;
+                        envelope.set_recipient(recipient, &inner.context)?;
                         envelope
                     }
-                    // An old symmetric recovery stanza cannot follow a new
-                    // data key: keep both (format version 2).
-                    None if loaded.envelope.key_id(StanzaKind::Recovery).is_some() => {
-                        let mut envelope = loaded.envelope.duplicate();
-                        envelope.set_stanza(StanzaKind::Primary, &new_kek, &inner.context)?;
+                    // An old symmetric (KSR1) recovery key: this person holds
+                    // it, so the new data key is wrapped for it again (the
+                    // file stays format version 2).
+                    (None, Some(symmetric)) => {
+                        let mut envelope = Envelope::new(algorithm, &new_kek, &inner.context)?;
+                        envelope.set_stanza(StanzaKind::Recovery, symmetric, &inner.context)?;
                         envelope
                     }
-                    // A new data key wrapped to the same recipient: the old
-                    // keyring key opens nothing written from now on.
-                    None => loaded.envelope.rekey(&new_kek, &inner.context)?,
+                    // The same recipient, with a fresh ephemeral share.
+                    (None, None) => loaded.envelope.rekey(&new_kek, &inner.context)?,
                 };
                 Ok((envelope, previous_key_id))
             },
