@@ -287,7 +287,14 @@ fn bench(args: &[String]) -> Result {
         _ => return Err(format!("usage: cargo xtask bench [--quick]\n\n{HELP}")),
     };
     session::ensure_packages()?;
-    run(cargo().args(["build", "--release", "-p", "keyseal-bench"]))?;
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "keyseal-bench",
+        "-p",
+        "keyseal-cli",
+    ]))?;
     let target = env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".to_owned());
     let harness = std::path::Path::new(&target).join("release/keyseal-bench");
     let out = if quick { "target/bench" } else { "docs" };

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use keyseal_keys::Backend;
+use keyseal_keys::{Backend, SessionAlgorithm};
 use keyseal_seal::{Algorithm, Key};
 
 use crate::children::{self, CONTEND_SLOTS, contend_name, contend_value};
@@ -194,8 +194,17 @@ impl Bench {
 pub(crate) struct PerItemResult {
     pub(crate) set: Compared,
     pub(crate) get: Compared,
-    /// A new process reading 20 secrets.
-    pub(crate) read20: Compared,
+    /// A new process reading 20 secrets, each layout with each Secret
+    /// Service session algorithm (keyseal's default first).
+    pub(crate) read20: Vec<Read20Row>,
+}
+
+/// A new process reading 20 secrets, both layouts with one session
+/// algorithm.
+#[derive(Debug)]
+pub(crate) struct Read20Row {
+    pub(crate) algorithm: SessionAlgorithm,
+    pub(crate) compared: Compared,
 }
 
 impl Bench {
@@ -212,13 +221,16 @@ impl Bench {
     pub(crate) fn per_item(&self, entries: usize) -> Result<PerItemResult> {
         common::fresh_dir(&self.path("per-item"))?;
         let store_path = self.path("per-item/store.sealed");
-        let items = PerItem::connect(&self.per_item_service())?;
+        let items = PerItem::connect(&self.per_item_service(), SessionAlgorithm::default())?;
         for i in 0..entries {
             items.set(&name(i), value(i, 0).as_bytes())?;
         }
         let keyseal_service = self.keyseal_service();
-        let (store, _) =
-            children::keyring_store(Backend::SecretService, &keyseal_service, &store_path);
+        let (store, _) = children::keyring_store(
+            (Backend::SecretService, SessionAlgorithm::default()),
+            &keyseal_service,
+            &store_path,
+        );
         seed(&store, entries)?;
 
         let which = |round: u64| name(usize::try_from(round).unwrap_or(0) % entries);
@@ -251,27 +263,48 @@ impl Bench {
         )?;
         let per_item_service = self.per_item_service();
         let store_arg = store_path.display().to_string();
-        let reads = interleave(
-            1,
-            if self.plan.quick { 5 } else { 20 },
-            &mut [
-                contender("keyseal process reading 20", |_| {
-                    self.child_output(&["read20", "keyseal", &keyseal_service, &store_arg])?;
-                    Ok(())
-                }),
-                contender("per-item process reading 20", |_| {
-                    self.child_output(&["read20", "per-item", &per_item_service])?;
-                    Ok(())
-                }),
-            ],
-        )?;
+        let mut read20 = Vec::new();
+        for algorithm in SessionAlgorithm::ALL {
+            let algorithm_arg = match algorithm {
+                SessionAlgorithm::DiffieHellman => "dh",
+                _ => "plain",
+            };
+            let reads = interleave(
+                1,
+                if self.plan.quick { 5 } else { 20 },
+                &mut [
+                    contender("keyseal process reading 20", |_| {
+                        self.child_output(&[
+                            "read20",
+                            "keyseal",
+                            algorithm_arg,
+                            &keyseal_service,
+                            &store_arg,
+                        ])?;
+                        Ok(())
+                    }),
+                    contender("per-item process reading 20", |_| {
+                        self.child_output(&[
+                            "read20",
+                            "per-item",
+                            algorithm_arg,
+                            &per_item_service,
+                        ])?;
+                        Ok(())
+                    }),
+                ],
+            )?;
+            read20.push(Read20Row {
+                algorithm,
+                compared: compare(&nth(&reads, 0)?, &nth(&reads, 1)?)?,
+            });
+        }
         let pair = |t: &[Vec<Duration>]| -> Result<_> { Ok((nth(t, 0)?, nth(t, 1)?)) };
-        let ((set, item_set), (get, item_get), (read20, item_read20)) =
-            (pair(&sets)?, pair(&gets)?, pair(&reads)?);
+        let ((set, item_set), (get, item_get)) = (pair(&sets)?, pair(&gets)?);
         Ok(PerItemResult {
             set: compare(&set, &item_set)?,
             get: compare(&get, &item_get)?,
-            read20: compare(&read20, &item_read20)?,
+            read20,
         })
     }
 }
@@ -291,7 +324,10 @@ pub(crate) struct BundleRow {
 
 impl Bench {
     pub(crate) fn bundle(&self) -> Result<Vec<BundleRow>> {
-        let items = PerItem::connect(&format!("{}-bundle", self.service))?;
+        let items = PerItem::connect(
+            &format!("{}-bundle", self.service),
+            SessionAlgorithm::default(),
+        )?;
         let sizes: &[usize] = if self.plan.quick {
             &[1, 10, 100, 1000]
         } else {
@@ -369,15 +405,17 @@ pub(crate) struct ColdRow {
 impl Bench {
     pub(crate) fn cold_start(&self, entries: usize) -> Result<Vec<ColdRow>> {
         common::fresh_dir(&self.path("cold"))?;
-        let backends: [(&'static str, &str, Backend); 2] = [
-            ("Secret Service", "secret-service", Backend::SecretService),
-            ("kernel keyring", "kernel", Backend::KernelKeyring),
+        let backends: [(&'static str, &str); 3] = [
+            ("Secret Service, plain session", "secret-service:plain"),
+            ("Secret Service, dh session", "secret-service:dh"),
+            ("kernel keyring", "kernel"),
         ];
         let mut stores = Vec::new();
-        for (label, arg, backend) in backends {
-            let path = self.path(&format!("cold/{arg}.sealed"));
-            let service = format!("{}-cold-{arg}", self.service);
-            let (store, _) = children::keyring_store(backend, &service, &path);
+        for (label, arg) in backends {
+            let file = arg.replace(':', "-");
+            let path = self.path(&format!("cold/{file}.sealed"));
+            let service = format!("{}-cold-{file}", self.service);
+            let (store, _) = children::keyring_store(children::keyring(arg)?, &service, &path);
             seed(&store, entries)?;
             stores.push((label, arg, service, path.display().to_string()));
         }
@@ -423,6 +461,142 @@ impl Bench {
             });
         }
         Ok(rows)
+    }
+}
+
+/// The steps of one Secret Service key load in a new process, with one
+/// session algorithm.
+#[derive(Debug)]
+pub(crate) struct StepsRow {
+    pub(crate) algorithm: SessionAlgorithm,
+    pub(crate) connection: Summary,
+    pub(crate) session: Summary,
+    pub(crate) search: Summary,
+    pub(crate) secret: Summary,
+}
+
+/// The `keyseal` command from spawn to exit: a process that only starts
+/// and exits, and `keyseal get` of one entry with its key in the Secret
+/// Service, with each session algorithm.
+#[derive(Debug)]
+pub(crate) struct CliCold {
+    pub(crate) version: Summary,
+    pub(crate) gets: Vec<CliGet>,
+}
+
+/// `keyseal get` with one session algorithm, and its ratio to
+/// `keyseal --version`, round by round.
+#[derive(Debug)]
+pub(crate) struct CliGet {
+    pub(crate) algorithm: SessionAlgorithm,
+    pub(crate) get: Summary,
+    pub(crate) ratio: Summary,
+}
+
+impl Bench {
+    pub(crate) fn secret_service_steps(&self) -> Result<Vec<StepsRow>> {
+        let service = format!("{}-cold-secret-service-plain", self.service);
+        // The cold-start store's key is the service's only item.
+        let items = keyseal_keys::KeyringItems::new();
+        let item = items
+            .search(&service)?
+            .into_iter()
+            .next()
+            .ok_or("the cold-start store has no key item")?;
+        let rounds = if self.plan.quick { 8 } else { 30 };
+        let mut rows = Vec::new();
+        for algorithm in SessionAlgorithm::ALL {
+            let arg = algorithm.to_string();
+            let mut steps: [Vec<Duration>; 4] = Default::default();
+            for round in 0..=rounds {
+                let line = self.child_output(&["ss-steps", &arg, &service, &item])?;
+                let numbers = numbers(&line)?;
+                if round == 0 {
+                    continue; // warm-up
+                }
+                for (all, n) in steps.iter_mut().zip(numbers) {
+                    all.push(nanos(n));
+                }
+            }
+            let [connection, session, search, secret] = steps;
+            rows.push(StepsRow {
+                algorithm,
+                connection: summary(&connection)?,
+                session: summary(&session)?,
+                search: summary(&search)?,
+                secret: summary(&secret)?,
+            });
+        }
+        Ok(rows)
+    }
+
+    pub(crate) fn cli_cold(&self) -> Result<CliCold> {
+        let keyseal = std::env::current_exe()?.with_file_name("keyseal");
+        if !keyseal.exists() {
+            return Err(format!("{} is missing: build keyseal-cli too", keyseal.display()).into());
+        }
+        common::fresh_dir(&self.path("cli"))?;
+        let store = self.path("cli/store.sealed");
+        let service = format!("{}-cli", self.service);
+        let command = |args: &[&str], session: &str| {
+            let mut cmd = Command::new(&keyseal);
+            cmd.args(args)
+                .env("KEYSEAL_KEYS", "keyring")
+                .env("KEYSEAL_SERVICE", &service)
+                .env("KEYSEAL_STORE", &store)
+                .env("KEYSEAL_SECRET_SERVICE_SESSION", session)
+                .env("XDG_STATE_HOME", self.path("cli/state"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+            cmd
+        };
+        let mut seed = command(&["set", "token"], "plain")
+            .stdin(Stdio::piped())
+            .spawn()?;
+        seed.stdin
+            .take()
+            .ok_or("no stdin")?
+            .write_all(value(0, 0).as_bytes())?;
+        if !seed.wait()?.success() {
+            return Err("keyseal set failed".into());
+        }
+        let run = |args: &[&str], session: &str| -> Result {
+            let out = command(args, session).output()?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "keyseal {args:?} failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+                .into())
+            }
+        };
+        let times = interleave(
+            2,
+            if self.plan.quick { 10 } else { 40 },
+            &mut [
+                contender("keyseal --version", |_| run(&["--version"], "plain")),
+                contender("keyseal get, plain session", |_| {
+                    run(&["get", "token"], "plain")
+                }),
+                contender("keyseal get, dh session", |_| run(&["get", "token"], "dh")),
+            ],
+        )?;
+        let version = nth(&times, 0)?;
+        let mut gets = Vec::new();
+        for (i, algorithm) in SessionAlgorithm::ALL.into_iter().enumerate() {
+            let get = nth(&times, i + 1)?;
+            gets.push(CliGet {
+                algorithm,
+                get: summary(&get)?,
+                ratio: ratio(&get, &version)?,
+            });
+        }
+        Ok(CliCold {
+            version: summary(&version)?,
+            gets,
+        })
     }
 }
 
@@ -674,13 +848,15 @@ impl Bench {
 
     /// Removes every keyring item the run made.
     pub(crate) fn clean_keyrings(&self) -> Result {
-        PerItem::connect(&self.per_item_service())?.clear()?;
+        PerItem::connect(&self.per_item_service(), SessionAlgorithm::default())?.clear()?;
         // Each store's key is an item of its own (`store-key.<key id>`):
         // remove every item of the services the run used.
         let items = keyseal_keys::KeyringItems::new();
         for service in [
             self.keyseal_service(),
-            format!("{}-cold-secret-service", self.service),
+            format!("{}-cold-secret-service-plain", self.service),
+            format!("{}-cold-secret-service-dh", self.service),
+            format!("{}-cli", self.service),
         ] {
             for name in items.search(&service)? {
                 items.delete(&service, &name)?;

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use keyseal::Store;
-use keyseal_keys::{Backend, KeyringProvider};
+use keyseal_keys::{Backend, KeyringProvider, SessionAlgorithm};
 
 use crate::common::{self, Result, Rng, env_store, name, store_at, value};
 use crate::keyring::{Counting, PerItem};
@@ -36,7 +36,20 @@ pub(crate) fn run(started: Instant, args: &[String]) -> Result {
     };
     match arg(0)? {
         "cold-start" => cold_start(started, arg(1)?, arg(2)?, Path::new(arg(3)?), arg(4)?),
-        "read20" => read20(arg(1)?, arg(2)?, args.get(3).map(Path::new)),
+        "read20" => read20(
+            arg(1)?,
+            arg(2)?.parse()?,
+            arg(3)?,
+            args.get(4).map(Path::new),
+        ),
+        "ss-steps" => {
+            let steps = crate::keyring::load_steps(arg(1)?.parse()?, arg(2)?, arg(3)?)?;
+            println!(
+                "{} {} {} {}",
+                steps.connection, steps.session, steps.search, steps.secret
+            );
+            Ok(())
+        }
         "mixed" => mixed(arg(1)?, arg(2)?, args.get(3).map(Path::new)),
         "contend" => contend(Path::new(arg(1)?), arg(2)?.parse()?, arg(3)?.parse()?),
         "memory" => memory(Path::new(arg(1)?), arg(2)?),
@@ -62,24 +75,27 @@ pub(crate) fn run(started: Instant, args: &[String]) -> Result {
     }
 }
 
-pub(crate) fn backend(name: &str) -> Result<Backend> {
-    match name {
-        "secret-service" => Ok(Backend::SecretService),
-        "kernel" => Ok(Backend::KernelKeyring),
-        other => Err(format!("unknown backend {other}").into()),
+/// Where a benchmark store keeps its key: `secret-service:plain`,
+/// `secret-service:dh` or `kernel`.
+pub(crate) fn keyring(name: &str) -> Result<(Backend, SessionAlgorithm)> {
+    match name.split_once(':') {
+        Some(("secret-service", algorithm)) => Ok((Backend::SecretService, algorithm.parse()?)),
+        None if name == "kernel" => Ok((Backend::KernelKeyring, SessionAlgorithm::default())),
+        _ => Err(format!("unknown keyring {name}").into()),
     }
 }
 
 /// keyseal's store at `path` with its key in the keyring, the provider
 /// counted.
 pub(crate) fn keyring_store(
-    backend: Backend,
+    (backend, algorithm): (Backend, SessionAlgorithm),
     service: &str,
     path: &Path,
 ) -> (Store, Arc<Counting<KeyringProvider>>) {
     let provider = Arc::new(Counting::new(
         KeyringProvider::builder(service, KEY_ITEM)
             .backend(backend)
+            .secret_service_session(algorithm)
             .build(),
     ));
     (store_at(path, Arc::clone(&provider)), provider)
@@ -94,7 +110,7 @@ fn cold_start(
     path: &Path,
     entry: &str,
 ) -> Result {
-    let (store, provider) = keyring_store(backend(backend_name)?, service, path);
+    let (store, provider) = keyring_store(keyring(backend_name)?, service, path);
     let value: Option<String> = store.get(entry)?;
     let total = started.elapsed();
     if value.is_none_or(|v| v.len() != common::VALUE_LEN) {
@@ -104,11 +120,12 @@ fn cold_start(
     Ok(())
 }
 
-/// A new process reads 20 secrets (the per-item layout or keyseal).
-fn read20(layout: &str, service: &str, path: Option<&Path>) -> Result {
+/// A new process reads 20 secrets (the per-item layout or keyseal), with
+/// this Secret Service session algorithm.
+fn read20(layout: &str, algorithm: SessionAlgorithm, service: &str, path: Option<&Path>) -> Result {
     match (layout, path) {
         ("per-item", _) => {
-            let items = PerItem::connect(service)?;
+            let items = PerItem::connect(service, algorithm)?;
             for i in 0..20 {
                 if items.get(&name(i))?.is_none() {
                     return Err(format!("item {} is missing", name(i)).into());
@@ -116,14 +133,18 @@ fn read20(layout: &str, service: &str, path: Option<&Path>) -> Result {
             }
         }
         ("keyseal", Some(path)) => {
-            let (store, _) = keyring_store(Backend::SecretService, service, path);
+            let (store, _) = keyring_store((Backend::SecretService, algorithm), service, path);
             for i in 0..20 {
                 if store.get::<String>(&name(i))?.is_none() {
                     return Err(format!("entry {} is missing", name(i)).into());
                 }
             }
         }
-        _ => return Err("read20 per-item SERVICE | read20 keyseal SERVICE STORE".into()),
+        _ => {
+            return Err(
+                "read20 per-item ALGORITHM SERVICE | read20 keyseal ALGORITHM SERVICE STORE".into(),
+            );
+        }
     }
     Ok(())
 }
@@ -158,7 +179,7 @@ fn mixed(layout: &str, service: &str, path: Option<&Path>) -> Result {
     let started = Instant::now();
     let calls = match (layout, path) {
         ("per-item", _) => {
-            let items = PerItem::connect(service)?;
+            let items = PerItem::connect(service, SessionAlgorithm::default())?;
             for op in &ops {
                 match op {
                     Op::Get(n) => drop(items.get(n)?),
@@ -170,7 +191,11 @@ fn mixed(layout: &str, service: &str, path: Option<&Path>) -> Result {
             items.calls()
         }
         ("keyseal", Some(path)) => {
-            let (store, provider) = keyring_store(Backend::SecretService, service, path);
+            let (store, provider) = keyring_store(
+                (Backend::SecretService, SessionAlgorithm::default()),
+                service,
+                path,
+            );
             for op in &ops {
                 match op {
                     Op::Get(n) => drop(store.get::<String>(n)?),

@@ -1,75 +1,99 @@
 //! The layouts keyseal replaces, through a real Secret Service: one keyring
 //! item per secret, and one bundle item holding them all. Also a key
-//! provider wrapper that counts and times keyseal's own keyring calls.
+//! provider wrapper that counts and times keyseal's own keyring calls, and
+//! the steps of one Secret Service key load, timed apart.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use keyring_core::{CredentialStore, Entry};
-use keyseal_keys::{Key, KeyId, KeyProvider, ProviderInfo};
+use keyseal_keys::{Key, KeyId, KeyProvider, ProviderInfo, SessionAlgorithm};
+use secret_service::EncryptionType;
+use secret_service::blocking::SecretService;
 
 use crate::common::Result;
 
-/// One keyring item per secret, named by the entry, as keyring-core writes
-/// it (the way applications used the `keyring` crate before keyseal).
-/// Counts its keyring operations.
-#[derive(Debug)]
+/// The `secret-service` crate's name for a session algorithm.
+pub(crate) fn encryption(algorithm: SessionAlgorithm) -> EncryptionType {
+    match algorithm {
+        SessionAlgorithm::DiffieHellman => EncryptionType::Dh,
+        _ => EncryptionType::Plain,
+    }
+}
+
+/// One keyring item per secret in the default collection, with the
+/// attributes keyring-core writes (`service`, `username`): the way
+/// applications used the `keyring` crate before keyseal. The session uses
+/// the same algorithm as the keyseal store it is compared with. Counts its
+/// keyring operations.
 pub(crate) struct PerItem {
-    store: Arc<CredentialStore>,
+    ss: SecretService<'static>,
     pub(crate) service: String,
     calls: AtomicUsize,
 }
 
+impl core::fmt::Debug for PerItem {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PerItem")
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
+}
+
 impl PerItem {
-    pub(crate) fn connect(service: &str) -> Result<Self> {
-        let store: Arc<CredentialStore> = zbus_secret_service_keyring_store::Store::new()?;
+    pub(crate) fn connect(service: &str, algorithm: SessionAlgorithm) -> Result<Self> {
         Ok(Self {
-            store,
+            ss: SecretService::connect(encryption(algorithm))?,
             service: service.to_owned(),
             calls: AtomicUsize::new(0),
         })
     }
 
-    fn entry(&self, name: &str) -> Result<Entry> {
-        Ok(self.store.build(&self.service, name, None)?)
+    fn attributes<'a>(&'a self, name: &'a str) -> HashMap<&'a str, &'a str> {
+        [("service", self.service.as_str()), ("username", name)].into()
     }
 
     pub(crate) fn set(&self, name: &str, value: &[u8]) -> Result {
         self.calls.fetch_add(1, Ordering::Relaxed);
-        Ok(self.entry(name)?.set_secret(value)?)
+        let collection = self.ss.get_default_collection()?;
+        collection.create_item(
+            name,
+            self.attributes(name),
+            value,
+            true,
+            "application/octet-stream",
+        )?;
+        Ok(())
     }
 
     pub(crate) fn get(&self, name: &str) -> Result<Option<Vec<u8>>> {
         self.calls.fetch_add(1, Ordering::Relaxed);
-        match self.entry(name)?.get_secret() {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(keyring_core::Error::NoEntry) => Ok(None),
-            Err(e) => Err(e.into()),
+        let found = self.ss.search_items(self.attributes(name))?;
+        match found.unlocked.first() {
+            Some(item) => Ok(Some(item.get_secret()?)),
+            None => Ok(None),
         }
     }
 
     pub(crate) fn remove(&self, name: &str) -> Result<bool> {
         self.calls.fetch_add(1, Ordering::Relaxed);
-        match self.entry(name)?.delete_credential() {
-            Ok(()) => Ok(true),
-            Err(keyring_core::Error::NoEntry) => Ok(false),
-            Err(e) => Err(e.into()),
+        let found = self.ss.search_items(self.attributes(name))?;
+        for item in &found.unlocked {
+            item.delete()?;
         }
+        Ok(!found.unlocked.is_empty())
     }
 
     /// The names of every item of the service (a Secret Service search).
     pub(crate) fn list(&self) -> Result<Vec<String>> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let spec: HashMap<&str, &str> = [("service", self.service.as_str())].into();
-        let mut names: Vec<String> = self
-            .store
-            .search(&spec)?
-            .iter()
-            .filter_map(Entry::get_specifiers)
-            .map(|(_, name)| name)
-            .collect();
+        let mut names = Vec::new();
+        for item in self.ss.search_items(spec)?.unlocked {
+            if let Some(name) = item.get_attributes()?.remove("username") {
+                names.push(name);
+            }
+        }
         names.sort();
         Ok(names)
     }
@@ -82,14 +106,50 @@ impl PerItem {
     /// Removes every item of the service (not counted).
     pub(crate) fn clear(&self) -> Result {
         let spec: HashMap<&str, &str> = [("service", self.service.as_str())].into();
-        for entry in self.store.search(&spec)? {
-            match entry.delete_credential() {
-                Ok(()) | Err(keyring_core::Error::NoEntry) => {}
-                Err(e) => return Err(e.into()),
-            }
+        for item in self.ss.search_items(spec)?.unlocked {
+            item.delete()?;
         }
         Ok(())
     }
+}
+
+/// The steps of one Secret Service key load in a new process, in
+/// nanoseconds: the D-Bus connection, the session (with its algorithm),
+/// the search for the item, and its secret.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LoadSteps {
+    pub(crate) connection: u128,
+    pub(crate) session: u128,
+    pub(crate) search: u128,
+    pub(crate) secret: u128,
+}
+
+/// Loads the item `name` of `service` once, step by step.
+pub(crate) fn load_steps(
+    algorithm: SessionAlgorithm,
+    service: &str,
+    name: &str,
+) -> Result<LoadSteps> {
+    let started = Instant::now();
+    let connection = zbus::blocking::Connection::session()?;
+    let connected = started.elapsed().as_nanos();
+    let ss = SecretService::connect_with_existing(encryption(algorithm), connection)?;
+    let opened = started.elapsed().as_nanos();
+    let attributes: HashMap<&str, &str> = [("service", service), ("username", name)].into();
+    let found = ss.search_items(attributes)?;
+    let searched = started.elapsed().as_nanos();
+    let item = found.unlocked.first().ok_or("the item is missing")?;
+    let secret = item.get_secret()?;
+    let read = started.elapsed().as_nanos();
+    if secret.is_empty() {
+        return Err("the item is empty".into());
+    }
+    Ok(LoadSteps {
+        connection: connected,
+        session: opened - connected,
+        search: searched - opened,
+        secret: read - searched,
+    })
 }
 
 /// Wraps keyseal's key provider to count its calls and time its loads.

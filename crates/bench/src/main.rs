@@ -138,6 +138,12 @@ mod run {
             bench.bundle()
         })?;
         let cold = timed("5. cold start", || bench.cold_start(entries))?;
+        let steps = timed("5. the steps of a Secret Service key load", || {
+            bench.secret_service_steps()
+        })?;
+        let cli = timed("5. the keyseal command from spawn to exit", || {
+            bench.cli_cold()
+        })?;
         let scaling = timed("6. scaling", || bench.scaling(&[10, 100, 1000, 10_000]))?;
         let contention = timed("7. contention", || bench.contention(&[1, 2, 4, 8], entries))?;
         Ok(Report {
@@ -147,6 +153,8 @@ mod run {
             per_item,
             bundle,
             cold,
+            steps,
+            cli,
             scaling,
             contention,
             round_trips,

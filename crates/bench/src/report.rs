@@ -3,8 +3,11 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use keyseal_keys::SessionAlgorithm;
+
 use crate::cases::{
-    AeadRow, BundleRow, ColdRow, ContentionRow, Files, PerItemResult, RoundTrips, ScaleRow,
+    AeadRow, BundleRow, CliCold, ColdRow, ContentionRow, Files, PerItemResult, RoundTrips,
+    ScaleRow, StepsRow,
 };
 use crate::plot::{self, Series};
 use crate::stats::Summary;
@@ -18,6 +21,8 @@ pub(crate) struct Report {
     pub(crate) per_item: PerItemResult,
     pub(crate) bundle: Vec<BundleRow>,
     pub(crate) cold: Vec<ColdRow>,
+    pub(crate) steps: Vec<StepsRow>,
+    pub(crate) cli: CliCold,
     pub(crate) scaling: Vec<ScaleRow>,
     pub(crate) contention: Vec<ContentionRow>,
     pub(crate) round_trips: Vec<RoundTrips>,
@@ -207,6 +212,38 @@ impl Report {
                     .join("; "),
                 met: self.cold.iter().all(|row| row.beyond.median < 1.0),
                 why_not: explain::cold(self),
+            });
+        }
+        for get in &self.cli.gets {
+            goals.push(Goal {
+                what: match get.algorithm {
+                    SessionAlgorithm::DiffieHellman => {
+                        "`keyseal get` of 1 entry, key in the Secret Service, vs `keyseal --version`, spawn to exit (dh session)"
+                    }
+                    _ => {
+                        "`keyseal get` of 1 entry, key in the Secret Service, vs `keyseal --version`, spawn to exit (plain session, the default)"
+                    }
+                },
+                target: "at most 3x",
+                measured: times(&get.ratio),
+                met: get.ratio.median <= 3.0,
+                why_not: explain::cli(self, get),
+            });
+        }
+        for row in &self.per_item.read20 {
+            goals.push(Goal {
+                what: match row.algorithm {
+                    SessionAlgorithm::DiffieHellman => {
+                        "a new process reading 20 entries vs one Secret Service item per secret (both with a dh session)"
+                    }
+                    _ => {
+                        "a new process reading 20 entries vs one Secret Service item per secret (both with a plain session)"
+                    }
+                },
+                target: "keyseal at least 5x faster",
+                measured: times(&row.compared.speedup),
+                met: row.compared.speedup.median >= 5.0,
+                why_not: explain::read20(row),
             });
         }
         if let Some(ratio) = self.contention_ratio() {
@@ -430,11 +467,23 @@ impl Report {
             w,
             "| Operation | keyseal | One item per secret | keyseal faster by |\n|---|---|---|---|"
         );
+        let read20: Vec<(String, &crate::cases::Compared)> = p
+            .read20
+            .iter()
+            .map(|row| {
+                (
+                    format!("new process reads 20 ({} session)", row.algorithm),
+                    &row.compared,
+                )
+            })
+            .collect();
         for (what, c) in [
-            ("set", &p.set),
-            ("get (cached)", &p.get),
-            ("new process reads 20", &p.read20),
-        ] {
+            ("set".to_owned(), &p.set),
+            ("get (cached)".to_owned(), &p.get),
+        ]
+        .into_iter()
+        .chain(read20)
+        {
             let _ = writeln!(
                 w,
                 "| {what} | {} | {} | {} |",
@@ -498,6 +547,58 @@ impl Report {
                 ms(&row.keyring),
                 ms(&row.beyond),
                 ms(&row.process)
+            );
+        }
+        let _ = writeln!(w, "\n{}\n", explain::key_load_share(self));
+        let _ = writeln!(w, "### Where a Secret Service key load goes\n");
+        let _ = writeln!(
+            w,
+            "Each step of one key load in a new process, timed apart (the `secret-service` \
+             crate, as keyseal calls it): the D-Bus connection to the session bus (its \
+             authentication and `Hello`), opening the session (`OpenSession` with the \
+             algorithm: for `dh` the Diffie-Hellman exchange on both sides), the item search \
+             (`SearchItems`) and the secret (`GetSecret`, decrypted here for `dh`).\n"
+        );
+        let _ = writeln!(
+            w,
+            "| Session | Connection | Session | Search | Secret | Total |\n|---|---|---|---|---|---|"
+        );
+        for row in &self.steps {
+            let total =
+                row.connection.median + row.session.median + row.search.median + row.secret.median;
+            let _ = writeln!(
+                w,
+                "| {} | {} | {} | {} | {} | {total:.3} ms |",
+                row.algorithm,
+                ms(&row.connection),
+                ms(&row.session),
+                ms(&row.search),
+                ms(&row.secret)
+            );
+        }
+        let _ = writeln!(w, "\n### The `keyseal` command\n");
+        let _ = writeln!(
+            w,
+            "The real command from spawn to exit, interleaved: `keyseal --version` (a process \
+             that only starts and exits) and `keyseal get` of one entry with its key in the \
+             Secret Service, with each session algorithm (`--secret-service-session`).\n"
+        );
+        let _ = writeln!(
+            w,
+            "| Command | Spawn to exit | vs `keyseal --version` |\n|---|---|---|"
+        );
+        let _ = writeln!(
+            w,
+            "| `keyseal --version` | {} | 1x |",
+            ms(&self.cli.version)
+        );
+        for get in &self.cli.gets {
+            let _ = writeln!(
+                w,
+                "| `keyseal get` ({} session) | {} | {} |",
+                get.algorithm,
+                ms(&get.get),
+                times(&get.ratio)
             );
         }
         let _ = writeln!(w);
@@ -699,6 +800,62 @@ mod explain {
              for AES and CLMUL once. Reading only the header, the index and the one record \
              asked for (positioned reads) would leave the file's size out of a cold read.",
             super::kib(r.files.file_bytes)
+        )
+    }
+
+    pub(super) fn key_load_share(r: &Report) -> String {
+        let shares: Vec<String> = r
+            .cold
+            .iter()
+            .map(|row| {
+                format!(
+                    "{:.0}% with the {}",
+                    100.0 * row.keyring.median / row.total.median.max(f64::MIN_POSITIVE),
+                    row.backend
+                )
+            })
+            .collect();
+        format!(
+            "The key load's share of the in-process cold start: {}.",
+            shares.join(", ")
+        )
+    }
+
+    pub(super) fn cli(r: &Report, get: &crate::cases::CliGet) -> String {
+        let steps = r
+            .steps
+            .iter()
+            .find(|s| s.algorithm == get.algorithm)
+            .map(|s| {
+                format!(
+                    " Of the key load, the connection takes {}, the session {}, the search {} \
+                     and the secret {}.",
+                    super::ms(&s.connection),
+                    super::ms(&s.session),
+                    super::ms(&s.search),
+                    super::ms(&s.secret)
+                )
+            })
+            .unwrap_or_default();
+        format!(
+            "`keyseal get` with a {} session takes {} against {} for a process that only \
+             starts and exits.{steps} The session's key exchange is the part a choice \
+             removes (`--secret-service-session plain`, the default); the rest is D-Bus \
+             round trips to gnome-keyring.",
+            get.algorithm,
+            super::ms(&get.get),
+            super::ms(&r.cli.version)
+        )
+    }
+
+    pub(super) fn read20(row: &crate::cases::Read20Row) -> String {
+        format!(
+            "With a {} session, a new process reading 20 entries takes {} with keyseal and {} \
+             with one item per secret: both pay the process start and the session, which \
+             bound the ratio whatever keyseal does after its one key load.",
+            row.algorithm,
+            super::ms(&row.compared.keyseal),
+            super::ms(&row.compared.other)
         )
     }
 

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use keyseal::Store;
-use keyseal::keys::{Backend, EnvKeyProvider, KeyId, KeyProvider, KeyringProvider};
+use keyseal::keys::{Backend, EnvKeyProvider, KeyId, KeyProvider};
 use serde_json::{Value, json};
 
 use crate::Cli;
@@ -77,14 +77,14 @@ pub(crate) fn run(store: &Store, cli: &Cli, path: &Path, as_json: bool) -> Resul
     let providers = vec![
         probe(
             "Secret Service",
-            &KeyringProvider::builder(&cli.service, "store-key")
+            &crate::keyring_provider(cli)
                 .backend(Backend::SecretService)
                 .build(),
             key_id,
         ),
         probe(
             "kernel keyring",
-            &KeyringProvider::builder(&cli.service, "store-key")
+            &crate::keyring_provider(cli)
                 .backend(Backend::KernelKeyring)
                 .build(),
             key_id,

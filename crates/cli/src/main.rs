@@ -101,6 +101,19 @@ struct Cli {
     #[arg(long, env = "KEYSEAL_SHARED_DIRECTORY", global = true)]
     shared_directory: bool,
 
+    /// How the key crosses the session bus from the Secret Service: `plain`
+    /// (the default) or `dh` (Diffie-Hellman transport encryption, about
+    /// 10 ms more per command). What is stored and where does not change;
+    /// docs/THREAT-MODEL.md says what each protects against.
+    #[arg(
+        long,
+        env = "KEYSEAL_SECRET_SERVICE_SESSION",
+        global = true,
+        default_value = "plain",
+        value_name = "plain|dh"
+    )]
+    secret_service_session: keyseal_keys::SessionAlgorithm,
+
     /// Say what the store does (lock waits, reloads, migrations); repeat for more.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -312,6 +325,12 @@ fn store_path(cli: &Cli) -> Result<PathBuf, Failure> {
     }
 }
 
+/// The OS keyring provider of the store's key, as the options say.
+fn keyring_provider(cli: &Cli) -> keyseal_keys::KeyringProviderBuilder {
+    keyseal_keys::KeyringProvider::builder(&cli.service, "store-key")
+        .secret_service_session(cli.secret_service_session)
+}
+
 fn open_store(cli: &Cli, path: PathBuf) -> Result<Store, Failure> {
     let timeout = std::time::Duration::try_from_secs_f64(cli.lock_timeout)
         .map_err(|_| Failure::usage("--lock-timeout must be a non-negative number of seconds"))?;
@@ -320,8 +339,7 @@ fn open_store(cli: &Cli, path: PathBuf) -> Result<Store, Failure> {
         .with_shared_directory(cli.shared_directory);
     Ok(match cli.keys {
         Keys::Keyring => {
-            let provider =
-                keyseal_keys::KeyringProvider::builder(&cli.service, "store-key").build();
+            let provider = keyring_provider(cli).build();
             Store::builder(provider, blob, &cli.context)
                 .rollback_marks(keyseal::RollbackMarks::in_state_dir())
                 .build()

@@ -22,6 +22,7 @@ pub use crate::error::{Error, PlatformError, Result, UnavailableReason};
 #[cfg(feature = "keyring")]
 pub use crate::keyring::{
     Backend, DEFAULT_TIMEOUT, KeyringItems, KeyringProvider, KeyringProviderBuilder,
+    SessionAlgorithm,
 };
 pub use crate::memory::{BlockGuard, MemoryKeyProvider, Operation};
 

@@ -18,15 +18,22 @@ use base64ct::{Base64, Encoding};
 use keyseal_keys::conformance::{self, Capabilities};
 use keyseal_keys::{
     Backend, Error, Key, KeyId, KeyLifetime, KeyProvider, KeyringProvider, ProviderKind,
+    SessionAlgorithm,
 };
 use keyseal_testkit::secret_tool_store;
 
 /// A provider for a fresh item, or `None` (after printing why) when no Secret
 /// Service answers here.
 fn provider(tag: &str) -> Option<(KeyringProvider, String)> {
+    provider_with(tag, SessionAlgorithm::default())
+}
+
+/// [`provider`] with a session algorithm.
+fn provider_with(tag: &str, algorithm: SessionAlgorithm) -> Option<(KeyringProvider, String)> {
     let service = support::unique(tag);
     let provider = KeyringProvider::builder(&service, "store-key")
         .backend(Backend::SecretService)
+        .secret_service_session(algorithm)
         .build();
     match provider.load(&random_id()) {
         Err(Error::NotFound { .. }) => Some((provider, service)),
@@ -58,11 +65,56 @@ fn secret_tool(args: &[&str]) -> String {
 }
 
 #[test]
-fn secret_service_passes_the_conformance_suite() {
-    let Some((provider, _)) = provider("conformance") else {
+fn secret_service_passes_the_conformance_suite_with_each_session_algorithm() {
+    for algorithm in SessionAlgorithm::ALL {
+        let Some((provider, _)) = provider_with("conformance", algorithm) else {
+            return;
+        };
+        conformance::run_all(&provider, Capabilities::WRITABLE);
+    }
+}
+
+#[test]
+fn a_key_made_with_one_session_algorithm_loads_with_the_other_and_with_secret_tool() {
+    let Some((plain, service)) = provider_with("sessions", SessionAlgorithm::Plain) else {
         return;
     };
-    conformance::run_all(&provider, Capabilities::WRITABLE);
+    let dh = KeyringProvider::builder(&service, "store-key")
+        .backend(Backend::SecretService)
+        .secret_service_session(SessionAlgorithm::DiffieHellman)
+        .build();
+    let key = plain.create().unwrap();
+    assert_eq!(dh.load(&key.id()).unwrap().id(), key.id());
+    let other = dh.create().unwrap();
+    assert_eq!(plain.load(&other.id()).unwrap().id(), other.id());
+    // The same item, as libsecret (which asks for the Diffie-Hellman
+    // session) and keyring-core's layout see it: attributes service and
+    // username.
+    let name = format!("store-key.{}", key.id());
+    assert_eq!(
+        secret_tool(&["lookup", "service", &service, "username", &name]),
+        record(&key)
+    );
+    plain.delete(&key.id()).unwrap();
+    dh.delete(&other.id()).unwrap();
+}
+
+#[test]
+fn session_algorithms_parse_from_their_names() {
+    assert_eq!(
+        "plain".parse::<SessionAlgorithm>(),
+        Ok(SessionAlgorithm::Plain)
+    );
+    assert_eq!(
+        "dh".parse::<SessionAlgorithm>(),
+        Ok(SessionAlgorithm::DiffieHellman)
+    );
+    assert_eq!(
+        "dh-ietf1024-sha256-aes128-cbc-pkcs7".parse::<SessionAlgorithm>(),
+        Ok(SessionAlgorithm::DiffieHellman)
+    );
+    assert!("aes".parse::<SessionAlgorithm>().is_err());
+    assert_eq!(SessionAlgorithm::default(), SessionAlgorithm::Plain);
 }
 
 #[test]

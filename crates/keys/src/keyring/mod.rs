@@ -18,6 +18,11 @@ mod items;
 #[cfg(target_os = "linux")]
 mod kernel;
 mod platform;
+#[cfg(target_os = "linux")]
+mod secret_service;
+mod session;
+
+pub use session::SessionAlgorithm;
 
 pub use items::KeyringItems;
 
@@ -160,6 +165,7 @@ pub struct KeyringProviderBuilder {
     naming: Naming,
     backend: Backend,
     timeout: Duration,
+    session: SessionAlgorithm,
 }
 
 impl KeyringProviderBuilder {
@@ -174,6 +180,16 @@ impl KeyringProviderBuilder {
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// How secrets cross the session bus from the Secret Service (Linux
+    /// only; default [`SessionAlgorithm::Plain`], see
+    /// `docs/THREAT-MODEL.md`, "The Secret Service session"). What is stored
+    /// and where does not change.
+    #[must_use]
+    pub fn secret_service_session(mut self, algorithm: SessionAlgorithm) -> Self {
+        self.session = algorithm;
         self
     }
 
@@ -200,7 +216,7 @@ impl KeyringProviderBuilder {
                 backend: self.backend,
                 timeout: self.timeout,
                 chosen: Mutex::new(chosen),
-                stores: platform::Stores::default(),
+                stores: platform::Stores::new(self.session),
             }),
         }
     }
@@ -268,6 +284,7 @@ impl KeyringProvider {
             },
             backend: Backend::Auto,
             timeout: DEFAULT_TIMEOUT,
+            session: SessionAlgorithm::default(),
         }
     }
 

@@ -4,14 +4,14 @@
 //!
 //! Everything here runs on the helper thread of one timed call.
 
-#[cfg(any(target_os = "linux", target_os = "macos", windows))]
+#[cfg(any(target_os = "macos", windows))]
 use std::collections::HashMap;
-#[cfg(any(target_os = "linux", target_os = "macos", windows))]
+#[cfg(any(target_os = "macos", windows))]
 use std::sync::{Arc, Mutex, PoisonError};
 
-#[cfg(any(target_os = "linux", target_os = "macos", windows))]
+#[cfg(any(target_os = "macos", windows))]
 use keyring_core::{CredentialStore, Entry};
-#[cfg(any(target_os = "linux", target_os = "macos", windows))]
+#[cfg(any(target_os = "macos", windows))]
 use zeroize::Zeroizing;
 
 use super::{Concrete, Item, Op, Outcome};
@@ -31,26 +31,32 @@ pub(super) fn auto_default() -> Option<Concrete> {
     }
 }
 
-/// keyring-core stores, made on first use and shared by later calls.
+/// The keyrings' connections, made on first use and shared by later calls:
+/// a keyring-core store (macOS, Windows) or the Secret Service connection
+/// and its session algorithm (Linux).
 #[derive(Default, Debug)]
 pub(super) struct Stores {
-    #[cfg(any(target_os = "linux", target_os = "macos", windows))]
+    #[cfg(any(target_os = "macos", windows))]
     native: Mutex<Option<Arc<CredentialStore>>>,
+    #[cfg(target_os = "linux")]
+    secret_service: super::secret_service::Connection,
+    session: super::SessionAlgorithm,
+}
+
+impl Stores {
+    pub(super) fn new(session: super::SessionAlgorithm) -> Self {
+        Self {
+            session,
+            ..Self::default()
+        }
+    }
 }
 
 pub(super) fn call(stores: &Stores, concrete: Concrete, item: &Item, op: &Op) -> Result<Outcome> {
     match concrete {
         #[cfg(target_os = "linux")]
         Concrete::SecretService => {
-            let label = [("label", item.label.as_str())].into_iter().collect();
-            core_call(
-                stores,
-                make_secret_service,
-                concrete,
-                item,
-                Some(&label),
-                op,
-            )
+            super::secret_service::call(&stores.secret_service, stores.session, item, op)
         }
         #[cfg(target_os = "linux")]
         Concrete::Kernel => super::kernel::call(item, op),
@@ -63,7 +69,7 @@ pub(super) fn call(stores: &Stores, concrete: Concrete, item: &Item, op: &Op) ->
             reason = "reachable on every platform but one per arm"
         )]
         other => {
-            let _ = stores;
+            let _ = (stores, item, op);
             Err(Error::Unavailable {
                 location: item.location(other),
                 reason: UnavailableReason::NoService,
@@ -74,12 +80,6 @@ pub(super) fn call(stores: &Stores, concrete: Concrete, item: &Item, op: &Op) ->
             })
         }
     }
-}
-
-#[cfg(target_os = "linux")]
-fn make_secret_service() -> keyring_core::Result<Arc<CredentialStore>> {
-    let store: Arc<CredentialStore> = zbus_secret_service_keyring_store::Store::new()?;
-    Ok(store)
 }
 
 #[cfg(target_os = "macos")]
@@ -94,7 +94,7 @@ fn make_windows() -> keyring_core::Result<Arc<CredentialStore>> {
     Ok(store)
 }
 
-#[cfg(any(target_os = "linux", target_os = "macos", windows))]
+#[cfg(any(target_os = "macos", windows))]
 fn core_call(
     stores: &Stores,
     make: fn() -> keyring_core::Result<Arc<CredentialStore>>,
@@ -166,7 +166,7 @@ fn core_call(
 
 /// Maps a keyring-core error to ours, never keeping a stored value:
 /// `BadEncoding` and `BadDataFormat` carry the item's bytes.
-#[cfg(any(target_os = "linux", target_os = "macos", windows))]
+#[cfg(any(target_os = "macos", windows))]
 fn map_core_error(error: keyring_core::Error, location: &str) -> Error {
     use keyring_core::Error as E;
     let unavailable = |reason, detail: String| Error::Unavailable {
@@ -203,7 +203,9 @@ fn map_core_error(error: keyring_core::Error, location: &str) -> Error {
 
 /// The reason behind a platform error, when it can be told.
 #[cfg(any(target_os = "linux", target_os = "macos", windows))]
-fn classify(error: &(dyn std::error::Error + Send + Sync + 'static)) -> Option<UnavailableReason> {
+pub(super) fn classify(
+    error: &(dyn std::error::Error + Send + Sync + 'static),
+) -> Option<UnavailableReason> {
     #[cfg(target_os = "linux")]
     if let Some(ss) = error.downcast_ref::<secret_service::Error>() {
         use secret_service::Error as S;

@@ -1,0 +1,178 @@
+//! The freedesktop Secret Service, spoken directly (the `secret-service`
+//! crate over one D-Bus connection per provider), with the session
+//! algorithm the builder chose ([`SessionAlgorithm`]).
+//!
+//! Items live in the default collection with the attributes keyring-core's
+//! Secret Service store uses (`service`, `username`) and its content type,
+//! so an item written by either is found by the other, and by Python's
+//! `keyring` (which adds `application`: a search matches a subset).
+//!
+//! A load is three messages after the connection: `OpenSession` (made once
+//! per provider), `SearchItems`, `GetSecret`. Nothing is asked before the
+//! first real call, and no call is made that the next one would repeat.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use secret_service::EncryptionType;
+use secret_service::blocking::{Item as SsItem, SecretService};
+use zeroize::Zeroizing;
+
+use super::{Concrete, Item, Op, Outcome, SessionAlgorithm};
+use crate::{Error, Result, UnavailableReason};
+
+/// The content type keyring-core's store writes, kept for its readers.
+const CONTENT_TYPE: &str = "application/octet-stream";
+
+/// The `secret-service` crate's name for the algorithm.
+fn encryption(algorithm: SessionAlgorithm) -> EncryptionType {
+    match algorithm {
+        SessionAlgorithm::Plain => EncryptionType::Plain,
+        SessionAlgorithm::DiffieHellman => EncryptionType::Dh,
+    }
+}
+
+/// One provider's connection and session, made at its first call.
+#[derive(Default)]
+pub(crate) struct Connection {
+    open: Mutex<Option<Arc<SecretService<'static>>>>,
+}
+
+impl core::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Connection").finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    fn get(
+        &self,
+        algorithm: SessionAlgorithm,
+        location: &str,
+    ) -> Result<Arc<SecretService<'static>>> {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(ss) = open.as_ref() {
+            return Ok(Arc::clone(ss));
+        }
+        let ss = Arc::new(
+            SecretService::connect(encryption(algorithm)).map_err(|e| map_error(&e, location))?,
+        );
+        *open = Some(Arc::clone(&ss));
+        Ok(ss)
+    }
+}
+
+/// Runs `op` on `item` in the Secret Service.
+pub(crate) fn call(
+    connection: &Connection,
+    algorithm: SessionAlgorithm,
+    item: &Item,
+    op: &Op,
+) -> Result<Outcome> {
+    let location = item.location(Concrete::SecretService);
+    let map = |e: secret_service::Error| map_error(&e, &location);
+    let ss = connection.get(algorithm, &location)?;
+    let attributes: HashMap<&str, &str> = [
+        ("service", item.service.as_str()),
+        ("username", item.name.as_str()),
+    ]
+    .into_iter()
+    .collect();
+    match op {
+        Op::Load => {
+            let secret = one_secret(&ss, attributes, &location)?;
+            crate::record::decode(&secret, &location).map(Outcome::Key)
+        }
+        Op::ReadRaw => one_secret(&ss, attributes, &location).map(Outcome::Raw),
+        Op::Create(key) => {
+            // The item is named by a new key's id, so it cannot exist; the
+            // check keeps the contract even if it somehow did.
+            if !matching(&ss, attributes.clone(), &location)?.is_empty() {
+                return Err(Error::AlreadyExists { location });
+            }
+            let collection = ss.get_default_collection().map_err(map)?;
+            collection.ensure_unlocked().map_err(map)?;
+            let record = crate::record::encode(key);
+            collection
+                .create_item(&item.label, attributes, &record, false, CONTENT_TYPE)
+                .map_err(map)?;
+            Ok(Outcome::Done)
+        }
+        Op::Delete => {
+            let found = matching(&ss, attributes, &location)?;
+            if found.is_empty() {
+                return Err(Error::NotFound { location });
+            }
+            for item in &found {
+                item.delete().map_err(map)?;
+            }
+            Ok(Outcome::Done)
+        }
+        Op::Search => {
+            let spec: HashMap<&str, &str> =
+                [("service", item.service.as_str())].into_iter().collect();
+            let mut names: Vec<String> = Vec::new();
+            for found in matching(&ss, spec, &location)? {
+                let attributes = found.get_attributes().map_err(map)?;
+                if attributes.get("service") == Some(&item.service)
+                    && let Some(name) = attributes.get("username")
+                {
+                    names.push(name.clone());
+                }
+            }
+            names.sort();
+            names.dedup();
+            Ok(Outcome::Names(names))
+        }
+    }
+}
+
+/// The items with exactly these attributes among theirs, locked ones
+/// unlocked first (a prompt, where the Secret Service has one).
+fn matching<'a>(
+    ss: &'a SecretService<'static>,
+    attributes: HashMap<&str, &str>,
+    location: &str,
+) -> Result<Vec<SsItem<'a>>> {
+    let found = ss
+        .search_items(attributes)
+        .map_err(|e| map_error(&e, location))?;
+    if !found.locked.is_empty() {
+        let locked: Vec<&SsItem<'_>> = found.locked.iter().collect();
+        ss.unlock_all(&locked)
+            .map_err(|e| map_error(&e, location))?;
+    }
+    Ok(found.unlocked.into_iter().chain(found.locked).collect())
+}
+
+/// The secret of the one item with these attributes.
+fn one_secret(
+    ss: &SecretService<'static>,
+    attributes: HashMap<&str, &str>,
+    location: &str,
+) -> Result<Zeroizing<Vec<u8>>> {
+    let found = matching(ss, attributes, location)?;
+    match found.as_slice() {
+        [] => Err(Error::NotFound {
+            location: location.to_owned(),
+        }),
+        [item] => item
+            .get_secret()
+            .map(Zeroizing::new)
+            .map_err(|e| map_error(&e, location)),
+        more => Err(Error::Malformed {
+            location: location.to_owned(),
+            reason: format!("{} keyring items match it; keep one", more.len()),
+        }),
+    }
+}
+
+/// Maps a Secret Service error to ours; never carries a stored value.
+fn map_error(error: &secret_service::Error, location: &str) -> Error {
+    let reason = super::platform::classify(error).unwrap_or(UnavailableReason::Platform);
+    Error::Unavailable {
+        location: location.to_owned(),
+        reason,
+        source: Some(crate::PlatformError(error.to_string())),
+    }
+}
