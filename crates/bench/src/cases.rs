@@ -265,10 +265,8 @@ impl Bench {
         let store_arg = store_path.display().to_string();
         let mut read20 = Vec::new();
         for algorithm in SessionAlgorithm::ALL {
-            let algorithm_arg = match algorithm {
-                SessionAlgorithm::DiffieHellman => "dh",
-                _ => "plain",
-            };
+            let algorithm_arg = algorithm.to_string();
+            let algorithm_arg = algorithm_arg.as_str();
             let reads = interleave(
                 1,
                 if self.plan.quick { 5 } else { 20 },
@@ -475,6 +473,29 @@ pub(crate) struct StepsRow {
     pub(crate) secret: Summary,
 }
 
+/// The client's Diffie-Hellman arithmetic for one session, two ways.
+#[derive(Debug)]
+pub(crate) struct DhArithmetic {
+    pub(crate) schoolbook: Summary,
+    pub(crate) montgomery: Summary,
+}
+
+impl Bench {
+    pub(crate) fn dh_arithmetic(&self) -> Result<DhArithmetic> {
+        let rounds = if self.plan.quick { 10 } else { 40 };
+        let (mut slow, mut fast) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let (s, f) = crate::keyring::dh_client_arithmetic()?;
+            slow.push(s);
+            fast.push(f);
+        }
+        Ok(DhArithmetic {
+            schoolbook: summary(&slow)?,
+            montgomery: summary(&fast)?,
+        })
+    }
+}
+
 /// The `keyseal` command from spawn to exit: a process that only starts
 /// and exits, and `keyseal get` of one entry with its key in the Secret
 /// Service, with each session algorithm.
@@ -550,7 +571,7 @@ impl Bench {
                 .stderr(Stdio::piped());
             cmd
         };
-        let mut seed = command(&["set", "token"], "plain")
+        let mut seed = command(&["set", "token"], "dh")
             .stdin(Stdio::piped())
             .spawn()?;
         seed.stdin
@@ -572,17 +593,20 @@ impl Bench {
                 .into())
             }
         };
-        let times = interleave(
-            2,
-            if self.plan.quick { 10 } else { 40 },
-            &mut [
-                contender("keyseal --version", |_| run(&["--version"], "plain")),
-                contender("keyseal get, plain session", |_| {
-                    run(&["get", "token"], "plain")
-                }),
-                contender("keyseal get, dh session", |_| run(&["get", "token"], "dh")),
-            ],
-        )?;
+        let sessions: Vec<String> = SessionAlgorithm::ALL
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let mut contenders = vec![contender("keyseal --version", |_| {
+            run(&["--version"], "dh")
+        })];
+        for session in &sessions {
+            contenders.push(contender("keyseal get", move |_| {
+                run(&["get", "token"], session)
+            }));
+        }
+        let times = interleave(2, if self.plan.quick { 10 } else { 40 }, &mut contenders)?;
+        drop(contenders);
         let version = nth(&times, 0)?;
         let mut gets = Vec::new();
         for (i, algorithm) in SessionAlgorithm::ALL.into_iter().enumerate() {

@@ -113,6 +113,52 @@ impl PerItem {
     }
 }
 
+/// The 1024-bit MODP group of the `dh-ietf1024-sha256-aes128-cbc-pkcs7`
+/// session (RFC 2409, group 2), generator 2.
+const DH_PRIME_HEX: &str = "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7EDEE386BFB5A899FA5AE9F24117C4B1FE649286651ECE65381FFFFFFFFFFFFFFFF";
+
+/// The client's arithmetic of one Diffie-Hellman session (its public key
+/// and the shared secret: two exponentiations with a 1024-bit private
+/// exponent), timed two ways: `schoolbook`, square-and-multiply with a
+/// full division after each product, as the `secret-service` crate's
+/// `powm` computes it; `montgomery`, `BigUint::modpow`.
+pub(crate) fn dh_client_arithmetic() -> Result<(std::time::Duration, std::time::Duration)> {
+    use num_bigint::BigUint;
+    let prime = BigUint::parse_bytes(DH_PRIME_HEX.as_bytes(), 16).ok_or("the prime")?;
+    let two = BigUint::from(2u32);
+    let mut private = [0u8; 128];
+    keyseal_seal::Key::generate()?
+        .expose_secret()
+        .iter()
+        .cycle()
+        .zip(private.iter_mut())
+        .for_each(|(b, slot)| *slot = *b);
+    let private = BigUint::from_bytes_be(&private);
+    let schoolbook = |base: &BigUint| {
+        let (mut base, mut exp, mut result) = (base.clone(), private.clone(), BigUint::from(1u32));
+        while exp != BigUint::ZERO {
+            if exp.bit(0) {
+                result = (&result * &base) % &prime;
+            }
+            exp >>= 1;
+            base = (&base * &base) % &prime;
+        }
+        result
+    };
+    let started = Instant::now();
+    let public = schoolbook(&two);
+    let shared = schoolbook(&public);
+    let slow = started.elapsed();
+    let started = Instant::now();
+    let public_fast = two.modpow(&private, &prime);
+    let shared_fast = public_fast.modpow(&private, &prime);
+    let fast = started.elapsed();
+    if public != public_fast || shared != shared_fast {
+        return Err("the two exponentiations disagree".into());
+    }
+    Ok((slow, fast))
+}
+
 /// The steps of one Secret Service key load in a new process, in
 /// nanoseconds: the D-Bus connection, the session (with its algorithm),
 /// the search for the item, and its secret.

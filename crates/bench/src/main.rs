@@ -144,6 +144,9 @@ mod run {
         let cli = timed("5. the keyseal command from spawn to exit", || {
             bench.cli_cold()
         })?;
+        let dh = timed("5. the client's Diffie-Hellman arithmetic", || {
+            bench.dh_arithmetic()
+        })?;
         let scaling = timed("6. scaling", || bench.scaling(&[10, 100, 1000, 10_000]))?;
         let contention = timed("7. contention", || bench.contention(&[1, 2, 4, 8], entries))?;
         Ok(Report {
@@ -155,6 +158,7 @@ mod run {
             cold,
             steps,
             cli,
+            dh,
             scaling,
             contention,
             round_trips,

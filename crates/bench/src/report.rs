@@ -6,8 +6,8 @@ use std::path::Path;
 use keyseal_keys::SessionAlgorithm;
 
 use crate::cases::{
-    AeadRow, BundleRow, CliCold, ColdRow, ContentionRow, Files, PerItemResult, RoundTrips,
-    ScaleRow, StepsRow,
+    AeadRow, BundleRow, CliCold, ColdRow, ContentionRow, DhArithmetic, Files, PerItemResult,
+    RoundTrips, ScaleRow, StepsRow,
 };
 use crate::plot::{self, Series};
 use crate::stats::Summary;
@@ -23,6 +23,7 @@ pub(crate) struct Report {
     pub(crate) cold: Vec<ColdRow>,
     pub(crate) steps: Vec<StepsRow>,
     pub(crate) cli: CliCold,
+    pub(crate) dh: DhArithmetic,
     pub(crate) scaling: Vec<ScaleRow>,
     pub(crate) contention: Vec<ContentionRow>,
     pub(crate) round_trips: Vec<RoundTrips>,
@@ -218,10 +219,10 @@ impl Report {
             goals.push(Goal {
                 what: match get.algorithm {
                     SessionAlgorithm::DiffieHellman => {
-                        "`keyseal get` of 1 entry, key in the Secret Service, vs `keyseal --version`, spawn to exit (dh session)"
+                        "`keyseal get` of 1 entry, key in the Secret Service, vs `keyseal --version`, spawn to exit (dh session, the default)"
                     }
                     _ => {
-                        "`keyseal get` of 1 entry, key in the Secret Service, vs `keyseal --version`, spawn to exit (plain session, the default)"
+                        "`keyseal get` of 1 entry, key in the Secret Service, vs `keyseal --version`, spawn to exit (plain session)"
                     }
                 },
                 target: "at most 3x",
@@ -234,7 +235,7 @@ impl Report {
             goals.push(Goal {
                 what: match row.algorithm {
                     SessionAlgorithm::DiffieHellman => {
-                        "a new process reading 20 entries vs one Secret Service item per secret (both with a dh session)"
+                        "a new process reading 20 entries vs one Secret Service item per secret (both with a dh session, the default)"
                     }
                     _ => {
                         "a new process reading 20 entries vs one Secret Service item per secret (both with a plain session)"
@@ -576,6 +577,16 @@ impl Report {
                 ms(&row.secret)
             );
         }
+        let _ = writeln!(
+            w,
+            "\nThe client's own arithmetic in a `dh` session (its public key and the shared \
+             secret, two exponentiations with a 1024-bit private exponent): {} the way the \
+             `secret-service` crate computes it (square-and-multiply, a full division after \
+             each product), {} with a Montgomery exponentiation (`BigUint::modpow`), in this \
+             process.",
+            ms(&self.dh.schoolbook),
+            ms(&self.dh.montgomery)
+        );
         let _ = writeln!(w, "\n### The `keyseal` command\n");
         let _ = writeln!(
             w,
@@ -729,6 +740,7 @@ impl Report {
 mod explain {
     use super::{Report, ms, sig};
     use crate::cases::{BundleRow, ScaleRow};
+    use keyseal_keys::SessionAlgorithm;
 
     pub(super) fn floor(r: &Report) -> String {
         let f = &r.files;
@@ -822,14 +834,12 @@ mod explain {
     }
 
     pub(super) fn cli(r: &Report, get: &crate::cases::CliGet) -> String {
-        let steps = r
-            .steps
-            .iter()
-            .find(|s| s.algorithm == get.algorithm)
+        let step = |algorithm: SessionAlgorithm| r.steps.iter().find(|s| s.algorithm == algorithm);
+        let steps = step(get.algorithm)
             .map(|s| {
                 format!(
-                    " Of the key load, the connection takes {}, the session {}, the search {} \
-                     and the secret {}.",
+                    " Of its key load, the D-Bus connection takes {}, the session {}, the search \
+                     {} and the secret {}.",
                     super::ms(&s.connection),
                     super::ms(&s.session),
                     super::ms(&s.search),
@@ -837,11 +847,30 @@ mod explain {
                 )
             })
             .unwrap_or_default();
+        let cause = match (get.algorithm, step(SessionAlgorithm::Plain)) {
+            (SessionAlgorithm::DiffieHellman, Some(plain)) => format!(
+                " What stands in the way is the Diffie-Hellman exchange: a `plain` session \
+                 opens in {}. Most of the difference is the client's arithmetic, {} as the \
+                 `secret-service` crate computes it against {} with a Montgomery \
+                 exponentiation: a faster exponentiation there (or keyseal's own session code) \
+                 would remove most of it. `plain` is not the default because gnome-keyring 42 \
+                 aborts when a client dies while its plain session opens (seen once in 1,000 \
+                 SIGKILLs of `cargo xtask torture`: `plain_negotiate: assertion 'session' \
+                 failed`, then `g_variant_new` given a null reply), and the daemon D-Bus \
+                 starts again has every collection locked (`docs/THREAT-MODEL.md`).",
+                super::ms(&plain.session),
+                super::ms(&r.dh.schoolbook),
+                super::ms(&r.dh.montgomery)
+            ),
+            _ => " With no key exchange left, what stands in the way is the D-Bus round trips \
+                  themselves (the connection's authentication and each call through zbus's \
+                  blocking API to gnome-keyring) and the helper thread each keyring call \
+                  runs on."
+                .to_owned(),
+        };
         format!(
-            "`keyseal get` with a {} session takes {} against {} for a process that only \
-             starts and exits.{steps} The session's key exchange is the part a choice \
-             removes (`--secret-service-session plain`, the default); the rest is D-Bus \
-             round trips to gnome-keyring.",
+            "`keyseal get` with a {} session takes {} against {} for `keyseal --version`, \
+             a process that only starts and exits.{steps}{cause}",
             get.algorithm,
             super::ms(&get.get),
             super::ms(&r.cli.version)

@@ -101,16 +101,17 @@ struct Cli {
     #[arg(long, env = "KEYSEAL_SHARED_DIRECTORY", global = true)]
     shared_directory: bool,
 
-    /// How the key crosses the session bus from the Secret Service: `plain`
-    /// (the default) or `dh` (Diffie-Hellman transport encryption, about
-    /// 10 ms more per command). What is stored and where does not change;
-    /// docs/THREAT-MODEL.md says what each protects against.
+    /// How the key crosses the session bus from the Secret Service: `dh`
+    /// (the default: Diffie-Hellman transport encryption, as libsecret) or
+    /// `plain` (about 9 ms faster per command; gnome-keyring 42 can abort
+    /// when a command is killed while a plain session opens). What is
+    /// stored and where does not change; docs/THREAT-MODEL.md says more.
     #[arg(
         long,
         env = "KEYSEAL_SECRET_SERVICE_SESSION",
         global = true,
-        default_value = "plain",
-        value_name = "plain|dh"
+        default_value = "dh",
+        value_name = "dh|plain"
     )]
     secret_service_session: keyseal_keys::SessionAlgorithm,
 

@@ -114,7 +114,7 @@ fn session_algorithms_parse_from_their_names() {
         Ok(SessionAlgorithm::DiffieHellman)
     );
     assert!("aes".parse::<SessionAlgorithm>().is_err());
-    assert_eq!(SessionAlgorithm::default(), SessionAlgorithm::Plain);
+    assert_eq!(SessionAlgorithm::default(), SessionAlgorithm::DiffieHellman);
 }
 
 #[test]

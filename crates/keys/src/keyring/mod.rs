@@ -184,7 +184,7 @@ impl KeyringProviderBuilder {
     }
 
     /// How secrets cross the session bus from the Secret Service (Linux
-    /// only; default [`SessionAlgorithm::Plain`], see
+    /// only; default [`SessionAlgorithm::DiffieHellman`], see
     /// `docs/THREAT-MODEL.md`, "The Secret Service session"). What is stored
     /// and where does not change.
     #[must_use]
