@@ -848,20 +848,30 @@ mod explain {
             })
             .unwrap_or_default();
         let cause = match (get.algorithm, step(SessionAlgorithm::Plain)) {
-            (SessionAlgorithm::DiffieHellman, Some(plain)) => format!(
-                " What stands in the way is the Diffie-Hellman exchange: a `plain` session \
-                 opens in {}. Most of the difference is the client's arithmetic, {} as the \
-                 `secret-service` crate computes it against {} with a Montgomery \
-                 exponentiation: a faster exponentiation there (or keyseal's own session code) \
-                 would remove most of it. `plain` is not the default because gnome-keyring 42 \
-                 aborts when a client dies while its plain session opens (seen once in 1,000 \
-                 SIGKILLs of `cargo xtask torture`: `plain_negotiate: assertion 'session' \
-                 failed`, then `g_variant_new` given a null reply), and the daemon D-Bus \
-                 starts again has every collection locked (`docs/THREAT-MODEL.md`).",
-                super::ms(&plain.session),
-                super::ms(&r.dh.schoolbook),
-                super::ms(&r.dh.montgomery)
-            ),
+            (SessionAlgorithm::DiffieHellman, Some(plain)) => {
+                let dh_session =
+                    step(SessionAlgorithm::DiffieHellman).map_or(0.0, |s| s.session.median);
+                let exchange = (dh_session - plain.session.median).max(0.0);
+                let client = r.dh.schoolbook.median.min(exchange);
+                format!(
+                    " What stands in the way is the Diffie-Hellman exchange: a `plain` session \
+                     opens in {}, so the exchange costs about {exchange:.1} ms. The client's \
+                     arithmetic is {} of it as the `secret-service` crate computes it \
+                     ({} with a Montgomery exponentiation, which would save about {:.1} ms); \
+                     the other {:.1} ms or so are gnome-keyring's side of the exchange, which \
+                     no client can remove. `plain` is not the default because gnome-keyring \
+                     42 aborts when a client dies while its plain session opens (seen once in \
+                     1,000 SIGKILLs of `cargo xtask torture`: `plain_negotiate: assertion \
+                     'session' failed`, then `g_variant_new` given a null reply), and the \
+                     daemon D-Bus starts again has every collection locked \
+                     (`docs/THREAT-MODEL.md`).",
+                    super::ms(&plain.session),
+                    super::ms(&r.dh.schoolbook),
+                    super::ms(&r.dh.montgomery),
+                    (r.dh.schoolbook.median - r.dh.montgomery.median).max(0.0),
+                    exchange - client
+                )
+            }
             _ => " With no key exchange left, what stands in the way is the D-Bus round trips \
                   themselves (the connection's authentication and each call through zbus's \
                   blocking API to gnome-keyring) and the helper thread each keyring call \
