@@ -193,6 +193,13 @@ enum Command {
         /// A known application's layout.
         #[arg(long, value_enum)]
         preset: Option<Preset>,
+        /// How the legacy items are laid out in the keyring: `keyring` (the
+        /// keyring crates' and Python keyring's attributes service/username)
+        /// or `go-keyring` (github.com/99designs/keyring: a collection of its
+        /// own, attribute `profile`, JSON items). Default: the preset's
+        /// (`go-keyring` for docker-agent), else `keyring`.
+        #[arg(long, value_enum, value_name = "LAYOUT")]
+        item_layout: Option<ItemLayoutArg>,
         /// Report what would move (names only) and change nothing: no file,
         /// directory, lock or key is created, and no legacy item is deleted.
         #[arg(long)]
@@ -227,6 +234,14 @@ enum RecoveryAction {
     Enable,
     /// Remove the recovery key from the store, with a new data key.
     Disable,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ItemLayoutArg {
+    /// Attributes service and username (keyring-core, the `keyring` crate, Python keyring).
+    Keyring,
+    /// github.com/99designs/keyring (docker-agent).
+    GoKeyring,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -484,6 +499,7 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>) -> Result<(), Failure> {
             index_item,
             key_item,
             preset,
+            item_layout,
             dry_run,
             strict,
             json,
@@ -509,8 +525,17 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>) -> Result<(), Failure> {
                 layout = layout.with_key_item(item.clone());
             }
             let options = Options::raw().dry_run(*dry_run).strict(*strict);
-            let report =
-                keyseal_migrate::migrate(&store, &KeyringSource::new(), &layout, &options)?;
+            let item_layout = match item_layout.or(match preset {
+                Some(Preset::DockerAgent) => Some(ItemLayoutArg::GoKeyring),
+                _ => None,
+            }) {
+                Some(ItemLayoutArg::GoKeyring) => keyseal_keys::ItemLayout::GoKeyring,
+                Some(ItemLayoutArg::Keyring) | None => keyseal_keys::ItemLayout::Keyring,
+            };
+            let source = KeyringSource::with_items(
+                keyseal_keys::KeyringItems::new().with_layout(item_layout),
+            );
+            let report = keyseal_migrate::migrate(&store, &source, &layout, &options)?;
             migrate_report::print(&report, &layout.service, *json).map_err(|f| {
                 if *dry_run || f.code == 0 {
                     f

@@ -21,7 +21,7 @@ pub use crate::env::EnvKeyProvider;
 pub use crate::error::{Error, PlatformError, Result, UnavailableReason};
 #[cfg(feature = "keyring")]
 pub use crate::keyring::{
-    Backend, DEFAULT_TIMEOUT, KeyringItems, KeyringProvider, KeyringProviderBuilder,
+    Backend, DEFAULT_TIMEOUT, ItemLayout, KeyringItems, KeyringProvider, KeyringProviderBuilder,
     SessionAlgorithm,
 };
 pub use crate::memory::{BlockGuard, MemoryKeyProvider, Operation};

@@ -182,6 +182,9 @@ pub fn secret_tool_store(service: &str, item: &str, value: &str) {
     assert!(status.success(), "secret-tool store failed");
 }
 
+#[cfg(target_os = "linux")]
+pub mod go_keyring;
+
 #[cfg(test)]
 mod tests {
     use super::child_line;

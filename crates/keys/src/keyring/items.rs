@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use super::{Concrete, DEFAULT_TIMEOUT, Item, Op, Outcome, platform, with_timeout};
+use super::{Concrete, DEFAULT_TIMEOUT, Item, ItemLayout, Op, Outcome, platform, with_timeout};
 use crate::{Error, Result, UnavailableReason};
 
 /// Reads, lists and deletes any items of one OS keyring (not keyseal key
@@ -23,6 +23,7 @@ pub struct KeyringItems {
 struct Inner {
     concrete: Concrete,
     timeout: Duration,
+    layout: ItemLayout,
     stores: platform::Stores,
 }
 
@@ -46,6 +47,7 @@ impl KeyringItems {
             inner: Arc::new(Inner {
                 concrete,
                 timeout: DEFAULT_TIMEOUT,
+                layout: ItemLayout::Keyring,
                 stores: platform::Stores::default(),
             }),
         }
@@ -54,10 +56,22 @@ impl KeyringItems {
     /// Bounds every call (default 5 s).
     #[must_use]
     pub fn with_timeout(self, timeout: Duration) -> Self {
+        self.rebuilt(timeout, self.inner.layout)
+    }
+
+    /// Reads items laid out as `layout` says (default
+    /// [`ItemLayout::Keyring`]).
+    #[must_use]
+    pub fn with_layout(self, layout: ItemLayout) -> Self {
+        self.rebuilt(self.inner.timeout, layout)
+    }
+
+    fn rebuilt(&self, timeout: Duration, layout: ItemLayout) -> Self {
         Self {
             inner: Arc::new(Inner {
                 concrete: self.inner.concrete,
                 timeout,
+                layout,
                 stores: platform::Stores::default(),
             }),
         }
@@ -69,6 +83,7 @@ impl KeyringItems {
             service: service.to_owned(),
             name: name.to_owned(),
             label: format!("{name}@{service}"),
+            layout: inner.layout,
         };
         let location = item.location(inner.concrete);
         with_timeout(inner.timeout, &location, move || {
@@ -82,6 +97,7 @@ impl KeyringItems {
             service: service.to_owned(),
             name: name.to_owned(),
             label: String::new(),
+            layout: self.inner.layout,
         }
         .location(self.inner.concrete)
     }
@@ -89,7 +105,10 @@ impl KeyringItems {
     /// The bytes of item `name` of `service`, or `None` when there is none.
     ///
     /// # Errors
-    /// [`Error::Unavailable`]; [`Error::Malformed`] when several items match.
+    /// [`Error::Unavailable`] (with `Locked` when the item's collection is
+    /// locked and was not unlocked); [`Error::Malformed`] when several items
+    /// match, or a [`ItemLayout::GoKeyring`] item's secret is not that
+    /// library's JSON `Item`.
     pub fn read(&self, service: &str, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>> {
         match self.call(service, name, Op::ReadRaw) {
             Ok(Outcome::Raw(bytes)) => Ok(Some(bytes)),

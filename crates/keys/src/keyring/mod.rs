@@ -14,6 +14,8 @@
 //! the caller gets [`UnavailableReason::TimedOut`] instead, and a creation
 //! that lands after it gave up is deleted again by its own thread.
 
+#[cfg(target_os = "linux")]
+mod go_keyring;
 mod items;
 #[cfg(target_os = "linux")]
 mod kernel;
@@ -94,6 +96,32 @@ pub(crate) struct Item {
     pub(crate) service: String,
     pub(crate) name: String,
     pub(crate) label: String,
+    /// How the item is laid out (keyseal's own items: [`ItemLayout::Keyring`]).
+    pub(crate) layout: ItemLayout,
+}
+
+/// How another application laid out its keyring items (what
+/// [`KeyringItems`] reads, lists and deletes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum ItemLayout {
+    /// keyring-core's and the `keyring` crate's layout (also Python's
+    /// `keyring`): on the Secret Service, items of the default collection
+    /// with attributes `service` and `username`, the bytes as they are; on
+    /// macOS a generic password (service, account); on Windows a generic
+    /// credential `<name>.<service>`.
+    #[default]
+    Keyring,
+    /// The layout of the Go library `github.com/99designs/keyring` (which
+    /// docker-agent uses). On the Secret Service: a collection of its own,
+    /// labelled after the service (its object path ends in the service's
+    /// name, escaped), each item labelled with its key and carrying the
+    /// attribute `profile` = key, its secret the JSON of the library's
+    /// `Item` (`Key`, `Data` in standard base64, `Label`, …), unwrapped here
+    /// to `Data`'s bytes. On macOS a generic password (service, account =
+    /// key), raw bytes; on Windows a generic credential
+    /// `keyring:<service>:<key>`, raw bytes.
+    GoKeyring,
 }
 
 impl Item {
@@ -133,6 +161,7 @@ struct Naming {
 impl Naming {
     fn item(&self, name: String) -> Item {
         Item {
+            layout: ItemLayout::Keyring,
             service: self.service.clone(),
             name,
             label: self.label.clone(),

@@ -60,10 +60,22 @@ pub(super) fn call(stores: &Stores, concrete: Concrete, item: &Item, op: &Op) ->
         }
         #[cfg(target_os = "linux")]
         Concrete::Kernel => super::kernel::call(item, op),
+        // github.com/99designs/keyring's keychain items are generic
+        // passwords (service, account = key) with the raw bytes: keyring-core's
+        // layout, so both layouts read the same way here.
         #[cfg(target_os = "macos")]
         Concrete::Macos => core_call(stores, make_macos, concrete, item, None, op),
         #[cfg(windows)]
-        Concrete::Windows => core_call(stores, make_windows, concrete, item, None, op),
+        Concrete::Windows => {
+            // github.com/99designs/keyring names its credentials
+            // `keyring:<service>:<key>`; keyring-core's default target is
+            // `<user>.<service>`.
+            let target = format!("keyring:{}:{}", item.service, item.name);
+            let modifiers: HashMap<&str, &str> =
+                [("target", target.as_str())].into_iter().collect();
+            let modifiers = (item.layout == super::ItemLayout::GoKeyring).then_some(&modifiers);
+            core_call(stores, make_windows, concrete, item, modifiers, op)
+        }
         #[allow(
             unreachable_patterns,
             reason = "reachable on every platform but one per arm"

@@ -18,7 +18,7 @@ use secret_service::EncryptionType;
 use secret_service::blocking::{Item as SsItem, SecretService};
 use zeroize::Zeroizing;
 
-use super::{Concrete, Item, Op, Outcome, SessionAlgorithm};
+use super::{Concrete, Item, ItemLayout, Op, Outcome, SessionAlgorithm};
 use crate::{Error, Result, UnavailableReason};
 
 /// The content type keyring-core's store writes, kept for its readers.
@@ -72,6 +72,9 @@ pub(crate) fn call(
     let location = item.location(Concrete::SecretService);
     let map = |e: secret_service::Error| map_error(&e, &location);
     let ss = connection.get(algorithm, &location)?;
+    if item.layout == ItemLayout::GoKeyring {
+        return super::go_keyring::call(&ss, item, op, &location);
+    }
     let attributes: HashMap<&str, &str> = [
         ("service", item.service.as_str()),
         ("username", item.name.as_str()),
@@ -129,7 +132,7 @@ pub(crate) fn call(
 
 /// The items with exactly these attributes among theirs, locked ones
 /// unlocked first (a prompt, where the Secret Service has one).
-fn matching<'a>(
+pub(super) fn matching<'a>(
     ss: &'a SecretService<'static>,
     attributes: HashMap<&str, &str>,
     location: &str,
@@ -168,7 +171,7 @@ fn one_secret(
 }
 
 /// Maps a Secret Service error to ours; never carries a stored value.
-fn map_error(error: &secret_service::Error, location: &str) -> Error {
+pub(super) fn map_error(error: &secret_service::Error, location: &str) -> Error {
     let reason = super::platform::classify(error).unwrap_or(UnavailableReason::Platform);
     Error::Unavailable {
         location: location.to_owned(),

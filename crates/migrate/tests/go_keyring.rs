@@ -1,0 +1,165 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    unreachable_pub,
+    reason = "test code"
+)]
+//! docker-agent's items as `github.com/99designs/keyring` writes them on a
+//! real Secret Service (its own collection, attribute `profile`, JSON
+//! `Item` with base64 `Data`; written by `keyseal_testkit::go_keyring`, an
+//! independent writer), migrated through `KeyringSource` with
+//! `ItemLayout::GoKeyring`: every token moves, the key item and anything
+//! unreadable stay, and a second run changes nothing.
+
+#![cfg(target_os = "linux")]
+
+use keyseal::blob::MemoryBlobStore;
+use keyseal::keys::{ItemLayout, KeyringItems, MemoryKeyProvider};
+use keyseal::{ExposeSecret, Store};
+use keyseal_migrate::{KeyringSource, Layout, LegacySource, Options, migrate};
+use keyseal_testkit::go_keyring::{
+    create_collection, delete_collection, item_json, keys, store_item,
+};
+use keyseal_testkit::{skip, unique};
+
+fn go_source() -> KeyringSource {
+    KeyringSource::with_items(KeyringItems::new().with_layout(ItemLayout::GoKeyring))
+}
+
+/// docker-agent's layout under a collection of its own for this test.
+fn docker_agent(service: &str) -> Layout {
+    let mut layout = Layout::docker_agent();
+    layout.service = service.to_owned();
+    layout
+}
+
+fn secret_service_here() -> bool {
+    match go_source().search(&unique("probe")) {
+        Ok(_) => true,
+        Err(e) => {
+            skip(&format!("no Secret Service answers: {e}"));
+            false
+        }
+    }
+}
+
+fn store() -> Store {
+    Store::builder(
+        MemoryKeyProvider::new(),
+        MemoryBlobStore::new(),
+        "com.example.test/go-keyring",
+    )
+    .build()
+}
+
+#[test]
+fn docker_agents_real_layout_migrates_and_its_key_item_and_broken_items_stay() {
+    if !secret_service_here() {
+        return;
+    }
+    let service = unique("docker-agent-oauth");
+    create_collection(&service, "collection password");
+    let bundle = br#"{"https://a.example/mcp":{"access_token":"A1","refresh_token":"R1","expiry":"2026-12-01T00:00:00Z"}}"#;
+    let b_token = br#"{"access_token":"B1","token_type":"Bearer"}"#;
+    for (key, data) in [
+        ("oauth:tokens", &bundle[..]),
+        ("oauth:https://b.example/mcp", &b_token[..]),
+        ("oauth:_index", &br#"["https://b.example/mcp"]"#[..]),
+        ("oauth:encryption-key", &[7u8; 32][..]),
+    ] {
+        store_item(&service, key, &item_json(key, data));
+    }
+    // An item the library did not write: reported, never guessed at.
+    store_item(
+        &service,
+        "oauth:https://c.example/mcp",
+        b"raw, not a JSON Item",
+    );
+
+    let store = store();
+    let report = migrate(
+        &store,
+        &go_source(),
+        &docker_agent(&service),
+        &Options::raw(),
+    )
+    .unwrap();
+    let a = store.get_bytes("https://a.example/mcp").unwrap().unwrap();
+    assert_eq!(
+        a.expose_secret(),
+        br#"{"access_token":"A1","refresh_token":"R1","expiry":"2026-12-01T00:00:00Z"}"#
+    );
+    let b = store.get_bytes("https://b.example/mcp").unwrap().unwrap();
+    assert_eq!(b.expose_secret(), b_token, "byte for byte");
+    assert!(store.get_bytes("https://c.example/mcp").unwrap().is_none());
+    assert_eq!(report.not_converted.len(), 1, "{report:?}");
+    assert!(
+        report
+            .skipped
+            .iter()
+            .any(|(item, _)| item.contains("encryption-key")),
+        "{report:?}"
+    );
+    // The tokens' items are gone; docker-agent's key and the unreadable item
+    // stay, and so does the index while a per-item entry is left.
+    let left = [
+        "oauth:_index",
+        "oauth:encryption-key",
+        "oauth:https://c.example/mcp",
+    ];
+    assert_eq!(keys(&service), left);
+
+    let again = migrate(
+        &store,
+        &go_source(),
+        &docker_agent(&service),
+        &Options::raw(),
+    )
+    .unwrap();
+    assert!(
+        again.moved.is_empty() && again.deleted.is_empty(),
+        "{again:?}"
+    );
+    assert_eq!(keys(&service), left);
+    delete_collection(&service);
+}
+
+#[test]
+fn the_keyring_crates_layout_does_not_see_go_keyring_items_and_no_collection_is_nothing() {
+    if !secret_service_here() {
+        return;
+    }
+    let service = unique("docker-agent-oauth");
+    // No collection at all: nothing to migrate, nothing changes.
+    let empty = migrate(
+        &store(),
+        &go_source(),
+        &docker_agent(&service),
+        &Options::raw(),
+    )
+    .unwrap();
+    assert!(empty.moved.is_empty() && empty.deleted.is_empty());
+    create_collection(&service, "pw");
+    store_item(
+        &service,
+        "oauth:https://b.example/mcp",
+        &item_json("oauth:https://b.example/mcp", b"{}"),
+    );
+    // The keyring crates' layout (attributes service/username) finds none:
+    // the reason the docker-agent preset reads the Go library's layout.
+    let keyring = KeyringSource::new();
+    assert!(
+        keyring
+            .search(&service)
+            .unwrap()
+            .unwrap_or_default()
+            .is_empty()
+    );
+    assert_eq!(
+        go_source().search(&service).unwrap().unwrap(),
+        ["oauth:https://b.example/mcp"]
+    );
+    delete_collection(&service);
+}
