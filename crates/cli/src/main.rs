@@ -246,7 +246,7 @@ enum ItemLayoutArg {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Preset {
-    /// docker-agent: service docker-agent-oauth, bundle oauth:tokens, items oauth:URL, index oauth:_index; its key item oauth:encryption-key is left alone.
+    /// docker-agent: github.com/99designs/keyring's layout (collection docker-agent-oauth), bundle oauth:tokens, items oauth:URL, index oauth:_index; its key item oauth:encryption-key is left alone; its sealed file is not read yet.
     DockerAgent,
     /// goose: service goose, bundle secrets.
     Goose,

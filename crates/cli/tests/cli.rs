@@ -749,3 +749,85 @@ fn a_store_with_an_old_ksr1_recovery_key_refuses_rotation_until_the_key_is_repla
     assert_eq!(out.stdout, b"old-value");
     forget_key(&service, &dir.file());
 }
+
+#[test]
+fn the_docker_agent_preset_moves_items_written_by_99designs_keyring_in_one_command() {
+    use keyseal_testkit::go_keyring::{
+        create_collection, delete_collection, item_json, keys, store_item,
+    };
+    let Some(store_service) = keyring_service("docker-agent-store") else {
+        return;
+    };
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+        keyseal_testkit::skip("no D-Bus session for docker-agent's items");
+        return;
+    }
+    // docker-agent's collection, under a name of this test's own.
+    let legacy = unique("docker-agent-oauth");
+    create_collection(&legacy, "pw");
+    let token = br#"{"access_token":"gho_x","refresh_token":"ghr_x"}"#;
+    store_item(
+        &legacy,
+        "oauth:tokens",
+        &item_json(
+            "oauth:tokens",
+            br#"{"https://mcp.example/a":{"access_token":"A"}}"#,
+        ),
+    );
+    store_item(
+        &legacy,
+        "oauth:https://mcp.example/b",
+        &item_json("oauth:https://mcp.example/b", token),
+    );
+    store_item(
+        &legacy,
+        "oauth:encryption-key",
+        &item_json("oauth:encryption-key", &[9u8; 32]),
+    );
+    let dir = Dir::new("docker-agent");
+    let migrate = |extra: &[&str]| {
+        let mut cmd = keyring_keyseal(&dir.file(), &store_service);
+        cmd.args([
+            "migrate",
+            "--preset",
+            "docker-agent",
+            "--from-service",
+            &legacy,
+        ])
+        .args(extra);
+        run(cmd, b"")
+    };
+    let out = migrate(&["--dry-run"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("would move: https://mcp.example/b"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.file().exists(), "a dry run wrote the store");
+    let out = migrate(&[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let get = |name: &str| {
+        run(
+            args(keyring_keyseal(&dir.file(), &store_service), &["get", name]),
+            b"",
+        )
+        .stdout
+    };
+    assert_eq!(get("https://mcp.example/b"), token);
+    assert_eq!(get("https://mcp.example/a"), br#"{"access_token":"A"}"#);
+    assert_eq!(
+        keys(&legacy),
+        ["oauth:encryption-key"],
+        "the key item must stay"
+    );
+    let again = migrate(&[]);
+    assert_eq!(code(&again), 0, "{}", stderr(&again));
+    assert!(
+        !stderr(&again).contains("moved") && !stderr(&again).contains("deleted legacy item"),
+        "a second run did something: {}",
+        stderr(&again)
+    );
+    delete_collection(&legacy);
+    forget_key(&store_service, &dir.file());
+}

@@ -24,7 +24,7 @@ use base64ct::{Base64, Encoding};
 use secret_service::blocking::{Collection, SecretService};
 use zeroize::Zeroizing;
 
-use super::secret_service::map_error;
+use super::secret_service::{map_error, vanished};
 use super::{Item, Op, Outcome};
 use crate::{Error, Result, UnavailableReason};
 
@@ -77,13 +77,25 @@ pub(super) fn call(
                     location: location.to_owned(),
                 });
             };
-            let secret = Zeroizing::new(first.get_secret().map_err(map)?);
+            let secret = match first.get_secret() {
+                Ok(secret) => Zeroizing::new(secret),
+                Err(e) if vanished(&e) => {
+                    return Err(Error::NotFound {
+                        location: location.to_owned(),
+                    });
+                }
+                Err(e) => return Err(map(e)),
+            };
             unwrap_item(&secret, location).map(Outcome::Raw)
         }
         Op::Search => {
             let mut names = Vec::new();
             for found in collection.get_all_items().map_err(map)? {
-                let attributes = found.get_attributes().map_err(map)?;
+                let attributes = match found.get_attributes() {
+                    Ok(attributes) => attributes,
+                    Err(e) if vanished(&e) => continue,
+                    Err(e) => return Err(map(e)),
+                };
                 match attributes.get("profile") {
                     Some(name) => names.push(name.clone()),
                     None => names.push(found.get_label().map_err(map)?),
@@ -101,7 +113,10 @@ pub(super) fn call(
                 });
             }
             for item in &found {
-                item.delete().map_err(map)?;
+                match item.delete() {
+                    Err(e) if !vanished(&e) => return Err(map(e)),
+                    _ => {}
+                }
             }
             Ok(Outcome::Done)
         }

@@ -107,7 +107,11 @@ pub(crate) fn call(
                 return Err(Error::NotFound { location });
             }
             for item in &found {
-                item.delete().map_err(map)?;
+                // Gone already (another process deleted it): deleted.
+                match item.delete() {
+                    Err(e) if !vanished(&e) => return Err(map(e)),
+                    _ => {}
+                }
             }
             Ok(Outcome::Done)
         }
@@ -116,7 +120,13 @@ pub(crate) fn call(
                 [("service", item.service.as_str())].into_iter().collect();
             let mut names: Vec<String> = Vec::new();
             for found in matching(&ss, spec, &location)? {
-                let attributes = found.get_attributes().map_err(map)?;
+                // An item another process deleted since the search is not
+                // listed.
+                let attributes = match found.get_attributes() {
+                    Ok(attributes) => attributes,
+                    Err(e) if vanished(&e) => continue,
+                    Err(e) => return Err(map(e)),
+                };
                 if attributes.get("service") == Some(&item.service)
                     && let Some(name) = attributes.get("username")
                 {
@@ -159,15 +169,35 @@ fn one_secret(
         [] => Err(Error::NotFound {
             location: location.to_owned(),
         }),
-        [item] => item
-            .get_secret()
-            .map(Zeroizing::new)
-            .map_err(|e| map_error(&e, location)),
+        [item] => match item.get_secret() {
+            Ok(secret) => Ok(Zeroizing::new(secret)),
+            // Deleted by another process since the search.
+            Err(e) if vanished(&e) => Err(Error::NotFound {
+                location: location.to_owned(),
+            }),
+            Err(e) => Err(map_error(&e, location)),
+        },
         more => Err(Error::Malformed {
             location: location.to_owned(),
             reason: format!("{} keyring items match it; keep one", more.len()),
         }),
     }
+}
+
+/// Whether `error` says the object is gone: an item another process
+/// deleted between a search and the next call on it (gnome-keyring answers
+/// `UnknownMethod`, "No such interface", for an object that no longer
+/// exists).
+pub(super) fn vanished(error: &secret_service::Error) -> bool {
+    let text = error.to_string();
+    [
+        "UnknownMethod",
+        "UnknownObject",
+        "No such interface",
+        "No such object",
+    ]
+    .iter()
+    .any(|t| text.contains(t))
 }
 
 /// Maps a Secret Service error to ours; never carries a stored value.
