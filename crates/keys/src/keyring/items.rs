@@ -129,7 +129,10 @@ impl KeyringItems {
         }
     }
 
-    /// Deletes item `name` of `service`; returns whether it existed.
+    /// Deletes item `name` of `service`; returns whether it existed. Every
+    /// item that matches is deleted (on the Secret Service, items of other
+    /// writers with more attributes, such as Python keyring's `application`,
+    /// match too).
     ///
     /// # Errors
     /// [`Error::Unavailable`].

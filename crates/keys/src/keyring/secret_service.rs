@@ -45,6 +45,10 @@ impl core::fmt::Debug for Connection {
 }
 
 impl Connection {
+    fn reset(&self) {
+        *self.open.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
     fn get(
         &self,
         algorithm: SessionAlgorithm,
@@ -62,8 +66,41 @@ impl Connection {
     }
 }
 
-/// Runs `op` on `item` in the Secret Service.
+/// Runs `op` on `item` in the Secret Service. A connection or session the
+/// Secret Service no longer knows (it restarted) is dropped and made again,
+/// once.
 pub(crate) fn call(
+    connection: &Connection,
+    algorithm: SessionAlgorithm,
+    item: &Item,
+    op: &Op,
+) -> Result<Outcome> {
+    match call_once(connection, algorithm, item, op) {
+        Err(Error::Unavailable {
+            source: Some(ref why),
+            ..
+        }) if stale(&why.0) => {
+            connection.reset();
+            call_once(connection, algorithm, item, op)
+        }
+        other => other,
+    }
+}
+
+/// Whether an error says the cached connection or session is dead.
+fn stale(text: &str) -> bool {
+    [
+        "NoSession",
+        "No such session",
+        "connection closed",
+        "Disconnected",
+        "Broken pipe",
+    ]
+    .iter()
+    .any(|t| text.contains(t))
+}
+
+fn call_once(
     connection: &Connection,
     algorithm: SessionAlgorithm,
     item: &Item,
@@ -93,8 +130,22 @@ pub(crate) fn call(
             if !matching(&ss, attributes.clone(), &location)?.is_empty() {
                 return Err(Error::AlreadyExists { location });
             }
-            let collection = ss.get_default_collection().map_err(map)?;
-            collection.ensure_unlocked().map_err(map)?;
+            let collection = ss.get_default_collection().map_err(|e| match e {
+                secret_service::Error::NoResult => Error::Unavailable {
+                    location: location.clone(),
+                    reason: UnavailableReason::Platform,
+                    source: Some(crate::PlatformError(
+                        "the Secret Service has no default collection (no \"default\" alias) to create the key in"
+                            .to_owned(),
+                    )),
+                },
+                other => map(other),
+            })?;
+            // A locked collection is unlocked through the Secret Service's
+            // prompt, as keyring-core's store did.
+            if collection.is_locked().map_err(map)? {
+                collection.unlock().map_err(map)?;
+            }
             let record = crate::record::encode(key);
             collection
                 .create_item(&item.label, attributes, &record, false, CONTENT_TYPE)
@@ -185,19 +236,15 @@ fn one_secret(
 }
 
 /// Whether `error` says the object is gone: an item another process
-/// deleted between a search and the next call on it (gnome-keyring answers
-/// `UnknownMethod`, "No such interface", for an object that no longer
-/// exists).
+/// deleted between a search and the next call on it. gnome-keyring answers
+/// "No such interface … on object at path …" for an object that no longer
+/// exists; other services `UnknownObject`. A method a live object lacks
+/// ("No such method") is not this.
 pub(super) fn vanished(error: &secret_service::Error) -> bool {
     let text = error.to_string();
-    [
-        "UnknownMethod",
-        "UnknownObject",
-        "No such interface",
-        "No such object",
-    ]
-    .iter()
-    .any(|t| text.contains(t))
+    text.contains("UnknownObject")
+        || text.contains("No such object")
+        || (text.contains("No such interface") && text.contains("on object at path"))
 }
 
 /// Maps a Secret Service error to ours; never carries a stored value.

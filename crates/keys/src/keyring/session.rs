@@ -9,7 +9,7 @@
 #[non_exhaustive]
 pub enum SessionAlgorithm {
     /// `plain`: the secret is sent as it is, over the user's own session
-    /// bus, as the Go clients that share these keyrings do. About 9 ms
+    /// bus, as the Go clients that share these keyrings do. About 8 ms
     /// faster per process; but gnome-keyring 42 aborts when a client dies
     /// while its plain session opens (a killed `keyseal get`), and the
     /// daemon D-Bus starts again has every collection locked.
