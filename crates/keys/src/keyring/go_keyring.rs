@@ -34,6 +34,9 @@ const COLLECTION_PATH: &str = "/org/freedesktop/secrets/collection/";
 /// from the zeroizing secret (base64 has no escapes to undo).
 #[derive(serde::Deserialize)]
 struct GoItem<'a> {
+    /// Required: the library always writes it.
+    #[serde(rename = "Key", borrow)]
+    _key: std::borrow::Cow<'a, str>,
     #[serde(rename = "Data", borrow, default)]
     data: Option<&'a str>,
 }
@@ -185,9 +188,13 @@ fn unwrap_item(secret: &[u8], location: &str) -> Result<Zeroizing<Vec<u8>>> {
         location: location.to_owned(),
         reason: reason.to_owned(),
     };
-    let item: GoItem<'_> = serde_json::from_slice(secret).map_err(|_| {
-        malformed("the secret is not the JSON of a github.com/99designs/keyring Item")
-    })?;
+    let not_an_item =
+        || malformed("the secret is not the JSON of a github.com/99designs/keyring Item");
+    // An object, never an array (serde would read a struct from a sequence).
+    if secret.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(not_an_item());
+    }
+    let item: GoItem<'_> = serde_json::from_slice(secret).map_err(|_| not_an_item())?;
     let data = item.data.unwrap_or_default();
     let mut out = Zeroizing::new(vec![0u8; data.len()]);
     let len = Base64::decode(data.as_bytes(), &mut out)
@@ -229,8 +236,10 @@ mod tests {
         assert!(unwrap_item(empty, "x").unwrap().is_empty());
         for bad in [
             &b"raw token bytes"[..],
-            br#"{"Data":"not base64!"}"#,
-            br#"["Data"]"#,
+            br#"{"Key":"k","Data":"not base64!"}"#,
+            br#"["k", "Data"]"#,
+            br#"{"Data":"eyJhIjoxfQ=="}"#,
+            b"",
         ] {
             assert!(matches!(
                 unwrap_item(bad, "x"),
