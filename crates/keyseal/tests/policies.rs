@@ -21,7 +21,7 @@ use keyseal::keys::{
     Backend, KeyLifetime, KeyringProvider, MemoryKeyProvider, Operation, ProviderKind,
     UnavailableReason,
 };
-use keyseal::{Algorithm, Error, OnKeyringUnavailable, OnUnreadable, Store};
+use keyseal::{Algorithm, Error, ExposeSecret, OnKeyringUnavailable, OnUnreadable, Store};
 use serde::{Deserialize, Serialize};
 use support::TempDir;
 
@@ -578,4 +578,45 @@ fn a_transaction_whose_closure_fails_writes_nothing_and_returns_its_error() {
         assert_eq!(store.get::<String>("new").unwrap(), None);
         assert_eq!(store.degraded().is_some(), memory_only);
     }
+}
+
+#[test]
+fn a_transaction_reads_and_writes_typed_values_as_the_store_does() {
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Token {
+        access_token: String,
+        expires_in: u64,
+    }
+    let store = Store::builder(MemoryKeyProvider::new(), MemoryBlobStore::new(), CONTEXT).build();
+    store
+        .set(
+            "a",
+            &Token {
+                access_token: "A".into(),
+                expires_in: 1,
+            },
+        )
+        .unwrap();
+    store
+        .transaction(|tx| -> keyseal::Result<()> {
+            let mut token: Token = tx.get("a")?.expect("set above");
+            token.expires_in += 1;
+            tx.set("b", &token)?;
+            // Bytes that are not a Token: a value error that does not quote them.
+            tx.set_bytes("c", b"secret-not-json")?;
+            let err = tx.get::<Token>("c").unwrap_err();
+            assert!(matches!(err, Error::Value { .. }), "{err:?}");
+            assert!(!format!("{err} {err:?}").contains("secret-not-json"));
+            assert_eq!(tx.get::<Token>("missing")?, None);
+            Ok(())
+        })
+        .unwrap();
+    // Written by the transaction exactly as Store::set writes it.
+    let b: Token = store.get("b").unwrap().unwrap();
+    assert_eq!(b.expires_in, 2);
+    store.set("d", &b).unwrap();
+    assert_eq!(
+        store.get_bytes("b").unwrap().unwrap().expose_secret(),
+        store.get_bytes("d").unwrap().unwrap().expose_secret()
+    );
 }

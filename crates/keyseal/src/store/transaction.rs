@@ -3,7 +3,10 @@
 
 use keyseal_seal::{Entries, Entry};
 
-use super::{Change, Store, now_secs, validate_name};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{Change, Store, now_secs, to_json, validate_name};
 use crate::{Error, Result};
 
 /// Every entry of the store, inside one [`Store::transaction`].
@@ -32,6 +35,31 @@ impl Transaction<'_> {
     pub fn get_bytes(&self, name: &str) -> Option<&[u8]> {
         // Every value was opened and verified before the transaction began.
         self.entries.get(name).and_then(|e| e.value.known_plain())
+    }
+
+    /// The entry's value decoded from JSON, as [`Store::get`] reads it.
+    ///
+    /// # Errors
+    /// [`Error::Value`] when the stored bytes are not `T` as JSON (the
+    /// error never quotes them).
+    pub fn get<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>> {
+        let Some(bytes) = self.get_bytes(name) else {
+            return Ok(None);
+        };
+        serde_json::from_slice(bytes)
+            .map(Some)
+            .map_err(|e| Error::value(name, "decoded", &e))
+    }
+
+    /// Stores `value` as JSON under `name`, as [`Store::set`] does.
+    ///
+    /// # Errors
+    /// [`Error::InvalidName`]; [`Error::Value`] when `value` cannot be
+    /// serialized.
+    pub fn set<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) -> Result<()> {
+        validate_name(name)?;
+        let json = to_json(name, value)?;
+        self.set_bytes(name, &json)
     }
 
     /// The entry names, sorted.
