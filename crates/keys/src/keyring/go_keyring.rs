@@ -101,7 +101,11 @@ pub(super) fn call(
                 };
                 match attributes.get("profile") {
                     Some(name) => names.push(name.clone()),
-                    None => names.push(found.get_label().map_err(map)?),
+                    None => match found.get_label() {
+                        Ok(label) => names.push(label),
+                        Err(e) if vanished(&e) => {}
+                        Err(e) => return Err(map(e)),
+                    },
                 }
             }
             names.sort();

@@ -237,13 +237,15 @@ fn one_secret(
 
 /// Whether `error` says the object is gone: an item another process
 /// deleted between a search and the next call on it. gnome-keyring answers
-/// "No such interface … on object at path …" for an object that no longer
-/// exists; other services `UnknownObject`. A method a live object lacks
+/// "No such interface … on object at path …" or "Object does not exist at
+/// path …" for an object that no longer exists; other services
+/// `UnknownObject`. A method a live object lacks
 /// ("No such method") is not this.
 pub(super) fn vanished(error: &secret_service::Error) -> bool {
     let text = error.to_string();
     text.contains("UnknownObject")
         || text.contains("No such object")
+        || text.contains("Object does not exist at path")
         || (text.contains("No such interface") && text.contains("on object at path"))
 }
 
