@@ -5,6 +5,9 @@
 //! every record with the nonce and tag its index lists. The index is encoded
 //! by hand from `docs/FORMAT.md`, as for version 2.
 
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
 use serde::{Deserialize, Serialize};
 
 use crate::format::RecordSeal;
@@ -73,11 +76,9 @@ fn varint(mut v: u64, out: &mut Vec<u8>) {
     }
 }
 
-/// Seals a vector. Random bytes are drawn in this order: the primary
-/// stanza's nonce, the ephemeral scalar, the recipient stanza's nonce, each
-/// record's nonce in name order, the index nonce. Returns the index
-/// plaintext and the file.
-fn seal_vector(v: &Vector) -> (Vec<u8>, Vec<u8>) {
+/// The vector's envelope (its key, data key and recipient), every random
+/// draw fixed in the order above; and what is left of the draws.
+fn vector_envelope(v: &Vector) -> (Envelope, Arc<Mutex<VecDeque<Vec<u8>>>>) {
     let recovery = v
         .recovery
         .iter()
@@ -94,9 +95,19 @@ fn seal_vector(v: &Vector) -> (Vec<u8>, Vec<u8>) {
     let mut envelope =
         Envelope::new_from(random, algorithm(&v.algorithm), data_key, &kek, &v.context).unwrap();
     if let Some(r) = &v.recovery {
-        let recipient = identity(r).recipient();
-        envelope.set_recipient(&recipient, &v.context).unwrap();
+        envelope
+            .set_recipient(&identity(r).recipient(), &v.context)
+            .unwrap();
     }
+    (envelope, left)
+}
+
+/// Seals a vector. Random bytes are drawn in this order: the primary
+/// stanza's nonce, the ephemeral scalar, the recipient stanza's nonce, each
+/// record's nonce in name order, the index nonce. Returns the index
+/// plaintext and the file.
+fn seal_vector(v: &Vector) -> (Vec<u8>, Vec<u8>) {
+    let (envelope, left) = vector_envelope(v);
     let mut writer = envelope.indexed_writer(&v.context, 0);
     let mut index = vec![1u8];
     varint(v.entries.len() as u64, &mut index);
@@ -285,27 +296,7 @@ fn entries_seal_writes_each_vector_byte_for_byte() {
     // The same inputs through the public writer (`Entries::seal`) rather
     // than the hand-made index: the crate's own encoder matches the vector.
     for v in &load().vectors {
-        let recovery = v
-            .recovery
-            .iter()
-            .flat_map(|r| [&r.ephemeral_scalar, &r.nonce]);
-        let (random, _) = fixed_random(
-            std::iter::once(&v.primary_nonce)
-                .chain(recovery)
-                .chain(v.entries.iter().map(|e| &e.nonce))
-                .chain(std::iter::once(&v.index_nonce))
-                .map(|h| unhex(h)),
-        );
-        let kek = Key::from_slice(&unhex(&v.kek)).unwrap();
-        let data_key = Key::from_slice(&unhex(&v.data_key)).unwrap();
-        let mut envelope =
-            Envelope::new_from(random, algorithm(&v.algorithm), data_key, &kek, &v.context)
-                .unwrap();
-        if let Some(r) = &v.recovery {
-            envelope
-                .set_recipient(&identity(r).recipient(), &v.context)
-                .unwrap();
-        }
+        let (envelope, _) = vector_envelope(v);
         let mut entries = crate::Entries::new();
         for e in &v.entries {
             entries.insert(
