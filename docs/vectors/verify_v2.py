@@ -53,6 +53,12 @@ def open_file(data: bytes, key: bytes, context: bytes):
     sealed_index = data[header_end + records_len :]
     assert len(sealed_index) == index_len and len(records) == records_len
     data_key = data_key_for(stanzas, key, alg, context)
+    index, entries = open_index(alg, data_key, index_nonce, header, records, sealed_index, context)
+    return NAMES[alg], generation, index, entries
+
+
+def open_index(alg, data_key, index_nonce, header, records, sealed_index, context):
+    """Opens the index (associated data: header and context) and every record it lists."""
     index = aead_open(alg, data_key, index_nonce, header + context, sealed_index)
     c = Cursor(index)
     assert c.take(1) == b"\x01", "index version"
@@ -69,7 +75,7 @@ def open_file(data: bytes, key: bytes, context: bytes):
         entries.append((name.decode(), updated, value, rnonce))
         at += length
     assert c.pos == len(index) and at == len(records)
-    return NAMES[alg], generation, index, entries
+    return index, entries
 
 
 def main() -> int:

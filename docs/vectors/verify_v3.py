@@ -22,9 +22,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from verify_v1 import MAGIC, NAMES, NONCE_LEN, aead_open, key_id
-from verify_v2 import Cursor
+from verify_v2 import Cursor, open_index
 
-RECORD_LABEL = b"keyseal\x00record\x00v2"
 PRIMARY, RECIPIENT = 1, 3
 
 
@@ -80,28 +79,13 @@ def data_key_with_identity(stanzas, alg: int, identity: bytes, context: bytes) -
     return aead_open(alg, wrap_key, s["nonce"], aad, s["wrapped"])
 
 
-def open_index(data: bytes, data_key: bytes, context: bytes):
+def open_file(data: bytes, data_key: bytes, context: bytes):
     alg, generation, _, header_end, index_nonce, index_len, records_len = read_header(data)
     header = data[:header_end]
     records = data[header_end : header_end + records_len]
     sealed_index = data[header_end + records_len :]
     assert len(sealed_index) == index_len and len(records) == records_len
-    index = aead_open(alg, data_key, index_nonce, header + context, sealed_index)
-    c = Cursor(index)
-    assert c.take(1) == b"\x01", "index version"
-    entries, at = [], 0
-    for _ in range(c.varint()):
-        name = c.take(c.varint())
-        updated = c.varint()
-        length = c.varint()
-        rnonce = c.take(c.varint())
-        tag = c.take(16)
-        aad = RECORD_LABEL + bytes([alg]) + struct.pack(">I", len(context)) + context
-        aad += struct.pack(">I", len(name)) + name
-        value = aead_open(alg, data_key, rnonce, aad, records[at : at + length] + tag)
-        entries.append((name.decode(), updated, value, rnonce))
-        at += length
-    assert c.pos == len(index) and at == len(records)
+    index, entries = open_index(alg, data_key, index_nonce, header, records, sealed_index, context)
     return NAMES[alg], generation, index, entries
 
 
@@ -130,7 +114,7 @@ def main() -> int:
         expected = [(e["name"], e["updated"], bytes.fromhex(e["value"]), bytes.fromhex(e["nonce"])) for e in v["entries"]]
         for data_key in keys:
             assert data_key.hex() == v["data_key"], v["name"]
-            found = open_index(data, data_key, context)
+            found = open_file(data, data_key, context)
             assert found == (v["algorithm"], v["generation"], bytes.fromhex(v["index"]), expected), v["name"]
         print(f"ok  {v['name']}" + ("  (primary and recovery)" if r else "  (primary)"))
     assert recovered >= 2, "too few recovery vectors"
