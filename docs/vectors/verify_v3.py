@@ -6,7 +6,8 @@ two stanza kinds, unwraps the data key with the primary key and, where the
 vector has one, with the recovery identity through the X25519 recipient
 stanza (X25519, HKDF-SHA256, the file's AEAD), opens the index and every
 record, and compares names, update times and values. It shares no code with
-the Rust implementation (only the primitives of verify_v1.py).
+the Rust implementation (only the primitives of verify_v1.py and the index
+and record reader of verify_v2.py: version 3 keeps that layout).
 
     apt-get install python3-cryptography python3-nacl   (or pip install cryptography pynacl)
     python3 docs/vectors/verify_v3.py                   (cargo xtask vectors runs all three)
