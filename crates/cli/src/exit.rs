@@ -184,6 +184,9 @@ impl From<keyseal_migrate::Error> for Failure {
                     "{e}. Rename or fix them in the legacy keyring, or run without --strict to move the rest."
                 ),
             },
+            keyseal_migrate::Error::SealedFile { path, problem } => {
+                sealed_file_failure(&path, &problem)
+            }
             e @ keyseal_migrate::Error::NotPersisting { .. } => Self {
                 code: 5,
                 message: format!("{e}."),
@@ -193,5 +196,47 @@ impl From<keyseal_migrate::Error> for Failure {
                 message: format!("{e}."),
             },
         }
+    }
+}
+
+/// A legacy sealed file (docker-agent's) that cannot be imported: what is
+/// wrong, and what to do next. Nothing was migrated or deleted.
+fn sealed_file_failure(
+    path: &std::path::Path,
+    problem: &keyseal_migrate::SealedFileProblem,
+) -> Failure {
+    use keyseal_migrate::SealedFileProblem as P;
+    let (code, next) = match problem {
+        P::KeyMissing { .. } | P::KeyMalformed { .. } => (
+            4,
+            "Without its key the file cannot be opened. Check --from-service and the key item, or run with --no-sealed-file to migrate the keyring items alone (the file stays).",
+        ),
+        P::NotAuthentic | P::Malformed { .. } => (
+            3,
+            "Keep the file as it is. Check that --sealed-file and --sealed-file-key belong together, or run with --no-sealed-file to migrate the keyring items alone.",
+        ),
+        P::NotRegularFile { .. } | P::TooLarge { .. } => (
+            3,
+            "Point --sealed-file at docker-agent's mcp-oauth-tokens.enc, or run with --no-sealed-file.",
+        ),
+        P::LockTimeout { .. } => (
+            6,
+            "Stop docker-agent (or wait for it to finish) and run the migration again, or raise --lock-timeout.",
+        ),
+        _ => (
+            6,
+            "Check the file's permissions and run the migration again.",
+        ),
+    };
+    let mut message = format!(
+        "the legacy sealed file {} cannot be imported: {problem}",
+        path.display()
+    );
+    if let Some(detail) = std::error::Error::source(problem) {
+        message = format!("{message} ({detail})");
+    }
+    Failure {
+        code,
+        message: format!("{message}; nothing was migrated or deleted. {next}"),
     }
 }

@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use keyseal::{ExposeSecret, RecoveryKey, Store};
-use keyseal_migrate::{KeyringSource, Layout, Options};
+use keyseal_migrate::{KeyringSource, Layout, Options, SealedFile};
 
 use crate::exit::Failure;
 
@@ -37,13 +37,16 @@ Exit codes:
      corrupt or tampered, unsupported version, rolled back, too large, not
      readable by this user, not a regular file (a directory, FIFO, socket or
      device), or in a directory other users can write to (see
-     --shared-directory)
+     --shared-directory); from `migrate`, also a legacy sealed file
+     (docker-agent's) that does not open with its key or is not one
   4  the key does not match the store (wrong key), or the store's key is
-     missing from the keyring
+     missing from the keyring; from `migrate`, also a legacy sealed file
+     whose key item is missing or not a 32-byte key
   5  key provider unavailable or misconfigured (no keyring answering,
      KEYSEAL_KEY missing or malformed)
   6  lock timeout or other I/O error, including standard output that
-     cannot be written (a closed pipe ends a command quietly)
+     cannot be written (a closed pipe ends a command quietly); from
+     `migrate`, also docker-agent's lock held past --lock-timeout
 
 A command that exits non-zero leaves the store file byte for byte as it
 was, with these exceptions, each said in its message: exit 6 when the change
@@ -84,7 +87,8 @@ struct Cli {
     )]
     context: String,
 
-    /// How long to wait for another process's lock, in seconds.
+    /// How long to wait for another process's lock, in seconds (the store's,
+    /// and for `migrate` docker-agent's lock on its sealed file).
     #[arg(
         long,
         env = "KEYSEAL_LOCK_TIMEOUT",
@@ -200,6 +204,27 @@ enum Command {
         /// (`go-keyring` for docker-agent), else `keyring`.
         #[arg(long, value_enum, value_name = "LAYOUT")]
         item_layout: Option<ItemLayoutArg>,
+        /// A file sealed the way docker-agent seals `mcp-oauth-tokens.enc`
+        /// (a JSON object name -> value, AES-256-GCM under the 32 raw bytes
+        /// of --sealed-file-key), read under its lock `PATH.lock`; its values
+        /// win over the keyring items'. Default with --preset docker-agent:
+        /// ~/.config/cagent/mcp-oauth-tokens.enc.
+        #[arg(long, value_name = "PATH", conflicts_with = "no_sealed_file")]
+        sealed_file: Option<PathBuf>,
+        /// The keyring item holding the sealed file's key [default:
+        /// oauth:encryption-key]; never migrated as a secret.
+        #[arg(long, value_name = "ITEM", requires = "sealed_file")]
+        sealed_file_key: Option<String>,
+        /// Leave the preset's sealed file out (for example when its key is
+        /// gone): only the keyring items are migrated.
+        #[arg(long)]
+        no_sealed_file: bool,
+        /// After every entry is verified in the store, also remove the
+        /// sealed file and then its key item, under its lock and only if
+        /// the file is unchanged since it was read. Without it both stay
+        /// (docker-agent may still run and write them).
+        #[arg(long)]
+        remove_source: bool,
         /// Report what would move (names only) and change nothing: no file,
         /// directory, lock or key is created, and no legacy item is deleted.
         #[arg(long)]
@@ -246,7 +271,7 @@ enum ItemLayoutArg {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Preset {
-    /// docker-agent: github.com/99designs/keyring's layout (collection docker-agent-oauth), bundle oauth:tokens, items oauth:URL, index oauth:_index; its key item oauth:encryption-key is left alone; its sealed file is not read yet.
+    /// docker-agent: its sealed file ~/.config/cagent/mcp-oauth-tokens.enc (see --sealed-file), then github.com/99designs/keyring's layout (collection docker-agent-oauth): bundle oauth:tokens, items oauth:URL, index oauth:_index; its key item oauth:encryption-key is never migrated.
     DockerAgent,
     /// goose: service goose, bundle secrets.
     Goose,
@@ -347,11 +372,15 @@ fn keyring_provider(cli: &Cli) -> keyseal_keys::KeyringProviderBuilder {
         .secret_service_session(cli.secret_service_session)
 }
 
+/// `--lock-timeout` as a duration.
+fn lock_timeout(cli: &Cli) -> Result<std::time::Duration, Failure> {
+    std::time::Duration::try_from_secs_f64(cli.lock_timeout)
+        .map_err(|_| Failure::usage("--lock-timeout must be a non-negative number of seconds"))
+}
+
 fn open_store(cli: &Cli, path: PathBuf) -> Result<Store, Failure> {
-    let timeout = std::time::Duration::try_from_secs_f64(cli.lock_timeout)
-        .map_err(|_| Failure::usage("--lock-timeout must be a non-negative number of seconds"))?;
     let blob = keyseal_blob::FileStore::new(path)
-        .with_lock_timeout(timeout)
+        .with_lock_timeout(lock_timeout(cli)?)
         .with_shared_directory(cli.shared_directory);
     Ok(match cli.keys {
         Keys::Keyring => {
@@ -500,6 +529,10 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>) -> Result<(), Failure> {
             key_item,
             preset,
             item_layout,
+            sealed_file,
+            sealed_file_key,
+            no_sealed_file,
+            remove_source,
             dry_run,
             strict,
             json,
@@ -524,7 +557,21 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>) -> Result<(), Failure> {
             for item in key_item {
                 layout = layout.with_key_item(item.clone());
             }
-            let options = Options::raw().dry_run(*dry_run).strict(*strict);
+            if *no_sealed_file {
+                layout.sealed_file = None;
+            }
+            if let Some(path) = sealed_file {
+                let file = match sealed_file_key {
+                    Some(key) => SealedFile::new(path, key),
+                    None => SealedFile::docker_agent_at(path),
+                };
+                layout = layout.with_sealed_file(file);
+            }
+            let options = Options::raw()
+                .dry_run(*dry_run)
+                .strict(*strict)
+                .remove_sealed_file(*remove_source)
+                .sealed_file_lock_timeout(lock_timeout(cli)?);
             let item_layout = match item_layout.or(match preset {
                 Some(Preset::DockerAgent) => Some(ItemLayoutArg::GoKeyring),
                 _ => None,

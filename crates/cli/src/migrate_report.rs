@@ -4,7 +4,7 @@
 //! never turns a finished migration into a failed command; `--json` writes
 //! its one object to standard output.
 
-use keyseal_migrate::Report;
+use keyseal_migrate::{Origin, Report};
 use serde_json::json;
 
 use crate::exit::Failure;
@@ -32,6 +32,18 @@ pub(crate) fn print(report: &Report, service: &str, as_json: bool) -> Result<(),
             "kept": report.kept,
             "delete_failures": pairs(&report.delete_failures),
             "source_unavailable": report.source_unavailable,
+            "origins": report
+                .origins
+                .iter()
+                .map(|(name, origin)| (name.clone(), json!(origin_word(*origin))))
+                .collect::<serde_json::Map<_, _>>(),
+            "sealed_file": report.sealed_file.as_ref().map(|file| json!({
+                "path": file.path.display().to_string(),
+                "entries": file.entries,
+                "removed": file.removed,
+                "key_item_removed": file.key_item_removed,
+                "kept": file.kept,
+            })),
         });
         return output::line(&value.to_string());
     }
@@ -46,13 +58,21 @@ pub(crate) fn print(report: &Report, service: &str, as_json: bool) -> Result<(),
     } else {
         "moved"
     };
+    let from = |name: &str| {
+        report
+            .origins
+            .get(name)
+            .map(|origin| format!(" (from {})", origin_phrase(*origin)))
+            .unwrap_or_default()
+    };
     for name in &report.moved {
-        output::note(&format!("{verb}: {}", escaped(name)));
+        output::note(&format!("{verb}: {}{}", escaped(name), from(name)));
     }
     for name in &report.already_present {
         output::note(&format!(
-            "already in the store (kept its value): {}",
-            escaped(name)
+            "already in the store (kept its value): {}{}",
+            escaped(name),
+            from(name)
         ));
     }
     for (item, why) in &report.skipped {
@@ -73,10 +93,40 @@ pub(crate) fn print(report: &Report, service: &str, as_json: bool) -> Result<(),
             escaped(item)
         ));
     }
+    if let Some(file) = &report.sealed_file {
+        let path = file.path.display();
+        if file.removed {
+            output::note(&format!("removed the legacy sealed file {path}"));
+        } else if let Some(why) = &file.kept {
+            output::note(&format!("kept the legacy sealed file {path}: {why}"));
+        } else if !file.entries.is_empty() && !report.dry_run {
+            output::note(&format!(
+                "left the legacy sealed file {path} and its key item in place (remove both with --remove-source once the application no longer runs)"
+            ));
+        }
+    }
     if report.is_noop() {
         output::note(&format!("nothing to migrate from service {service:?}"));
     }
     Ok(())
+}
+
+/// An origin in the JSON report.
+fn origin_word(origin: Origin) -> &'static str {
+    match origin {
+        Origin::SealedFile => "sealed-file",
+        Origin::Bundle => "bundle",
+        _ => "item",
+    }
+}
+
+/// An origin in words.
+fn origin_phrase(origin: Origin) -> &'static str {
+    match origin {
+        Origin::SealedFile => "the sealed file",
+        Origin::Bundle => "the bundle item",
+        _ => "its own item",
+    }
 }
 
 /// A name as `list` shows it: as it is, unless it holds a control

@@ -1,8 +1,10 @@
 //! Legacy layouts, described as data.
 
+use crate::SealedFile;
+
 /// Where an application kept its secrets in the OS keyring before keyseal.
 ///
-/// Any combination of the three parts may be present at once.
+/// Any combination of the parts may be present at once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Layout {
@@ -20,6 +22,10 @@ pub struct Layout {
     /// whatever prefix they match. Items holding a keyseal key record are
     /// recognised by their content and skipped in every layout.
     pub key_items: Vec<String>,
+    /// The application's own sealed file, opened with one of its key items
+    /// (docker-agent's `mcp-oauth-tokens.enc`): its values win over the
+    /// bundle's and the per-item entries'.
+    pub sealed_file: Option<SealedFile>,
 }
 
 impl Layout {
@@ -31,6 +37,7 @@ impl Layout {
             item_prefix: None,
             index_item: None,
             key_items: Vec::new(),
+            sealed_file: None,
         }
     }
 
@@ -39,6 +46,17 @@ impl Layout {
     #[must_use]
     pub fn with_key_item(mut self, item: impl Into<String>) -> Self {
         self.key_items.push(item.into());
+        self
+    }
+
+    /// Adds the application's sealed file; its key item becomes one of the
+    /// layout's key items (never migrated as a secret).
+    #[must_use]
+    pub fn with_sealed_file(mut self, file: SealedFile) -> Self {
+        if !self.is_key_item(&file.key_item) {
+            self.key_items.push(file.key_item.clone());
+        }
+        self.sealed_file = Some(file);
         self
     }
 
@@ -63,16 +81,22 @@ impl Layout {
         self
     }
 
-    /// docker-agent: service `docker-agent-oauth`, bundle `oauth:tokens`
-    /// (resource URL -> token object), older per-resource items
-    /// `oauth:<url>`, index `oauth:_index`; its key item
-    /// `oauth:encryption-key` (which seals its own file) is never touched.
+    /// docker-agent: service `docker-agent-oauth`; its sealed file
+    /// `~/.config/cagent/mcp-oauth-tokens.enc` (see
+    /// [`SealedFile::docker_agent`]; resource URL -> token object), the
+    /// bundle `oauth:tokens` (the same shape), older per-resource items
+    /// `oauth:<url>`, the index `oauth:_index`; its key item
+    /// `oauth:encryption-key`, which seals the file, is never migrated.
     pub fn docker_agent() -> Self {
-        Self::new("docker-agent-oauth")
+        let layout = Self::new("docker-agent-oauth")
             .with_bundle_item("oauth:tokens")
             .with_item_prefix("oauth:")
             .with_index_item("oauth:_index")
-            .with_key_item("oauth:encryption-key")
+            .with_key_item("oauth:encryption-key");
+        match SealedFile::docker_agent() {
+            Some(file) => layout.with_sealed_file(file),
+            None => layout,
+        }
     }
 
     /// goose: service `goose`, one bundle item `secrets`.

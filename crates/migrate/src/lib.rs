@@ -1,12 +1,19 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod file_lock;
 mod layout;
 mod migrate;
+mod sealed_file;
 mod source;
 
 pub use crate::layout::Layout;
-pub use crate::migrate::{Convert, Error, LegacyValue, Options, Report, Result, migrate};
+pub use crate::migrate::{
+    Convert, Error, LegacyValue, Options, Origin, Report, Result, SealedFileReport, migrate,
+};
+pub use crate::sealed_file::{
+    DEFAULT_SEALED_FILE_LOCK_TIMEOUT, MAX_SEALED_FILE, SealedFile, SealedFileProblem,
+};
 #[cfg(feature = "keyring")]
 pub use crate::source::KeyringSource;
 pub use crate::source::{LegacySource, MemorySource};

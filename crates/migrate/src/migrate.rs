@@ -2,14 +2,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use keyseal::{ExposeSecret, Store};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
-use crate::{Layout, LegacySource};
+use crate::sealed_file::Removal;
+use crate::{
+    DEFAULT_SEALED_FILE_LOCK_TIMEOUT, Layout, LegacySource, SealedFile, SealedFileProblem,
+};
 
 /// Result alias with this crate's [`enum@Error`].
 pub type Result<T, E = Error> = core::result::Result<T, E>;
@@ -45,6 +50,21 @@ pub enum Error {
         item: String,
         /// What it should be.
         expected: &'static str,
+    },
+
+    /// The layout's sealed file exists and cannot be imported (its key
+    /// missing or malformed, the file not authentic, malformed, not a
+    /// regular file, or its lock held past the timeout).
+    #[error(
+        "the legacy sealed file {} cannot be imported; nothing was migrated or deleted",
+        path.display()
+    )]
+    SealedFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        #[source]
+        problem: SealedFileProblem,
     },
 
     /// A migrated entry did not read back as written.
@@ -88,7 +108,8 @@ pub enum Error {
 pub enum LegacyValue<'a> {
     /// The bytes of a per-item entry.
     Item(&'a [u8]),
-    /// One value of a bundle item, as compact JSON text.
+    /// One value of a bundle item or of a sealed file's JSON object, as
+    /// compact JSON text.
     BundleJson(&'a [u8]),
 }
 
@@ -111,6 +132,8 @@ pub type Convert =
 pub struct Options {
     dry_run: bool,
     strict: bool,
+    remove_sealed_file: bool,
+    sealed_file_lock_timeout: Duration,
     convert: Arc<Convert>,
 }
 
@@ -119,6 +142,8 @@ impl fmt::Debug for Options {
         f.debug_struct("Options")
             .field("dry_run", &self.dry_run)
             .field("strict", &self.strict)
+            .field("remove_sealed_file", &self.remove_sealed_file)
+            .field("sealed_file_lock_timeout", &self.sealed_file_lock_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -134,37 +159,34 @@ impl Options {
     /// a bundle value that is a JSON string moves as the string's content,
     /// any other bundle value as its compact JSON text.
     pub fn raw() -> Self {
-        Self {
-            dry_run: false,
-            strict: false,
-            convert: Arc::new(|_name: &str, value: LegacyValue<'_>| {
-                Ok(match value {
-                    LegacyValue::Item(bytes) => Zeroizing::new(bytes.to_vec()),
-                    LegacyValue::BundleJson(text) => match serde_json::from_slice::<String>(text) {
-                        // Moved, not copied, into the zeroizing buffer.
-                        Ok(s) => Zeroizing::new(s.into_bytes()),
-                        Err(_) => Zeroizing::new(text.to_vec()),
-                    },
-                })
-            }),
-        }
+        Self::with_convert(|_name: &str, value: LegacyValue<'_>| {
+            Ok(match value {
+                LegacyValue::Item(bytes) => Zeroizing::new(bytes.to_vec()),
+                LegacyValue::BundleJson(text) => match serde_json::from_slice::<String>(text) {
+                    // Moved, not copied, into the zeroizing buffer.
+                    Ok(s) => Zeroizing::new(s.into_bytes()),
+                    Err(_) => Zeroizing::new(text.to_vec()),
+                },
+            })
+        })
     }
 
     /// For stores read with `Store::get::<T>`: every legacy value is decoded
     /// as JSON into `T` and stored as `T`'s JSON. A value that does not
     /// decode is reported and left in the legacy keyring.
     pub fn typed<T: DeserializeOwned + Serialize + 'static>() -> Self {
-        Self {
-            dry_run: false,
-            strict: false,
-            convert: Arc::new(|_name: &str, value: LegacyValue<'_>| {
-                let (LegacyValue::Item(bytes) | LegacyValue::BundleJson(bytes)) = value;
-                let decoded: T = serde_json::from_slice(bytes).map_err(|e| {
-                    format!("does not decode as the application's type (JSON {:?} error at line {}, column {})", e.classify(), e.line(), e.column())
-                })?;
-                keyseal::json_bytes(&decoded).map_err(|_| "does not encode back to JSON".to_owned())
-            }),
-        }
+        Self::with_convert(|_name: &str, value: LegacyValue<'_>| {
+            let (LegacyValue::Item(bytes) | LegacyValue::BundleJson(bytes)) = value;
+            let decoded: T = serde_json::from_slice(bytes).map_err(|e| {
+                format!(
+                    "does not decode as the application's type (JSON {:?} error at line {}, column {})",
+                    e.classify(),
+                    e.line(),
+                    e.column()
+                )
+            })?;
+            keyseal::json_bytes(&decoded).map_err(|_| "does not encode back to JSON".to_owned())
+        })
     }
 
     /// With a conversion of the application's own.
@@ -177,12 +199,17 @@ impl Options {
         Self {
             dry_run: false,
             strict: false,
+            remove_sealed_file: false,
+            sealed_file_lock_timeout: DEFAULT_SEALED_FILE_LOCK_TIMEOUT,
             convert: Arc::new(convert),
         }
     }
 
     /// Only report what would move: no write, no delete, no value shown,
-    /// and nothing created (no store directory, lock file or key).
+    /// and nothing of the store's created (no store directory, lock file or
+    /// key). The layout's sealed file is read under its application's lock,
+    /// as for a migration (that lock file is created, as the application
+    /// creates it, when the sealed file exists and the lock file does not).
     #[must_use]
     pub fn dry_run(mut self, dry_run: bool) -> Self {
         self.dry_run = dry_run;
@@ -198,6 +225,57 @@ impl Options {
         self.strict = strict;
         self
     }
+
+    /// Also remove the layout's sealed file and then its key item, after
+    /// every entry of the file is verified in the store, under the
+    /// application's lock, and only if the file is still the one imported
+    /// (a token the application wrote since is never removed). Without it
+    /// (the default) both are left in place: the application may still run
+    /// and write them. With no sealed file present, its key item alone is
+    /// removed (under the same lock). The lock file itself stays.
+    #[must_use]
+    pub fn remove_sealed_file(mut self, remove: bool) -> Self {
+        self.remove_sealed_file = remove;
+        self
+    }
+
+    /// How long the sealed file's lock is waited for (default
+    /// [`DEFAULT_SEALED_FILE_LOCK_TIMEOUT`]); after it the migration fails
+    /// with [`SealedFileProblem::LockTimeout`] and changes nothing.
+    #[must_use]
+    pub fn sealed_file_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.sealed_file_lock_timeout = timeout;
+        self
+    }
+}
+
+/// Where a migrated entry's value came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Origin {
+    /// The layout's sealed file.
+    SealedFile,
+    /// The bundle item.
+    Bundle,
+    /// A per-item entry.
+    Item,
+}
+
+/// What became of the layout's sealed file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SealedFileReport {
+    /// The file.
+    pub path: PathBuf,
+    /// The names it holds (empty when there was no file).
+    pub entries: Vec<String>,
+    /// Whether this run removed the file.
+    pub removed: bool,
+    /// Whether this run removed its key item.
+    pub key_item_removed: bool,
+    /// Why the file and its key item were kept although their removal was
+    /// asked for.
+    pub kept: Option<String>,
 }
 
 /// What a migration did (or, in a dry run, would do). Names only, never
@@ -209,6 +287,11 @@ pub struct Report {
     pub dry_run: bool,
     /// Entries written to the store.
     pub moved: Vec<String>,
+    /// Where each entry in `moved` and `already_present` was found.
+    pub origins: BTreeMap<String, Origin>,
+    /// The layout's sealed file, when it exists (or its removal was asked
+    /// for).
+    pub sealed_file: Option<SealedFileReport>,
     /// Entries the store already had; its value is newer and was kept.
     pub already_present: Vec<String>,
     /// Entries that cannot move (a name the store refuses, a value that
@@ -239,6 +322,10 @@ impl Report {
             && self.deleted.is_empty()
             && self.kept.is_empty()
             && self.delete_failures.is_empty()
+            && self
+                .sealed_file
+                .as_ref()
+                .is_none_or(|f| f.entries.is_empty() && !f.removed && !f.key_item_removed)
     }
 }
 
@@ -248,12 +335,24 @@ struct Candidate {
     value: Zeroizing<Vec<u8>>,
 }
 
+/// The sealed file as it was imported.
+struct ImportedFile {
+    /// Its bytes, to tell at removal whether it changed.
+    sealed: Vec<u8>,
+    /// Its entry names.
+    names: Vec<String>,
+}
+
 /// Everything found in the legacy keyring.
 #[derive(Default)]
 struct Collected {
-    /// Converted values, bundle first (it wins), then per-item entries the
-    /// bundle does not have.
+    /// Converted values: the sealed file's first (they win), then the
+    /// bundle's, then per-item entries neither has.
     candidates: Vec<Candidate>,
+    /// Where each candidate was found.
+    origins: BTreeMap<String, Origin>,
+    /// The sealed file, when there is one.
+    sealed: Option<ImportedFile>,
     not_converted: Vec<(String, String)>,
     skipped: Vec<(String, String)>,
     /// Bundle entry names, when a bundle item exists.
@@ -294,7 +393,7 @@ fn compact_json(text: &[u8]) -> Zeroizing<Vec<u8>> {
 
 impl Collected {
     /// The report of what was found, before anything moved.
-    fn report(&self, options: &Options) -> Report {
+    fn report(&self, layout: &Layout, options: &Options) -> Report {
         Report {
             dry_run: options.dry_run,
             not_converted: self
@@ -304,6 +403,16 @@ impl Collected {
                 .cloned()
                 .collect(),
             skipped: self.skipped.clone(),
+            origins: self.origins.clone(),
+            sealed_file: self.sealed.as_ref().zip(layout.sealed_file.as_ref()).map(
+                |(imported, file)| SealedFileReport {
+                    path: file.path.clone(),
+                    entries: imported.names.clone(),
+                    removed: false,
+                    key_item_removed: false,
+                    kept: None,
+                },
+            ),
             ..Report::default()
         }
     }
@@ -330,7 +439,7 @@ const KEY_RECORD_PREFIX: &[u8] = b"keyseal-key-v1:";
 impl Collected {
     /// Converts one legacy value into a candidate, or records why it cannot
     /// move: a name the store would refuse, or a value that does not convert.
-    fn consider(&mut self, name: &str, value: LegacyValue<'_>, options: &Options) {
+    fn consider(&mut self, name: &str, value: LegacyValue<'_>, origin: Origin, options: &Options) {
         if let Err(e) = keyseal::validate_name(name) {
             let why = match e {
                 keyseal::Error::InvalidName { reason } => format!("its name is refused: {reason}"),
@@ -340,10 +449,13 @@ impl Collected {
             return;
         }
         match (options.convert)(name, value) {
-            Ok(value) => self.candidates.push(Candidate {
-                name: name.to_owned(),
-                value,
-            }),
+            Ok(value) => {
+                self.origins.insert(name.to_owned(), origin);
+                self.candidates.push(Candidate {
+                    name: name.to_owned(),
+                    value,
+                });
+            }
             Err(why) => self.not_converted.push((name.to_owned(), why)),
         }
     }
@@ -360,9 +472,78 @@ fn read(
     })
 }
 
+fn sealed_file_error(file: &SealedFile, problem: SealedFileProblem) -> Error {
+    Error::SealedFile {
+        path: file.path.clone(),
+        problem,
+    }
+}
+
+/// The sealed file's entries, when the file exists: read under its
+/// application's lock, opened with its key item, every value handed over as
+/// compact JSON. Any failure imports nothing from it and stops the
+/// migration: a bundle or item value imported in its place would be older
+/// than the file's, and would then win over it.
+fn collect_sealed_file(
+    source: &dyn LegacySource,
+    layout: &Layout,
+    file: &SealedFile,
+    options: &Options,
+    out: &mut Collected,
+    taken: &mut BTreeSet<String>,
+) -> Result<()> {
+    let Some(sealed) = file
+        .read(options.sealed_file_lock_timeout)
+        .map_err(|p| sealed_file_error(file, p))?
+    else {
+        return Ok(());
+    };
+    let key = read(source, layout, &file.key_item)?.ok_or_else(|| {
+        sealed_file_error(
+            file,
+            SealedFileProblem::KeyMissing {
+                key_item: file.key_item.clone(),
+            },
+        )
+    })?;
+    let opened = file
+        .open(sealed, &key)
+        .map_err(|p| sealed_file_error(file, p))?;
+    let object: BTreeMap<String, &serde_json::value::RawValue> =
+        serde_json::from_slice(opened.plaintext.expose_secret()).map_err(|_| {
+            sealed_file_error(
+                file,
+                SealedFileProblem::Malformed {
+                    expected: "a JSON object of name -> value",
+                },
+            )
+        })?;
+    let mut names = Vec::with_capacity(object.len());
+    for (name, value) in &object {
+        let text = compact_json(value.get().as_bytes());
+        names.push(name.clone());
+        taken.insert(name.clone());
+        out.consider(
+            name,
+            LegacyValue::BundleJson(&text),
+            Origin::SealedFile,
+            options,
+        );
+    }
+    out.sealed = Some(ImportedFile {
+        sealed: opened.sealed,
+        names,
+    });
+    Ok(())
+}
+
 fn collect(source: &dyn LegacySource, layout: &Layout, options: &Options) -> Result<Collected> {
     let mut out = Collected::default();
     let mut taken = BTreeSet::new();
+
+    if let Some(file) = &layout.sealed_file {
+        collect_sealed_file(source, layout, file, options, &mut out, &mut taken)?;
+    }
 
     for control in [&layout.bundle_item, &layout.index_item]
         .into_iter()
@@ -393,8 +574,14 @@ fn collect(source: &dyn LegacySource, layout: &Layout, options: &Options) -> Res
         for (name, value) in &object {
             let text = compact_json(value.get().as_bytes());
             names.push(name.clone());
-            taken.insert(name.clone());
-            out.consider(name, LegacyValue::BundleJson(&text), options);
+            if taken.insert(name.clone()) {
+                out.consider(
+                    name,
+                    LegacyValue::BundleJson(&text),
+                    Origin::Bundle,
+                    options,
+                );
+            }
         }
         out.bundle_names = Some(names);
     }
@@ -457,7 +644,7 @@ fn collect(source: &dyn LegacySource, layout: &Layout, options: &Options) -> Res
             }
             out.per_item.insert(item, name.clone());
             if taken.insert(name.clone()) {
-                out.consider(&name, LegacyValue::Item(&bytes), options);
+                out.consider(&name, LegacyValue::Item(&bytes), Origin::Item, options);
             }
         }
     }
@@ -501,9 +688,10 @@ pub fn migrate(
         && preview.per_item.is_empty()
         && preview.bundle_names.is_none()
         && !preview.index_exists
-        && preview.unread.is_empty();
+        && preview.unread.is_empty()
+        && preview.sealed.is_none();
     if nothing_there || options.dry_run {
-        let mut report = preview.report(options);
+        let mut report = preview.report(layout, options);
         if options.dry_run {
             // Names only: the index is read (with the key, when a file
             // exists), no value is decrypted, nothing is created.
@@ -514,6 +702,10 @@ pub fn migrate(
                     report.moved.push(c.name.clone());
                 }
             }
+        } else if options.remove_sealed_file {
+            // Nothing to import, but the sealed file's key item may be left
+            // from an earlier run (or docker-agent never wrote its file).
+            remove_sealed_source(source, layout, None, &BTreeSet::new(), options, &mut report);
         }
         return Ok(report);
     }
@@ -578,7 +770,7 @@ pub fn migrate(
         already_present.len(),
         collected.not_converted.len()
     );
-    let mut report = collected.report(options);
+    let mut report = collected.report(layout, options);
     report.not_converted.extend(too_large);
     report.moved = moved;
     report.already_present = already_present;
@@ -661,7 +853,85 @@ pub fn migrate(
             report.kept.push(index_item.clone());
         }
     }
+    if options.remove_sealed_file {
+        remove_sealed_source(
+            source,
+            layout,
+            collected.sealed.as_ref(),
+            &stored,
+            options,
+            &mut report,
+        );
+    }
     Ok(report)
+}
+
+/// `--remove-source`: removes the layout's sealed file when every entry it
+/// holds is in the store and it is still the file imported, then its key
+/// item, both under the application's lock (so the application never
+/// writes a file sealed with a key that is about to go). With no file
+/// imported, the key item alone is removed, if no file appeared meanwhile.
+/// Failures keep what they did not remove and are reported, never fatal:
+/// the store already holds every entry.
+fn remove_sealed_source(
+    source: &dyn LegacySource,
+    layout: &Layout,
+    imported: Option<&ImportedFile>,
+    stored: &BTreeSet<String>,
+    options: &Options,
+    report: &mut Report,
+) {
+    let Some(file) = &layout.sealed_file else {
+        return;
+    };
+    let mut outcome = SealedFileReport {
+        path: file.path.clone(),
+        entries: imported.map(|i| i.names.clone()).unwrap_or_default(),
+        removed: false,
+        key_item_removed: false,
+        kept: None,
+    };
+    if let Some(missing) = imported.and_then(|i| i.names.iter().find(|n| !stored.contains(*n))) {
+        outcome.kept = Some(format!(
+            "its entry {missing:?} is not in the store; the file and its key item were kept"
+        ));
+        report.sealed_file = Some(outcome);
+        return;
+    }
+    let mut key_deleted = None;
+    let removal = file.remove_if_unchanged(
+        imported.map(|i| i.sealed.as_slice()),
+        options.sealed_file_lock_timeout,
+        || key_deleted = Some(source.delete(&layout.service, &file.key_item)),
+    );
+    match removal {
+        Ok(Removal::Removed) => outcome.removed = true,
+        Ok(Removal::Gone) => {}
+        Ok(Removal::Changed) => {
+            outcome.kept = Some(
+                "the application wrote it again after it was read; it and its key item were kept (run the migration again)"
+                    .to_owned(),
+            );
+        }
+        Err(problem) => {
+            outcome.kept = Some(format!(
+                "it could not be removed ({problem}); it and its key item were kept"
+            ));
+        }
+    }
+    match key_deleted {
+        Some(Ok(existed)) => {
+            outcome.key_item_removed = existed;
+            if existed {
+                report.deleted.push(file.key_item.clone());
+            }
+        }
+        Some(Err(e)) => report
+            .delete_failures
+            .push((file.key_item.clone(), e.to_string())),
+        None => {}
+    }
+    report.sealed_file = Some(outcome);
 }
 
 /// Whether a keyring error means the keyring did not answer at all (no

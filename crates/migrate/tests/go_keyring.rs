@@ -18,21 +18,29 @@
 use keyseal::blob::MemoryBlobStore;
 use keyseal::keys::{ItemLayout, KeyringItems, MemoryKeyProvider};
 use keyseal::{ExposeSecret, Store};
-use keyseal_migrate::{KeyringSource, Layout, LegacySource, Options, migrate};
+use std::path::PathBuf;
+
+use keyseal_migrate::{KeyringSource, Layout, LegacySource, Options, Origin, SealedFile, migrate};
 use keyseal_testkit::go_keyring::{
     create_collection, delete_collection, item_json, keys, store_item,
 };
-use keyseal_testkit::{skip, unique};
+use keyseal_testkit::{TempDir, docker_agent as sealed, skip, unique};
 
 fn go_source() -> KeyringSource {
     KeyringSource::with_items(KeyringItems::new().with_layout(ItemLayout::GoKeyring))
 }
 
-/// docker-agent's layout under a collection of its own for this test.
-fn docker_agent(service: &str) -> Layout {
+/// docker-agent's layout under a collection of its own for this test, its
+/// sealed file in `dir`.
+fn docker_agent(service: &str, dir: &TempDir) -> Layout {
     let mut layout = Layout::docker_agent();
     layout.service = service.to_owned();
+    layout.sealed_file = Some(SealedFile::docker_agent_at(sealed_file(dir)));
     layout
+}
+
+fn sealed_file(dir: &TempDir) -> PathBuf {
+    dir.path().join("mcp-oauth-tokens.enc")
 }
 
 fn secret_service_here() -> bool {
@@ -61,6 +69,12 @@ fn docker_agents_real_layout_migrates_and_its_key_item_and_broken_items_stay() {
     }
     let service = unique("docker-agent-oauth");
     create_collection(&service, "collection password");
+    // Its sealed file, made with the key in the collection: the newest
+    // truth, so its token for a.example wins over the bundle's.
+    let dir = TempDir::new("docker-agent-home");
+    let file_json = br#"{"https://a.example/mcp":{"access_token":"A2","refresh_token":"R2"},"https://e.example/mcp":{"access_token":"E1"}}"#;
+    sealed::write(&sealed_file(&dir), &[7u8; 32], file_json);
+    let file_before = std::fs::read(sealed_file(&dir)).unwrap();
     let bundle = br#"{"https://a.example/mcp":{"access_token":"A1","refresh_token":"R1","expiry":"2026-12-01T00:00:00Z"}}"#;
     let b_token = br#"{"access_token":"B1","token_type":"Bearer"}"#;
     for (key, data) in [
@@ -82,14 +96,24 @@ fn docker_agents_real_layout_migrates_and_its_key_item_and_broken_items_stay() {
     let report = migrate(
         &store,
         &go_source(),
-        &docker_agent(&service),
+        &docker_agent(&service, &dir),
         &Options::raw(),
     )
     .unwrap();
     let a = store.get_bytes("https://a.example/mcp").unwrap().unwrap();
     assert_eq!(
         a.expose_secret(),
-        br#"{"access_token":"A1","refresh_token":"R1","expiry":"2026-12-01T00:00:00Z"}"#
+        br#"{"access_token":"A2","refresh_token":"R2"}"#
+    );
+    let e = store.get_bytes("https://e.example/mcp").unwrap().unwrap();
+    assert_eq!(e.expose_secret(), br#"{"access_token":"E1"}"#);
+    assert_eq!(
+        report.origins.get("https://a.example/mcp"),
+        Some(&Origin::SealedFile)
+    );
+    assert_eq!(
+        report.origins.get("https://b.example/mcp"),
+        Some(&Origin::Item)
     );
     let b = store.get_bytes("https://b.example/mcp").unwrap().unwrap();
     assert_eq!(b.expose_secret(), b_token, "byte for byte");
@@ -111,10 +135,12 @@ fn docker_agents_real_layout_migrates_and_its_key_item_and_broken_items_stay() {
     ];
     assert_eq!(keys(&service), left);
 
+    assert_eq!(std::fs::read(sealed_file(&dir)).unwrap(), file_before);
+
     let again = migrate(
         &store,
         &go_source(),
-        &docker_agent(&service),
+        &docker_agent(&service, &dir),
         &Options::raw(),
     )
     .unwrap();
@@ -123,6 +149,7 @@ fn docker_agents_real_layout_migrates_and_its_key_item_and_broken_items_stay() {
         "{again:?}"
     );
     assert_eq!(keys(&service), left);
+    assert_eq!(std::fs::read(sealed_file(&dir)).unwrap(), file_before);
     delete_collection(&service);
 }
 
@@ -132,11 +159,12 @@ fn the_keyring_crates_layout_does_not_see_go_keyring_items_and_no_collection_is_
         return;
     }
     let service = unique("docker-agent-oauth");
+    let dir = TempDir::new("docker-agent-home");
     // No collection at all: nothing to migrate, nothing changes.
     let empty = migrate(
         &store(),
         &go_source(),
-        &docker_agent(&service),
+        &docker_agent(&service, &dir),
         &Options::raw(),
     )
     .unwrap();
@@ -160,6 +188,54 @@ fn the_keyring_crates_layout_does_not_see_go_keyring_items_and_no_collection_is_
     assert_eq!(
         go_source().search(&service).unwrap().unwrap(),
         ["oauth:https://b.example/mcp"]
+    );
+    delete_collection(&service);
+}
+
+#[test]
+fn remove_source_takes_docker_agents_file_and_then_its_key_out_of_the_real_collection() {
+    if !secret_service_here() {
+        return;
+    }
+    let service = unique("docker-agent-oauth");
+    create_collection(&service, "pw");
+    let dir = TempDir::new("docker-agent-home");
+    let key = [3u8; 32];
+    store_item(
+        &service,
+        "oauth:encryption-key",
+        &item_json("oauth:encryption-key", &key),
+    );
+    sealed::write(
+        &sealed_file(&dir),
+        &key,
+        br#"{"https://a.example/mcp":{"access_token":"A"}}"#,
+    );
+    let store = store();
+    let layout = docker_agent(&service, &dir);
+
+    // The key item in the real collection opens the file; both stay.
+    migrate(&store, &go_source(), &layout, &Options::raw()).unwrap();
+    assert_eq!(keys(&service), ["oauth:encryption-key"]);
+    assert!(sealed_file(&dir).exists());
+
+    let report = migrate(
+        &store,
+        &go_source(),
+        &layout,
+        &Options::raw().remove_sealed_file(true),
+    )
+    .unwrap();
+    assert!(!sealed_file(&dir).exists());
+    assert!(keys(&service).is_empty(), "{:?}", keys(&service));
+    assert_eq!(report.deleted, ["oauth:encryption-key"]);
+    assert_eq!(
+        store
+            .get_bytes("https://a.example/mcp")
+            .unwrap()
+            .unwrap()
+            .expose_secret(),
+        br#"{"access_token":"A"}"#
     );
     delete_collection(&service);
 }

@@ -76,13 +76,10 @@ fn keyseal_key_records_and_the_layouts_key_items_are_never_moved_or_deleted() {
         "oauth:https://mcp.example",
         b"{\"t\":1}",
     );
-    let report = migrate(
-        &memory_store(),
-        &source,
-        &Layout::docker_agent(),
-        &Options::raw(),
-    )
-    .unwrap();
+    let mut layout = Layout::docker_agent();
+    // Not the user's real docker-agent file (tests/sealed_file.rs has files).
+    layout.sealed_file = None;
+    let report = migrate(&memory_store(), &source, &layout, &Options::raw()).unwrap();
     assert_eq!(report.moved, ["https://mcp.example"]);
     assert_eq!(report.skipped.len(), 1, "{report:?}");
     assert_eq!(source.names("docker-agent-oauth"), ["oauth:encryption-key"]);

@@ -185,6 +185,8 @@ pub fn secret_tool_store(service: &str, item: &str, value: &str) {
 #[cfg(target_os = "linux")]
 pub mod go_keyring;
 
+pub mod docker_agent;
+
 #[cfg(test)]
 mod tests {
     use super::child_line;
