@@ -785,25 +785,40 @@ fn the_docker_agent_preset_moves_items_written_by_99designs_keyring_in_one_comma
         &item_json("oauth:encryption-key", &[9u8; 32]),
     );
     let dir = Dir::new("docker-agent");
+    // docker-agent's sealed file where it keeps it by default, under a HOME
+    // of this test's own: its token for /a is the newest.
+    let home = Dir::new("docker-agent-home");
+    let cagent = home.path().join(".config").join("cagent");
+    std::fs::create_dir_all(&cagent).unwrap();
+    let sealed_file = cagent.join("mcp-oauth-tokens.enc");
+    keyseal_testkit::docker_agent::write(
+        &sealed_file,
+        &[9u8; 32],
+        br#"{"https://mcp.example/a":{"access_token":"A2"},"https://mcp.example/c":{"access_token":"C"}}"#,
+    );
+    let sealed_before = std::fs::read(&sealed_file).unwrap();
     let migrate = |extra: &[&str]| {
         let mut cmd = keyring_keyseal(&dir.file(), &store_service);
-        cmd.args([
-            "migrate",
-            "--preset",
-            "docker-agent",
-            "--from-service",
-            &legacy,
-        ])
-        .args(extra);
+        cmd.env("HOME", home.path())
+            .args([
+                "migrate",
+                "--preset",
+                "docker-agent",
+                "--from-service",
+                &legacy,
+            ])
+            .args(extra);
         run(cmd, b"")
     };
     let out = migrate(&["--dry-run"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("would move: https://mcp.example/b"),
-        "{}",
-        stderr(&out)
-    );
+    for line in [
+        "would move: https://mcp.example/a (from the sealed file)",
+        "would move: https://mcp.example/b (from its own item)",
+        "would move: https://mcp.example/c (from the sealed file)",
+    ] {
+        assert!(stderr(&out).contains(line), "{line}: {}", stderr(&out));
+    }
     assert!(!dir.file().exists(), "a dry run wrote the store");
     let out = migrate(&[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -815,12 +830,15 @@ fn the_docker_agent_preset_moves_items_written_by_99designs_keyring_in_one_comma
         .stdout
     };
     assert_eq!(get("https://mcp.example/b"), token);
-    assert_eq!(get("https://mcp.example/a"), br#"{"access_token":"A"}"#);
+    assert_eq!(get("https://mcp.example/a"), br#"{"access_token":"A2"}"#);
+    assert_eq!(get("https://mcp.example/c"), br#"{"access_token":"C"}"#);
     assert_eq!(
         keys(&legacy),
         ["oauth:encryption-key"],
         "the key item must stay"
     );
+    assert_eq!(std::fs::read(&sealed_file).unwrap(), sealed_before);
+    assert!(stderr(&out).contains("--remove-source"), "{}", stderr(&out));
     let again = migrate(&[]);
     assert_eq!(code(&again), 0, "{}", stderr(&again));
     assert!(
@@ -828,6 +846,142 @@ fn the_docker_agent_preset_moves_items_written_by_99designs_keyring_in_one_comma
         "a second run did something: {}",
         stderr(&again)
     );
+    // Once docker-agent no longer runs: the file goes first, its key last.
+    let out = migrate(&["--remove-source"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!sealed_file.exists());
+    assert!(keys(&legacy).is_empty(), "{:?}", keys(&legacy));
+    assert_eq!(get("https://mcp.example/a"), br#"{"access_token":"A2"}"#);
     delete_collection(&legacy);
     forget_key(&store_service, &dir.file());
+}
+
+#[test]
+fn a_docker_agent_sealed_file_that_cannot_be_imported_exits_with_its_code_and_changes_nothing() {
+    use keyseal_testkit::go_keyring::{
+        create_collection, delete_collection, item_json, keys, store_item,
+    };
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+        keyseal_testkit::skip("no D-Bus session for docker-agent's items");
+        return;
+    }
+    let legacy = unique("docker-agent-oauth");
+    create_collection(&legacy, "pw");
+    let key = [5u8; 32];
+    for (item, data) in [
+        ("oauth:encryption-key", &key[..]),
+        (
+            "oauth:tokens",
+            &br#"{"https://mcp.example/a":{"access_token":"A"}}"#[..],
+        ),
+    ] {
+        store_item(&legacy, item, &item_json(item, data));
+    }
+    let dir = Dir::new("docker-agent-failures");
+    let sealed_file = dir.path().join("mcp-oauth-tokens.enc");
+    keyseal_testkit::docker_agent::write(
+        &sealed_file,
+        &key,
+        br#"{"https://mcp.example/b":{"access_token":"B"}}"#,
+    );
+    // A store that exists already, to show it stays byte for byte.
+    set(&dir.file(), "kept", b"v");
+    let store_before = std::fs::read(dir.file()).unwrap();
+    let migrate = |extra: &[&str]| {
+        let mut cmd = env_keyseal(&dir.file());
+        cmd.args([
+            "migrate",
+            "--preset",
+            "docker-agent",
+            "--from-service",
+            &legacy,
+        ])
+        .arg("--sealed-file")
+        .arg(&sealed_file)
+        .args(extra);
+        run(cmd, b"")
+    };
+    let unchanged = |when: &str| {
+        assert_eq!(
+            std::fs::read(dir.file()).unwrap(),
+            store_before,
+            "{when}: the store changed"
+        );
+        assert_eq!(
+            keys(&legacy),
+            ["oauth:encryption-key", "oauth:tokens"],
+            "{when}: a legacy item went"
+        );
+        assert!(sealed_file.exists(), "{when}");
+    };
+
+    // Its key item missing: exit 4.
+    let out = migrate(&["--sealed-file-key", "oauth:no-such-key"]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--no-sealed-file"),
+        "{}",
+        stderr(&out)
+    );
+    unchanged("key missing");
+
+    // Altered: exit 3, for a migration and for --remove-source alike.
+    let good = std::fs::read(&sealed_file).unwrap();
+    let mut altered = good.clone();
+    altered[20] ^= 1;
+    keyseal_testkit::docker_agent::write_bytes(&sealed_file, &altered);
+    for extra in [&[][..], &["--remove-source"][..]] {
+        let out = migrate(extra);
+        assert_eq!(code(&out), 3, "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("does not open with its key item's key"),
+            "{}",
+            stderr(&out)
+        );
+        unchanged("altered");
+    }
+    keyseal_testkit::docker_agent::write_bytes(&sealed_file, &good);
+
+    // Its lock held by a running docker-agent: exit 6 after --lock-timeout.
+    let mut lock = sealed_file.clone().into_os_string();
+    lock.push(".lock");
+    let mut holder = Command::new("flock")
+        .args(["--exclusive", "--no-fork"])
+        .arg(&lock)
+        .args(["sleep", "60"])
+        .spawn()
+        .unwrap();
+    let probe = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock)
+        .unwrap();
+    while probe.try_lock().is_ok() {
+        probe.unlock().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let out = migrate(&["--lock-timeout", "0.2"]);
+    assert_eq!(code(&out), 6, "{}", stderr(&out));
+    assert!(stderr(&out).contains("lock"), "{}", stderr(&out));
+    unchanged("lock held");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+
+    // --no-sealed-file: the keyring items alone; the file stays as it is.
+    let mut cmd = env_keyseal(&dir.file());
+    cmd.env("HOME", dir.path()).args([
+        "migrate",
+        "--preset",
+        "docker-agent",
+        "--from-service",
+        &legacy,
+        "--no-sealed-file",
+    ]);
+    let out = run(cmd, b"");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(std::fs::read(&sealed_file).unwrap(), good);
+    assert_eq!(keys(&legacy), ["oauth:encryption-key"]);
+    delete_collection(&legacy);
 }

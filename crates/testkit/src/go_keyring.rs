@@ -123,6 +123,18 @@ pub fn keys(label: &str) -> Vec<String> {
     keys
 }
 
+/// Locks the collection `label` (as a session's screen lock or a logout
+/// would).
+pub fn lock_collection(label: &str) {
+    let ss = SecretService::connect(EncryptionType::Plain).unwrap();
+    for c in ss.get_all_collections().unwrap() {
+        if c.get_label().is_ok_and(|l| l == label) {
+            c.lock().unwrap();
+            assert!(c.is_locked().unwrap(), "the collection did not lock");
+        }
+    }
+}
+
 /// Deletes the collection `label`, if there is one.
 pub fn delete_collection(label: &str) {
     let ss = SecretService::connect(EncryptionType::Plain).unwrap();
