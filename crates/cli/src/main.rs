@@ -225,8 +225,10 @@ enum Command {
         /// (docker-agent may still run and write them).
         #[arg(long)]
         remove_source: bool,
-        /// Report what would move (names only) and change nothing: no file,
-        /// directory, lock or key is created, and no legacy item is deleted.
+        /// Report what would move (names and where each was found) and
+        /// change nothing: no store file, directory, lock or key is created,
+        /// and no legacy item is deleted (a sealed file is read under its
+        /// lock, whose file is created if missing, as docker-agent does).
         #[arg(long)]
         dry_run: bool,
         /// Fail, before anything is written, when any entry cannot move;
