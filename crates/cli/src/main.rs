@@ -208,7 +208,9 @@ enum Command {
         /// (a JSON object name -> value, AES-256-GCM under the 32 raw bytes
         /// of --sealed-file-key), read under its lock `PATH.lock`; its values
         /// win over the keyring items'. Default with --preset docker-agent:
-        /// ~/.config/cagent/mcp-oauth-tokens.enc.
+        /// mcp-oauth-tokens.enc in docker-agent's configuration directory
+        /// ($XDG_CONFIG_HOME/cagent, else the platform's, ~/.config/cagent
+        /// on Linux; the older ~/.config/cagent while that does not exist).
         #[arg(long, value_name = "PATH", conflicts_with = "no_sealed_file")]
         sealed_file: Option<PathBuf>,
         /// The keyring item holding the sealed file's key [default:
@@ -273,7 +275,7 @@ enum ItemLayoutArg {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Preset {
-    /// docker-agent: its sealed file ~/.config/cagent/mcp-oauth-tokens.enc (see --sealed-file), then github.com/99designs/keyring's layout (collection docker-agent-oauth): bundle oauth:tokens, items oauth:URL, index oauth:_index; its key item oauth:encryption-key is never migrated.
+    /// docker-agent: its sealed file mcp-oauth-tokens.enc (see --sealed-file), then github.com/99designs/keyring's layout (collection docker-agent-oauth): bundle oauth:tokens, items oauth:URL, index oauth:_index; its key item oauth:encryption-key is never migrated.
     DockerAgent,
     /// goose: service goose, bundle secrets.
     Goose,

@@ -82,7 +82,7 @@ impl Layout {
     }
 
     /// docker-agent: service `docker-agent-oauth`; its sealed file
-    /// `~/.config/cagent/mcp-oauth-tokens.enc` (see
+    /// `mcp-oauth-tokens.enc` in its configuration directory (see
     /// [`SealedFile::docker_agent`]; resource URL -> token object), the
     /// bundle `oauth:tokens` (the same shape), older per-resource items
     /// `oauth:<url>`, the index `oauth:_index`; its key item

@@ -7,6 +7,7 @@
 //! application's own lock, how it is opened, and how it is removed only if
 //! it is still the file that was imported.
 
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -64,17 +65,18 @@ impl SealedFile {
         }
     }
 
-    /// docker-agent's file, `~/.config/cagent/mcp-oauth-tokens.enc` (its
-    /// configuration directory on every platform), with key item
-    /// `oauth:encryption-key`. `None` when `HOME` (Windows: `USERPROFILE`)
-    /// is not an absolute path.
+    /// docker-agent's file, `mcp-oauth-tokens.enc` in docker-agent's
+    /// configuration directory, with key item `oauth:encryption-key`. The
+    /// directory is found as docker-agent's `paths.GetConfigDir` finds it:
+    /// `$XDG_CONFIG_HOME/cagent` on every platform, else the platform's
+    /// (`~/.config/cagent` on Linux, `~/Library/Application
+    /// Support/cagent` on macOS, `%APPDATA%\cagent` on Windows), except that
+    /// while that does not exist and the older `~/.config/cagent` does, the
+    /// older one. Environment values that are not absolute paths are
+    /// ignored. `None` when no directory can be named.
     pub fn docker_agent() -> Option<Self> {
-        let home = std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" })
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())?;
-        Some(Self::docker_agent_at(
-            home.join(".config").join("cagent").join(DOCKER_AGENT_FILE),
-        ))
+        let dir = docker_agent_config_dir(&|name| std::env::var_os(name))?;
+        Some(Self::docker_agent_at(dir.join(DOCKER_AGENT_FILE)))
     }
 
     /// docker-agent's file at `path` (another configuration directory),
@@ -280,6 +282,36 @@ impl SealedFile {
     }
 }
 
+/// docker-agent's configuration directory (see [`SealedFile::docker_agent`]),
+/// with the environment read through `var`.
+fn docker_agent_config_dir(var: &dyn Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+    let absolute = |name: &str| var(name).map(PathBuf::from).filter(|p| p.is_absolute());
+    let home = absolute(if cfg!(windows) { "USERPROFILE" } else { "HOME" });
+    let platform = if cfg!(windows) {
+        absolute("APPDATA")
+    } else if cfg!(target_os = "macos") {
+        home.as_ref()
+            .map(|h| h.join("Library").join("Application Support"))
+    } else {
+        home.as_ref().map(|h| h.join(".config"))
+    };
+    let current = absolute("XDG_CONFIG_HOME")
+        .or(platform)
+        .map(|dir| dir.join("cagent"));
+    let older = home.map(|h| h.join(".config").join("cagent"));
+    match (current, older) {
+        (Some(current), Some(older))
+            if current != older
+                && std::fs::symlink_metadata(&current).is_err()
+                && older.is_dir() =>
+        {
+            Some(older)
+        }
+        (Some(current), _) => Some(current),
+        (None, older) => older,
+    }
+}
+
 /// The file's bytes (never through a symbolic link, never blocking on a
 /// FIFO), or `None` when it is gone.
 fn read_file(path: &Path) -> Result<Option<Vec<u8>>, SealedFileProblem> {
@@ -329,4 +361,57 @@ fn sync_parent(path: &Path) -> std::io::Result<()> {
     #[cfg(not(unix))]
     let _ = path;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+
+    use std::ffi::OsString;
+    use std::path::Path;
+
+    use super::docker_agent_config_dir;
+
+    fn resolve(home: &Path, xdg: Option<&Path>) -> std::path::PathBuf {
+        let var = |name: &str| -> Option<OsString> {
+            match name {
+                "HOME" | "USERPROFILE" => Some(home.into()),
+                "APPDATA" => Some(home.join("AppData").join("Roaming").into()),
+                "XDG_CONFIG_HOME" => xdg.map(Into::into),
+                _ => None,
+            }
+        };
+        docker_agent_config_dir(&var).unwrap()
+    }
+
+    #[test]
+    fn docker_agents_configuration_directory_is_found_as_docker_agent_finds_it() {
+        let home = keyseal_testkit::TempDir::new("cagent-home");
+        let home = home.path();
+        let xdg = home.join("xdg");
+        let older = home.join(".config").join("cagent");
+
+        // $XDG_CONFIG_HOME wins on every platform while it has cagent/ or
+        // the older directory does not exist.
+        assert_eq!(resolve(home, Some(&xdg)), xdg.join("cagent"));
+        // The older ~/.config/cagent, while the new one does not exist.
+        std::fs::create_dir_all(&older).unwrap();
+        assert_eq!(resolve(home, Some(&xdg)), older);
+        std::fs::create_dir_all(xdg.join("cagent")).unwrap();
+        assert_eq!(resolve(home, Some(&xdg)), xdg.join("cagent"));
+        // A relative XDG_CONFIG_HOME is ignored.
+        assert!(resolve(home, Some(Path::new("relative"))).is_absolute());
+        // Without XDG_CONFIG_HOME: the platform's directory.
+        let platform = if cfg!(windows) {
+            home.join("AppData").join("Roaming").join("cagent")
+        } else if cfg!(target_os = "macos") {
+            home.join("Library")
+                .join("Application Support")
+                .join("cagent")
+        } else {
+            older.clone()
+        };
+        std::fs::create_dir_all(&platform).unwrap();
+        assert_eq!(resolve(home, None), platform);
+    }
 }
