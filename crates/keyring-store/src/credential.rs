@@ -1,0 +1,141 @@
+//! One keyring-core credential: a `(service, user)` pair's entry in the
+//! sealed store.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use keyring_core::api::CredentialApi;
+use keyring_core::{Credential, Error as CoreError, Result};
+use keyseal::{ExposeSecret, Store};
+
+use crate::error::core_error;
+use crate::name::entry_name;
+
+/// The attributes every credential has: its specifiers.
+const SERVICE: &str = "service";
+const USERNAME: &str = "username";
+
+/// A credential of a [`KeysealStore`](crate::KeysealStore): the entry
+/// [`entry_name`]`(service, user)` of its sealed store.
+///
+/// Built by [`KeysealStore`](crate::KeysealStore)'s `build` it is a
+/// *specifier* (it names a credential that may not exist yet);
+/// `get_credential` and `search` return *wrappers* of existing ones. Both
+/// behave alike here: setting a deleted wrapper's secret writes it again,
+/// as keyring-core allows.
+pub struct KeysealCredential {
+    store: Store,
+    service: String,
+    user: String,
+    name: String,
+    wrapper: bool,
+}
+
+impl std::fmt::Debug for KeysealCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeysealCredential")
+            .field("service", &self.service)
+            .field("user", &self.user)
+            .field("wrapper", &self.wrapper)
+            .field("store", &self.store.location())
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeysealCredential {
+    pub(crate) fn new(store: Store, service: &str, user: &str, wrapper: bool) -> Self {
+        Self {
+            store,
+            service: service.to_owned(),
+            user: user.to_owned(),
+            name: entry_name(service, user),
+            wrapper,
+        }
+    }
+
+    /// The keyseal entry holding this credential's secret.
+    pub fn entry_name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether the entry exists; `NoEntry` when it does not.
+    fn require(&self) -> Result<()> {
+        if self.store.contains(&self.name).map_err(core_error)? {
+            Ok(())
+        } else {
+            Err(CoreError::NoEntry)
+        }
+    }
+}
+
+impl CredentialApi for KeysealCredential {
+    fn set_secret(&self, secret: &[u8]) -> Result<()> {
+        self.store.set_bytes(&self.name, secret).map_err(core_error)
+    }
+
+    fn get_secret(&self) -> Result<Vec<u8>> {
+        match self.store.get_bytes(&self.name).map_err(core_error)? {
+            // keyring-core's API hands out a plain `Vec`; the store's copy
+            // is zeroized when dropped.
+            Some(secret) => Ok(secret.expose_secret().to_vec()),
+            None => Err(CoreError::NoEntry),
+        }
+    }
+
+    /// `service` and `username`, the only attributes this store keeps.
+    fn get_attributes(&self) -> Result<HashMap<String, String>> {
+        self.require()?;
+        Ok(HashMap::from([
+            (SERVICE.to_owned(), self.service.clone()),
+            (USERNAME.to_owned(), self.user.clone()),
+        ]))
+    }
+
+    /// No attribute can be updated: `service` and `username` are fixed (they
+    /// name the entry) and no other is kept. Each one given is `Invalid`;
+    /// an empty map changes nothing.
+    fn update_attributes(&self, attributes: &HashMap<&str, &str>) -> Result<()> {
+        self.require()?;
+        match attributes.keys().next() {
+            None => Ok(()),
+            Some(key) => Err(CoreError::Invalid(
+                (*key).to_owned(),
+                "keyseal-keyring-store keeps only service and username, which name the entry and cannot change".to_owned(),
+            )),
+        }
+    }
+
+    fn delete_credential(&self) -> Result<()> {
+        if self.store.remove(&self.name).map_err(core_error)? {
+            Ok(())
+        } else {
+            Err(CoreError::NoEntry)
+        }
+    }
+
+    fn get_credential(&self) -> Result<Option<Arc<Credential>>> {
+        self.require()?;
+        if self.wrapper {
+            return Ok(None);
+        }
+        Ok(Some(Arc::new(Self::new(
+            self.store.clone(),
+            &self.service,
+            &self.user,
+            true,
+        ))))
+    }
+
+    fn get_specifiers(&self) -> Option<(String, String)> {
+        Some((self.service.clone(), self.user.clone()))
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn debug_fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+}

@@ -1,0 +1,222 @@
+//! The keyring-core credential store over a keyseal store.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use keyring_core::api::{CredentialPersistence, CredentialStoreApi};
+use keyring_core::{Entry, Error as CoreError, Result};
+use keyseal::Store;
+
+use crate::credential::KeysealCredential;
+use crate::error::{core_error, too_long};
+use crate::name::{entry_name, specifiers};
+
+/// What [`vendor`](CredentialStoreApi::vendor) says.
+pub const VENDOR: &str = "keyseal-keyring-store, https://crates.io/crates/keyseal-keyring-store";
+
+/// Numbers the instances of this process, for [`id`](CredentialStoreApi::id).
+static INSTANCES: AtomicU64 = AtomicU64::new(0);
+
+/// A keyring-core credential store keeping every credential as an entry of
+/// one keyseal store: one sealed file, one OS keyring item (the file's
+/// key), no size limit beyond the store's.
+///
+/// ```no_run
+/// keyring_core::set_default_store(keyseal_keyring_store::KeysealStore::new("com.example.app")?);
+/// // The rest of the application is unchanged:
+/// let entry = keyring_core::Entry::new("my-service", "alice")?;
+/// entry.set_password("hunter2")?;
+/// # Ok::<(), keyring_core::Error>(())
+/// ```
+///
+/// The store's own key never goes through keyring-core's default store:
+/// keyseal's key provider reaches the OS keyring directly (the Secret
+/// Service or the kernel keyring on Linux; on macOS and Windows an explicit
+/// keyring-core native store of its own), so installing this store as the
+/// default never recurses.
+pub struct KeysealStore {
+    store: Store,
+    id: String,
+    persistence: Lifetime,
+}
+
+/// [`CredentialPersistence`] as kept here (that type is neither `Clone`
+/// nor `Copy`).
+#[derive(Clone, Copy, Debug)]
+enum Lifetime {
+    EntryOnly,
+    ProcessOnly,
+    UntilLogout,
+    UntilReboot,
+    UntilDelete,
+    Unspecified,
+}
+
+impl From<CredentialPersistence> for Lifetime {
+    fn from(p: CredentialPersistence) -> Self {
+        match p {
+            CredentialPersistence::EntryOnly => Self::EntryOnly,
+            CredentialPersistence::ProcessOnly => Self::ProcessOnly,
+            CredentialPersistence::UntilLogout => Self::UntilLogout,
+            CredentialPersistence::UntilReboot => Self::UntilReboot,
+            CredentialPersistence::UntilDelete => Self::UntilDelete,
+            _ => Self::Unspecified,
+        }
+    }
+}
+
+impl From<Lifetime> for CredentialPersistence {
+    fn from(l: Lifetime) -> Self {
+        match l {
+            Lifetime::EntryOnly => Self::EntryOnly,
+            Lifetime::ProcessOnly => Self::ProcessOnly,
+            Lifetime::UntilLogout => Self::UntilLogout,
+            Lifetime::UntilReboot => Self::UntilReboot,
+            Lifetime::UntilDelete => Self::UntilDelete,
+            Lifetime::Unspecified => Self::Unspecified,
+        }
+    }
+}
+
+impl std::fmt::Debug for KeysealStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeysealStore")
+            .field("id", &self.id)
+            .field("store", &self.store.location())
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeysealStore {
+    /// The embedded default for `app_id`: the sealed file
+    /// `<config dir>/<app_id>/store.sealed`, its key in the OS keyring under
+    /// service `app_id` (see [`keyseal::Store::new`]).
+    ///
+    /// # Errors
+    /// `NoStorageAccess` when the platform names no configuration directory.
+    pub fn new(app_id: &str) -> Result<Arc<Self>> {
+        let path = keyseal::default_path(app_id).ok_or_else(|| {
+            CoreError::NoStorageAccess(
+                "the platform names no configuration directory (set HOME, XDG_CONFIG_HOME or APPDATA)".into(),
+            )
+        })?;
+        Ok(Self::from_store(Store::new(app_id, path)))
+    }
+
+    /// Over an existing keyseal store (any key provider, any blob store).
+    /// Its [`persistence`](CredentialStoreApi::persistence) is
+    /// `UntilDelete`; say otherwise with [`with_persistence`](Self::with_persistence)
+    /// for a store in memory.
+    pub fn from_store(store: Store) -> Arc<Self> {
+        Arc::new(Self::with(store, CredentialPersistence::UntilDelete))
+    }
+
+    /// Over an existing keyseal store whose credentials last as
+    /// `persistence` says (`ProcessOnly` for a `MemoryBlobStore`).
+    pub fn with_persistence(store: Store, persistence: CredentialPersistence) -> Arc<Self> {
+        Arc::new(Self::with(store, persistence))
+    }
+
+    fn with(store: Store, persistence: CredentialPersistence) -> Self {
+        let persistence = Lifetime::from(persistence);
+        let instance = INSTANCES.fetch_add(1, Ordering::Relaxed);
+        Self {
+            id: format!(
+                "keyseal-keyring-store v{} at {}, instance {instance}",
+                env!("CARGO_PKG_VERSION"),
+                store.location()
+            ),
+            store,
+            persistence,
+        }
+    }
+
+    /// The keyseal store underneath.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn entry(&self, service: &str, user: &str, wrapper: bool) -> Entry {
+        Entry::new_with_credential(Arc::new(KeysealCredential::new(
+            self.store.clone(),
+            service,
+            user,
+            wrapper,
+        )))
+    }
+}
+
+impl CredentialStoreApi for KeysealStore {
+    fn vendor(&self) -> String {
+        VENDOR.to_owned()
+    }
+
+    fn id(&self) -> String {
+        self.id.clone()
+    }
+
+    /// A specifier for `(service, user)`; nothing is written until its
+    /// secret is set. This store takes no modifiers: any is `Invalid`.
+    fn build(
+        &self,
+        service: &str,
+        user: &str,
+        modifiers: Option<&HashMap<&str, &str>>,
+    ) -> Result<Entry> {
+        if let Some(key) = modifiers.and_then(|m| m.keys().next()) {
+            return Err(CoreError::Invalid(
+                (*key).to_owned(),
+                "keyseal-keyring-store takes no modifiers".to_owned(),
+            ));
+        }
+        if entry_name(service, user).len() > keyseal::MAX_NAME_LEN {
+            return Err(too_long());
+        }
+        Ok(self.entry(service, user, false))
+    }
+
+    /// Wrappers of the credentials matching every key of `spec`: `service`
+    /// and `username` (or `user`), each compared exactly; an empty spec
+    /// matches every credential. Any other key is `Invalid`. Entries the
+    /// application stored through keyseal's own API are not credentials and
+    /// never match.
+    fn search(&self, spec: &HashMap<&str, &str>) -> Result<Vec<Entry>> {
+        let mut service = None;
+        let mut user = None;
+        for (key, value) in spec {
+            match *key {
+                "service" => service = Some(*value),
+                "username" | "user" => user = Some(*value),
+                other => {
+                    return Err(CoreError::Invalid(
+                        other.to_owned(),
+                        "keyseal-keyring-store searches by service and username only".to_owned(),
+                    ));
+                }
+            }
+        }
+        let names = self.store.list().map_err(core_error)?;
+        Ok(names
+            .iter()
+            .filter_map(|name| specifiers(name))
+            .filter(|(s, u)| {
+                service.is_none_or(|want| want == s) && user.is_none_or(|want| want == u)
+            })
+            .map(|(s, u)| self.entry(&s, &u, true))
+            .collect())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn persistence(&self) -> CredentialPersistence {
+        self.persistence.into()
+    }
+
+    fn debug_fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+}

@@ -1,0 +1,451 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    unreachable_pub,
+    reason = "test code"
+)]
+//! keyring-core's behaviour for a credential store, as the store crates'
+//! own suites check it (zbus-secret-service-keyring-store's `tests.rs`:
+//! round trips, a missing entry, deleting twice, attributes, specifiers and
+//! wrappers, search, a non-UTF-8 password, entries of one service from many
+//! threads), run against `KeysealStore` over three inner key providers: the
+//! real Secret Service, the real kernel keyring, and memory; and what a
+//! sealed store adds: a damaged file or a missing key is never `NoEntry`
+//! and never written over.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use keyring_core::api::CredentialPersistence;
+use keyring_core::{CredentialStore, Entry, Error};
+use keyseal::Store;
+use keyseal::blob::{FileStore, MemoryBlobStore};
+use keyseal::keys::{Backend, KeyProvider, KeyringProvider, MemoryKeyProvider};
+use keyseal_keyring_store::{KeysealCredential, KeysealStore, VENDOR, entry_name};
+use keyseal_testkit::{TempDir, skip, unique};
+
+/// Where the store's key lives in a run of the suite.
+#[derive(Clone, Copy, Debug)]
+enum Inner {
+    SecretService,
+    KernelKeyring,
+    Memory,
+}
+
+/// A `KeysealStore` over a fresh sealed file, its key in `inner`; the key
+/// is deleted from the keyring when dropped.
+struct Fixture {
+    _dir: TempDir,
+    path: std::path::PathBuf,
+    store: Arc<CredentialStore>,
+    keys: Option<KeyringProvider>,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        if let Some(keys) = &self.keys {
+            let sealed =
+                Store::builder(MemoryKeyProvider::new(), FileStore::new(&self.path), "any")
+                    .build()
+                    .status()
+                    .key_id;
+            if let Some(id) = sealed {
+                let _ = keys.delete(&id);
+            }
+        }
+    }
+}
+
+const CONTEXT: &str = "com.example.test/keyring-store";
+
+fn fixture(inner: Inner) -> Option<Fixture> {
+    let dir = TempDir::new("keyring-store");
+    let path = dir.file();
+    let (store, keys) = match inner {
+        Inner::Memory => (
+            KeysealStore::with_persistence(
+                Store::builder(MemoryKeyProvider::new(), MemoryBlobStore::new(), CONTEXT).build(),
+                CredentialPersistence::ProcessOnly,
+            ),
+            None,
+        ),
+        Inner::SecretService | Inner::KernelKeyring => {
+            let backend = match inner {
+                Inner::SecretService => Backend::SecretService,
+                _ => Backend::KernelKeyring,
+            };
+            let keys = KeyringProvider::builder(unique("keyring-store"), "store-key")
+                .backend(backend)
+                .build();
+            if let Err(e) = keys.load(&keyseal::seal::Key::generate().unwrap().id())
+                && !matches!(e, keyseal::keys::Error::NotFound { .. })
+            {
+                skip(&format!("{inner:?} does not answer: {e}"));
+                return None;
+            }
+            let store = Store::builder(keys.clone(), FileStore::new(&path), CONTEXT).build();
+            (KeysealStore::from_store(store), Some(keys))
+        }
+    };
+    let store: Arc<CredentialStore> = store;
+    Some(Fixture {
+        _dir: dir,
+        path,
+        store,
+        keys,
+    })
+}
+
+fn each_inner(check: impl Fn(&Fixture, Inner)) {
+    for inner in [Inner::SecretService, Inner::KernelKeyring, Inner::Memory] {
+        if let Some(f) = fixture(inner) {
+            check(&f, inner);
+        }
+    }
+}
+
+fn entry(f: &Fixture, service: &str, user: &str) -> Entry {
+    Entry::new_in_store(&f.store, service, user).unwrap()
+}
+
+fn name() -> String {
+    unique("cred")
+}
+
+#[test]
+fn vendor_is_stable_and_ids_tell_instances_apart() {
+    each_inner(|f, inner| {
+        assert_eq!(f.store.vendor(), VENDOR);
+        assert_eq!(f.store.vendor(), f.store.vendor());
+        assert_eq!(f.store.id(), f.store.id());
+        let other = fixture(inner).unwrap();
+        assert_eq!(other.store.vendor(), f.store.vendor());
+        assert_ne!(other.store.id(), f.store.id(), "{inner:?}");
+        let persistence = f.store.persistence();
+        match inner {
+            Inner::Memory => assert!(matches!(persistence, CredentialPersistence::ProcessOnly)),
+            _ => assert!(
+                matches!(persistence, CredentialPersistence::UntilDelete),
+                "{inner:?}"
+            ),
+        }
+    });
+}
+
+#[test]
+fn a_missing_entry_is_no_entry_for_every_read_and_delete() {
+    each_inner(|f, inner| {
+        let e = entry(f, &name(), &name());
+        assert!(matches!(e.get_password(), Err(Error::NoEntry)), "{inner:?}");
+        assert!(matches!(e.get_secret(), Err(Error::NoEntry)), "{inner:?}");
+        assert!(
+            matches!(e.get_attributes(), Err(Error::NoEntry)),
+            "{inner:?}"
+        );
+        assert!(
+            matches!(e.update_attributes(&HashMap::new()), Err(Error::NoEntry)),
+            "{inner:?}"
+        );
+        assert!(
+            matches!(e.get_credential(), Err(Error::NoEntry)),
+            "{inner:?}"
+        );
+        assert!(
+            matches!(e.delete_credential(), Err(Error::NoEntry)),
+            "{inner:?}"
+        );
+    });
+}
+
+#[test]
+fn passwords_and_secrets_round_trip_and_a_deleted_one_is_gone_and_deleting_twice_is_no_entry() {
+    each_inner(|f, inner| {
+        for password in ["", "test ascii password", "このきれいな花は桜です"] {
+            let e = entry(f, &name(), &name());
+            e.set_password(password).unwrap();
+            assert_eq!(e.get_password().unwrap(), password, "{inner:?}");
+            e.delete_credential().unwrap();
+            assert!(matches!(e.get_password(), Err(Error::NoEntry)));
+            assert!(
+                matches!(e.delete_credential(), Err(Error::NoEntry)),
+                "{inner:?}"
+            );
+        }
+        // 0xff is never UTF-8.
+        let e = entry(f, &name(), &name());
+        let secret: Vec<u8> = (0..=255u8).rev().collect();
+        e.set_secret(&secret).unwrap();
+        assert_eq!(e.get_secret().unwrap(), secret);
+        match e.get_password() {
+            Err(Error::BadEncoding(bytes)) => assert_eq!(bytes, secret),
+            other => panic!("{inner:?}: {other:?}"),
+        }
+        // An update replaces the value.
+        e.set_password("updated").unwrap();
+        assert_eq!(e.get_password().unwrap(), "updated");
+        e.set_secret(&[0xff; 10 * 1024]).unwrap();
+        assert_eq!(e.get_secret().unwrap(), vec![0xff; 10 * 1024], "10 KiB");
+        e.delete_credential().unwrap();
+    });
+}
+
+#[test]
+fn entries_with_the_same_specifiers_share_a_credential_and_others_do_not() {
+    each_inner(|f, inner| {
+        let (a, b) = (name(), name());
+        let e1 = entry(f, &a, &b);
+        let e2 = entry(f, &a, &b);
+        let e3 = entry(f, &b, &a);
+        e1.set_password("test password").unwrap();
+        assert_eq!(e2.get_password().unwrap(), "test password", "{inner:?}");
+        assert!(matches!(e3.get_password(), Err(Error::NoEntry)));
+        e1.delete_credential().unwrap();
+        assert!(matches!(e2.get_password(), Err(Error::NoEntry)));
+        assert!(matches!(e3.delete_credential(), Err(Error::NoEntry)));
+    });
+}
+
+#[test]
+fn attributes_are_the_specifiers_and_none_can_be_updated() {
+    each_inner(|f, inner| {
+        let (service, user) = (name(), name());
+        let e = entry(f, &service, &user);
+        e.set_password("foobar").unwrap();
+        let attributes = e.get_attributes().unwrap();
+        assert_eq!(attributes.len(), 2, "{inner:?}");
+        assert_eq!(attributes["service"], service);
+        assert_eq!(attributes["username"], user);
+        for key in ["service", "username", "label", "random"] {
+            match e.update_attributes(&HashMap::from([(key, "x")])) {
+                Err(Error::Invalid(attribute, _)) => assert_eq!(attribute, key),
+                other => panic!("{inner:?} {key}: {other:?}"),
+            }
+        }
+        e.update_attributes(&HashMap::new()).unwrap();
+        assert_eq!(e.get_attributes().unwrap(), attributes);
+        assert_eq!(e.get_password().unwrap(), "foobar");
+        e.delete_credential().unwrap();
+    });
+}
+
+#[test]
+fn a_specifier_gives_a_wrapper_and_the_wrapper_gives_itself() {
+    each_inner(|f, inner| {
+        let (service, user) = (name(), name());
+        let e = entry(f, &service, &user);
+        e.set_password("for the wrapper").unwrap();
+        let wrapper = e.get_credential().unwrap();
+        let cred: &KeysealCredential = wrapper.as_any().downcast_ref().unwrap();
+        assert_eq!(cred.entry_name(), entry_name(&service, &user));
+        assert_eq!(
+            wrapper.get_specifiers(),
+            Some((service.clone(), user.clone()))
+        );
+        assert_eq!(e.get_specifiers(), Some((service, user)));
+        assert_eq!(
+            wrapper.get_password().unwrap(),
+            "for the wrapper",
+            "{inner:?}"
+        );
+        // A wrapper's get_credential hands back itself.
+        assert_eq!(
+            wrapper.get_credential().unwrap().get_password().unwrap(),
+            "for the wrapper"
+        );
+        e.delete_credential().unwrap();
+        assert!(matches!(wrapper.delete_credential(), Err(Error::NoEntry)));
+        assert!(matches!(wrapper.get_credential(), Err(Error::NoEntry)));
+    });
+}
+
+#[test]
+fn modifiers_are_invalid_and_nothing_is_written() {
+    each_inner(|f, inner| {
+        let modifiers = HashMap::from([("target", "x")]);
+        let made = Entry::new_in_store_with_modifiers(&f.store, &name(), &name(), &modifiers);
+        assert!(
+            matches!(made, Err(Error::Invalid(key, _)) if key == "target"),
+            "{inner:?}"
+        );
+        let long = "x".repeat(keyseal::MAX_NAME_LEN);
+        assert!(matches!(
+            Entry::new_in_store(&f.store, &long, "u"),
+            Err(Error::TooLong(..))
+        ));
+        assert!(search(f, &[]).is_empty());
+    });
+}
+
+fn search(f: &Fixture, spec: &[(&str, &str)]) -> Vec<(String, String)> {
+    let spec: HashMap<&str, &str> = spec.iter().copied().collect();
+    let mut found: Vec<_> = Entry::search_in_store(&f.store, &spec)
+        .unwrap()
+        .iter()
+        .map(|e| e.get_specifiers().unwrap())
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn search_finds_by_service_by_user_and_by_both_and_rejects_other_keys() {
+    each_inner(|f, inner| {
+        let (s1, s2) = ("svc-1/with slash".to_owned(), "svc-2%".to_owned());
+        for (s, u) in [(&s1, "alice"), (&s1, "bob"), (&s2, "alice")] {
+            entry(f, s, u).set_password(&format!("{s} {u}")).unwrap();
+        }
+        // Entries of keyseal's own API are not credentials.
+        let store: &KeysealStore = f.store.as_any().downcast_ref().unwrap();
+        store.store().set_bytes("not-a-credential", b"x").unwrap();
+
+        let pairs = |list: &[(&String, &str)]| -> Vec<(String, String)> {
+            let mut v: Vec<_> = list
+                .iter()
+                .map(|(s, u)| ((*s).clone(), (*u).to_owned()))
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            search(f, &[("service", &s1)]),
+            pairs(&[(&s1, "alice"), (&s1, "bob")]),
+            "{inner:?}"
+        );
+        assert_eq!(
+            search(f, &[("username", "alice")]),
+            pairs(&[(&s1, "alice"), (&s2, "alice")])
+        );
+        assert_eq!(search(f, &[("user", "bob")]), pairs(&[(&s1, "bob")]));
+        assert_eq!(
+            search(f, &[("service", &s2), ("username", "alice")]),
+            pairs(&[(&s2, "alice")])
+        );
+        assert_eq!(search(f, &[]).len(), 3);
+        assert!(search(f, &[("service", "nobody")]).is_empty());
+        assert!(matches!(
+            Entry::search_in_store(&f.store, &HashMap::from([("label", "x")])),
+            Err(Error::Invalid(key, _)) if key == "label"
+        ));
+        // What search returns reads and deletes like any entry.
+        let found = Entry::search_in_store(&f.store, &HashMap::from([("user", "bob")])).unwrap();
+        assert_eq!(found[0].get_password().unwrap(), format!("{s1} bob"));
+        found[0].delete_credential().unwrap();
+        assert!(search(f, &[("user", "bob")]).is_empty());
+    });
+}
+
+#[test]
+fn many_threads_writing_entries_of_one_service_lose_none() {
+    each_inner(|f, inner| {
+        let service = name();
+        std::thread::scope(|scope| {
+            for thread in 0..4 {
+                let service = &service;
+                scope.spawn(move || {
+                    for i in 0..10 {
+                        let e = entry(f, service, &format!("user-{thread}-{i}"));
+                        e.set_password(&format!("pw-{thread}-{i}")).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(search(f, &[("service", &service)]).len(), 40, "{inner:?}");
+        for thread in 0..4 {
+            for i in 0..10 {
+                let e = entry(f, &service, &format!("user-{thread}-{i}"));
+                assert_eq!(e.get_password().unwrap(), format!("pw-{thread}-{i}"));
+            }
+        }
+    });
+}
+
+#[test]
+fn a_tampered_file_is_a_platform_failure_never_no_entry_and_is_not_written_over() {
+    let Some(f) = fixture(Inner::KernelKeyring).or_else(|| fixture(Inner::SecretService)) else {
+        return;
+    };
+    let e = entry(&f, "svc", "alice");
+    e.set_password("kept").unwrap();
+    let mut bytes = std::fs::read(&f.path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&f.path, &bytes).unwrap();
+    // A new process opening the damaged file.
+    let keys = f.keys.clone().unwrap();
+    let reopened: Arc<CredentialStore> =
+        KeysealStore::from_store(Store::builder(keys, FileStore::new(&f.path), CONTEXT).build());
+    let e = Entry::new_in_store(&reopened, "svc", "alice").unwrap();
+    assert!(
+        matches!(e.get_password(), Err(Error::PlatformFailure(_))),
+        "{:?}",
+        e.get_password()
+    );
+    let other = Entry::new_in_store(&reopened, "svc", "bob").unwrap();
+    assert!(matches!(
+        other.get_password(),
+        Err(Error::PlatformFailure(_))
+    ));
+    assert!(other.set_password("new").is_err());
+    assert!(matches!(
+        e.delete_credential(),
+        Err(Error::PlatformFailure(_))
+    ));
+    assert!(Entry::search_in_store(&reopened, &HashMap::new()).is_err());
+    assert_eq!(std::fs::read(&f.path).unwrap(), bytes, "written over");
+}
+
+#[test]
+fn a_missing_or_unreachable_key_is_no_storage_access_and_nothing_is_written() {
+    let Some(f) = fixture(Inner::KernelKeyring).or_else(|| fixture(Inner::SecretService)) else {
+        return;
+    };
+    entry(&f, "svc", "alice").set_password("kept").unwrap();
+    let before = std::fs::read(&f.path).unwrap();
+    // Another key provider (its key is not in it): the key is missing.
+    let elsewhere: Arc<CredentialStore> = KeysealStore::from_store(
+        Store::builder(MemoryKeyProvider::new(), FileStore::new(&f.path), CONTEXT).build(),
+    );
+    let e = Entry::new_in_store(&elsewhere, "svc", "alice").unwrap();
+    match e.get_password() {
+        Err(Error::NoStorageAccess(source)) => {
+            assert!(
+                source.downcast_ref::<keyseal::Error>().is_some(),
+                "{source}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        Entry::new_in_store(&elsewhere, "svc", "bob")
+            .unwrap()
+            .set_password("x"),
+        Err(Error::NoStorageAccess(_))
+    ));
+    assert_eq!(std::fs::read(&f.path).unwrap(), before);
+}
+
+#[test]
+fn installed_as_the_default_store_it_serves_entry_new_without_recursing() {
+    let Some(f) = fixture(Inner::KernelKeyring)
+        .or_else(|| fixture(Inner::SecretService))
+        .or_else(|| fixture(Inner::Memory))
+    else {
+        return;
+    };
+    keyring_core::set_default_store(Arc::clone(&f.store));
+    let e = Entry::new("svc", "default-store-user").unwrap();
+    e.set_password("through the default").unwrap();
+    assert_eq!(e.get_password().unwrap(), "through the default");
+    let store: &KeysealStore = f.store.as_any().downcast_ref().unwrap();
+    assert_eq!(
+        store
+            .store()
+            .get_bytes(&entry_name("svc", "default-store-user"))
+            .unwrap()
+            .map(|v| keyseal::ExposeSecret::expose_secret(&v).to_vec()),
+        Some(b"through the default".to_vec())
+    );
+    keyring_core::unset_default_store();
+}
