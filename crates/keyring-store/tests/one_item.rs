@@ -1,0 +1,76 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    unreachable_pub,
+    reason = "test code"
+)]
+//! `examples/keyring_core_app.rs`, run as it is in a process of its own
+//! (a fresh configuration directory), leaves exactly one Secret Service
+//! item however many credentials it stored: the sealed file's key.
+
+#[path = "../examples/keyring_core_app.rs"]
+mod app;
+
+use std::process::Command;
+
+use keyseal_testkit::{TempDir, is_child, run_child, skip};
+
+/// The example's service, which names its keyring item too.
+const SERVICE: &str = "com.example.keyring-core-app";
+
+/// Secret Service items with attribute `service` = `SERVICE`.
+fn items() -> Option<usize> {
+    std::env::var_os("DBUS_SESSION_BUS_ADDRESS")?;
+    let out = Command::new("secret-tool")
+        .args(["search", "--all", "service", SERVICE])
+        .output()
+        .ok()?;
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    Some(text.matches("[/").count())
+}
+
+fn clear() {
+    let _ = Command::new("secret-tool")
+        .args(["clear", "service", SERVICE])
+        .status();
+}
+
+#[test]
+#[ignore = "child process of the_example_app_leaves_one_keyring_item_for_101_credentials"]
+fn child_run_the_example() {
+    if is_child() {
+        app::main().unwrap();
+    }
+}
+
+#[test]
+fn the_example_app_leaves_one_keyring_item_for_101_credentials() {
+    if items().is_none() {
+        skip("no Secret Service to count items in");
+        return;
+    }
+    clear();
+    assert_eq!(items(), Some(0));
+    let home = TempDir::new("keyring-core-app");
+    let config = home.path().join("config");
+    let out = run_child(
+        "child_run_the_example",
+        &[
+            ("XDG_CONFIG_HOME", config.to_str().unwrap()),
+            ("HOME", home.path().to_str().unwrap()),
+            (
+                "XDG_STATE_HOME",
+                home.path().join("state").to_str().unwrap(),
+            ),
+        ],
+        &[],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("stored 101 credentials"), "{stdout}");
+    let count = items();
+    clear();
+    assert_eq!(count, Some(1), "one keyring item for the whole store");
+    assert!(config.join(SERVICE).join("store.sealed").is_file());
+}
