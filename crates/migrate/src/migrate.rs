@@ -135,7 +135,11 @@ pub struct Options {
     remove_sealed_file: bool,
     sealed_file_lock_timeout: Duration,
     convert: Arc<Convert>,
+    entry_name: Arc<EntryName>,
 }
+
+/// Names the store entry of a legacy name (see [`Options::entry_names`]).
+pub type EntryName = dyn Fn(&str) -> String + Send + Sync;
 
 impl fmt::Debug for Options {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -202,6 +206,7 @@ impl Options {
             remove_sealed_file: false,
             sealed_file_lock_timeout: DEFAULT_SEALED_FILE_LOCK_TIMEOUT,
             convert: Arc::new(convert),
+            entry_name: Arc::new(str::to_owned),
         }
     }
 
@@ -236,6 +241,21 @@ impl Options {
     #[must_use]
     pub fn remove_sealed_file(mut self, remove: bool) -> Self {
         self.remove_sealed_file = remove;
+        self
+    }
+
+    /// Names each migrated entry `name(legacy)`, where `legacy` is its name
+    /// in the legacy layout (a bundle's or sealed file's key, a per-item
+    /// item's name without the prefix). By default an entry keeps its
+    /// legacy name. Reports, origins and conversions see the new names.
+    ///
+    /// keyseal-keyring-store's entries, for example, are
+    /// `keyseal_keyring_store::entry_name(service, user)`; a per-item layout
+    /// with an empty prefix over the keyring-core items of `service` moves
+    /// them in with `|user| entry_name(service, user)`.
+    #[must_use]
+    pub fn entry_names(mut self, name: impl Fn(&str) -> String + Send + Sync + 'static) -> Self {
+        self.entry_name = Arc::new(name);
         self
     }
 
@@ -521,10 +541,11 @@ fn collect_sealed_file(
     let mut names = Vec::with_capacity(object.len());
     for (name, value) in &object {
         let text = compact_json(value.get().as_bytes());
+        let name = (options.entry_name)(name);
         names.push(name.clone());
         taken.insert(name.clone());
         out.consider(
-            name,
+            &name,
             LegacyValue::BundleJson(&text),
             Origin::SealedFile,
             options,
@@ -573,10 +594,11 @@ fn collect(source: &dyn LegacySource, layout: &Layout, options: &Options) -> Res
         let mut names = Vec::with_capacity(object.len());
         for (name, value) in &object {
             let text = compact_json(value.get().as_bytes());
+            let name = (options.entry_name)(name);
             names.push(name.clone());
             if taken.insert(name.clone()) {
                 out.consider(
-                    name,
+                    &name,
                     LegacyValue::BundleJson(&text),
                     Origin::Bundle,
                     options,
@@ -642,6 +664,7 @@ fn collect(source: &dyn LegacySource, layout: &Layout, options: &Options) -> Res
                 ));
                 continue;
             }
+            let name = (options.entry_name)(&name);
             out.per_item.insert(item, name.clone());
             if taken.insert(name.clone()) {
                 out.consider(&name, LegacyValue::Item(&bytes), Origin::Item, options);
