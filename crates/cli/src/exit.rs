@@ -219,6 +219,14 @@ fn sealed_file_failure(
             3,
             "Point --sealed-file at docker-agent's mcp-oauth-tokens.enc, or run with --no-sealed-file.",
         ),
+        P::FileMissing { .. } => (
+            3,
+            "Give --sealed-file PATH where docker-agent keeps it (its configuration directory, or the one given to its --config-dir), or, if the file is gone for good (an earlier --remove-source removed it), run with --no-sealed-file.",
+        ),
+        P::LockFile { .. } => (
+            3,
+            "Remove that lock file (docker-agent makes it again) and run the migration again.",
+        ),
         P::LockTimeout { .. } => (
             6,
             "Stop docker-agent (or wait for it to finish) and run the migration again, or raise --lock-timeout.",

@@ -221,10 +221,12 @@ enum Command {
         /// gone): only the keyring items are migrated.
         #[arg(long)]
         no_sealed_file: bool,
-        /// After every entry is verified in the store, also remove the
-        /// sealed file and then its key item, under its lock and only if
-        /// the file is unchanged since it was read. Without it both stay
-        /// (docker-agent may still run and write them).
+        /// Only once docker-agent no longer runs: also remove the sealed
+        /// file and then its key item, when every entry of the file is in
+        /// the store with the file's value and the file is unchanged since
+        /// it was read (checked under its lock). Without it both stay. A
+        /// running docker-agent keeps its key in memory and would write a
+        /// new file sealed with the removed key.
         #[arg(long)]
         remove_source: bool,
         /// Report what would move (names and where each was found) and

@@ -799,7 +799,9 @@ fn the_docker_agent_preset_moves_items_written_by_99designs_keyring_in_one_comma
     let sealed_before = std::fs::read(&sealed_file).unwrap();
     let migrate = |extra: &[&str]| {
         let mut cmd = keyring_keyseal(&dir.file(), &store_service);
+        // docker-agent's directory from HOME alone, never the runner's own.
         cmd.env("HOME", home.path())
+            .env_remove("XDG_CONFIG_HOME")
             .args([
                 "migrate",
                 "--preset",
@@ -971,14 +973,16 @@ fn a_docker_agent_sealed_file_that_cannot_be_imported_exits_with_its_code_and_ch
 
     // --no-sealed-file: the keyring items alone; the file stays as it is.
     let mut cmd = env_keyseal(&dir.file());
-    cmd.env("HOME", dir.path()).args([
-        "migrate",
-        "--preset",
-        "docker-agent",
-        "--from-service",
-        &legacy,
-        "--no-sealed-file",
-    ]);
+    cmd.env("HOME", dir.path())
+        .env_remove("XDG_CONFIG_HOME")
+        .args([
+            "migrate",
+            "--preset",
+            "docker-agent",
+            "--from-service",
+            &legacy,
+            "--no-sealed-file",
+        ]);
     let out = run(cmd, b"");
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(std::fs::read(&sealed_file).unwrap(), good);

@@ -321,7 +321,8 @@ fn migrate_without_a_session_bus_reports_nothing_to_migrate_and_changes_nothing(
     let mut cmd = args(env_keyseal(&path), &["migrate", "--preset", "docker-agent"]);
     cmd.env_remove("DBUS_SESSION_BUS_ADDRESS")
         .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
-        .env("HOME", dir.path());
+        .env("HOME", dir.path())
+        .env_remove("XDG_CONFIG_HOME");
     let out = run(cmd, b"");
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(stderr(&out).contains("did not answer"), "{}", stderr(&out));

@@ -30,14 +30,9 @@ impl FileLock {
     /// the application itself does when it is missing; never through a
     /// symbolic link, never blocking on a FIFO.
     pub(crate) fn exclusive(path: &Path, timeout: Duration) -> Result<Self, LockFailure> {
-        let file = open_no_follow(path, true).map_err(|e| {
-            if is_symlink_refusal(&e) {
-                LockFailure::NotRegularFile {
-                    kind: "a symbolic link",
-                }
-            } else {
-                LockFailure::Io(e)
-            }
+        let file = open_no_follow(path, true).map_err(|e| match refused_kind(&e) {
+            Some(kind) => LockFailure::NotRegularFile { kind },
+            None => LockFailure::Io(e),
         })?;
         let metadata = file.metadata().map_err(LockFailure::Io)?;
         if !metadata.is_file() {
@@ -45,18 +40,19 @@ impl FileLock {
                 kind: kind_of(&metadata),
             });
         }
-        let deadline = Instant::now() + timeout;
+        let started = Instant::now();
         loop {
             match file.try_lock() {
                 Ok(()) => return Ok(Self { _file: file }),
                 Err(std::fs::TryLockError::WouldBlock) => {}
                 Err(std::fs::TryLockError::Error(e)) => return Err(LockFailure::Io(e)),
             }
-            let now = Instant::now();
-            if now >= deadline {
+            // Elapsed time, never a deadline: any timeout, however large.
+            let waited = started.elapsed();
+            if waited >= timeout {
                 return Err(LockFailure::TimedOut);
             }
-            std::thread::sleep(RETRY_EVERY.min(deadline - now));
+            std::thread::sleep(RETRY_EVERY.min(timeout - waited));
         }
     }
 }
@@ -83,17 +79,25 @@ pub(crate) fn open_no_follow(path: &Path, create: bool) -> std::io::Result<File>
     options.open(path)
 }
 
-/// Whether an open failed because `O_NOFOLLOW` met a symbolic link.
-pub(crate) fn is_symlink_refusal(e: &std::io::Error) -> bool {
+/// What the path is when an open failed because it is not a regular file:
+/// a symbolic link (`O_NOFOLLOW`'s `ELOOP`), a socket (`ENXIO`), a
+/// directory (`EISDIR`, opening for writing).
+pub(crate) fn refused_kind(e: &std::io::Error) -> Option<&'static str> {
+    if e.kind() == std::io::ErrorKind::IsADirectory {
+        return Some("a directory");
+    }
     #[cfg(unix)]
     {
-        e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
+        use rustix::io::Errno;
+        let code = e.raw_os_error()?;
+        if code == Errno::LOOP.raw_os_error() {
+            return Some("a symbolic link");
+        }
+        if code == Errno::NXIO.raw_os_error() {
+            return Some("a socket");
+        }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = e;
-        false
-    }
+    None
 }
 
 /// What a path that is not a regular file is, in words.

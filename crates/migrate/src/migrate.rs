@@ -231,13 +231,15 @@ impl Options {
         self
     }
 
-    /// Also remove the layout's sealed file and then its key item, after
-    /// every entry of the file is verified in the store, under the
-    /// application's lock, and only if the file is still the one imported
-    /// (a token the application wrote since is never removed). Without it
-    /// (the default) both are left in place: the application may still run
-    /// and write them. With no sealed file present, its key item alone is
-    /// removed (under the same lock). The lock file itself stays.
+    /// Also remove the layout's sealed file and then its key item, once
+    /// every entry of the file is in the store with the file's own value
+    /// (an entry the store already had with another value keeps the file),
+    /// and only if, under the application's lock, the file is still the one
+    /// imported (a token the application wrote since is never removed); the
+    /// key item goes after the file, with the lock released. Without it (the
+    /// default) both are left in place. Use it only once the application no
+    /// longer runs: a running docker-agent keeps its key in memory and would
+    /// write a new file sealed with the removed key. The lock file stays.
     #[must_use]
     pub fn remove_sealed_file(mut self, remove: bool) -> Self {
         self.remove_sealed_file = remove;
@@ -287,7 +289,7 @@ pub enum Origin {
 pub struct SealedFileReport {
     /// The file.
     pub path: PathBuf,
-    /// The names it holds (empty when there was no file).
+    /// The names it holds.
     pub entries: Vec<String>,
     /// Whether this run removed the file.
     pub removed: bool,
@@ -309,8 +311,7 @@ pub struct Report {
     pub moved: Vec<String>,
     /// Where each entry in `moved` and `already_present` was found.
     pub origins: BTreeMap<String, Origin>,
-    /// The layout's sealed file, when it exists (or its removal was asked
-    /// for).
+    /// The layout's sealed file, when one was found.
     pub sealed_file: Option<SealedFileReport>,
     /// Entries the store already had; its value is newer and was kept.
     pub already_present: Vec<String>,
@@ -516,6 +517,16 @@ fn collect_sealed_file(
         .read(options.sealed_file_lock_timeout)
         .map_err(|p| sealed_file_error(file, p))?
     else {
+        // No file here, yet its key exists: the application made its file
+        // elsewhere, and the keyring items alone are older than that file.
+        if read(source, layout, &file.key_item)?.is_some() {
+            return Err(sealed_file_error(
+                file,
+                SealedFileProblem::FileMissing {
+                    key_item: file.key_item.clone(),
+                },
+            ));
+        }
         return Ok(());
     };
     let key = read(source, layout, &file.key_item)?.ok_or_else(|| {
@@ -725,10 +736,6 @@ pub fn migrate(
                     report.moved.push(c.name.clone());
                 }
             }
-        } else if options.remove_sealed_file {
-            // Nothing to import, but the sealed file's key item may be left
-            // from an earlier run (or docker-agent never wrote its file).
-            remove_sealed_source(source, layout, None, &BTreeSet::new(), options, &mut report);
         }
         return Ok(report);
     }
@@ -876,12 +883,15 @@ pub fn migrate(
             report.kept.push(index_item.clone());
         }
     }
-    if options.remove_sealed_file {
+    if options.remove_sealed_file
+        && let Some(imported) = &collected.sealed
+    {
         remove_sealed_source(
+            store,
             source,
             layout,
-            collected.sealed.as_ref(),
-            &stored,
+            &collected,
+            imported,
             options,
             &mut report,
         );
@@ -889,18 +899,19 @@ pub fn migrate(
     Ok(report)
 }
 
-/// `--remove-source`: removes the layout's sealed file when every entry it
-/// holds is in the store and it is still the file imported, then its key
-/// item, both under the application's lock (so the application never
-/// writes a file sealed with a key that is about to go). With no file
-/// imported, the key item alone is removed, if no file appeared meanwhile.
+/// `--remove-source`: removes the layout's sealed file, if every entry it
+/// holds is in the store with the file's value (an entry the store already
+/// had with another value keeps the file: it may be docker-agent's newer
+/// token) and it is still the file imported (checked under the
+/// application's lock), then its key item, after the lock is released.
 /// Failures keep what they did not remove and are reported, never fatal:
 /// the store already holds every entry.
 fn remove_sealed_source(
+    store: &Store,
     source: &dyn LegacySource,
     layout: &Layout,
-    imported: Option<&ImportedFile>,
-    stored: &BTreeSet<String>,
+    collected: &Collected,
+    imported: &ImportedFile,
     options: &Options,
     report: &mut Report,
 ) {
@@ -909,27 +920,51 @@ fn remove_sealed_source(
     };
     let mut outcome = SealedFileReport {
         path: file.path.clone(),
-        entries: imported.map(|i| i.names.clone()).unwrap_or_default(),
+        entries: imported.names.clone(),
         removed: false,
         key_item_removed: false,
         kept: None,
     };
-    if let Some(missing) = imported.and_then(|i| i.names.iter().find(|n| !stored.contains(*n))) {
+    let mut differing = Vec::new();
+    for name in &imported.names {
+        let from_file = collected
+            .candidates
+            .iter()
+            .find(|c| c.name == *name && collected.origins.get(name) == Some(&Origin::SealedFile));
+        let stored = match store.get_bytes(name) {
+            Ok(stored) => stored,
+            Err(e) => {
+                outcome.kept = Some(format!(
+                    "the store could not be read back ({e}); the file and its key item were kept"
+                ));
+                report.sealed_file = Some(outcome);
+                return;
+            }
+        };
+        let same = match (from_file, stored) {
+            (Some(c), Some(stored)) => stored.expose_secret() == c.value.as_slice(),
+            _ => false,
+        };
+        if !same {
+            differing.push(format!("{name:?}"));
+        }
+    }
+    if !differing.is_empty() {
         outcome.kept = Some(format!(
-            "its entry {missing:?} is not in the store; the file and its key item were kept"
+            "the store does not hold the file's value of {}; the file and its key item were kept",
+            differing.join(", ")
         ));
         report.sealed_file = Some(outcome);
         return;
     }
-    let mut key_deleted = None;
-    let removal = file.remove_if_unchanged(
-        imported.map(|i| i.sealed.as_slice()),
-        options.sealed_file_lock_timeout,
-        || key_deleted = Some(source.delete(&layout.service, &file.key_item)),
-    );
-    match removal {
+    match file.remove_if_unchanged(&imported.sealed, options.sealed_file_lock_timeout) {
         Ok(Removal::Removed) => outcome.removed = true,
-        Ok(Removal::Gone) => {}
+        Ok(Removal::Gone) => {
+            outcome.kept = Some(
+                "another process removed it meanwhile; its key item was left to that process"
+                    .to_owned(),
+            );
+        }
         Ok(Removal::Changed) => {
             outcome.kept = Some(
                 "the application wrote it again after it was read; it and its key item were kept (run the migration again)"
@@ -942,17 +977,22 @@ fn remove_sealed_source(
             ));
         }
     }
-    match key_deleted {
-        Some(Ok(existed)) => {
-            outcome.key_item_removed = existed;
-            if existed {
-                report.deleted.push(file.key_item.clone());
+    if outcome.removed {
+        // The key item last, once the file it seals is gone.
+        match source.delete(&layout.service, &file.key_item) {
+            Ok(existed) => {
+                outcome.key_item_removed = existed;
+                if existed {
+                    report.deleted.push(file.key_item.clone());
+                }
             }
+            Err(e) => report.delete_failures.push((
+                file.key_item.clone(),
+                format!(
+                    "{e}; the file it sealed is removed, so delete this keyring item yourself (a later run would report the file missing)"
+                ),
+            )),
         }
-        Some(Err(e)) => report
-            .delete_failures
-            .push((file.key_item.clone(), e.to_string())),
-        None => {}
     }
     report.sealed_file = Some(outcome);
 }

@@ -142,6 +142,26 @@ pub enum SealedFileProblem {
         limit: u64,
     },
 
+    /// The file does not exist but its key item does: docker-agent made its
+    /// file somewhere else (another configuration directory). Importing the
+    /// keyring items alone would put older values in the store.
+    #[error(
+        "it does not exist, but its key item {key_item:?} does: the application keeps its file elsewhere"
+    )]
+    FileMissing {
+        /// The key item.
+        key_item: String,
+    },
+
+    /// The lock file is not a regular file.
+    #[error("its lock file {} is {kind}, not a regular file", lock.display())]
+    LockFile {
+        /// The lock file.
+        lock: PathBuf,
+        /// What it is.
+        kind: &'static str,
+    },
+
     /// The application holds its lock longer than the timeout.
     #[error(
         "its lock file {} was held by another process (a running docker-agent?) for more than {waited:?}",
@@ -175,8 +195,7 @@ pub(crate) enum Removal {
     Removed,
     /// The application wrote it again since it was imported: kept.
     Changed,
-    /// There was no file (it was gone already, or none was imported and
-    /// none appeared).
+    /// It was gone already (another migration removed it).
     Gone,
 }
 
@@ -186,11 +205,15 @@ impl SealedFile {
     ///
     /// # Errors
     /// Every [`SealedFileProblem`] about the file and its lock.
+    ///
+    /// The lock is held only while the file is read, never across a
+    /// keyring call (which may prompt): docker-agent waits for it with a
+    /// timeout of its own.
     pub(crate) fn read(
         &self,
         lock_timeout: Duration,
     ) -> Result<Option<Vec<u8>>, SealedFileProblem> {
-        // No file, no lock taken, no lock file made.
+        // No file: no lock taken, no lock file made.
         match std::fs::symlink_metadata(&self.path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(SealedFileProblem::Io(e)),
@@ -227,45 +250,35 @@ impl SealedFile {
         Ok(OpenedFile { sealed, plaintext })
     }
 
-    /// Under the application's lock: removes the file if it still holds
-    /// `imported` (a token the application wrote since is never removed),
-    /// or, with `imported` `None`, finds that there is still no file; then,
-    /// in both cases and still under the lock, runs `then` (which removes
-    /// the key item). The lock file stays (the application keeps it on
-    /// purpose: removing it would let two processes lock different files).
+    /// Under the application's lock, removes the file if it still holds
+    /// `imported`: a token the application wrote since is never removed.
+    /// The lock file stays (the application keeps it on purpose: removing
+    /// it would let two processes lock different files).
     ///
     /// # Errors
-    /// Every [`SealedFileProblem`] about the file and its lock; `then` has
-    /// not run.
+    /// Every [`SealedFileProblem`] about the file and its lock.
     pub(crate) fn remove_if_unchanged(
         &self,
-        imported: Option<&[u8]>,
+        imported: &[u8],
         lock_timeout: Duration,
-        then: impl FnOnce(),
     ) -> Result<Removal, SealedFileProblem> {
-        if imported.is_none()
-            && self
-                .path
-                .parent()
-                .is_some_and(|dir| !dir.as_os_str().is_empty() && !dir.exists())
-        {
-            // No directory, so no file and no lock to take.
-            then();
-            return Ok(Removal::Gone);
-        }
         let _lock = self.lock(lock_timeout)?;
-        let now = read_file(&self.path)?;
-        let removal = match (now, imported) {
-            (None, _) => Removal::Gone,
-            (Some(now), Some(imported)) if now == imported => {
+        match read_file(&self.path)? {
+            None => Ok(Removal::Gone),
+            Some(now) if now == imported => {
                 std::fs::remove_file(&self.path).map_err(SealedFileProblem::Io)?;
-                sync_parent(&self.path).map_err(SealedFileProblem::Io)?;
-                Removal::Removed
+                // Removed; a directory that did not confirm it durably may
+                // bring the file back after a crash, which loses nothing.
+                if let Err(e) = sync_parent(&self.path) {
+                    tracing::warn!(
+                        "removed {} but its directory did not confirm it: {e}",
+                        self.path.display()
+                    );
+                }
+                Ok(Removal::Removed)
             }
-            (Some(_), _) => return Ok(Removal::Changed),
-        };
-        then();
-        Ok(removal)
+            Some(_) => Ok(Removal::Changed),
+        }
     }
 
     fn lock(&self, timeout: Duration) -> Result<FileLock, SealedFileProblem> {
@@ -276,7 +289,10 @@ impl SealedFile {
                 lock: lock.clone(),
                 waited: started.elapsed(),
             },
-            LockFailure::NotRegularFile { kind } => SealedFileProblem::NotRegularFile { kind },
+            LockFailure::NotRegularFile { kind } => SealedFileProblem::LockFile {
+                lock: lock.clone(),
+                kind,
+            },
             LockFailure::Io(e) => SealedFileProblem::Io(e),
         })
     }
@@ -318,12 +334,12 @@ fn read_file(path: &Path) -> Result<Option<Vec<u8>>, SealedFileProblem> {
     let mut file = match crate::file_lock::open_no_follow(path, false) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) if crate::file_lock::is_symlink_refusal(&e) => {
-            return Err(SealedFileProblem::NotRegularFile {
-                kind: "a symbolic link",
+        Err(e) => {
+            return Err(match crate::file_lock::refused_kind(&e) {
+                Some(kind) => SealedFileProblem::NotRegularFile { kind },
+                None => SealedFileProblem::Io(e),
             });
         }
-        Err(e) => return Err(SealedFileProblem::Io(e)),
     };
     let metadata = file.metadata().map_err(SealedFileProblem::Io)?;
     if !metadata.is_file() {

@@ -200,20 +200,66 @@ fn the_file_alone_migrates_and_a_bundle_or_items_alone_still_do_without_a_file()
     assert_eq!(report.moved, ["https://a.example", "https://b.example"]);
     assert_eq!(f.legacy(), [KEY_ITEM]);
 
-    // No file: the keyring layouts migrate as before, the key untouched.
+    // No file and no key (docker-agent before its sealed file): the
+    // keyring layouts migrate as before.
     let f = Fixture::new();
     std::fs::remove_file(&f.file).unwrap();
-    let report = f.migrate(&Options::raw()).unwrap();
+    f.source.delete(SERVICE, KEY_ITEM).unwrap();
+    let report = f.migrate(&Options::raw().remove_sealed_file(true)).unwrap();
     assert_eq!(
         f.value("https://a.example").unwrap(),
         br#"{"access_token":"A-bundle"}"#
     );
     assert!(report.sealed_file.is_none(), "{report:?}");
-    assert_eq!(f.legacy(), [KEY_ITEM]);
+    assert!(f.legacy().is_empty());
     assert!(
         !f.dir.path().join("mcp-oauth-tokens.enc.lock").exists(),
         "no file, yet its lock file was made"
     );
+}
+
+#[test]
+fn a_key_item_without_its_file_where_expected_stops_the_migration_and_keeps_everything() {
+    // docker-agent keeps its file elsewhere (another configuration
+    // directory): the keyring items alone are older than that file, and
+    // its key must stay, or that file could never be opened again.
+    let f = Fixture::new();
+    std::fs::remove_file(&f.file).unwrap();
+    for options in [Options::raw(), Options::raw().remove_sealed_file(true)] {
+        match f.migrate(&options) {
+            Err(Error::SealedFile {
+                problem: SealedFileProblem::FileMissing { key_item },
+                ..
+            }) => assert_eq!(key_item, KEY_ITEM),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(f.legacy(), all_legacy_items());
+        assert!(!f.store_path().exists());
+    }
+}
+
+#[test]
+fn remove_source_keeps_the_file_when_the_store_holds_another_value_for_one_of_its_entries() {
+    // Migrated, then docker-agent ran on and refreshed b.example's token
+    // in its file: the store's value is the older one, so the file (the
+    // only copy of the refreshed token) and its key stay.
+    let f = Fixture::new();
+    f.migrate(&Options::raw()).unwrap();
+    docker_agent::write(
+        &f.file,
+        &KEY,
+        br#"{"https://a.example":{"access_token":"A-file"},"https://b.example":{"access_token":"B-refreshed"}}"#,
+    );
+    let report = f.migrate(&Options::raw().remove_sealed_file(true)).unwrap();
+    let sealed = report.sealed_file.unwrap();
+    assert!(!sealed.removed && !sealed.key_item_removed, "{sealed:?}");
+    let kept = sealed.kept.unwrap();
+    assert!(
+        kept.contains("https://b.example") && !kept.contains("https://a.example"),
+        "{kept}"
+    );
+    assert!(f.file.exists());
+    assert_eq!(f.legacy(), [KEY_ITEM]);
 }
 
 #[test]
@@ -384,8 +430,9 @@ fn broken_cases() -> Vec<Broken> {
             expect: |p| {
                 matches!(
                     p,
-                    SealedFileProblem::NotRegularFile {
-                        kind: "a symbolic link"
+                    SealedFileProblem::LockFile {
+                        kind: "a symbolic link",
+                        ..
                     }
                 )
             },
@@ -401,7 +448,41 @@ fn broken_cases() -> Vec<Broken> {
                 )
                 .unwrap();
             },
-            expect: |p| matches!(p, SealedFileProblem::NotRegularFile { kind: "a FIFO" }),
+            expect: |p| matches!(p, SealedFileProblem::LockFile { kind: "a FIFO", .. }),
+        },
+        Broken {
+            what: "its lock file a directory",
+            make: |f| std::fs::create_dir(lock_path(f)).unwrap(),
+            expect: |p| {
+                matches!(
+                    p,
+                    SealedFileProblem::LockFile {
+                        kind: "a directory",
+                        ..
+                    }
+                )
+            },
+        },
+        #[cfg(unix)]
+        Broken {
+            what: "a socket",
+            make: |f| {
+                std::fs::remove_file(&f.file).unwrap();
+                // The socket file stays after the listener goes.
+                drop(std::os::unix::net::UnixListener::bind(&f.file).unwrap());
+            },
+            expect: |p| matches!(p, SealedFileProblem::NotRegularFile { kind: "a socket" }),
+        },
+        Broken {
+            what: "over 64 MiB (sparse)",
+            make: |f| {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&f.file)
+                    .unwrap();
+                file.set_len(keyseal_migrate::MAX_SEALED_FILE + 1).unwrap();
+            },
+            expect: |p| matches!(p, SealedFileProblem::TooLarge { .. }),
         },
     ]
 }
@@ -429,7 +510,7 @@ fn snapshot(path: &Path) -> Option<Vec<u8>> {
 #[test]
 fn a_sealed_file_that_cannot_be_imported_imports_nothing_and_deletes_nothing() {
     let cases = broken_cases();
-    assert!(cases.len() >= 12);
+    assert!(cases.len() >= 18);
     for case in cases {
         for options in [
             Options::raw(),
@@ -652,7 +733,7 @@ fn remove_source_keeps_a_file_docker_agent_wrote_again_after_the_import() {
 
 #[cfg(unix)]
 #[test]
-fn a_removal_that_fails_keeps_the_file_and_its_key_and_a_failed_key_delete_is_retried() {
+fn a_removal_that_fails_keeps_the_file_and_its_key_and_a_failed_key_delete_is_reported() {
     // The lock file turns into a FIFO between the import and the removal.
     let f = Fixture::new();
     let lock = lock_path(&f);
@@ -681,31 +762,41 @@ fn a_removal_that_fails_keeps_the_file_and_its_key_and_a_failed_key_delete_is_re
     assert_eq!(f.legacy(), [KEY_ITEM]);
     std::fs::remove_file(lock_path(&f)).unwrap();
 
-    // Now the key item's delete fails: the file goes, the key item stays and
-    // is reported; the next run removes it.
+    // Now the key item's delete fails: the file goes, the key item stays
+    // and is reported with what to do.
     f.source.fail_delete(KEY_ITEM);
     let report = f.migrate(&Options::raw().remove_sealed_file(true)).unwrap();
     assert!(!f.file.exists());
-    assert!(
-        report
-            .delete_failures
-            .iter()
-            .any(|(item, _)| item == KEY_ITEM),
-        "{report:?}"
-    );
+    let (_, why) = report
+        .delete_failures
+        .iter()
+        .find(|(item, _)| item == KEY_ITEM)
+        .unwrap_or_else(|| panic!("{report:?}"));
+    assert!(why.contains("delete this keyring item yourself"), "{why}");
     assert_eq!(f.legacy(), [KEY_ITEM]);
+    // A key item whose file is gone: the next run says so and moves nothing.
     f.source.heal();
-    let report = f.migrate(&Options::raw().remove_sealed_file(true)).unwrap();
-    assert_eq!(report.deleted, [KEY_ITEM]);
-    assert!(f.legacy().is_empty());
+    assert!(matches!(
+        f.migrate(&Options::raw()),
+        Err(Error::SealedFile {
+            problem: SealedFileProblem::FileMissing { .. },
+            ..
+        })
+    ));
 }
 
 #[test]
 fn a_dry_run_names_each_entry_with_its_origin_and_writes_nothing() {
     let f = Fixture::new();
     let file = std::fs::read(&f.file).unwrap();
+    // Any timeout, however large, is a bound and never a panic.
     let report = f
-        .migrate(&Options::raw().dry_run(true).remove_sealed_file(true))
+        .migrate(
+            &Options::raw()
+                .dry_run(true)
+                .remove_sealed_file(true)
+                .sealed_file_lock_timeout(Duration::MAX),
+        )
         .unwrap();
     assert_eq!(
         report.moved,
