@@ -44,18 +44,23 @@ pub fn run(cmd: Command, stdin: &[u8]) -> Output {
 }
 
 /// Runs `cmd` with `stdin` as its input and its standard output going to
-/// `stdout`; with `close_stdout`, a piped standard output is closed before
-/// the command writes to it (a reader that went away). Collects the rest.
+/// `stdout`; with `close_stdout`, standard output is instead a pipe whose
+/// reader is closed before the command starts (a reader that went away:
+/// every write fails, however soon the command writes). Collects the rest.
 pub fn run_to(mut cmd: Command, stdin: &[u8], stdout: Stdio, close_stdout: bool) -> Output {
+    let stdout = if close_stdout {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        Stdio::from(writer)
+    } else {
+        stdout
+    };
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(stdout)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    if close_stdout {
-        drop(child.stdout.take());
-    }
     // Commands that do not read their input may exit before it is written.
     let _ = child.stdin.take().unwrap().write_all(stdin);
     child.wait_with_output().unwrap()
