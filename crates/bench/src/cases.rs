@@ -28,7 +28,7 @@ pub(crate) struct Plan {
 
 impl Plan {
     /// Rounds of a comparison whose operations take about a millisecond.
-    fn rounds(self, full: usize) -> usize {
+    pub(crate) fn rounds(self, full: usize) -> usize {
         if self.quick { (full / 4).max(5) } else { full }
     }
 }
@@ -62,7 +62,7 @@ pub(crate) struct Compared {
     pub(crate) speedup: Summary,
 }
 
-fn compare(keyseal: &[Duration], other: &[Duration]) -> Result<Compared> {
+pub(crate) fn compare(keyseal: &[Duration], other: &[Duration]) -> Result<Compared> {
     Ok(Compared {
         keyseal: summary(keyseal)?,
         other: summary(other)?,
@@ -71,14 +71,14 @@ fn compare(keyseal: &[Duration], other: &[Duration]) -> Result<Compared> {
     })
 }
 
-fn nth<T: Clone>(list: &[T], i: usize) -> Result<T> {
+pub(crate) fn nth<T: Clone>(list: &[T], i: usize) -> Result<T> {
     list.get(i)
         .cloned()
         .ok_or_else(|| format!("no measurement {i}").into())
 }
 
 impl Bench {
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
 
@@ -881,6 +881,8 @@ impl Bench {
             format!("{}-cold-secret-service-plain", self.service),
             format!("{}-cold-secret-service-dh", self.service),
             format!("{}-cli", self.service),
+            self.keyring_core_service(),
+            format!("{}-native", self.keyring_core_service()),
         ] {
             for name in items.search(&service)? {
                 items.delete(&service, &name)?;

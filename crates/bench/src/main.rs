@@ -21,6 +21,8 @@ mod children;
 mod common;
 #[cfg(target_os = "linux")]
 mod keyring;
+#[cfg(target_os = "linux")]
+mod keyring_core;
 mod plot;
 #[cfg(target_os = "linux")]
 mod report;
@@ -149,6 +151,10 @@ mod run {
         })?;
         let scaling = timed("6. scaling", || bench.scaling(&[10, 100, 1000, 10_000]))?;
         let contention = timed("7. contention", || bench.contention(&[1, 2, 4, 8], entries))?;
+        let keyring_core = timed(
+            "10. keyring-core: keyseal-keyring-store and the native store",
+            || bench.keyring_core(entries),
+        )?;
         Ok(Report {
             machine: None,
             seconds: 0.0,
@@ -163,6 +169,7 @@ mod run {
             contention,
             round_trips,
             aead,
+            keyring_core,
         })
     }
 }

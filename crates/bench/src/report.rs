@@ -28,6 +28,7 @@ pub(crate) struct Report {
     pub(crate) contention: Vec<ContentionRow>,
     pub(crate) round_trips: Vec<RoundTrips>,
     pub(crate) aead: Vec<AeadRow>,
+    pub(crate) keyring_core: Vec<crate::keyring_core::KeyringCoreRow>,
 }
 
 /// The machine and the build the numbers come from.
@@ -411,6 +412,7 @@ impl Report {
         self.contention_md(w);
         self.round_trips_md(w);
         self.aead_md(w);
+        self.keyring_core_md(w);
         o
     }
 
@@ -703,6 +705,37 @@ impl Report {
                 r.layout,
                 r.calls,
                 sig(r.elapsed.as_secs_f64() * 1e3)
+            );
+        }
+        let _ = writeln!(w);
+    }
+
+    fn keyring_core_md(&self, w: &mut String) {
+        let _ = writeln!(
+            w,
+            "## 10. keyring-core: keyseal-keyring-store beside the native Secret Service store\n"
+        );
+        let _ = writeln!(
+            w,
+            "A keyring-core application's `Entry::set_password` and `get_password` on every one \
+             of the same entries of 4 KiB, in one process, round by round: through \
+             `keyseal-keyring-store` (one sealed file, its key the only keyring item, read once) \
+             and through `zbus-secret-service-keyring-store` (one Secret Service item per \
+             entry). Each set through keyseal writes the whole file (sealed, fsynced, renamed).\n"
+        );
+        let _ = writeln!(
+            w,
+            "| Operation | Entries | keyseal-keyring-store | zbus-secret-service-keyring-store | native / keyseal |\n|---|---|---|---|---|"
+        );
+        for r in &self.keyring_core {
+            let _ = writeln!(
+                w,
+                "| `{}` | {} | {} | {} | {} |",
+                r.operation,
+                r.entries,
+                ms(&r.compared.keyseal),
+                ms(&r.compared.other),
+                times(&r.compared.speedup)
             );
         }
         let _ = writeln!(w);
