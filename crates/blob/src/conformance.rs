@@ -30,6 +30,7 @@ pub fn run_all(store: &dyn BlobStore) {
     quarantine_keeps_the_blob_and_empties_the_store(store);
     large_blobs_round_trip(store);
     updates_expecting_a_version_see_the_same_blob(store);
+    named_locks_exclude_their_name_only_and_let_updates_run(store);
 }
 
 fn empty(store: &dyn BlobStore) {
@@ -351,5 +352,35 @@ pub fn updates_expecting_a_version_see_the_same_blob(store: &dyn BlobStore) {
         .unwrap_or_else(|e| panic!("update_expecting failed: {e}"));
     assert_eq!(store.version().ok().flatten(), written);
     assert_eq!(read(store).as_deref(), Some(&b"from the ends"[..]));
+    empty(store);
+}
+
+/// A named lock excludes a second taker of the same name (which times out
+/// with [`Error::LockTimeout`](crate::Error::LockTimeout)), never one of
+/// another name, lets updates run while it is held, and is free again once
+/// dropped.
+pub fn named_locks_exclude_their_name_only_and_let_updates_run(store: &dyn BlobStore) {
+    use std::time::Duration;
+    let short = Duration::from_millis(50);
+    let held = store
+        .named_lock("conformance/a", short)
+        .expect("a free named lock is taken");
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| store.named_lock("conformance/a", short).map(|_| ()));
+        let result = other.join().expect("no panic");
+        assert!(
+            matches!(result, Err(crate::Error::LockTimeout { .. })),
+            "the same name was taken twice: {result:?}"
+        );
+        let b = scope.spawn(|| store.named_lock("conformance/b", short).map(|_| ()));
+        assert!(b.join().expect("no panic").is_ok(), "another name waited");
+    });
+    // The store's own updates do not wait for a named lock.
+    write(store, b"under a named lock");
+    assert_eq!(read(store).as_deref(), Some(&b"under a named lock"[..]));
+    drop(held);
+    let again = store.named_lock("conformance/a", short);
+    assert!(again.is_ok(), "a dropped named lock stayed held: {again:?}");
+    drop(again);
     empty(store);
 }

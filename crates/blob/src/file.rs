@@ -313,19 +313,26 @@ impl FileStore {
     fn lock(&self) -> Result<File> {
         self.check_path()?;
         Self::check_kind(&self.path)?;
-        Self::check_kind(&self.lock_path)?;
         self.ensure_dir()?;
+        self.lock_at(&self.lock_path, self.lock_timeout)
+    }
+
+    /// Opens (creating 0600) and exclusively locks the lock file at
+    /// `lock_path`, polling until `timeout`: the store's own lock, or a
+    /// named lock.
+    fn lock_at(&self, lock_path: &Path, timeout: Duration) -> Result<File> {
+        Self::check_kind(lock_path)?;
         let file = no_follow(private_options().read(true).write(true).create(true))
             .truncate(false)
-            .open(&self.lock_path)
+            .open(lock_path)
             .map_err(|e| match e.raw_os_error() {
                 Some(code) if is_symlink_refusal(code) => Error::Unsafe {
-                    path: self.lock_path.clone(),
+                    path: lock_path.to_path_buf(),
                     reason: "the lock file is a symbolic link; keyseal does not follow links for its lock".to_owned(),
                 },
-                _ => Error::io("open the lock file", &self.lock_path, e),
+                _ => Error::io("open the lock file", lock_path, e),
             })?;
-        self.check_lock_file(&file)?;
+        self.check_lock_file(&file, lock_path)?;
         let started = Instant::now();
         let mut pause = LOCK_POLL_FIRST;
         loop {
@@ -336,34 +343,34 @@ impl FileStore {
                         tracing::debug!(
                             "waited {} ms for the lock {}",
                             waited.as_millis(),
-                            self.lock_path.display()
+                            lock_path.display()
                         );
                     }
                     return Ok(file);
                 }
                 Err(TryLockError::WouldBlock) => {}
-                Err(TryLockError::Error(e)) => return Err(Error::io("lock", &self.lock_path, e)),
+                Err(TryLockError::Error(e)) => return Err(Error::io("lock", lock_path, e)),
             }
             let waited = started.elapsed();
-            if waited >= self.lock_timeout {
+            if waited >= timeout {
                 return Err(Error::LockTimeout {
-                    lock_path: self.lock_path.clone(),
+                    lock_path: lock_path.to_path_buf(),
                     waited,
                 });
             }
-            thread::sleep(pause.min(self.lock_timeout.saturating_sub(waited)));
+            thread::sleep(pause.min(timeout.saturating_sub(waited)));
             pause = next_pause(pause, waited);
         }
     }
 
     /// The lock file just opened must be a regular file of this user's.
-    fn check_lock_file(&self, file: &File) -> Result<()> {
+    fn check_lock_file(&self, file: &File, lock_path: &Path) -> Result<()> {
         let meta = file
             .metadata()
-            .map_err(|e| Error::io("inspect the lock file", &self.lock_path, e))?;
+            .map_err(|e| Error::io("inspect the lock file", lock_path, e))?;
         if let Some(kind) = special_kind(&meta.file_type()) {
             return Err(Error::NotAFile {
-                path: self.lock_path.clone(),
+                path: lock_path.to_path_buf(),
                 kind,
             });
         }
@@ -373,7 +380,7 @@ impl FileStore {
             let me = rustix::process::geteuid().as_raw();
             if meta.uid() != me {
                 return Err(Error::Unsafe {
-                    path: self.lock_path.clone(),
+                    path: lock_path.to_path_buf(),
                     reason: format!(
                         "the lock file belongs to user {}, not to this user ({me}); another user could hold it forever",
                         meta.uid()
@@ -382,6 +389,48 @@ impl FileStore {
             }
         }
         Ok(())
+    }
+
+    /// The directory of the named locks, `<file>.locks` beside the store:
+    /// made 0700 when missing, and refused when it is not a directory of
+    /// this user's (a symbolic link included).
+    fn named_locks_dir(&self) -> Result<PathBuf> {
+        self.check_path()?;
+        self.ensure_dir()?;
+        let mut name = self.file_name.clone();
+        name.push(".locks");
+        let dir = self.dir.join(name);
+        let mut builder = fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        match builder.create(&dir) {
+            Ok(()) => sync_dir(&self.dir)?,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::io("create the named-lock directory", &dir, e)),
+        }
+        let meta = fs::symlink_metadata(&dir)
+            .map_err(|e| Error::io("inspect the named-lock directory", &dir, e))?;
+        if !meta.is_dir() {
+            return Err(Error::Unsafe {
+                path: dir,
+                reason: "it is not a directory (a symbolic link is not followed)".to_owned(),
+            });
+        }
+        #[cfg(unix)]
+        if !self.shared_directory {
+            use std::os::unix::fs::MetadataExt;
+            let me = rustix::process::geteuid().as_raw();
+            if meta.uid() != me || meta.mode() & 0o022 != 0 {
+                return Err(Error::Unsafe {
+                    path: dir,
+                    reason: format!(
+                        "the named-lock directory belongs to user {} or other users can write to it; another user could hold its locks forever",
+                        meta.uid()
+                    ),
+                });
+            }
+        }
+        Ok(dir)
     }
 
     /// Reads the data file, or `None` when it does not exist.
@@ -632,6 +681,16 @@ impl BlobStore for FileStore {
         let version = current.as_ref().map(Snapshot::version);
         let decision = decide(Current::Read(current.as_ref()));
         self.apply(decision, version)
+    }
+
+    /// A `flock` on `<file>.locks/<name's file name>` beside the store
+    /// (0600, in a 0700 directory; the lock files stay, so that two
+    /// processes never lock different files of one name). The system
+    /// releases it when its holder exits, however it exits.
+    fn named_lock(&self, name: &str, timeout: Duration) -> Result<crate::NamedLock> {
+        let dir = self.named_locks_dir()?;
+        let file = self.lock_at(&dir.join(crate::named_lock::file_name(name)), timeout)?;
+        Ok(crate::NamedLock::new(file))
     }
 
     fn quarantine(&self, reason: &str) -> Result<Option<String>> {

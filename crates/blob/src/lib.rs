@@ -7,6 +7,7 @@ use std::sync::Arc;
 mod error;
 mod file;
 mod memory;
+mod named_lock;
 
 #[cfg(feature = "testing")]
 pub mod conformance;
@@ -14,6 +15,7 @@ pub mod conformance;
 pub use crate::error::{Error, Result};
 pub use crate::file::{DEFAULT_LOCK_TIMEOUT, DEFAULT_MAX_SIZE, FileStore};
 pub use crate::memory::MemoryBlobStore;
+pub use crate::named_lock::NamedLock;
 
 /// One opaque blob, shared by many processes.
 ///
@@ -110,6 +112,26 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
     /// # Errors
     /// [`Error::LockTimeout`], [`Error::PermissionDenied`], [`Error::Io`].
     fn quarantine(&self, reason: &str) -> Result<Option<String>>;
+
+    /// Takes the advisory lock `name`, waiting at most `timeout`, and holds
+    /// it until the returned guard is dropped. It is separate from the lock
+    /// of [`update`](Self::update): updates inside it run as usual, and two
+    /// different names never wait for each other. Adapters hold it across
+    /// work that must not run twice at once (an OAuth refresh: read, one
+    /// token request, write).
+    ///
+    /// The default is process-local: it coordinates the threads of one
+    /// process only. A store that several processes share MUST override it
+    /// with a lock they all see ([`FileStore`] does: a `flock` on a file
+    /// beside the store, which the system releases when its holder dies).
+    ///
+    /// # Errors
+    /// [`Error::LockTimeout`] after `timeout`; a store's own errors for
+    /// making the lock (for [`FileStore`]: [`Error::Unsafe`],
+    /// [`Error::NotAFile`], [`Error::PermissionDenied`], [`Error::Io`]).
+    fn named_lock(&self, name: &str, timeout: std::time::Duration) -> Result<NamedLock> {
+        named_lock::local(&self.location(), name, timeout)
+    }
 }
 
 /// What an update's closure decided.
@@ -326,6 +348,9 @@ impl<T: BlobStore + ?Sized> BlobStore for Arc<T> {
     fn quarantine(&self, reason: &str) -> Result<Option<String>> {
         (**self).quarantine(reason)
     }
+    fn named_lock(&self, name: &str, timeout: std::time::Duration) -> Result<NamedLock> {
+        (**self).named_lock(name, timeout)
+    }
 }
 
 impl<T: BlobStore + ?Sized> BlobStore for Box<T> {
@@ -355,6 +380,9 @@ impl<T: BlobStore + ?Sized> BlobStore for Box<T> {
     }
     fn quarantine(&self, reason: &str) -> Result<Option<String>> {
         (**self).quarantine(reason)
+    }
+    fn named_lock(&self, name: &str, timeout: std::time::Duration) -> Result<NamedLock> {
+        (**self).named_lock(name, timeout)
     }
 }
 

@@ -279,3 +279,38 @@ fn a_symbolic_link_of_another_user_on_the_way_to_the_store_is_refused() {
     std::os::unix::fs::lchown(&link, Some(0), None).unwrap();
     write(&store, b"x").unwrap();
 }
+
+#[test]
+fn a_named_lock_never_follows_a_planted_link_and_never_blocks_on_a_fifo() {
+    let dir = TempDir::new("named-hostile");
+    let path = dir.path().join("store.sealed");
+    let store = FileStore::new(&path);
+    let short = Duration::from_millis(100);
+    // The lock directory a symbolic link to elsewhere: refused, nothing made there.
+    let elsewhere = dir.path().join("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, dir.path().join("store.sealed.locks")).unwrap();
+    assert!(matches!(
+        store.named_lock("n", short),
+        Err(Error::Unsafe { .. })
+    ));
+    assert!(listing(&elsewhere).is_empty());
+    fs::remove_file(dir.path().join("store.sealed.locks")).unwrap();
+    // A FIFO where the lock file goes: refused at once, not waited on.
+    drop(store.named_lock("n", short).unwrap());
+    let lock = fs::read_dir(dir.path().join("store.sealed.locks"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    fs::remove_file(&lock).unwrap();
+    mkfifo(&lock);
+    let moved = store.clone();
+    let result = returns("a named lock on a FIFO", move || {
+        moved
+            .named_lock("n", Duration::from_millis(100))
+            .map(|_| ())
+    });
+    expect_not_a_file(result, "a FIFO", "named lock");
+}

@@ -246,3 +246,66 @@ fn sigkill_during_updates_never_tears_or_loses_a_committed_blob() {
         "no update ever committed: the kills came too early to test anything"
     );
 }
+
+/// Takes the named lock `KEYSEAL_TEST_NAME`, says so, and holds it until
+/// killed.
+#[test]
+#[ignore = "child process of a_named_lock_excludes_other_processes_and_dies_with_its_holder"]
+fn child_named_lock_holder() {
+    if !support::is_child() {
+        return;
+    }
+    let store = store_at(&std::env::var("KEYSEAL_TEST_PATH").unwrap());
+    let _held = store
+        .named_lock(
+            &std::env::var("KEYSEAL_TEST_NAME").unwrap(),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+    println!("held");
+    std::thread::sleep(Duration::from_secs(120));
+}
+
+#[test]
+fn a_named_lock_excludes_other_processes_and_dies_with_its_holder() {
+    let dir = TempDir::new("named");
+    let path = dir.path().join("store.sealed");
+    let mut holder = support::child("child_named_lock_holder")
+        .env("KEYSEAL_TEST_PATH", &path)
+        .env("KEYSEAL_TEST_NAME", "https://mcp.example/a")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ready = BufReader::new(holder.stdout.take().unwrap())
+        .lines()
+        .any(|l| l.is_ok_and(|l| l.contains("held")));
+    assert!(ready, "the holder did not take the lock");
+    let store = store_at(path.to_str().unwrap());
+    let short = Duration::from_millis(200);
+    assert!(matches!(
+        store.named_lock("https://mcp.example/a", short),
+        Err(keyseal_blob::Error::LockTimeout { .. })
+    ));
+    // Another name, and the store's own updates, do not wait for it.
+    drop(store.named_lock("https://mcp.example/b", short).unwrap());
+    store
+        .update(&mut |_| Decision::Write(b"x".to_vec()))
+        .unwrap();
+    // SIGKILL: the system releases the lock.
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    drop(
+        store
+            .named_lock("https://mcp.example/a", Duration::from_secs(10))
+            .unwrap(),
+    );
+    // The lock files live in a private directory beside the store.
+    let locks = dir.path().join("store.sealed.locks");
+    assert!(locks.is_dir());
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&locks).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+    assert_eq!(std::fs::read_dir(&locks).unwrap().count(), 2);
+}

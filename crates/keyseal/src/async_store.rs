@@ -44,6 +44,19 @@ impl AsyncStore {
             })?
     }
 
+    /// [`Store::named_lock`], waited for on a blocking thread.
+    ///
+    /// # Errors
+    /// As [`Store::named_lock`].
+    pub async fn named_lock(
+        &self,
+        name: &str,
+        timeout: std::time::Duration,
+    ) -> Result<keyseal_blob::NamedLock> {
+        let name = name.to_owned();
+        self.run(move |s| s.named_lock(&name, timeout)).await
+    }
+
     /// [`Store::get`].
     ///
     /// # Errors

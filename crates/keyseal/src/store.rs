@@ -246,6 +246,29 @@ impl Store {
         self.inner.blob.location()
     }
 
+    /// Takes the store's advisory lock `name`, waiting at most `timeout`,
+    /// and holds it until the returned guard is dropped: a lock for work
+    /// that must not run twice at once across threads and processes, such
+    /// as an OAuth refresh (take the lock, read, call the token endpoint
+    /// once, write, release). It is separate from the store's own write
+    /// lock: reads and writes inside it run as usual, and locks of
+    /// different names never wait for each other. For a file store it is a
+    /// `flock` on a file in `<file>.locks/` beside the sealed file, which
+    /// the system releases when its holder exits, however it exits (see
+    /// [`BlobStore::named_lock`](keyseal_blob::BlobStore::named_lock)).
+    ///
+    /// # Errors
+    /// [`Error::LockTimeout`] after `timeout`; [`Error::Storage`] when the
+    /// lock cannot be made (an unsafe directory, a lock file that is not a
+    /// regular file, no permission).
+    pub fn named_lock(
+        &self,
+        name: &str,
+        timeout: std::time::Duration,
+    ) -> Result<keyseal_blob::NamedLock> {
+        Ok(self.inner.blob.named_lock(name, timeout)?)
+    }
+
     // ----- typed API -----
 
     /// Reads the entry `name` as a `T` (stored as JSON).
