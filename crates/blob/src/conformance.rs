@@ -364,16 +364,21 @@ pub fn named_locks_exclude_their_name_only_and_let_updates_run(store: &dyn BlobS
     let short = Duration::from_millis(50);
     let held = store
         .named_lock("conformance/a", short)
-        .expect("a free named lock is taken");
+        .unwrap_or_else(|e| panic!("a free named lock was not taken: {e}"));
     std::thread::scope(|scope| {
         let other = scope.spawn(|| store.named_lock("conformance/a", short).map(|_| ()));
-        let result = other.join().expect("no panic");
+        let result = other
+            .join()
+            .unwrap_or_else(|_| panic!("the second taker panicked"));
         assert!(
             matches!(result, Err(crate::Error::LockTimeout { .. })),
             "the same name was taken twice: {result:?}"
         );
         let b = scope.spawn(|| store.named_lock("conformance/b", short).map(|_| ()));
-        assert!(b.join().expect("no panic").is_ok(), "another name waited");
+        let b = b
+            .join()
+            .unwrap_or_else(|_| panic!("the taker of another name panicked"));
+        assert!(b.is_ok(), "another name waited: {b:?}");
     });
     // The store's own updates do not wait for a named lock.
     write(store, b"under a named lock");

@@ -134,6 +134,6 @@ mod tests {
         let _b = local("memory", "b", Duration::ZERO).unwrap();
         assert!(local("memory", "a", Duration::from_millis(20)).is_err());
         drop(a);
-        local("memory", "a", Duration::ZERO).unwrap();
+        drop(local("memory", "a", Duration::ZERO).unwrap());
     }
 }
