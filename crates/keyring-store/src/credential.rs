@@ -9,7 +9,7 @@ use keyring_core::api::CredentialApi;
 use keyring_core::{Credential, Error as CoreError, Result};
 use keyseal::{ExposeSecret, Store};
 
-use crate::error::core_error;
+use crate::error::{NotTheStoredCredentials, core_error};
 use crate::name::entry_name;
 
 /// The attributes every credential has: its specifiers.
@@ -59,33 +59,52 @@ impl KeysealCredential {
         &self.name
     }
 
-    /// Whether the entry exists; `NoEntry` when it does not.
-    fn require(&self) -> Result<()> {
-        if self.store.contains(&self.name).map_err(core_error)? {
-            Ok(())
-        } else {
-            Err(CoreError::NoEntry)
+    /// The entry's secret, read as `get_secret` reads it (so every method
+    /// fails where `get_secret` fails); `NoEntry` when there is none.
+    fn read(&self) -> Result<keyseal::SecretSlice<u8>> {
+        match checked(&self.store, self.store.get_bytes(&self.name))? {
+            Some(secret) => Ok(secret),
+            None => Err(CoreError::NoEntry),
         }
     }
 }
 
+/// `result`, unless the store no longer shows what is on disk: it switched
+/// to memory (`OnKeyringUnavailable::MemoryOnly`) or moved an unreadable
+/// file aside (`OnUnreadable::Quarantine`). Then `NoStorageAccess`, so that
+/// no credential reads as missing and no write seems to last.
+pub(crate) fn checked<T>(store: &Store, result: keyseal::Result<T>) -> Result<T> {
+    let why = store
+        .degraded()
+        .map(|reason| format!("it runs in memory only: {reason}"))
+        .or_else(|| {
+            store
+                .quarantined()
+                .first()
+                .map(|q| format!("its unreadable file was moved aside to {}", q.location))
+        });
+    if let Some(why) = why {
+        return Err(CoreError::NoStorageAccess(Box::new(
+            NotTheStoredCredentials { why },
+        )));
+    }
+    result.map_err(core_error)
+}
+
 impl CredentialApi for KeysealCredential {
     fn set_secret(&self, secret: &[u8]) -> Result<()> {
-        self.store.set_bytes(&self.name, secret).map_err(core_error)
+        checked(&self.store, self.store.set_bytes(&self.name, secret))
     }
 
     fn get_secret(&self) -> Result<Vec<u8>> {
-        match self.store.get_bytes(&self.name).map_err(core_error)? {
-            // keyring-core's API hands out a plain `Vec`; the store's copy
-            // is zeroized when dropped.
-            Some(secret) => Ok(secret.expose_secret().to_vec()),
-            None => Err(CoreError::NoEntry),
-        }
+        // keyring-core's API hands out a plain `Vec`; the store's copy is
+        // zeroized when dropped.
+        Ok(self.read()?.expose_secret().to_vec())
     }
 
     /// `service` and `username`, the only attributes this store keeps.
     fn get_attributes(&self) -> Result<HashMap<String, String>> {
-        self.require()?;
+        self.read()?;
         Ok(HashMap::from([
             (SERVICE.to_owned(), self.service.clone()),
             (USERNAME.to_owned(), self.user.clone()),
@@ -96,7 +115,7 @@ impl CredentialApi for KeysealCredential {
     /// name the entry) and no other is kept. Each one given is `Invalid`;
     /// an empty map changes nothing.
     fn update_attributes(&self, attributes: &HashMap<&str, &str>) -> Result<()> {
-        self.require()?;
+        self.read()?;
         match attributes.keys().next() {
             None => Ok(()),
             Some(key) => Err(CoreError::Invalid(
@@ -107,7 +126,7 @@ impl CredentialApi for KeysealCredential {
     }
 
     fn delete_credential(&self) -> Result<()> {
-        if self.store.remove(&self.name).map_err(core_error)? {
+        if checked(&self.store, self.store.remove(&self.name))? {
             Ok(())
         } else {
             Err(CoreError::NoEntry)
@@ -115,7 +134,7 @@ impl CredentialApi for KeysealCredential {
     }
 
     fn get_credential(&self) -> Result<Option<Arc<Credential>>> {
-        self.require()?;
+        self.read()?;
         if self.wrapper {
             return Ok(None);
         }

@@ -20,6 +20,12 @@ pub(crate) fn core_error(e: keyseal::Error) -> CoreError {
         | keyseal::Error::KeyMissing { .. }
         | keyseal::Error::WrongKey { .. } => CoreError::NoStorageAccess(Box::new(e)),
         keyseal::Error::InvalidName { .. } => too_long(),
+        keyseal::Error::Storage {
+            source: keyseal::blob::Error::WriteTooLarge { .. },
+        } => CoreError::Invalid(
+            "secret".to_owned(),
+            "with it the sealed file would outgrow its size limit; nothing was written".to_owned(),
+        ),
         other => CoreError::PlatformFailure(Box::new(other)),
     }
 }
@@ -32,3 +38,24 @@ pub(crate) fn too_long() -> CoreError {
         u32::try_from(keyseal::MAX_NAME_LEN).unwrap_or(u32::MAX),
     )
 }
+
+/// The wrapped store stopped saving to disk (its key provider did not
+/// answer and it runs in memory, under `OnKeyringUnavailable::MemoryOnly`),
+/// or moved an unreadable file aside (`OnUnreadable::Quarantine`): its
+/// answers would show credentials as missing, and writes would not last.
+#[derive(Debug)]
+pub(crate) struct NotTheStoredCredentials {
+    pub(crate) why: String,
+}
+
+impl std::fmt::Display for NotTheStoredCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the keyseal store no longer shows its stored credentials ({}); refusing to answer from or write to it",
+            self.why
+        )
+    }
+}
+
+impl std::error::Error for NotTheStoredCredentials {}

@@ -9,8 +9,8 @@ use keyring_core::api::{CredentialPersistence, CredentialStoreApi};
 use keyring_core::{Entry, Error as CoreError, Result};
 use keyseal::Store;
 
-use crate::credential::KeysealCredential;
-use crate::error::{core_error, too_long};
+use crate::credential::{KeysealCredential, checked};
+use crate::error::too_long;
 use crate::name::{entry_name, specifiers};
 
 /// What [`vendor`](CredentialStoreApi::vendor) says.
@@ -39,7 +39,8 @@ static INSTANCES: AtomicU64 = AtomicU64::new(0);
 pub struct KeysealStore {
     store: Store,
     id: String,
-    persistence: Lifetime,
+    /// Said by the application, or `None`: then from the key provider.
+    persistence: Option<Lifetime>,
 }
 
 /// [`CredentialPersistence`] as kept here (that type is neither `Clone`
@@ -106,21 +107,28 @@ impl KeysealStore {
     }
 
     /// Over an existing keyseal store (any key provider, any blob store).
-    /// Its [`persistence`](CredentialStoreApi::persistence) is
-    /// `UntilDelete`; say otherwise with [`with_persistence`](Self::with_persistence)
-    /// for a store in memory.
+    /// Its [`persistence`](CredentialStoreApi::persistence) follows its key
+    /// provider: a key in the OS keyring (or given by the environment)
+    /// lasts `UntilDelete`, one in the kernel keyring `UntilReboot`, one in
+    /// memory `ProcessOnly`; say otherwise with
+    /// [`with_persistence`](Self::with_persistence) (for a `MemoryBlobStore`,
+    /// say `ProcessOnly`).
+    ///
+    /// With the default policies the store fails where it cannot read its
+    /// file. A store built with `OnKeyringUnavailable::MemoryOnly` or
+    /// `OnUnreadable::Quarantine` answers `NoStorageAccess` once it has
+    /// switched to memory or moved its file aside, never `NoEntry`.
     pub fn from_store(store: Store) -> Arc<Self> {
-        Arc::new(Self::with(store, CredentialPersistence::UntilDelete))
+        Arc::new(Self::with(store, None))
     }
 
     /// Over an existing keyseal store whose credentials last as
-    /// `persistence` says (`ProcessOnly` for a `MemoryBlobStore`).
+    /// `persistence` says.
     pub fn with_persistence(store: Store, persistence: CredentialPersistence) -> Arc<Self> {
-        Arc::new(Self::with(store, persistence))
+        Arc::new(Self::with(store, Some(Lifetime::from(persistence))))
     }
 
-    fn with(store: Store, persistence: CredentialPersistence) -> Self {
-        let persistence = Lifetime::from(persistence);
+    fn with(store: Store, persistence: Option<Lifetime>) -> Self {
         let instance = INSTANCES.fetch_add(1, Ordering::Relaxed);
         Self {
             id: format!(
@@ -171,7 +179,10 @@ impl CredentialStoreApi for KeysealStore {
                 "keyseal-keyring-store takes no modifiers".to_owned(),
             ));
         }
-        if entry_name(service, user).len() > keyseal::MAX_NAME_LEN {
+        // Escaping only lengthens: a pair this long never fits.
+        if crate::name::PREFIX.len() + service.len() + 1 + user.len() > keyseal::MAX_NAME_LEN
+            || entry_name(service, user).len() > keyseal::MAX_NAME_LEN
+        {
             return Err(too_long());
         }
         Ok(self.entry(service, user, false))
@@ -188,7 +199,15 @@ impl CredentialStoreApi for KeysealStore {
         for (key, value) in spec {
             match *key {
                 "service" => service = Some(*value),
-                "username" | "user" => user = Some(*value),
+                "username" | "user" => {
+                    if user.is_some_and(|earlier| earlier != *value) {
+                        return Err(CoreError::Invalid(
+                            (*key).to_owned(),
+                            "username and user name different users".to_owned(),
+                        ));
+                    }
+                    user = Some(*value);
+                }
                 other => {
                     return Err(CoreError::Invalid(
                         other.to_owned(),
@@ -197,7 +216,7 @@ impl CredentialStoreApi for KeysealStore {
                 }
             }
         }
-        let names = self.store.list().map_err(core_error)?;
+        let names = checked(&self.store, self.store.list())?;
         Ok(names
             .iter()
             .filter_map(|name| specifiers(name))
@@ -213,7 +232,16 @@ impl CredentialStoreApi for KeysealStore {
     }
 
     fn persistence(&self) -> CredentialPersistence {
-        self.persistence.into()
+        let lifetime =
+            self.persistence
+                .unwrap_or_else(|| match self.store.status().provider.lifetime {
+                    keyseal::keys::KeyLifetime::UntilDeleted
+                    | keyseal::keys::KeyLifetime::External => Lifetime::UntilDelete,
+                    keyseal::keys::KeyLifetime::UntilReboot => Lifetime::UntilReboot,
+                    keyseal::keys::KeyLifetime::Process => Lifetime::ProcessOnly,
+                    _ => Lifetime::Unspecified,
+                });
+        lifetime.into()
     }
 
     fn debug_fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

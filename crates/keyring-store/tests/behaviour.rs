@@ -22,7 +22,7 @@ use keyring_core::api::CredentialPersistence;
 use keyring_core::{CredentialStore, Entry, Error};
 use keyseal::Store;
 use keyseal::blob::{FileStore, MemoryBlobStore};
-use keyseal::keys::{Backend, KeyProvider, KeyringProvider, MemoryKeyProvider};
+use keyseal::keys::{Backend, EnvKeyProvider, KeyProvider, KeyringProvider, MemoryKeyProvider};
 use keyseal_keyring_store::{KeysealCredential, KeysealStore, VENDOR, entry_name};
 use keyseal_testkit::{TempDir, skip, unique};
 
@@ -123,10 +123,15 @@ fn vendor_is_stable_and_ids_tell_instances_apart() {
         let other = fixture(inner).unwrap();
         assert_eq!(other.store.vendor(), f.store.vendor());
         assert_ne!(other.store.id(), f.store.id(), "{inner:?}");
+        // From the key provider: the kernel keyring forgets at reboot.
         let persistence = f.store.persistence();
         match inner {
             Inner::Memory => assert!(matches!(persistence, CredentialPersistence::ProcessOnly)),
-            _ => assert!(
+            Inner::KernelKeyring => assert!(
+                matches!(persistence, CredentialPersistence::UntilReboot),
+                "{inner:?}"
+            ),
+            Inner::SecretService => assert!(
                 matches!(persistence, CredentialPersistence::UntilDelete),
                 "{inner:?}"
             ),
@@ -361,27 +366,56 @@ fn many_threads_writing_entries_of_one_service_lose_none() {
     });
 }
 
+/// A file store whose key is in memory, shared by every "process" of a
+/// test: the damage cases need no keyring.
+struct OnDisk {
+    dir: TempDir,
+    keys: Arc<MemoryKeyProvider>,
+}
+
+impl OnDisk {
+    fn new() -> Self {
+        Self {
+            dir: TempDir::new("keyring-store-disk"),
+            keys: Arc::new(MemoryKeyProvider::new()),
+        }
+    }
+
+    fn path(&self) -> std::path::PathBuf {
+        self.dir.file()
+    }
+
+    /// A new process's store over the file, with `policies` applied.
+    fn open(
+        &self,
+        policies: impl FnOnce(keyseal::StoreBuilder) -> keyseal::StoreBuilder,
+    ) -> Arc<CredentialStore> {
+        let builder = Store::builder(Arc::clone(&self.keys), FileStore::new(self.path()), CONTEXT);
+        KeysealStore::from_store(policies(builder).build())
+    }
+}
+
 #[test]
 fn a_tampered_file_is_a_platform_failure_never_no_entry_and_is_not_written_over() {
-    let Some(f) = fixture(Inner::KernelKeyring).or_else(|| fixture(Inner::SecretService)) else {
-        return;
-    };
-    let e = entry(&f, "svc", "alice");
-    e.set_password("kept").unwrap();
-    let mut bytes = std::fs::read(&f.path).unwrap();
+    let disk = OnDisk::new();
+    let store = disk.open(|b| b);
+    Entry::new_in_store(&store, "svc", "alice")
+        .unwrap()
+        .set_password("kept")
+        .unwrap();
+    let mut bytes = std::fs::read(disk.path()).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
-    std::fs::write(&f.path, &bytes).unwrap();
-    // A new process opening the damaged file.
-    let keys = f.keys.clone().unwrap();
-    let reopened: Arc<CredentialStore> =
-        KeysealStore::from_store(Store::builder(keys, FileStore::new(&f.path), CONTEXT).build());
+    std::fs::write(disk.path(), &bytes).unwrap();
+    let reopened = disk.open(|b| b);
     let e = Entry::new_in_store(&reopened, "svc", "alice").unwrap();
     assert!(
         matches!(e.get_password(), Err(Error::PlatformFailure(_))),
         "{:?}",
         e.get_password()
     );
+    assert!(matches!(e.get_attributes(), Err(Error::PlatformFailure(_))));
+    assert!(matches!(e.get_credential(), Err(Error::PlatformFailure(_))));
     let other = Entry::new_in_store(&reopened, "svc", "bob").unwrap();
     assert!(matches!(
         other.get_password(),
@@ -393,41 +427,118 @@ fn a_tampered_file_is_a_platform_failure_never_no_entry_and_is_not_written_over(
         Err(Error::PlatformFailure(_))
     ));
     assert!(Entry::search_in_store(&reopened, &HashMap::new()).is_err());
-    assert_eq!(std::fs::read(&f.path).unwrap(), bytes, "written over");
+    assert_eq!(std::fs::read(disk.path()).unwrap(), bytes, "written over");
 }
 
 #[test]
-fn a_missing_or_unreachable_key_is_no_storage_access_and_nothing_is_written() {
-    let Some(f) = fixture(Inner::KernelKeyring).or_else(|| fixture(Inner::SecretService)) else {
-        return;
-    };
-    entry(&f, "svc", "alice").set_password("kept").unwrap();
-    let before = std::fs::read(&f.path).unwrap();
-    // Another key provider (its key is not in it): the key is missing.
-    let elsewhere: Arc<CredentialStore> = KeysealStore::from_store(
-        Store::builder(MemoryKeyProvider::new(), FileStore::new(&f.path), CONTEXT).build(),
+fn a_missing_key_or_a_key_provider_that_does_not_answer_is_no_storage_access() {
+    let disk = OnDisk::new();
+    Entry::new_in_store(&disk.open(|b| b), "svc", "alice")
+        .unwrap()
+        .set_password("kept")
+        .unwrap();
+    let before = std::fs::read(disk.path()).unwrap();
+    // Another provider without the key: the key is missing.
+    let missing: Arc<CredentialStore> = KeysealStore::from_store(
+        Store::builder(
+            MemoryKeyProvider::new(),
+            FileStore::new(disk.path()),
+            CONTEXT,
+        )
+        .build(),
     );
-    let e = Entry::new_in_store(&elsewhere, "svc", "alice").unwrap();
+    // A provider that does not answer (its variable is unset): unavailable.
+    let unavailable: Arc<CredentialStore> = KeysealStore::from_store(
+        Store::builder(
+            EnvKeyProvider::new(unique("KEYSEAL_TEST_UNSET")),
+            FileStore::new(disk.path()),
+            CONTEXT,
+        )
+        .build(),
+    );
+    for (what, store) in [("missing", &missing), ("unavailable", &unavailable)] {
+        let e = Entry::new_in_store(store, "svc", "alice").unwrap();
+        match e.get_password() {
+            Err(Error::NoStorageAccess(source)) => {
+                assert!(
+                    source.downcast_ref::<keyseal::Error>().is_some(),
+                    "{what}: {source}"
+                );
+            }
+            other => panic!("{what}: {other:?}"),
+        }
+        assert!(
+            matches!(
+                Entry::new_in_store(store, "svc", "bob")
+                    .unwrap()
+                    .set_password("x"),
+                Err(Error::NoStorageAccess(_))
+            ),
+            "{what}"
+        );
+        assert_eq!(std::fs::read(disk.path()).unwrap(), before, "{what}");
+    }
+}
+
+#[test]
+fn a_store_that_went_to_memory_or_moved_its_file_aside_never_answers_no_entry() {
+    use keyseal::{OnKeyringUnavailable, OnUnreadable};
+    let disk = OnDisk::new();
+    Entry::new_in_store(&disk.open(|b| b), "svc", "alice")
+        .unwrap()
+        .set_password("kept")
+        .unwrap();
+    let before = std::fs::read(disk.path()).unwrap();
+    // The key provider does not answer and the store runs in memory.
+    let in_memory: Arc<CredentialStore> = KeysealStore::from_store(
+        Store::builder(
+            EnvKeyProvider::new(unique("KEYSEAL_TEST_UNSET")),
+            FileStore::new(disk.path()),
+            CONTEXT,
+        )
+        .on_keyring_unavailable(OnKeyringUnavailable::MemoryOnly)
+        .build(),
+    );
+    let e = Entry::new_in_store(&in_memory, "svc", "alice").unwrap();
+    assert!(
+        matches!(e.get_password(), Err(Error::NoStorageAccess(_))),
+        "{:?}",
+        e.get_password()
+    );
+    assert!(matches!(
+        e.set_password("lost at exit"),
+        Err(Error::NoStorageAccess(_))
+    ));
+    assert!(matches!(
+        e.delete_credential(),
+        Err(Error::NoStorageAccess(_))
+    ));
+    assert!(Entry::search_in_store(&in_memory, &HashMap::new()).is_err());
+    assert_eq!(std::fs::read(disk.path()).unwrap(), before);
+
+    // A damaged file moved aside: its credentials are not reported missing.
+    let mut bytes = before.clone();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(disk.path(), &bytes).unwrap();
+    let quarantining = disk.open(|b| b.on_unreadable(OnUnreadable::Quarantine));
+    let e = Entry::new_in_store(&quarantining, "svc", "alice").unwrap();
     match e.get_password() {
-        Err(Error::NoStorageAccess(source)) => {
-            assert!(
-                source.downcast_ref::<keyseal::Error>().is_some(),
-                "{source}"
-            );
+        Err(Error::NoStorageAccess(why)) => {
+            assert!(why.to_string().contains("moved aside"), "{why}")
         }
         other => panic!("{other:?}"),
     }
     assert!(matches!(
-        Entry::new_in_store(&elsewhere, "svc", "bob")
-            .unwrap()
-            .set_password("x"),
+        e.set_password("x"),
         Err(Error::NoStorageAccess(_))
     ));
-    assert_eq!(std::fs::read(&f.path).unwrap(), before);
 }
 
 #[test]
-fn installed_as_the_default_store_it_serves_entry_new_without_recursing() {
+fn installed_as_the_default_store_entry_new_writes_the_sealed_file() {
+    // (keyseal-keys never uses keyring-core's default store, so there is
+    // nothing to recurse into; this shows Entry::new lands in the file.)
     let Some(f) = fixture(Inner::KernelKeyring)
         .or_else(|| fixture(Inner::SecretService))
         .or_else(|| fixture(Inner::Memory))

@@ -399,6 +399,13 @@ impl Store {
             .map(|d| d.reason.clone())
     }
 
+    /// The files this process moved aside under
+    /// [`OnUnreadable::Quarantine`] (the same list as
+    /// [`Status::quarantined`], without loading anything).
+    pub fn quarantined(&self) -> Vec<Quarantined> {
+        lock(&self.inner.state).quarantined.clone()
+    }
+
     /// Drops the cached copy of the file and reads it again from disk, so the
     /// next answers come from what is durably stored (migration verifies its
     /// writes this way).
