@@ -648,7 +648,9 @@ fn collect(source: &dyn LegacySource, layout: &Layout, options: &Options) -> Res
         }
         for name in names {
             let item = format!("{prefix}{name}");
-            if layout.is_control_item(&item) || name.is_empty() {
+            // An empty legacy name is an entry only when it is renamed to
+            // one (an empty entry name is refused as it is).
+            if layout.is_control_item(&item) || (options.entry_name)(&name).is_empty() {
                 continue;
             }
             if layout.is_key_item(&item) {
