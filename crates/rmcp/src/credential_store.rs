@@ -156,12 +156,12 @@ impl CredentialStore for KeysealCredentialStore {
             .await
         {
             Ok(lock) => Ok(Some(CredentialRefreshGuard::new(lock))),
-            Err(e @ keyseal::Error::LockTimeout { .. }) => Err(AuthError::CredentialStoreError(
-                format!(
+            Err(e @ keyseal::Error::LockTimeout { .. }) => {
+                Err(AuthError::CredentialStoreError(format!(
                     "another process has been refreshing the token of {} for more than {:?}; gave up waiting ({e})",
                     self.server, self.refresh_timeout
-                ),
-            )),
+                )))
+            }
             Err(e) => Err(store_error("lock the refresh of", &self.server, &e)),
         }
     }

@@ -3,4 +3,6 @@
 mod credential_store;
 mod error;
 
-pub use crate::credential_store::{DEFAULT_REFRESH_TIMEOUT, KeysealCredentialStore, REFRESH_LOCK_PREFIX};
+pub use crate::credential_store::{
+    DEFAULT_REFRESH_TIMEOUT, KeysealCredentialStore, REFRESH_LOCK_PREFIX,
+};

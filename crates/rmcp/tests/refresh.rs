@@ -1,0 +1,118 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    unreachable_pub,
+    reason = "test code"
+)]
+//! The proof: real processes, each running rmcp's `AuthorizationManager`
+//! against an authorization server on loopback whose refresh tokens rotate
+//! and whose reuse detection revokes a token family; with keyseal-rmcp's
+//! refresh guard nobody is logged out, and without it (or with per-process
+//! copies) people are. The full size runs in `cargo xtask torture`
+//! (`tests/torture.rs`).
+
+mod support;
+
+use std::time::Duration;
+
+use keyseal_testkit::{TempDir, is_child};
+use support::auth_server::AuthServer;
+use support::client::{Mode, child_main, run_clients};
+
+/// How long the token endpoint takes: a provider's round trip.
+const TOKEN_DELAY: Duration = Duration::from_millis(10);
+
+#[test]
+#[ignore = "child process of the refresh tests"]
+fn child_client() {
+    if is_child() {
+        child_main();
+    }
+}
+
+fn rounds(default: usize) -> usize {
+    std::env::var("KEYSEAL_RMCP_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[test]
+fn eight_processes_refreshing_one_server_with_rotating_tokens_log_nobody_out() {
+    let server = AuthServer::start(TOKEN_DELAY);
+    let dir = TempDir::new("rmcp-refresh");
+    let path = dir.file();
+    support::seeded(&server, &path);
+    let (processes, rounds) = (8, rounds(40));
+    let outcomes = run_clients(
+        "child_client",
+        Mode::Keyseal,
+        processes,
+        rounds,
+        &server.mcp_url(),
+        &path,
+    );
+    let counts = server.counts();
+    println!("keyseal-rmcp: {counts:?}");
+    assert_eq!(counts.invalid_grant, 0, "{counts:?}");
+    assert_eq!(counts.revoked_families, 0, "{counts:?}");
+    // Every token request was a refresh (the tokens expire at once): the
+    // rounds plus each process's last token.
+    assert_eq!(counts.refreshes, processes * (rounds + 1), "{counts:?}");
+    for (i, outcome) in outcomes.iter().enumerate() {
+        assert!(
+            !outcome.logged_out,
+            "process {i} was logged out: {outcome:?}"
+        );
+        assert_eq!(outcome.errors, 0, "process {i}: {outcome:?}");
+        assert_eq!(outcome.ok, rounds, "process {i}: {outcome:?}");
+        let token = outcome.final_token.as_deref().expect("a final token");
+        assert!(
+            server.works(token),
+            "process {i}'s last token does not work"
+        );
+    }
+    // The store holds the newest token: the one refresh token that works.
+    let (current, revoked) = server.family(0);
+    assert!(!revoked);
+    assert_eq!(
+        support::stored_refresh_token(&path, &server.mcp_url()).as_deref(),
+        Some(current.as_str())
+    );
+}
+
+#[test]
+fn without_the_guard_or_with_copies_per_process_the_same_run_logs_people_out() {
+    // What the guard prevents, measured the same way (the torture run
+    // writes both counts into docs/RELIABILITY.md).
+    for (mode, processes, rounds) in [(Mode::Unguarded, 8, rounds(20)), (Mode::Memory, 4, 5)] {
+        let server = AuthServer::start(TOKEN_DELAY);
+        let dir = TempDir::new("rmcp-collide");
+        let path = dir.file();
+        support::seeded(&server, &path);
+        let outcomes = run_clients(
+            "child_client",
+            mode,
+            processes,
+            rounds,
+            &server.mcp_url(),
+            &path,
+        );
+        let counts = server.counts();
+        let logged_out = outcomes.iter().filter(|o| o.logged_out).count();
+        println!(
+            "{}: {counts:?}, {logged_out} of {processes} processes logged out",
+            mode.name()
+        );
+        assert!(
+            counts.invalid_grant > 0,
+            "{}: no collision in {counts:?}",
+            mode.name()
+        );
+        assert!(counts.revoked_families > 0, "{}: {counts:?}", mode.name());
+        assert!(logged_out > 0, "{}: nobody was logged out", mode.name());
+    }
+}
