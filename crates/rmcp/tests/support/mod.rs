@@ -8,6 +8,9 @@
     clippy::expect_used,
     clippy::panic,
     clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::indexing_slicing,
+    unreachable_pub,
     reason = "test support: each test binary uses its own part"
 )]
 
