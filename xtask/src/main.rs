@@ -248,7 +248,8 @@ fn torture(args: &[String]) -> Result {
     blob_args.extend(profile.iter().map(|s| (*s).to_owned()));
     blob_args.extend(["--", "--nocapture"].iter().map(|s| (*s).to_owned()));
     session::run_in_secret_service(&cargo_path(), &blob_args, true, &envs)?;
-    // The whole stack through real processes and the `keyseal` binary.
+    // The whole stack through real processes and the `keyseal` binary, and
+    // (crates/rmcp/tests/torture.rs) rmcp's refresh through keyseal-rmcp.
     // `--workspace --all-features`, like the test step, so ci reuses its
     // build instead of compiling the dependencies again with other features.
     let mut cli_args: Vec<String> = ["test", "--workspace", "--all-features", "--test", "torture"]

@@ -1,0 +1,98 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    unreachable_pub,
+    reason = "test code"
+)]
+//! The refresh proof at full size, run by `cargo xtask torture`: 8
+//! processes, 200 tokens each, every one a refresh through rmcp's
+//! `AuthorizationManager`, with keyseal-rmcp's guard, without it, and with
+//! rmcp's in-memory store. Each run is one line of docs/RELIABILITY.md.
+
+mod support;
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use keyseal_testkit::{TempDir, is_child};
+use support::auth_server::AuthServer;
+use support::client::{Mode, child_main, run_clients};
+
+#[test]
+#[ignore = "child process of torture_rmcp_refresh"]
+fn child_client() {
+    if is_child() {
+        child_main();
+    }
+}
+
+/// One line of the torture report: refreshes tried, processes that kept
+/// their login, and logins lost.
+fn report(category: &str, tried: usize, survived: usize, lost: usize, note: &str) {
+    println!(
+        "TORTURE {category:<24} tried {tried:>6}  survived {survived:>6}  lost {lost}  {note}"
+    );
+    if let Some(path) = std::env::var_os("KEYSEAL_TORTURE_REPORT") {
+        let line = serde_json::json!({
+            "category": category, "tried": tried, "survived": survived, "lost": lost, "note": note,
+        });
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        writeln!(f, "{line}").unwrap();
+    }
+}
+
+#[test]
+#[ignore = "run by cargo xtask torture"]
+fn torture_rmcp_refresh() {
+    let quick = std::env::var("KEYSEAL_TORTURE_QUICK").is_ok_and(|v| v == "1");
+    let (processes, rounds) = (8, if quick { 40 } else { 200 });
+    for mode in [Mode::Keyseal, Mode::Unguarded, Mode::Memory] {
+        let server = AuthServer::start(Duration::from_millis(10));
+        let dir = TempDir::new("rmcp-torture");
+        let path = dir.file();
+        support::seeded(&server, &path);
+        let outcomes = run_clients(
+            "child_client",
+            mode,
+            processes,
+            rounds,
+            &server.mcp_url(),
+            &path,
+        );
+        let counts = server.counts();
+        let logged_out = outcomes.iter().filter(|o| o.logged_out).count();
+        let note = format!(
+            "rmcp AuthorizationManager, {processes} processes x {rounds} tokens, rotating refresh tokens: {} refreshes, {} invalid_grant, {} token families revoked",
+            counts.refreshes, counts.invalid_grant, counts.revoked_families
+        );
+        let category = match mode {
+            Mode::Keyseal => "rmcp refresh, keyseal-rmcp",
+            Mode::Unguarded => "rmcp refresh, no guard (comparison)",
+            Mode::Memory => "rmcp refresh, in-memory (comparison)",
+        };
+        report(
+            category,
+            processes,
+            processes - logged_out,
+            logged_out,
+            &note,
+        );
+        if mode == Mode::Keyseal {
+            assert_eq!(counts.invalid_grant, 0, "{counts:?}");
+            assert_eq!(counts.revoked_families, 0, "{counts:?}");
+            assert_eq!(logged_out, 0);
+            assert_eq!(counts.refreshes, processes * (rounds + 1));
+            let (current, _) = server.family(0);
+            assert_eq!(
+                support::stored_refresh_token(&path, &server.mcp_url()).as_deref(),
+                Some(current.as_str())
+            );
+        }
+    }
+}
