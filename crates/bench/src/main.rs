@@ -26,6 +26,8 @@ mod keyring_core;
 mod plot;
 #[cfg(target_os = "linux")]
 mod report;
+#[cfg(target_os = "linux")]
+mod rmcp;
 mod stats;
 
 use std::process::ExitCode;
@@ -155,6 +157,9 @@ mod run {
             "10. keyring-core: keyseal-keyring-store and the native store",
             || bench.keyring_core(entries),
         )?;
+        let rmcp = timed("11. rmcp: keyseal-rmcp's load and refresh guard", || {
+            bench.rmcp()
+        })?;
         Ok(Report {
             machine: None,
             seconds: 0.0,
@@ -170,6 +175,7 @@ mod run {
             round_trips,
             aead,
             keyring_core,
+            rmcp,
         })
     }
 }

@@ -29,6 +29,7 @@ pub(crate) struct Report {
     pub(crate) round_trips: Vec<RoundTrips>,
     pub(crate) aead: Vec<AeadRow>,
     pub(crate) keyring_core: Vec<crate::keyring_core::KeyringCoreRow>,
+    pub(crate) rmcp: crate::rmcp::RmcpRow,
 }
 
 /// The machine and the build the numbers come from.
@@ -413,6 +414,7 @@ impl Report {
         self.round_trips_md(w);
         self.aead_md(w);
         self.keyring_core_md(w);
+        self.rmcp_md(w);
         o
     }
 
@@ -739,6 +741,38 @@ impl Report {
             );
         }
         let _ = writeln!(w);
+    }
+
+    fn rmcp_md(&self, w: &mut String) {
+        let r = &self.rmcp;
+        let _ = writeln!(
+            w,
+            "## 11. rmcp: keyseal-rmcp beside rmcp's in-memory credential store\n"
+        );
+        let _ = writeln!(
+            w,
+            "rmcp's `AuthorizationManager` calls `load` before every request. A warm `load` \
+             through keyseal-rmcp (the store open, its key loaded; each load checks the file's \
+             version, reads through the store on a blocking thread and decodes the JSON) beside \
+             rmcp's `InMemoryCredentialStore` (a lock and a clone), measured round by round, and \
+             the refresh guard's acquire and release (a `flock` on its file in `<store>.locks/`).\n"
+        );
+        let _ = writeln!(
+            w,
+            "| Operation | keyseal-rmcp | rmcp in-memory | keyseal-rmcp / in-memory |\n|---|---|---|---|"
+        );
+        let _ = writeln!(
+            w,
+            "| `load` (warm) | {} | {} | {} |",
+            ms(&r.load.keyseal),
+            ms(&r.load.other),
+            times(&r.load.ratio)
+        );
+        let _ = writeln!(
+            w,
+            "| `acquire_refresh_guard` + release | {} | (none) | |\n",
+            ms(&r.guard)
+        );
     }
 
     fn aead_md(&self, w: &mut String) {
