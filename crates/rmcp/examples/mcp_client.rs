@@ -27,7 +27,10 @@ pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     if manager.initialize_from_store().await? {
         let token = manager.get_access_token().await?;
-        println!("a stored login for {server}: an access token of {} characters", token.len());
+        println!(
+            "a stored login for {server}: an access token of {} characters",
+            token.len()
+        );
     } else {
         println!(
             "no stored login for {server}: run rmcp's authorization flow (AuthorizationSession); what it saves lands in the sealed store"
