@@ -116,12 +116,17 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
     /// Takes the advisory lock `name`, waiting at most `timeout`, and holds
     /// it until the returned guard is dropped. It is separate from the lock
     /// of [`update`](Self::update): updates inside it run as usual, and two
-    /// different names never wait for each other. Adapters hold it across
+    /// different names do not wait for each other (a store may map names to
+    /// locks by a hash; two names colliding wait for each other, which loses
+    /// nothing). Adapters hold it across
     /// work that must not run twice at once (an OAuth refresh: read, one
     /// token request, write).
     ///
     /// The default is process-local: it coordinates the threads of one
-    /// process only. A store that several processes share MUST override it
+    /// process only, keyed by [`location`](Self::location) and name (every
+    /// [`MemoryBlobStore`] is at `memory`, so memory stores of one process
+    /// share their named locks). A store that several processes share MUST
+    /// override it
     /// with a lock they all see ([`FileStore`] does: a `flock` on a file
     /// beside the store, which the system releases when its holder dies).
     ///

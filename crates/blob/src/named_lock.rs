@@ -89,12 +89,17 @@ pub(crate) fn local(location: &str, name: &str, timeout: Duration) -> Result<Nam
     }
 }
 
-/// A file name for the named lock `name`: its first characters that are
-/// safe in a file name, for people, and a stable 64-bit FNV-1a hash of all
-/// of it, so that any name fits and two names share a file only by a hash
-/// collision (which makes them wait for each other, and loses nothing).
+/// A file name for the named lock `name`: for people, the characters of its
+/// part before any `:` that are safe in a file name (so a URL's host, path,
+/// query or credentials never reach the disk), and a stable 64-bit FNV-1a
+/// hash of all of it, so that any name fits and two names share a file only
+/// by a hash collision (which makes them wait for each other, and loses
+/// nothing).
 pub(crate) fn file_name(name: &str) -> String {
     let readable: String = name
+        .split(':')
+        .next()
+        .unwrap_or_default()
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         .take(48)
@@ -120,9 +125,10 @@ mod tests {
         // The hash is part of the on-disk contract: processes built apart
         // must agree on it.
         assert_eq!(file_name(""), "-cbf29ce484222325.lock");
-        let name = file_name("https://mcp.example/a");
-        assert!(name.starts_with("httpsmcp.examplea-"), "{name}");
-        assert_eq!(name.len(), "httpsmcp.examplea-".len() + 16 + ".lock".len());
+        let name = file_name("rmcp-refresh/https://user:pw@mcp.example/a?key=k");
+        assert!(name.starts_with("rmcp-refreshhttps-"), "{name}");
+        assert_eq!(name.len(), "rmcp-refreshhttps-".len() + 16 + ".lock".len());
+        assert!(!name.contains("pw") && !name.contains("example"), "{name}");
         assert_ne!(file_name("a/b"), file_name("ab"));
         assert!(file_name(&"x".repeat(5000)).len() < 80);
         assert!(!file_name("../../etc/passwd").contains('/'));

@@ -74,15 +74,7 @@ impl KeysealCredential {
 /// file aside (`OnUnreadable::Quarantine`). Then `NoStorageAccess`, so that
 /// no credential reads as missing and no write seems to last.
 pub(crate) fn checked<T>(store: &Store, result: keyseal::Result<T>) -> Result<T> {
-    let why = store
-        .degraded()
-        .map(|reason| format!("it runs in memory only: {reason}"))
-        .or_else(|| {
-            store
-                .quarantined()
-                .first()
-                .map(|q| format!("its unreadable file was moved aside to {}", q.location))
-        });
+    let why = store.detached();
     if let Some(why) = why {
         return Err(CoreError::NoStorageAccess(Box::new(
             NotTheStoredCredentials { why },

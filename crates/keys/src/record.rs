@@ -9,11 +9,15 @@ use base64ct::{Base64, Encoding};
 use keyseal_seal::{KEY_LEN, Key};
 use zeroize::Zeroizing;
 
-use crate::{Error, Result};
+#[cfg(feature = "keyring")]
+use crate::Error;
+use crate::Result;
 
+#[cfg(feature = "keyring")]
 const PREFIX: &str = "keyseal-key-v1:";
 
 /// Encodes `key` as a record; the buffer is zeroized on drop.
+#[cfg(feature = "keyring")]
 pub(crate) fn encode(key: &Key) -> Zeroizing<Vec<u8>> {
     let mut out = Zeroizing::new(Vec::with_capacity(PREFIX.len() + 44));
     out.extend_from_slice(PREFIX.as_bytes());
@@ -23,6 +27,7 @@ pub(crate) fn encode(key: &Key) -> Zeroizing<Vec<u8>> {
 }
 
 /// Decodes a record read from `location`.
+#[cfg(feature = "keyring")]
 pub(crate) fn decode(bytes: &[u8], location: &str) -> Result<Key> {
     let malformed = |reason: &str| Error::Malformed {
         location: location.to_owned(),
@@ -53,7 +58,7 @@ pub(crate) fn decode_base64_key(b64: &[u8]) -> Result<Key, String> {
     Key::from_slice(decoded).map_err(|_| format!("a key is exactly {KEY_LEN} bytes"))
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "keyring"))]
 mod tests {
     use super::*;
 

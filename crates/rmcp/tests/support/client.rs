@@ -58,6 +58,9 @@ impl CredentialStore for Unguarded {
     async fn clear(&self) -> Result<(), AuthError> {
         self.0.clear().await
     }
+    async fn on_refresh_token_rejected(&self, c: &StoredCredentials) -> Result<(), AuthError> {
+        self.0.on_refresh_token_rejected(c).await
+    }
 }
 
 /// What one client process did.
