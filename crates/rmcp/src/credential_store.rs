@@ -206,7 +206,12 @@ impl CredentialStore for KeysealCredentialStore {
         let store = self.store.blocking().clone();
         tokio::task::spawn_blocking(move || store.reload())
             .await
-            .map_err(|_| timed_out())?
+            .map_err(|_| {
+                AuthError::CredentialStoreError(format!(
+                    "keyseal's blocking task reading the credentials of {} did not finish",
+                    for_people(&self.server)
+                ))
+            })?
             .map_err(|e| store_error("read", &self.server, &e))?;
         Ok(Some(CredentialRefreshGuard::new(RefreshHeld {
             _lock: lock,
