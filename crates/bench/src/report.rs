@@ -928,12 +928,10 @@ mod explain {
                      arithmetic is {} of it as the `secret-service` crate computes it \
                      ({} with a Montgomery exponentiation, which would save about {:.1} ms); \
                      the other {:.1} ms or so are gnome-keyring's side of the exchange, which \
-                     no client can remove. `plain` is not the default because gnome-keyring \
-                     42 aborts when a client dies while its plain session opens (seen once in \
-                     1,000 SIGKILLs of `cargo xtask torture`: `plain_negotiate: assertion \
-                     'session' failed`, then `g_variant_new` given a null reply), and the \
-                     daemon D-Bus starts again has every collection locked \
-                     (`docs/THREAT-MODEL.md`).",
+                     no client can remove. `dh` stays the default, as it is libsecret's, \
+                     though it does not spare gnome-keyring 42's abort when a client dies \
+                     while its session opens: `cargo xtask torture` has seen it with `plain` \
+                     and with `dh` (`docs/THREAT-MODEL.md`).",
                     super::ms(&plain.session),
                     super::ms(&r.dh.schoolbook),
                     super::ms(&r.dh.montgomery),

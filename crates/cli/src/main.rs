@@ -107,9 +107,9 @@ struct Cli {
 
     /// How the key crosses the session bus from the Secret Service: `dh`
     /// (the default: Diffie-Hellman transport encryption, as libsecret) or
-    /// `plain` (about 8 ms faster per command; gnome-keyring 42 can abort
-    /// when a command is killed while a plain session opens). What is
-    /// stored and where does not change; docs/THREAT-MODEL.md says more.
+    /// `plain` (about 8 ms faster per command; the secret crosses the bus
+    /// as it is). What is stored and where does not change;
+    /// docs/THREAT-MODEL.md says more.
     #[arg(
         long,
         env = "KEYSEAL_SECRET_SERVICE_SESSION",

@@ -10,9 +10,9 @@
 pub enum SessionAlgorithm {
     /// `plain`: the secret is sent as it is, over the user's own session
     /// bus, as the Go clients that share these keyrings do. About 8 ms
-    /// faster per process; but gnome-keyring 42 aborts when a client dies
-    /// while its plain session opens (a killed `keyseal get`), and the
-    /// daemon D-Bus starts again has every collection locked.
+    /// faster per process. (gnome-keyring 42 aborts when a client dies while
+    /// its session opens, with either algorithm; the daemon D-Bus starts
+    /// again has every collection locked.)
     Plain,
     /// `dh-ietf1024-sha256-aes128-cbc-pkcs7`: a Diffie-Hellman exchange
     /// when the session opens, then AES-128-CBC per secret. The default,
