@@ -18,9 +18,8 @@ mod support;
 
 use std::time::Duration;
 
-use keyseal_testkit::{TempDir, is_child};
-use support::auth_server::AuthServer;
-use support::client::{Mode, child_main, run_clients};
+use keyseal_testkit::is_child;
+use support::client::{Mode, Run, child_main};
 
 /// How long the token endpoint takes: a provider's round trip.
 const TOKEN_DELAY: Duration = Duration::from_millis(10);
@@ -42,27 +41,16 @@ fn rounds(default: usize) -> usize {
 
 #[test]
 fn eight_processes_refreshing_one_server_with_rotating_tokens_log_nobody_out() {
-    let server = AuthServer::start(TOKEN_DELAY);
-    let dir = TempDir::new("rmcp-refresh");
-    let path = dir.file();
-    support::seeded(&server, &path);
     let (processes, rounds) = (8, rounds(40));
-    let outcomes = run_clients(
-        "child_client",
-        Mode::Keyseal,
-        processes,
-        rounds,
-        &server.mcp_url(),
-        &path,
-    );
-    let counts = server.counts();
+    let run = Run::new(Mode::Keyseal, processes, rounds, TOKEN_DELAY);
+    let counts = run.server.counts();
     println!("keyseal-rmcp: {counts:?}");
     assert_eq!(counts.invalid_grant, 0, "{counts:?}");
     assert_eq!(counts.revoked_families, 0, "{counts:?}");
     // Every token request was a refresh (the tokens expire at once): the
     // rounds plus each process's last token.
     assert_eq!(counts.refreshes, processes * (rounds + 1), "{counts:?}");
-    for (i, outcome) in outcomes.iter().enumerate() {
+    for (i, outcome) in run.outcomes.iter().enumerate() {
         assert!(
             !outcome.logged_out,
             "process {i} was logged out: {outcome:?}"
@@ -71,17 +59,13 @@ fn eight_processes_refreshing_one_server_with_rotating_tokens_log_nobody_out() {
         assert_eq!(outcome.ok, rounds, "process {i}: {outcome:?}");
         let token = outcome.final_token.as_deref().expect("a final token");
         assert!(
-            server.works(token),
+            run.server.works(token),
             "process {i}'s last token does not work"
         );
     }
-    // The store holds the newest token: the one refresh token that works.
-    let (current, revoked) = server.family(0);
+    let (_, revoked) = run.server.family(0);
     assert!(!revoked);
-    assert_eq!(
-        support::stored_refresh_token(&path, &server.mcp_url()).as_deref(),
-        Some(current.as_str())
-    );
+    assert!(run.store_holds_the_newest_token());
 }
 
 #[test]
@@ -89,20 +73,9 @@ fn without_the_guard_or_with_copies_per_process_the_same_run_logs_people_out() {
     // What the guard prevents, measured the same way (the torture run
     // writes both counts into docs/RELIABILITY.md).
     for (mode, processes, rounds) in [(Mode::Unguarded, 8, rounds(20)), (Mode::Memory, 4, 5)] {
-        let server = AuthServer::start(TOKEN_DELAY);
-        let dir = TempDir::new("rmcp-collide");
-        let path = dir.file();
-        support::seeded(&server, &path);
-        let outcomes = run_clients(
-            "child_client",
-            mode,
-            processes,
-            rounds,
-            &server.mcp_url(),
-            &path,
-        );
-        let counts = server.counts();
-        let logged_out = outcomes.iter().filter(|o| o.logged_out).count();
+        let run = Run::new(mode, processes, rounds, TOKEN_DELAY);
+        let counts = run.server.counts();
+        let logged_out = run.logged_out();
         println!(
             "{}: {counts:?}, {logged_out} of {processes} processes logged out",
             mode.name()

@@ -16,9 +16,8 @@ mod support;
 use std::io::Write as _;
 use std::time::Duration;
 
-use keyseal_testkit::{TempDir, is_child};
-use support::auth_server::AuthServer;
-use support::client::{Mode, child_main, run_clients};
+use keyseal_testkit::is_child;
+use support::client::{Mode, Run, child_main};
 
 #[test]
 #[ignore = "child process of torture_rmcp_refresh"]
@@ -53,20 +52,9 @@ fn torture_rmcp_refresh() {
     let quick = std::env::var("KEYSEAL_TORTURE_QUICK").is_ok_and(|v| v == "1");
     let (processes, rounds) = (8, if quick { 40 } else { 200 });
     for mode in [Mode::Keyseal, Mode::Unguarded, Mode::Memory] {
-        let server = AuthServer::start(Duration::from_millis(10));
-        let dir = TempDir::new("rmcp-torture");
-        let path = dir.file();
-        support::seeded(&server, &path);
-        let outcomes = run_clients(
-            "child_client",
-            mode,
-            processes,
-            rounds,
-            &server.mcp_url(),
-            &path,
-        );
-        let counts = server.counts();
-        let logged_out = outcomes.iter().filter(|o| o.logged_out).count();
+        let run = Run::new(mode, processes, rounds, Duration::from_millis(10));
+        let counts = run.server.counts();
+        let logged_out = run.logged_out();
         let mut note = format!(
             "rmcp AuthorizationManager, {processes} processes x {rounds} tokens, rotating refresh tokens: {} refreshes, {} invalid_grant, {} token families revoked",
             counts.refreshes, counts.invalid_grant, counts.revoked_families
@@ -91,11 +79,7 @@ fn torture_rmcp_refresh() {
             assert_eq!(counts.revoked_families, 0, "{counts:?}");
             assert_eq!(logged_out, 0);
             assert_eq!(counts.refreshes, processes * (rounds + 1));
-            let (current, _) = server.family(0);
-            assert_eq!(
-                support::stored_refresh_token(&path, &server.mcp_url()).as_deref(),
-                Some(current.as_str())
-            );
+            assert!(run.store_holds_the_newest_token());
         }
     }
 }

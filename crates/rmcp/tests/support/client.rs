@@ -208,3 +208,49 @@ pub fn run_clients(
     let _ = std::fs::remove_file(&start);
     outcomes
 }
+
+/// One whole run: a fresh server whose token endpoint takes `delay`, a
+/// store seeded with a first login, and `processes` clients in `mode`
+/// asking for `rounds` tokens each.
+pub struct Run {
+    pub server: super::auth_server::AuthServer,
+    pub path: PathBuf,
+    pub outcomes: Vec<Outcome>,
+    _dir: keyseal_testkit::TempDir,
+}
+
+impl Run {
+    pub fn new(mode: Mode, processes: usize, rounds: usize, delay: Duration) -> Self {
+        let server = super::auth_server::AuthServer::start(delay);
+        let dir = keyseal_testkit::TempDir::new("rmcp-run");
+        let path = dir.file();
+        super::seeded(&server, &path);
+        let outcomes = run_clients(
+            "child_client",
+            mode,
+            processes,
+            rounds,
+            &server.mcp_url(),
+            &path,
+        );
+        Self {
+            server,
+            path,
+            outcomes,
+            _dir: dir,
+        }
+    }
+
+    /// The processes that were logged out.
+    pub fn logged_out(&self) -> usize {
+        self.outcomes.iter().filter(|o| o.logged_out).count()
+    }
+
+    /// The store's entry holds the newest token: the refresh token that
+    /// works now.
+    pub fn store_holds_the_newest_token(&self) -> bool {
+        let (current, _) = self.server.family(0);
+        super::stored_refresh_token(&self.path, &self.server.mcp_url()).as_deref()
+            == Some(current.as_str())
+    }
+}
