@@ -22,7 +22,7 @@ use std::path::PathBuf;
 
 use keyseal_migrate::{KeyringSource, Layout, LegacySource, Options, Origin, SealedFile, migrate};
 use keyseal_testkit::go_keyring::{
-    create_collection, delete_collection, item_json, keys, lock_collection, store_item,
+    create_collection, delete_collection, item_json, keys, store_item,
 };
 use keyseal_testkit::{TempDir, docker_agent as sealed, skip, unique};
 
@@ -237,57 +237,5 @@ fn remove_source_takes_docker_agents_file_and_then_its_key_out_of_the_real_colle
             .expose_secret(),
         br#"{"access_token":"A"}"#
     );
-    delete_collection(&service);
-}
-
-#[test]
-fn a_locked_collection_with_no_prompter_is_a_locked_error_naming_it_and_moves_nothing() {
-    if !secret_service_here() {
-        return;
-    }
-    let service = unique("docker-agent-oauth");
-    create_collection(&service, "pw");
-    let dir = TempDir::new("docker-agent-home");
-    let key = [4u8; 32];
-    store_item(
-        &service,
-        "oauth:encryption-key",
-        &item_json("oauth:encryption-key", &key),
-    );
-    store_item(
-        &service,
-        "oauth:tokens",
-        &item_json(
-            "oauth:tokens",
-            br#"{"https://a.example/mcp":{"access_token":"A"}}"#,
-        ),
-    );
-    sealed::write(
-        &sealed_file(&dir),
-        &key,
-        br#"{"https://b.example/mcp":{"access_token":"B"}}"#,
-    );
-    lock_collection(&service);
-    let store = store();
-    let result = migrate(
-        &store,
-        &go_source(),
-        &docker_agent(&service, &dir),
-        &Options::raw(),
-    );
-    match result {
-        Err(keyseal_migrate::Error::Read { item, source }) => {
-            assert_eq!(item, "oauth:encryption-key");
-            assert_eq!(
-                source.unavailable_reason(),
-                Some(keyseal::keys::UnavailableReason::Locked),
-                "{source}"
-            );
-            assert!(source.to_string().contains(&service), "{source}");
-        }
-        other => panic!("{other:?}"),
-    }
-    assert!(store.list().unwrap().is_empty());
-    assert!(sealed_file(&dir).exists());
     delete_collection(&service);
 }
