@@ -4,6 +4,10 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The error of a store's client library, as the source of a remote
+/// store's error (never carrying a password: see each store's docs).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Result alias with this crate's [`enum@Error`] as the default error.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
 
@@ -119,6 +123,80 @@ pub enum Error {
         /// The underlying error.
         #[source]
         source: io::Error,
+    },
+
+    /// The store's server could not be reached: the connection was refused
+    /// or timed out, the host is unknown, or the connection broke before an
+    /// update committed. Nothing was written.
+    #[error("could not reach {location}: {reason}")]
+    Unreachable {
+        /// The store, for people (never a password).
+        location: String,
+        /// What happened, in words.
+        reason: String,
+        /// The client's own error.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// The store's server refused the credentials. Nothing was read or
+    /// written.
+    #[error("{location} refused the credentials")]
+    AuthenticationFailed {
+        /// The store, for people (never a password).
+        location: String,
+        /// The server's answer.
+        #[source]
+        source: BoxError,
+    },
+
+    /// TLS with the store's server failed: the server does not offer it, or
+    /// its certificate does not verify against the trusted roots. Nothing
+    /// was sent past the handshake.
+    #[error("TLS with {location} failed")]
+    Tls {
+        /// The store, for people (never a password).
+        location: String,
+        /// The TLS library's or the client's error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// The store's table is missing (and could not be created) or is not
+    /// the shape the store expects. Nothing was written.
+    #[error("the table of {location} {reason}")]
+    Schema {
+        /// The store, for people (never a password).
+        location: String,
+        /// What is wrong with the table.
+        reason: String,
+    },
+
+    /// The connection broke (or stopped answering) while an update was
+    /// committing: the new blob may or may not be stored. The one error,
+    /// besides [`Error::NotDurable`], after which the stored blob may not
+    /// be the one before; read again to find out.
+    #[error(
+        "the connection to {location} broke while an update was committing; it may or may not be stored"
+    )]
+    Unconfirmed {
+        /// The store, for people (never a password).
+        location: String,
+        /// The client's own error.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// The store's server reported an error not covered above.
+    #[error("{location} could not {operation}")]
+    Server {
+        /// The store, for people (never a password).
+        location: String,
+        /// What was being done.
+        operation: &'static str,
+        /// The server's or the client's error.
+        #[source]
+        source: BoxError,
     },
 
     /// Any other I/O failure.

@@ -12,7 +12,7 @@ mod named_lock;
 #[cfg(feature = "testing")]
 pub mod conformance;
 
-pub use crate::error::{Error, Result};
+pub use crate::error::{BoxError, Error, Result};
 pub use crate::file::{DEFAULT_LOCK_TIMEOUT, DEFAULT_MAX_SIZE, FileStore};
 pub use crate::memory::MemoryBlobStore;
 pub use crate::named_lock::NamedLock;
@@ -67,10 +67,14 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
     /// [`Error::LockTimeout`], [`Error::Unreadable`], [`Error::NotAFile`],
     /// [`Error::Unsafe`], [`Error::InvalidPath`], [`Error::NoSpace`],
     /// [`Error::PermissionDenied`], [`Error::TooLarge`],
-    /// [`Error::WriteTooLarge`], [`Error::Io`]: the stored blob is the one
-    /// before the call. [`Error::NotDurable`] is the one exception: the new
-    /// blob is in place, but the store could not confirm that it would
-    /// survive a power loss.
+    /// [`Error::WriteTooLarge`], [`Error::Io`], and a remote store's
+    /// [`Error::Unreachable`], [`Error::AuthenticationFailed`],
+    /// [`Error::Tls`], [`Error::Schema`], [`Error::Server`]: the stored blob
+    /// is the one before the call. [`Error::NotDurable`] and
+    /// [`Error::Unconfirmed`] are the exceptions: the new blob is in place
+    /// but the store could not confirm that it would survive a power loss,
+    /// or a remote store lost its connection while committing and cannot
+    /// tell whether the new blob is in place.
     fn update(
         &self,
         decide: &mut dyn FnMut(Option<&Snapshot>) -> Decision,
@@ -229,6 +233,12 @@ impl Version {
     /// A version from raw parts (for store implementations).
     pub const fn from_parts(parts: [u64; 6]) -> Self {
         Self(parts)
+    }
+
+    /// The raw parts (for store implementations that keep their own
+    /// numbers in a version).
+    pub const fn parts(&self) -> [u64; 6] {
+        self.0
     }
 }
 
@@ -389,6 +399,14 @@ impl<T: BlobStore + ?Sized> BlobStore for Box<T> {
     fn named_lock(&self, name: &str, timeout: std::time::Duration) -> Result<NamedLock> {
         (**self).named_lock(name, timeout)
     }
+}
+
+/// The suffix a quarantined blob's name takes: `.<reason>-<UTC timestamp>`
+/// (for example `.unreadable-20261201T180000Z`), `reason` reduced to
+/// `[a-z0-9-]`. For store implementations: [`BlobStore::quarantine`] names
+/// what it moved aside `<name><suffix>`.
+pub fn quarantine_suffix(reason: &str, time: std::time::SystemTime) -> String {
+    format!(".{}-{}", slug(reason), utc_stamp(time))
 }
 
 /// `reason` reduced to `[a-z0-9-]`, never empty.

@@ -50,6 +50,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// The key source could be read or changed by other users (a key file
+    /// its group or others can read), so it is refused, not used.
+    #[error("refusing the key in {location}: {reason}")]
+    Unsafe {
+        /// Where the key is.
+        location: String,
+        /// What is wrong, and how to fix it.
+        reason: String,
+    },
+
     /// The provider cannot change its key (for example an environment variable).
     #[error("{location} is read-only: keyseal cannot {operation} a key there")]
     ReadOnly {

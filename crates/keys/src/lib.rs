@@ -8,6 +8,7 @@ pub use keyseal_seal::{Key, KeyId};
 
 mod env;
 mod error;
+mod file;
 mod memory;
 mod record;
 
@@ -19,6 +20,7 @@ pub mod conformance;
 
 pub use crate::env::EnvKeyProvider;
 pub use crate::error::{Error, PlatformError, Result, UnavailableReason};
+pub use crate::file::KeyFileProvider;
 #[cfg(feature = "keyring")]
 pub use crate::keyring::{
     Backend, DEFAULT_TIMEOUT, ItemLayout, KeyringItems, KeyringProvider, KeyringProviderBuilder,
@@ -168,6 +170,8 @@ pub enum ProviderKind {
     Undecided,
     /// An environment variable.
     Environment,
+    /// A key file (a mounted secret).
+    KeyFile,
     /// Process memory (tests).
     Memory,
     /// A provider outside this crate.
@@ -182,6 +186,7 @@ impl fmt::Display for ProviderKind {
             Self::MacosKeychain => "macOS keychain",
             Self::WindowsCredentialManager => "Windows Credential Manager",
             Self::Undecided => "OS keyring (not yet chosen)",
+            Self::KeyFile => "key file",
             Self::Environment => "environment variable",
             Self::Memory => "memory",
             Self::Other => "other",
