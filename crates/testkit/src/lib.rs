@@ -7,6 +7,7 @@
     clippy::expect_used,
     clippy::panic,
     clippy::print_stderr,
+    clippy::print_stdout,
     reason = "test helpers fail loudly"
 )]
 
@@ -199,5 +200,31 @@ mod tests {
         );
         assert_eq!(child_line("begin set w3-n1 v"), "begin set w3-n1 v");
         assert_eq!(child_line("ack rm w0-n0"), "ack rm w0-n0");
+    }
+}
+
+#[cfg(unix)]
+pub mod postgres;
+
+/// Appends one line to the torture report `cargo xtask torture` reads
+/// (`KEYSEAL_TORTURE_REPORT`, flat JSON), and prints it.
+pub fn torture_report(category: &str, tried: usize, survived: usize, lost: usize, note: &str) {
+    use std::io::Write as _;
+    println!(
+        "TORTURE {category:<24} tried {tried:>6}  survived {survived:>6}  lost {lost}  {note}"
+    );
+    if let Some(path) = std::env::var_os("KEYSEAL_TORTURE_REPORT") {
+        let text = |s: &str| s.replace('\\', "\\\\").replace('"', "'");
+        let line = format!(
+            "{{\"category\":\"{}\",\"tried\":{tried},\"survived\":{survived},\"lost\":{lost},\"note\":\"{}\"}}",
+            text(category),
+            text(note)
+        );
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap_or_else(|e| panic!("cannot open the torture report: {e}"));
+        writeln!(f, "{line}").unwrap_or_else(|e| panic!("cannot write the torture report: {e}"));
     }
 }
