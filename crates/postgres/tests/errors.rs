@@ -53,7 +53,10 @@ fn a_server_that_does_not_answer_is_unreachable() {
     // A port nothing listens on (the server's own, once it is stopped).
     let store = support::store(&server, "gone");
     server.stop_immediately();
-    assert!(matches!(refused(&store, &[PASSWORD]), Error::Unreachable { .. }));
+    assert!(matches!(
+        refused(&store, &[PASSWORD]),
+        Error::Unreachable { .. }
+    ));
     assert!(matches!(store.read(), Err(Error::Unreachable { .. })));
     let unknown = PostgresStore::new(&format!(
         "postgres://keyseal:{PASSWORD}@no-such-host.invalid/keyseal?sslmode=disable"
@@ -74,13 +77,14 @@ fn a_wrong_password_is_authentication_failed_and_shown_nowhere() {
         return;
     };
     let wrong = "not-the-password-4711";
-    let url = server
-        .url("auth")
-        .replace(PASSWORD, wrong);
+    let url = server.url("auth").replace(PASSWORD, wrong);
     let store = PostgresStore::new(&url).unwrap();
     match refused(&store, &[wrong, PASSWORD]) {
         Error::AuthenticationFailed { location, .. } => {
-            assert!(location.starts_with("postgres://keyseal@127.0.0.1:"), "{location}");
+            assert!(
+                location.starts_with("postgres://keyseal@127.0.0.1:"),
+                "{location}"
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -113,9 +117,10 @@ fn tls_without_a_verified_server_is_a_tls_error_and_sends_nothing() {
     let e = refused(&PostgresStore::new(&url).unwrap(), &[PASSWORD]);
     assert!(matches!(e, Error::Tls { .. }), "{e:?}");
     // The system's roots do not include the test CA either.
-    let url = tls
-        .tls_url("localhost", "tls")
-        .replace(&format!("sslrootcert={}", tls.ca().unwrap().display()), "sslrootcert=system");
+    let url = tls.tls_url("localhost", "tls").replace(
+        &format!("sslrootcert={}", tls.ca().unwrap().display()),
+        "sslrootcert=system",
+    );
     let e = refused(&PostgresStore::new(&url).unwrap(), &[PASSWORD]);
     assert!(matches!(e, Error::Tls { .. }), "{e:?}");
     // A CA file that is not there.
@@ -177,7 +182,11 @@ fn blobs_over_the_limit_are_refused_both_ways_and_nothing_changes() {
     let small = support::store(&server, "limits").with_max_size(100);
     assert!(matches!(
         small.read(),
-        Err(Error::TooLarge { size: 200, limit: 100, .. })
+        Err(Error::TooLarge {
+            size: 200,
+            limit: 100,
+            ..
+        })
     ));
     assert!(matches!(
         write(&small, b"y"),
@@ -186,7 +195,11 @@ fn blobs_over_the_limit_are_refused_both_ways_and_nothing_changes() {
     let e = big.with_max_size(300);
     assert!(matches!(
         write(&e, &[1u8; 301]),
-        Err(Error::WriteTooLarge { size: 301, limit: 300, .. })
+        Err(Error::WriteTooLarge {
+            size: 301,
+            limit: 300,
+            ..
+        })
     ));
     assert_eq!(e.read().unwrap().unwrap().bytes(), &[7u8; 200][..]);
 }
@@ -232,17 +245,34 @@ fn named_locks_exclude_across_stores_time_out_and_die_with_their_session() {
     };
     let a = support::store(&server, "named");
     let b = support::store(&server, "named");
-    let held = a.named_lock("rmcp-refresh/https://mcp.example", Duration::from_secs(5)).unwrap();
+    let held = a
+        .named_lock("rmcp-refresh/https://mcp.example", Duration::from_secs(5))
+        .unwrap();
     let e = b
-        .named_lock("rmcp-refresh/https://mcp.example", Duration::from_millis(200))
+        .named_lock(
+            "rmcp-refresh/https://mcp.example",
+            Duration::from_millis(200),
+        )
         .expect_err("the lock is held");
     assert!(matches!(e, Error::LockTimeout { .. }), "{e:?}");
     // Another name, and the store's own updates, do not wait.
-    let _other = b.named_lock("rmcp-refresh/https://other.example", Duration::from_millis(200)).unwrap();
+    let _other = b
+        .named_lock(
+            "rmcp-refresh/https://other.example",
+            Duration::from_millis(200),
+        )
+        .unwrap();
     write(&b, b"inside a named lock").unwrap();
     // The other store of another name in the same table does not share it.
     let c = support::store(&server, "named-elsewhere");
-    let _c = c.named_lock("rmcp-refresh/https://mcp.example", Duration::from_millis(200)).unwrap();
+    let _c = c
+        .named_lock(
+            "rmcp-refresh/https://mcp.example",
+            Duration::from_millis(200),
+        )
+        .unwrap();
     drop(held);
-    let _again = b.named_lock("rmcp-refresh/https://mcp.example", Duration::from_secs(5)).unwrap();
+    let _again = b
+        .named_lock("rmcp-refresh/https://mcp.example", Duration::from_secs(5))
+        .unwrap();
 }

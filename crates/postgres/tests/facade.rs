@@ -26,7 +26,12 @@ fn key_file(dir: &TempDir, name: &str, byte: u8) -> std::path::PathBuf {
     path
 }
 
-fn replica(server: &PgServer, store: &str, key: &std::path::Path, marks: &std::path::Path) -> Store {
+fn replica(
+    server: &PgServer,
+    store: &str,
+    key: &std::path::Path,
+    marks: &std::path::Path,
+) -> Store {
     let blob = PostgresStore::new(&server.url(store)).unwrap();
     Store::builder(KeyFileProvider::new(key), blob, CONTEXT)
         .rollback_marks(Some(RollbackMarks::in_dir(marks)))
@@ -49,10 +54,12 @@ fn replicas_share_one_store_through_the_database() {
     let key = key_file(&dir, "key", 1);
     let a = replica(&server, "fleet", &key, &dir.path().join("marks-a"));
     let b = replica(&server, "fleet", &key, &dir.path().join("marks-b"));
-    a.set("github", &serde_json::json!({"access_token": "gho_1"})).unwrap();
+    a.set("github", &serde_json::json!({"access_token": "gho_1"}))
+        .unwrap();
     let seen: serde_json::Value = b.get("github").unwrap().unwrap();
     assert_eq!(seen["access_token"], "gho_1");
-    b.set("github", &serde_json::json!({"access_token": "gho_2"})).unwrap();
+    b.set("github", &serde_json::json!({"access_token": "gho_2"}))
+        .unwrap();
     // A's cached copy notices B's write.
     let seen: serde_json::Value = a.get("github").unwrap().unwrap();
     assert_eq!(seen["access_token"], "gho_2");
@@ -63,7 +70,10 @@ fn replicas_share_one_store_through_the_database() {
     // The database holds sealed bytes only: no value, no name in clear.
     let hex = row(&server, "fleet");
     assert!(hex.trim().len() > 64, "no blob in the row: {hex}");
-    assert!(!hex.contains(&hex_of(b"\x00\xffbytes")), "a value is in clear");
+    assert!(
+        !hex.contains(&hex_of(b"\x00\xffbytes")),
+        "a value is in clear"
+    );
     b.set("github", &"gho_in_clear?").unwrap();
     assert!(!row(&server, "fleet").contains(&hex_of(b"gho_in_clear?")));
 }
@@ -86,7 +96,10 @@ fn a_row_that_is_not_a_store_or_is_tampered_is_reported_and_never_overwritten() 
     server.psql("UPDATE keyseal_blobs SET blob = '\\x68656c6c6f' WHERE name = 'garbage'");
     let before = row(&server, "garbage");
     let fresh = replica(&server, "garbage", &key, &marks);
-    assert!(matches!(fresh.get::<String>("seed"), Err(Error::NotAStore { .. })));
+    assert!(matches!(
+        fresh.get::<String>("seed"),
+        Err(Error::NotAStore { .. })
+    ));
     assert!(fresh.set("other", &"value").is_err());
     assert_eq!(row(&server, "garbage"), before);
     // Tampered: one byte of the ciphertext flipped.
@@ -98,8 +111,14 @@ fn a_row_that_is_not_a_store_or_is_tampered_is_reported_and_never_overwritten() 
     );
     let before = row(&server, "tampered");
     let fresh = replica(&server, "tampered", &key, &marks);
-    assert!(matches!(fresh.get::<String>("seed"), Err(Error::Tampered { .. })));
-    assert!(matches!(fresh.set("other", &"v"), Err(Error::Tampered { .. })));
+    assert!(matches!(
+        fresh.get::<String>("seed"),
+        Err(Error::Tampered { .. })
+    ));
+    assert!(matches!(
+        fresh.set("other", &"v"),
+        Err(Error::Tampered { .. })
+    ));
     assert_eq!(row(&server, "tampered"), before);
 }
 
@@ -116,7 +135,10 @@ fn another_key_is_a_wrong_key_and_an_older_row_put_back_is_a_rollback() {
     store.set("token", &"first").unwrap();
     let before = row(&server, "keys");
     let wrong = replica(&server, "keys", &other, &dir.path().join("marks-2"));
-    assert!(matches!(wrong.get::<String>("token"), Err(Error::WrongKey { .. })));
+    assert!(matches!(
+        wrong.get::<String>("token"),
+        Err(Error::WrongKey { .. })
+    ));
     assert!(wrong.set("token", &"x").is_err());
     assert_eq!(row(&server, "keys"), before);
     // A database restore that brings back an older blob is seen by a
@@ -128,5 +150,8 @@ fn another_key_is_a_wrong_key_and_an_older_row_put_back_is_a_rollback() {
         before.trim()
     ));
     let again = replica(&server, "keys", &key, &marks);
-    assert!(matches!(again.get::<String>("token"), Err(Error::Rollback { .. })));
+    assert!(matches!(
+        again.get::<String>("token"),
+        Err(Error::Rollback { .. })
+    ));
 }

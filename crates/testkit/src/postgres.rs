@@ -156,6 +156,8 @@ impl PgServer {
                 "-R".as_ref(),
                 "-X".as_ref(),
                 "stream".as_ref(),
+                // A spread checkpoint would take minutes.
+                "--checkpoint=fast".as_ref(),
                 "--no-sync".as_ref(),
             ],
             &[("PGPASSWORD", PASSWORD)],
@@ -211,7 +213,10 @@ impl PgServer {
     /// A store URL with verified TLS against the server's own CA, for the
     /// host name `host` (`localhost` or `127.0.0.1`).
     pub fn tls_url(&self, host: &str, store: &str) -> String {
-        let ca = self.ca.as_ref().unwrap_or_else(|| panic!("not a TLS server"));
+        let ca = self
+            .ca
+            .as_ref()
+            .unwrap_or_else(|| panic!("not a TLS server"));
         format!(
             "postgres://{USER}:{PASSWORD}@{host}:{}/{DATABASE}?sslmode=verify-full&sslrootcert={}&store={store}",
             self.port,
@@ -237,7 +242,9 @@ impl PgServer {
         let host = self.dir.path().display().to_string();
         self.command("psql")
             .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1"])
-            .args(["-h", &host, "-p", &port, "-U", USER, "-d", DATABASE, "-c", sql])
+            .args([
+                "-h", &host, "-p", &port, "-U", USER, "-d", DATABASE, "-c", sql,
+            ])
             .stdin(Stdio::null())
             .output()
             .unwrap_or_else(|e| panic!("could not run psql: {e}"))
@@ -258,7 +265,12 @@ impl PgServer {
     pub fn kill(&self) {
         let pid_file = std::fs::read_to_string(self.data.join("postmaster.pid"))
             .unwrap_or_else(|e| panic!("no postmaster.pid: {e}"));
-        let pid = pid_file.lines().next().unwrap_or_default().trim().to_owned();
+        let pid = pid_file
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
         let children = Command::new("pgrep")
             .args(["-P", &pid])
             .output()
@@ -268,11 +280,14 @@ impl PgServer {
         for child in children.split_whitespace() {
             let _ = Command::new("kill").args(["-KILL", child]).status();
         }
-        // The port is free once the postmaster is gone.
+        // The port is free once the postmaster is gone (or a zombie: in a
+        // container nothing may reap it).
         let deadline = Instant::now() + Duration::from_secs(10);
-        while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+        while is_running(&pid) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
+        // A dead server's pid file would make `pg_ctl stop` wait for it.
+        let _ = std::fs::remove_file(self.data.join("postmaster.pid"));
     }
 
     /// `pg_ctl promote`: a standby becomes a primary.
@@ -286,7 +301,8 @@ impl PgServer {
             std::fs::write(&log, "").unwrap_or_else(|e| panic!("{e}"));
             self.chown(&log);
         }
-        let started = self.command("pg_ctl")
+        let started = self
+            .command("pg_ctl")
             .arg("-D")
             .arg(&self.data)
             .arg("-l")
@@ -343,17 +359,40 @@ impl PgServer {
                 String::from_utf8_lossy(&out.stderr)
             );
         };
-        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
         let mut ca = vec!["req", "-x509"];
         ca.extend(ec);
         ca.extend([
-            "-days", "2", "-subj", "/CN=keyseal test CA", "-keyout", "ca.key", "-out", "ca.pem",
-            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=keyseal test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
         ]);
         openssl(&ca);
         let mut csr = vec!["req"];
         csr.extend(ec);
-        csr.extend(["-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr"]);
+        csr.extend([
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ]);
         openssl(&csr);
         std::fs::write(
             dir.join("server.ext"),
@@ -362,8 +401,21 @@ impl PgServer {
         )
         .unwrap_or_else(|e| panic!("{e}"));
         openssl(&[
-            "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-days", "2", "-out", "server.crt", "-extfile", "server.ext",
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            "server.crt",
+            "-extfile",
+            "server.ext",
         ]);
         for name in ["server.crt", "server.key"] {
             let to = self.data.join(name);
@@ -449,6 +501,15 @@ impl Drop for PgServer {
                 .status();
         }
     }
+}
+
+/// Whether process `pid` exists and is not a zombie.
+fn is_running(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // `pid (comm) state …`: the state follows the last `)`.
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+    })
 }
 
 fn set_mode(path: &Path, mode: u32) {

@@ -1,5 +1,9 @@
 //! The shared test helpers, and the stores the tests make.
-#![allow(dead_code, unused_imports, reason = "each test binary uses part of the helpers")]
+#![allow(
+    dead_code,
+    unused_imports,
+    reason = "each test binary uses part of the helpers"
+)]
 
 pub use keyseal_testkit::postgres::{PASSWORD, PgOptions, PgServer};
 pub use keyseal_testkit::*;
@@ -19,3 +23,5 @@ pub fn store(server: &PgServer, store: &str) -> PostgresStore {
         .unwrap_or_else(|e| panic!("{e}"))
         .with_lock_timeout(Duration::from_secs(30))
 }
+
+pub mod replicas;
