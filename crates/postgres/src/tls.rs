@@ -3,13 +3,15 @@
 
 use std::io::Read;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use tokio_postgres::tls::NoTls;
+use rustls::pki_types::{CertificateDer, InvalidDnsNameError, ServerName};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, NoTls, TlsConnect, TlsStream};
 use tokio_postgres::{Client, Config};
-use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::url::{Roots, Tls};
 
@@ -20,7 +22,7 @@ const MAX_CA_FILE: u64 = 4 * 1024 * 1024;
 #[derive(Clone)]
 pub(crate) enum Connector {
     Plain,
-    Verified(MakeRustlsConnect),
+    Verified(MakeRustls),
 }
 
 impl Connector {
@@ -59,7 +61,9 @@ impl Connector {
             .map_err(|e| format!("rustls refused its own defaults: {e}"))?
             .with_root_certificates(store)
             .with_no_client_auth();
-        Ok(Self::Verified(MakeRustlsConnect::new(config)))
+        Ok(Self::Verified(MakeRustls {
+            config: Arc::new(config),
+        }))
     }
 
     /// Connects, and drives the connection on the current runtime until
@@ -107,4 +111,90 @@ fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
         return Err(format!("sslrootcert {shown} holds no certificate"));
     }
     Ok(certs)
+}
+
+/// tokio-postgres's TLS for one store: rustls with the store's roots.
+#[derive(Clone)]
+pub(crate) struct MakeRustls {
+    config: Arc<rustls::ClientConfig>,
+}
+
+/// The TLS of one connection, to the host it names.
+pub(crate) struct RustlsConnect {
+    connector: tokio_rustls::TlsConnector,
+    name: ServerName<'static>,
+}
+
+impl<S> MakeTlsConnect<S> for MakeRustls
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    type Stream = RustlsStream<S>;
+    type TlsConnect = RustlsConnect;
+    type Error = InvalidDnsNameError;
+
+    /// The certificate must be valid for `domain`: a host name, or an IP
+    /// address in its subject alternative names.
+    fn make_tls_connect(&mut self, domain: &str) -> Result<RustlsConnect, InvalidDnsNameError> {
+        Ok(RustlsConnect {
+            connector: tokio_rustls::TlsConnector::from(Arc::clone(&self.config)),
+            name: ServerName::try_from(domain.to_owned())?,
+        })
+    }
+}
+
+impl<S> TlsConnect<S> for RustlsConnect
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    type Stream = RustlsStream<S>;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = std::io::Result<RustlsStream<S>>> + Send>>;
+
+    fn connect(self, stream: S) -> Self::Future {
+        Box::pin(async move {
+            let stream = self.connector.connect(self.name, stream).await?;
+            Ok(RustlsStream(stream))
+        })
+    }
+}
+
+/// A connection's TLS stream.
+pub(crate) struct RustlsStream<S>(tokio_rustls::client::TlsStream<S>);
+
+impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream for RustlsStream<S> {
+    /// None: the server's certificate is verified, and SCRAM's channel
+    /// binding (`tls-server-end-point`) would need the certificate's
+    /// signature algorithm parsed from its DER.
+    fn channel_binding(&self) -> ChannelBinding {
+        ChannelBinding::none()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for RustlsStream<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for RustlsStream<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
 }
