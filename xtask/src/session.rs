@@ -10,11 +10,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::Result;
 
 /// Debian packages the tests need, and a command each one provides.
-const PACKAGES: [(&str, &str); 4] = [
+/// An absolute path is checked as it is (Debian's PostgreSQL keeps its
+/// programs off `PATH`).
+const PACKAGES: [(&str, &str); 6] = [
     ("dbus", "dbus-run-session"),
     ("gnome-keyring", "gnome-keyring-daemon"),
     ("keyutils", "keyctl"),
     ("libsecret-tools", "secret-tool"),
+    // keyseal-postgres's tests start throwaway servers of their own
+    // (crates/testkit/src/postgres.rs); nothing uses a system service.
+    ("postgresql-15", "/usr/lib/postgresql/15/bin/initdb"),
+    // The test servers' TLS certificates.
+    ("openssl", "openssl"),
 ];
 
 /// The password the throwaway test keyring is created and unlocked with.
@@ -263,6 +270,9 @@ fn fresh_dir() -> Result<PathBuf> {
 }
 
 fn on_path(cmd: &str) -> bool {
+    if cmd.starts_with('/') {
+        return std::path::Path::new(cmd).is_file();
+    }
     std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(cmd).is_file()))
 }

@@ -1,7 +1,7 @@
 //! `keyseal doctor`: what is reachable, what the store looks like, and what
 //! is wrong, in plain words. Never a secret.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use keyseal::Store;
 use keyseal::keys::{Backend, EnvKeyProvider, KeyId, KeyProvider};
@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::Cli;
 use crate::exit::Failure;
+use crate::target::Target;
 
 /// One key provider probe: does it answer, and does it hold `key_id` (the
 /// key the store's file names; with no file, any id shows whether the
@@ -70,11 +71,17 @@ macro_rules! say {
 /// # Errors
 /// Only an output failure: what the store or a provider reports is part of
 /// the report, not an error.
-pub(crate) fn run(store: &Store, cli: &Cli, path: &Path, as_json: bool) -> Result<(), Failure> {
+pub(crate) fn run(
+    store: &Store,
+    cli: &Cli,
+    target: &Target,
+    location: &str,
+    as_json: bool,
+) -> Result<(), Failure> {
     let mut problems: Vec<String> = Vec::new();
     let status = store.status();
     let key_id = status.key_id;
-    let providers = vec![
+    let mut providers = vec![
         probe(
             "Secret Service",
             &crate::keyring_provider(cli)
@@ -96,22 +103,28 @@ pub(crate) fn run(store: &Store, cli: &Cli, path: &Path, as_json: bool) -> Resul
         ),
     ];
 
-    let file_mode = mode(path);
-    let dir_mode = path.parent().and_then(mode);
+    if let Some(path) = &cli.key_file {
+        providers.push(probe(
+            "key file (KEYSEAL_KEY_FILE)",
+            &keyseal::keys::KeyFileProvider::new(path),
+            key_id,
+        ));
+    }
+    let path = target.file().map(PathBuf::as_path);
+    let file_mode = path.and_then(mode);
+    let dir_mode = path.and_then(Path::parent).and_then(mode);
     if let Some(m) = file_mode
         && m & 0o077 != 0
     {
         problems.push(format!(
-            "{} is readable or writable by others (mode {m:04o}); run chmod 600 on it",
-            path.display()
+            "{location} is readable or writable by others (mode {m:04o}); run chmod 600 on it"
         ));
     }
     if let Some(m) = dir_mode
         && m & 0o022 != 0
     {
         problems.push(format!(
-            "the directory of {} is writable by others (mode {m:04o}); they could replace the store",
-            path.display()
+            "the directory of {location} is writable by others (mode {m:04o}); they could replace the store"
         ));
     }
     if let Some(problem) = &status.problem {
@@ -138,7 +151,8 @@ pub(crate) fn run(store: &Store, cli: &Cli, path: &Path, as_json: bool) -> Resul
 
     let report = json!({
         "store": {
-            "path": path.display().to_string(),
+            "path": path.map(|p| p.display().to_string()),
+            "location": location,
             "exists": status.exists,
             "mode": file_mode.map(|m| format!("{m:04o}")),
             "directory_mode": dir_mode.map(|m| format!("{m:04o}")),
@@ -161,13 +175,15 @@ pub(crate) fn run(store: &Store, cli: &Cli, path: &Path, as_json: bool) -> Resul
         say!("{report}");
         return Ok(());
     }
-    say!("store:        {}", path.display());
+    say!("store:        {location}");
     if status.exists {
-        say!(
-            "              mode {}, directory mode {}",
-            file_mode.map_or_else(|| "?".to_owned(), |m| format!("{m:04o}")),
-            dir_mode.map_or_else(|| "?".to_owned(), |m| format!("{m:04o}"))
-        );
+        if path.is_some() {
+            say!(
+                "              mode {}, directory mode {}",
+                file_mode.map_or_else(|| "?".to_owned(), |m| format!("{m:04o}")),
+                dir_mode.map_or_else(|| "?".to_owned(), |m| format!("{m:04o}"))
+            );
+        }
         say!(
             "format:       v{}, {}, generation {}",
             status

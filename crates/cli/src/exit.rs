@@ -83,6 +83,42 @@ impl From<Error> for Failure {
             Error::Storage {
                 source: keyseal_blob::Error::InvalidPath { .. },
             } => (2, "--store must name a file, for example dir/store.sealed."),
+            Error::Storage {
+                source: keyseal_blob::Error::Unreachable { .. },
+            } => (
+                6,
+                "Check that the server is up and that the URL's hosts and ports (--store or KEYSEAL_STORE) are right; nothing was written.",
+            ),
+            Error::Storage {
+                source: keyseal_blob::Error::Unconfirmed { .. },
+            } => (
+                6,
+                "The change may or may not be in the store: run the same command again (set and rm can be repeated safely), or check with `keyseal get` or `keyseal list`.",
+            ),
+            Error::Storage {
+                source: keyseal_blob::Error::AuthenticationFailed { .. },
+            } => (
+                3,
+                "Check the user and password of the URL (in KEYSEAL_STORE, or PGPASSWORD).",
+            ),
+            Error::Storage {
+                source: keyseal_blob::Error::Tls { .. },
+            } => (
+                3,
+                "Give the server's CA with sslrootcert=PATH in the URL, and connect by a host name its certificate names; sslmode=disable only on a network you trust.",
+            ),
+            Error::Storage {
+                source: keyseal_blob::Error::Schema { .. },
+            } => (
+                3,
+                "Point table= at keyseal's table, or run the schema.sql of keyseal-postgres as the table's owner (docs/FLEET.md).",
+            ),
+            Error::Storage {
+                source: keyseal_blob::Error::Server { .. },
+            } => (
+                6,
+                "The server's own message is above; the store is unchanged.",
+            ),
             Error::Rollback { .. } => (
                 3,
                 "An older copy than one seen before was put back (a backup restore, a sync tool). If that was on purpose, run `keyseal accept-rollback`; entries written since are not in it.",
@@ -116,9 +152,13 @@ impl From<Error> for Failure {
                 5,
                 "Start or unlock a keyring (Secret Service), or use --keys env with KEYSEAL_KEY set.",
             ),
+            Error::Key {
+                source: keyseal::keys::Error::Unsafe { .. },
+                ..
+            } => (5, ""),
             Error::Key { .. } => (
                 5,
-                "With --keys env, KEYSEAL_KEY must be the standard base64 of exactly 32 bytes.",
+                "With --keys env, KEYSEAL_KEY must be the standard base64 of exactly 32 bytes; with --keys file, the key file must hold 32 raw bytes or their standard base64.",
             ),
             Error::LockTimeout { .. } => {
                 (6, "Another keyseal process is using the store; try again.")

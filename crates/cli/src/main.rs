@@ -12,16 +12,18 @@ mod exit;
 mod input;
 mod migrate_report;
 mod output;
+mod target;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use keyseal::{ExposeSecret, RecoveryKey, Store};
+use keyseal::{ExposeSecret, RecoveryKey};
 use keyseal_migrate::{KeyringSource, Layout, Options, SealedFile};
 
 use crate::exit::Failure;
+use crate::target::Target;
 
 const AFTER_HELP: &str = "\
 Values never appear on the command line: `set` reads the value from standard
@@ -37,20 +39,26 @@ Exit codes:
      corrupt or tampered, unsupported version, rolled back, too large, not
      readable by this user, not a regular file (a directory, FIFO, socket or
      device), or in a directory other users can write to (see
-     --shared-directory); from `migrate`, also a legacy sealed file
+     --shared-directory); for a PostgreSQL store, also a refused password,
+     a server whose TLS certificate does not verify, or a table that is
+     missing or not keyseal's; from `migrate`, also a legacy sealed file
      (docker-agent's) that does not open with its key or is not one
   4  the key does not match the store (wrong key), or the store's key is
      missing from the keyring; from `migrate`, also a legacy sealed file
      whose key item is missing or not a 32-byte key
   5  key provider unavailable or misconfigured (no keyring answering,
-     KEYSEAL_KEY missing or malformed)
+     KEYSEAL_KEY missing or malformed, a key file missing, malformed or
+     readable by other users)
   6  lock timeout or other I/O error, including standard output that
-     cannot be written (a closed pipe ends a command quietly); from
-     `migrate`, also docker-agent's lock held past --lock-timeout
+     cannot be written (a closed pipe ends a command quietly) and a
+     PostgreSQL server that does not answer; from `migrate`, also
+     docker-agent's lock held past --lock-timeout
 
 A command that exits non-zero leaves the store file byte for byte as it
 was, with these exceptions, each said in its message: exit 6 when the change
-was written but the disk did not confirm it durable; from `migrate`, exit 6
+was written but the disk did not confirm it durable, or when the connection
+to a PostgreSQL store broke while the change was committing (it may or may
+not be in); from `migrate`, exit 6
 when the migrated entries were written but reading them back failed (every
 legacy item is then kept), and exit 6 from `migrate --json` when the
 migration was done but its report could not be written. Commands that
@@ -60,14 +68,24 @@ change the store report on standard error.";
 #[derive(Debug, Parser)]
 #[command(name = "keyseal", version, after_help = AFTER_HELP)]
 struct Cli {
-    /// The sealed file [default: keyseal/store.sealed in the config directory].
-    #[arg(long, env = "KEYSEAL_STORE", global = true, value_name = "PATH")]
+    /// The sealed file [default: keyseal/store.sealed in the config
+    /// directory], or a store in PostgreSQL:
+    /// postgres://USER@HOST/DB?store=NAME (see the README; a password goes
+    /// in KEYSEAL_STORE or PGPASSWORD, never on the command line).
+    #[arg(long, env = "KEYSEAL_STORE", global = true, value_name = "PATH|URL")]
     store: Option<PathBuf>,
 
     /// Where the store's key lives. With `env`, the key is read from
-    /// KEYSEAL_KEY: standard base64 of exactly 32 bytes.
+    /// KEYSEAL_KEY: standard base64 of exactly 32 bytes. With `file`, from
+    /// the file --key-file names.
     #[arg(long, env = "KEYSEAL_KEYS", global = true, value_enum, default_value_t = Keys::Keyring)]
     keys: Keys,
+
+    /// The key file of --keys file: 32 raw bytes or their standard base64,
+    /// readable by its owner only (a Kubernetes or Docker secret, a systemd
+    /// credential).
+    #[arg(long, env = "KEYSEAL_KEY_FILE", global = true, value_name = "PATH")]
+    key_file: Option<PathBuf>,
 
     /// The keyring service name.
     #[arg(
@@ -133,6 +151,8 @@ enum Keys {
     Keyring,
     /// The KEYSEAL_KEY environment variable (read-only).
     Env,
+    /// A key file, --key-file or KEYSEAL_KEY_FILE (read-only).
+    File,
 }
 
 #[derive(Debug, Subcommand)]
@@ -305,7 +325,8 @@ fn main() -> ExitCode {
             .without_time()
             .init();
     }
-    match run(&cli, explicit_keys) {
+    let store_on_command_line = matches.value_source("store") == Some(ValueSource::CommandLine);
+    match run(&cli, explicit_keys, store_on_command_line) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             if !failure.message.is_empty() {
@@ -361,17 +382,6 @@ fn recovery_failed(e: keyseal::Error) -> Failure {
     }
 }
 
-fn store_path(cli: &Cli) -> Result<PathBuf, Failure> {
-    match &cli.store {
-        Some(path) => Ok(path.clone()),
-        None => keyseal::default_path("keyseal").ok_or_else(|| {
-            Failure::usage(
-                "there is no configuration directory (HOME is not set); pass --store PATH",
-            )
-        }),
-    }
-}
-
 /// The OS keyring provider of the store's key, as the options say.
 fn keyring_provider(cli: &Cli) -> keyseal_keys::KeyringProviderBuilder {
     keyseal_keys::KeyringProvider::builder(&cli.service, "store-key")
@@ -384,33 +394,12 @@ fn lock_timeout(cli: &Cli) -> Result<std::time::Duration, Failure> {
         .map_err(|_| Failure::usage("--lock-timeout must be a non-negative number of seconds"))
 }
 
-fn open_store(cli: &Cli, path: PathBuf) -> Result<Store, Failure> {
-    let blob = keyseal_blob::FileStore::new(path)
-        .with_lock_timeout(lock_timeout(cli)?)
-        .with_shared_directory(cli.shared_directory);
-    Ok(match cli.keys {
-        Keys::Keyring => {
-            let provider = keyring_provider(cli).build();
-            Store::builder(provider, blob, &cli.context)
-                .rollback_marks(keyseal::RollbackMarks::in_state_dir())
-                .build()
-        }
-        Keys::Env => {
-            let provider = keyseal_keys::EnvKeyProvider::new("KEYSEAL_KEY");
-            Store::builder(provider, blob, &cli.context)
-                .rollback_marks(keyseal::RollbackMarks::in_state_dir())
-                .build()
-        }
-    })
-}
-
-fn run(cli: &Cli, explicit_keys: Option<Keys>) -> Result<(), Failure> {
+fn run(cli: &Cli, explicit_keys: Option<Keys>, store_on_command_line: bool) -> Result<(), Failure> {
     if let Command::Demo = cli.command {
         return demo::run(explicit_keys);
     }
-    let path = store_path(cli)?;
-    let store = open_store(cli, path.clone())?;
-    let location = path.display().to_string();
+    let target = Target::from_cli(cli, store_on_command_line)?;
+    let (store, location) = target.open(cli)?;
     match &cli.command {
         Command::Set { name } => {
             keyseal::validate_name(name)?;
@@ -525,6 +514,9 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>) -> Result<(), Failure> {
                 Keys::Env => {
                     format!("{location} is open again, sealed for the key in KEYSEAL_KEY.")
                 }
+                Keys::File => {
+                    format!("{location} is open again, sealed for the key in the key file.")
+                }
             });
         }
         Command::Migrate {
@@ -609,7 +601,7 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>) -> Result<(), Failure> {
                 "accepted {location} as it is now; only newer versions are accepted from here on"
             ));
         }
-        Command::Doctor { json } => doctor::run(&store, cli, &path, *json)?,
+        Command::Doctor { json } => doctor::run(&store, cli, &target, &location, *json)?,
         Command::Demo => {}
     }
     Ok(())

@@ -10,4 +10,4 @@ mod url;
 
 pub use crate::schema::{SCHEMA_SQL, schema_sql};
 pub use crate::store::{DEFAULT_CONNECT_TIMEOUT, PostgresStore};
-pub use crate::url::{DEFAULT_STORE, DEFAULT_TABLE, InvalidUrl, is_postgres_url};
+pub use crate::url::{DEFAULT_STORE, DEFAULT_TABLE, InvalidUrl, has_password, is_postgres_url};

@@ -211,6 +211,16 @@ fn location(config: &tokio_postgres::Config, store: &str, table: &str) -> String
     out
 }
 
+/// Whether a store URL carries a password (in its user part, or as a
+/// query parameter), so a caller can keep it off command lines.
+pub fn has_password(url: &str) -> bool {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    password_of(base).is_some()
+        || query
+            .split('&')
+            .any(|pair| pair.split('=').next() == Some("password"))
+}
+
 /// The password in a URL's user part, if any (to keep it out of errors).
 fn password_of(base: &str) -> Option<&str> {
     let rest = base.split_once("://").map(|(_, r)| r)?;
