@@ -85,6 +85,10 @@ impl Bench {
     fn child(&self) -> Result<Command> {
         let mut cmd = Command::new(std::env::current_exe()?);
         cmd.arg("child").env(common::KEY_VAR, &self.key.base64);
+        // Section 12's replicas take the test server's password from here,
+        // not from their command line.
+        #[cfg(target_os = "linux")]
+        cmd.env("PGPASSWORD", keyseal_testkit::postgres::PASSWORD);
         Ok(cmd)
     }
 
@@ -771,7 +775,12 @@ impl Bench {
 
     /// One run of `processes` writers; their sets per second and how many
     /// acknowledged values are missing afterwards.
-    fn contend(&self, store_path: &Path, processes: usize, sets: usize) -> Result<(f64, usize)> {
+    pub(crate) fn contend(
+        &self,
+        store_path: &Path,
+        processes: usize,
+        sets: usize,
+    ) -> Result<(f64, usize)> {
         let path = store_path.display().to_string();
         let mut children: Vec<(Child, BufReader<std::process::ChildStdout>)> = Vec::new();
         for worker in 0..processes {

@@ -94,12 +94,25 @@ pub(crate) const MAX_SIZE: u64 = 64 << 20;
 
 /// A store at `path` sealed with `provider`'s key.
 pub(crate) fn store_at(path: &Path, provider: impl KeyProvider + 'static) -> Store {
-    Store::builder(
-        provider,
-        FileStore::new(path).with_max_size(MAX_SIZE),
-        CONTEXT,
-    )
-    .build()
+    Store::builder(provider, blob_at(path), CONTEXT).build()
+}
+
+/// The blob store at `path`: a file, or (section 12) a PostgreSQL store
+/// when the "path" is a `postgres://` URL.
+fn blob_at(path: &Path) -> Box<dyn keyseal_blob::BlobStore> {
+    #[cfg(target_os = "linux")]
+    if let Some(url) = path
+        .to_str()
+        .filter(|p| keyseal_postgres::is_postgres_url(p))
+        && let Ok(store) = keyseal_postgres::PostgresStore::new(url)
+    {
+        return Box::new(
+            store
+                .with_max_size(MAX_SIZE)
+                .with_lock_timeout(Duration::from_secs(60)),
+        );
+    }
+    Box::new(FileStore::new(path).with_max_size(MAX_SIZE))
 }
 
 /// In a child process: the store at `path` with the key from [`KEY_VAR`].

@@ -25,6 +25,8 @@ mod keyring;
 mod keyring_core;
 mod plot;
 #[cfg(target_os = "linux")]
+mod postgres;
+#[cfg(target_os = "linux")]
 mod report;
 #[cfg(target_os = "linux")]
 mod rmcp;
@@ -160,6 +162,10 @@ mod run {
         let rmcp = timed("11. rmcp: keyseal-rmcp's load and refresh guard", || {
             bench.rmcp()
         })?;
+        let postgres = timed(
+            "12. PostgreSQL: keyseal-postgres, the file store and the database's floor",
+            || bench.postgres(entries),
+        )?;
         Ok(Report {
             machine: None,
             seconds: 0.0,
@@ -176,6 +182,7 @@ mod run {
             aead,
             keyring_core,
             rmcp,
+            postgres,
         })
     }
 }

@@ -30,6 +30,8 @@ pub(crate) struct Report {
     pub(crate) aead: Vec<AeadRow>,
     pub(crate) keyring_core: Vec<crate::keyring_core::KeyringCoreRow>,
     pub(crate) rmcp: crate::rmcp::RmcpRow,
+    /// Section 12; `None` where PostgreSQL is not installed.
+    pub(crate) postgres: Option<crate::postgres::PostgresRow>,
 }
 
 /// The machine and the build the numbers come from.
@@ -174,7 +176,13 @@ impl Report {
     }
 
     pub(crate) fn lost_updates(&self) -> usize {
-        self.contention.iter().map(|r| r.lost).sum()
+        let replicas: usize = self
+            .postgres
+            .iter()
+            .flat_map(|p| &p.replicas)
+            .map(|r| r.lost)
+            .sum();
+        self.contention.iter().map(|r| r.lost).sum::<usize>() + replicas
     }
 
     fn goals(&self) -> Vec<Goal> {
@@ -415,6 +423,7 @@ impl Report {
         self.aead_md(w);
         self.keyring_core_md(w);
         self.rmcp_md(w);
+        self.postgres_md(w);
         o
     }
 
@@ -773,6 +782,88 @@ impl Report {
             "| `acquire_refresh_guard` + release | {} | (none) | |\n",
             ms(&r.guard)
         );
+    }
+
+    fn postgres_md(&self, w: &mut String) {
+        let _ = writeln!(
+            w,
+            "## 12. PostgreSQL: keyseal-postgres beside the file store and the database's floor\n"
+        );
+        let Some(r) = &self.postgres else {
+            let _ = writeln!(w, "Not measured: PostgreSQL is not installed here.\n");
+            return;
+        };
+        let _ = writeln!(
+            w,
+            "A throwaway PostgreSQL 15 server on loopback (fsync and `synchronous_commit` on, \
+             no TLS), started by the harness. The store holds 100 entries of 4 KiB, a {} KiB \
+             sealed blob, in one row. A **set** through keyseal-postgres is one transaction: \
+             the row locked with `SELECT … FOR UPDATE`, only the blob's ends read back when its \
+             version is the one the store holds, the blob resealed and written, the commit \
+             flushed to the WAL. Beside it, in the same rounds: a set through the file store \
+             (lock, fsync, rename, directory fsync), and the database's floor, one committed \
+             `UPDATE` of a row with as many bytes on a connection of its own. A warm **get** \
+             asks the server for the row's version (one round trip) and decrypts from memory. \
+             Medians with the 5th–95th percentile range.\n",
+            r.blob_len / 1024
+        );
+        let _ = writeln!(
+            w,
+            "| Operation | keyseal-postgres | beside it | keyseal-postgres / beside |\n|---|---|---|---|"
+        );
+        let _ = writeln!(
+            w,
+            "| set vs the file store | {} | {} | {} |",
+            ms(&r.set_vs_file.keyseal),
+            ms(&r.set_vs_file.other),
+            times(&r.set_vs_file.ratio)
+        );
+        let _ = writeln!(
+            w,
+            "| set vs the floor (`UPDATE`, committed) | {} | {} | {} |",
+            ms(&r.set_vs_floor.keyseal),
+            ms(&r.set_vs_floor.other),
+            times(&r.set_vs_floor.ratio)
+        );
+        let _ = writeln!(
+            w,
+            "| get (warm) vs the file store | {} | {} | {} |\n",
+            ms(&r.get_vs_file.keyseal),
+            ms(&r.get_vs_file.other),
+            times(&r.get_vs_file.ratio)
+        );
+        let _ = writeln!(
+            w,
+            "Replicas: separate processes, each with its own store object over the same row, \
+             setting 4 names of their own, as in section 7; every replica's last value must be \
+             there afterwards.\n"
+        );
+        let _ = writeln!(
+            w,
+            "| Replicas | Sets (all rounds) | Sets per second | vs 1 replica | Lost updates |\n|---|---|---|---|---|"
+        );
+        let one = r
+            .replicas
+            .iter()
+            .find(|c| c.processes == 1)
+            .map(|c| c.throughput.median);
+        for c in &r.replicas {
+            let _ = writeln!(
+                w,
+                "| {} | {} | {} ({}–{}) | {} | {} |",
+                c.processes,
+                c.sets,
+                sig(c.throughput.median),
+                sig(c.throughput.low),
+                sig(c.throughput.high),
+                one.map_or_else(
+                    || "–".to_owned(),
+                    |o| format!("{:.0}%", c.throughput.median / o * 100.0)
+                ),
+                c.lost
+            );
+        }
+        let _ = writeln!(w);
     }
 
     fn aead_md(&self, w: &mut String) {

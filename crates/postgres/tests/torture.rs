@@ -75,7 +75,9 @@ fn torture_postgres_restarts() {
     report(
         "PostgreSQL, server crashes",
         &outcome,
-        &format!("8 processes x {count} entries; the server stopped with pg_ctl -m immediate and restarted {stops} times mid-run"),
+        &format!(
+            "8 processes x {count} entries; the server stopped with pg_ctl -m immediate and restarted {stops} times mid-run"
+        ),
     );
 }
 
@@ -89,6 +91,8 @@ fn torture_postgres_failover() {
     report(
         "PostgreSQL, failover",
         &outcome,
-        &format!("8 processes x {count} entries; the primary SIGKILLed after a third, its synchronous standby promoted; a two-host URL with target_session_attrs=read-write"),
+        &format!(
+            "8 processes x {count} entries; the primary SIGKILLed after a third, its synchronous standby promoted; a two-host URL with target_session_attrs=read-write"
+        ),
     );
 }

@@ -1,0 +1,184 @@
+//! Section 12: keyseal-postgres beside the file store and beside the
+//! database's own floor (a committed single-row `UPDATE` of the same
+//! bytes) on the same throwaway server in the same run, and 8 replica
+//! processes against 1.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use keyseal_testkit::postgres::{PgOptions, PgServer};
+
+use crate::cases::{Bench, Compared, ContentionRow, compare, nth};
+use crate::children::{CONTEND_SLOTS, contend_name, contend_value};
+use crate::common::{Result, contender, interleave, name, seed, store_at, value};
+use crate::stats::Summary;
+
+/// What section 12 measured.
+#[derive(Debug)]
+pub(crate) struct PostgresRow {
+    /// A set through keyseal-postgres beside a set through the file store.
+    pub(crate) set_vs_file: Compared,
+    /// A set through keyseal-postgres beside the database's floor.
+    pub(crate) set_vs_floor: Compared,
+    /// A warm get through keyseal-postgres beside one through the file store.
+    pub(crate) get_vs_file: Compared,
+    /// 1 and 8 replica processes.
+    pub(crate) replicas: Vec<ContentionRow>,
+    /// The sealed blob's size.
+    pub(crate) blob_len: u64,
+}
+
+impl Bench {
+    /// `None` when PostgreSQL is not installed (outside CI).
+    pub(crate) fn postgres(&self, entries: usize) -> Result<Option<PostgresRow>> {
+        let Some(server) = PgServer::start(PgOptions::default()) else {
+            return Ok(None);
+        };
+        // The password comes from PGPASSWORD (children get it from `child`).
+        let url = server
+            .url("bench")
+            .replace(&format!(":{}@", keyseal_testkit::postgres::PASSWORD), "@");
+        let with_password = server.url("bench");
+        let provider = self.key.provider();
+        let pg = store_at(Path::new(&with_password), Arc::clone(&provider));
+        let file = store_at(
+            &self.path("postgres-file/store.sealed"),
+            Arc::clone(&provider),
+        );
+        std::fs::create_dir_all(self.path("postgres-file"))?;
+        seed(&pg, entries)?;
+        seed(&file, entries)?;
+        let blob_len: u64 = server
+            .psql("SELECT octet_length(blob) FROM keyseal_blobs WHERE name = 'bench'")
+            .trim()
+            .parse()?;
+        let floor = Floor::new(&with_password, blob_len)?;
+        let rounds = self.plan.rounds(200);
+        let set = |store: &keyseal::Store, token: u64| -> Result {
+            let i = usize::try_from(token).unwrap_or(0) % entries;
+            store.set(&name(i), &value(i, token))?;
+            Ok(())
+        };
+        let sets = interleave(
+            10,
+            rounds,
+            &mut [
+                contender("keyseal-postgres set", |t| set(&pg, t)),
+                contender("file store set", |t| set(&file, t)),
+                contender("UPDATE floor", |_| floor.update()),
+            ],
+        )?;
+        let get = |store: &keyseal::Store, token: u64| -> Result {
+            let i = usize::try_from(token).unwrap_or(0) % entries;
+            std::hint::black_box(store.get::<String>(&name(i))?);
+            Ok(())
+        };
+        let gets = interleave(
+            10,
+            rounds,
+            &mut [
+                contender("keyseal-postgres get", |t| get(&pg, t)),
+                contender("file store get", |t| get(&file, t)),
+            ],
+        )?;
+        let replicas = self.postgres_replicas(&url, &pg, entries)?;
+        Ok(Some(PostgresRow {
+            set_vs_file: compare(&nth(&sets, 0)?, &nth(&sets, 1)?)?,
+            set_vs_floor: compare(&nth(&sets, 0)?, &nth(&sets, 2)?)?,
+            get_vs_file: compare(&nth(&gets, 0)?, &nth(&gets, 1)?)?,
+            replicas,
+            blob_len,
+        }))
+    }
+
+    /// 1 and 8 replica processes setting entries of the one store, rounds
+    /// alternating.
+    fn postgres_replicas(
+        &self,
+        url: &str,
+        pg: &keyseal::Store,
+        entries: usize,
+    ) -> Result<Vec<ContentionRow>> {
+        let counts = [1usize, 8];
+        for w in 0..8 {
+            for slot in 0..CONTEND_SLOTS {
+                pg.set(&contend_name(w, slot), &contend_value(w, 0))?;
+            }
+        }
+        let _ = entries;
+        let per_process = if self.plan.quick { 15 } else { 40 };
+        let rounds = if self.plan.quick { 2 } else { 5 };
+        let target = PathBuf::from(url);
+        let mut rates: Vec<Vec<f64>> = vec![Vec::new(); counts.len()];
+        let mut lost = [0usize; 2];
+        for round in 0..rounds {
+            for k in 0..counts.len() {
+                let at = (k + round) % counts.len();
+                let processes = counts.get(at).copied().unwrap_or(1);
+                let (rate, missing) = self.contend(&target, processes, per_process)?;
+                if let Some(r) = rates.get_mut(at) {
+                    r.push(rate);
+                }
+                if let Some(l) = lost.get_mut(at) {
+                    *l += missing;
+                }
+            }
+        }
+        counts
+            .iter()
+            .zip(rates.iter().zip(lost))
+            .map(|(&processes, (rate, lost))| {
+                Ok(ContentionRow {
+                    processes,
+                    sets: processes * per_process * rounds,
+                    throughput: Summary::of(rate).ok_or("no measurements")?,
+                    lost,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The database's floor: one committed `UPDATE` of a row with bytes as
+/// long as the store's blob, on a connection of its own.
+struct Floor {
+    runtime: tokio::runtime::Runtime,
+    client: tokio_postgres::Client,
+    bytes: Vec<u8>,
+}
+
+impl Floor {
+    fn new(url: &str, len: u64) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let plain = url.split('?').next().unwrap_or(url).to_owned() + "?sslmode=disable";
+        let client = runtime.block_on(async {
+            let (client, connection) =
+                tokio_postgres::connect(&plain, tokio_postgres::NoTls).await?;
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+            client
+                .batch_execute(
+                    "CREATE TABLE bench_floor (name text PRIMARY KEY, blob bytea); \
+                     INSERT INTO bench_floor VALUES ('floor', '');",
+                )
+                .await?;
+            Ok::<_, tokio_postgres::Error>(client)
+        })?;
+        Ok(Self {
+            runtime,
+            client,
+            bytes: crate::common::filler(len),
+        })
+    }
+
+    fn update(&self) -> Result {
+        self.runtime.block_on(self.client.execute(
+            "UPDATE bench_floor SET blob = $1 WHERE name = 'floor'",
+            &[&self.bytes],
+        ))?;
+        Ok(())
+    }
+}
