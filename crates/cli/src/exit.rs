@@ -139,7 +139,7 @@ impl From<Error> for Failure {
                 ..
             } => (
                 5,
-                "Set KEYSEAL_KEY to the standard base64 of 32 random bytes (for example: head -c 32 /dev/urandom | base64).",
+                "With --keys env, set KEYSEAL_KEY to the standard base64 of 32 random bytes (for example: head -c 32 /dev/urandom | base64); with --keys file, point --key-file or KEYSEAL_KEY_FILE at a file that exists.",
             ),
             Error::KeyringUnavailable {
                 reason: keyseal::keys::UnavailableReason::NoService,
