@@ -590,7 +590,12 @@ impl Inner {
                 .await
                 .map_err(Failure::statement)
         })
-        .map_err(|f| f.into_error(&format!("{}#lock={name}", self.location), OP, timeout))?;
+        .map_err(|f| {
+            // The name's part before any `:` only: a lock named after a URL
+            // (keyseal-rmcp's) could carry its credentials.
+            let shown = name.split(':').next().unwrap_or_default();
+            f.into_error(&format!("{}#lock={shown}", self.location), OP, timeout)
+        })?;
         Ok(NamedLock::new(HeldSession {
             _client: connection.client,
         }))

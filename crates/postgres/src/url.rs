@@ -147,7 +147,12 @@ impl StoreUrl {
             // shown only when it cannot contain the password.
             let detail = e.to_string();
             let password = password_of(base);
-            if password.is_some_and(|p| !p.is_empty() && detail.contains(p)) {
+            let shows = |p: &str| {
+                !p.is_empty()
+                    && (detail.contains(p)
+                        || percent_decode(p).is_some_and(|decoded| detail.contains(&decoded)))
+            };
+            if password.is_some_and(shows) {
                 invalid("it is not a valid postgres:// URL".to_owned())
             } else {
                 invalid(format!("it is not a valid postgres:// URL ({detail})"))

@@ -155,3 +155,40 @@ fn another_key_is_a_wrong_key_and_an_older_row_put_back_is_a_rollback() {
         Err(Error::Rollback { .. })
     ));
 }
+
+#[test]
+fn the_store_works_from_async_code_directly_and_through_async_store() {
+    let Some(server) = support::server() else {
+        return;
+    };
+    let dir = TempDir::new("pg-facade-async");
+    let key = key_file(&dir, "key", 5);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        // A blocking call made on the runtime's own thread blocks it, but
+        // never nests a runtime (the sync `postgres` client would panic).
+        let direct = replica(&server, "async", &key, &dir.path().join("marks-1"));
+        direct.set("token", &"direct").unwrap();
+        let store = keyseal::AsyncStore::new(replica(
+            &server,
+            "async",
+            &key,
+            &dir.path().join("marks-2"),
+        ));
+        assert_eq!(
+            store.get::<String>("token").await.unwrap().as_deref(),
+            Some("direct")
+        );
+        store.set("token", &"async").await.unwrap();
+        let guard = store
+            .named_lock("rmcp-refresh/https://mcp.example", std::time::Duration::from_secs(5))
+            .await
+            .unwrap();
+        drop(guard);
+    });
+    let again = replica(&server, "async", &key, &dir.path().join("marks-3"));
+    assert_eq!(again.get::<String>("token").unwrap().as_deref(), Some("async"));
+}
