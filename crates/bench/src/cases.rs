@@ -750,7 +750,8 @@ impl Bench {
             for k in 0..counts.len() {
                 let at = (k + round) % counts.len();
                 let processes = counts.get(at).copied().unwrap_or(1);
-                let (rate, missing) = self.contend(&store_path, processes, per_process)?;
+                let (rate, missing) =
+                    self.contend(&store_path, &store_path, processes, per_process)?;
                 if let Some(r) = rates.get_mut(at) {
                     r.push(rate);
                 }
@@ -775,9 +776,13 @@ impl Bench {
 
     /// One run of `processes` writers; their sets per second and how many
     /// acknowledged values are missing afterwards.
+    /// `check_path` is where this process reads the result (the same
+    /// store; for PostgreSQL, the URL with the password the children take
+    /// from `PGPASSWORD`).
     pub(crate) fn contend(
         &self,
         store_path: &Path,
+        check_path: &Path,
         processes: usize,
         sets: usize,
     ) -> Result<(f64, usize)> {
@@ -822,7 +827,7 @@ impl Bench {
             }
         }
         // Every writer's last value for each of its names must be there.
-        let store = store_at(store_path, self.key.provider());
+        let store = store_at(check_path, self.key.provider());
         let mut missing = 0;
         for worker in 0..processes {
             for slot in 0..CONTEND_SLOTS.min(sets) {

@@ -81,7 +81,7 @@ impl Bench {
                 contender("file store get", |t| get(&file, t)),
             ],
         )?;
-        let replicas = self.postgres_replicas(&url, &pg, entries)?;
+        let replicas = self.postgres_replicas(&url, &with_password, &pg)?;
         Ok(Some(PostgresRow {
             set_vs_file: compare(&nth(&sets, 0)?, &nth(&sets, 1)?)?,
             set_vs_floor: compare(&nth(&sets, 0)?, &nth(&sets, 2)?)?,
@@ -96,8 +96,8 @@ impl Bench {
     fn postgres_replicas(
         &self,
         url: &str,
+        with_password: &str,
         pg: &keyseal::Store,
-        entries: usize,
     ) -> Result<Vec<ContentionRow>> {
         let counts = [1usize, 8];
         for w in 0..8 {
@@ -105,17 +105,17 @@ impl Bench {
                 pg.set(&contend_name(w, slot), &contend_value(w, 0))?;
             }
         }
-        let _ = entries;
         let per_process = if self.plan.quick { 15 } else { 40 };
         let rounds = if self.plan.quick { 2 } else { 5 };
         let target = PathBuf::from(url);
+        let check = PathBuf::from(with_password);
         let mut rates: Vec<Vec<f64>> = vec![Vec::new(); counts.len()];
         let mut lost = [0usize; 2];
         for round in 0..rounds {
             for k in 0..counts.len() {
                 let at = (k + round) % counts.len();
                 let processes = counts.get(at).copied().unwrap_or(1);
-                let (rate, missing) = self.contend(&target, processes, per_process)?;
+                let (rate, missing) = self.contend(&target, &check, processes, per_process)?;
                 if let Some(r) = rates.get_mut(at) {
                     r.push(rate);
                 }

@@ -152,10 +152,18 @@ fn bad_key_files_are_exit_5_and_write_nothing() {
     let missing = dir.path().join("missing");
     let out = fleet_run(&url, &missing, &["set", "other"], b"v");
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
-    assert!(stderr(&out).contains(&missing.display().to_string()), "{}", stderr(&out));
-    assert!(stderr(&out).contains("KEYSEAL_KEY_FILE"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&missing.display().to_string()),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("KEYSEAL_KEY_FILE"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(row(&server, "keys"), before);
-        // --keys file without a key file says how to give one.
+    // --keys file without a key file says how to give one.
     let mut cmd = fleet(&url, &good);
     cmd.env_remove("KEYSEAL_KEY_FILE").args(["set", "other"]);
     let out = support::run(cmd, b"v");

@@ -149,7 +149,7 @@ fn classify(
             source: Box::new(e),
         };
     }
-    let text = e.to_string();
+    let text = with_sources(&e);
     if text.contains("password missing") {
         return Error::AuthenticationFailed {
             location,
@@ -167,10 +167,26 @@ fn classify(
     }
 }
 
+/// The error and its causes, as one line (tokio-postgres's `Display`
+/// leaves the cause out: "invalid configuration").
+fn with_sources(e: &tokio_postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
+
 /// Whether the error is the TLS handshake's (rustls refused the server's
 /// certificate, or the server offers no TLS).
 fn is_tls(e: &tokio_postgres::Error) -> bool {
-    let text = e.to_string();
+    let text = with_sources(e);
     if text.contains("TLS") || text.contains("tls") {
         return true;
     }

@@ -172,23 +172,25 @@ fn the_store_works_from_async_code_directly_and_through_async_store() {
         // never nests a runtime (the sync `postgres` client would panic).
         let direct = replica(&server, "async", &key, &dir.path().join("marks-1"));
         direct.set("token", &"direct").unwrap();
-        let store = keyseal::AsyncStore::new(replica(
-            &server,
-            "async",
-            &key,
-            &dir.path().join("marks-2"),
-        ));
+        let store =
+            keyseal::AsyncStore::new(replica(&server, "async", &key, &dir.path().join("marks-2")));
         assert_eq!(
             store.get::<String>("token").await.unwrap().as_deref(),
             Some("direct")
         );
         store.set("token", &"async").await.unwrap();
         let guard = store
-            .named_lock("rmcp-refresh/https://mcp.example", std::time::Duration::from_secs(5))
+            .named_lock(
+                "rmcp-refresh/https://mcp.example",
+                std::time::Duration::from_secs(5),
+            )
             .await
             .unwrap();
         drop(guard);
     });
     let again = replica(&server, "async", &key, &dir.path().join("marks-3"));
-    assert_eq!(again.get::<String>("token").unwrap().as_deref(), Some("async"));
+    assert_eq!(
+        again.get::<String>("token").unwrap().as_deref(),
+        Some("async")
+    );
 }
