@@ -52,7 +52,7 @@ impl Bench {
             .psql("SELECT octet_length(blob) FROM keyseal_blobs WHERE name = 'bench'")
             .trim()
             .parse()?;
-        let floor = Floor::new(&with_password, blob_len)?;
+        let floor = Floor::new(&with_password)?;
         let rounds = self.plan.rounds(200);
         let set = |store: &keyseal::Store, token: u64| -> Result {
             let i = usize::try_from(token).unwrap_or(0) % entries;
@@ -65,7 +65,7 @@ impl Bench {
             &mut [
                 contender("keyseal-postgres set", |t| set(&pg, t)),
                 contender("file store set", |t| set(&file, t)),
-                contender("UPDATE floor", |_| floor.update()),
+                contender("UPDATE floor", |t| floor.update(t)),
             ],
         )?;
         let get = |store: &keyseal::Store, token: u64| -> Result {
@@ -139,21 +139,23 @@ impl Bench {
     }
 }
 
-/// The database's floor: one committed `UPDATE` of a row with bytes as
-/// long as the store's blob, on a connection of its own.
+/// The database's floor: one committed `UPDATE` of a row with the store's
+/// own sealed bytes (incompressible, as a sealed blob is: PostgreSQL
+/// compresses what it can), one byte changed each time, on a connection of
+/// its own.
 struct Floor {
     runtime: tokio::runtime::Runtime,
     client: tokio_postgres::Client,
-    bytes: Vec<u8>,
+    bytes: std::cell::RefCell<Vec<u8>>,
 }
 
 impl Floor {
-    fn new(url: &str, len: u64) -> Result<Self> {
+    fn new(url: &str) -> Result<Self> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
         let plain = url.split('?').next().unwrap_or(url).to_owned() + "?sslmode=disable";
-        let client = runtime.block_on(async {
+        let (client, bytes) = runtime.block_on(async {
             let (client, connection) =
                 tokio_postgres::connect(&plain, tokio_postgres::NoTls).await?;
             tokio::spawn(async move {
@@ -162,22 +164,32 @@ impl Floor {
             client
                 .batch_execute(
                     "CREATE TABLE bench_floor (name text PRIMARY KEY, blob bytea); \
-                     INSERT INTO bench_floor VALUES ('floor', '');",
+                     INSERT INTO bench_floor SELECT 'floor', blob FROM keyseal_blobs \
+                     WHERE name = 'bench';",
                 )
                 .await?;
-            Ok::<_, tokio_postgres::Error>(client)
+            let row = client
+                .query_one("SELECT blob FROM bench_floor WHERE name = 'floor'", &[])
+                .await?;
+            let bytes: Vec<u8> = row.try_get(0)?;
+            Ok::<_, tokio_postgres::Error>((client, bytes))
         })?;
         Ok(Self {
             runtime,
             client,
-            bytes: crate::common::filler(len),
+            bytes: std::cell::RefCell::new(bytes),
         })
     }
 
-    fn update(&self) -> Result {
+    fn update(&self, round: u64) -> Result {
+        let mut bytes = self.bytes.borrow_mut();
+        let at = usize::try_from(round).unwrap_or(0) % bytes.len().max(1);
+        if let Some(b) = bytes.get_mut(at) {
+            *b ^= 0x5a;
+        }
         self.runtime.block_on(self.client.execute(
             "UPDATE bench_floor SET blob = $1 WHERE name = 'floor'",
-            &[&self.bytes],
+            &[&*bytes],
         ))?;
         Ok(())
     }

@@ -802,7 +802,8 @@ impl Report {
              version is the one the store holds, the blob resealed and written, the commit \
              flushed to the WAL. Beside it, in the same rounds: a set through the file store \
              (lock, fsync, rename, directory fsync), and the database's floor, one committed \
-             `UPDATE` of a row with as many bytes on a connection of its own. A warm **get** \
+             `UPDATE` of a row with the same sealed bytes (one byte changed each time; \
+             sealed bytes do not compress) on a connection of its own. A warm **get** \
              asks the server for the row's version (one round trip) and decrypts from memory. \
              Medians with the 5th–95th percentile range.\n",
             r.blob_len / 1024

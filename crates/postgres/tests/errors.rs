@@ -276,3 +276,31 @@ fn named_locks_exclude_across_stores_time_out_and_die_with_their_session() {
         .named_lock("rmcp-refresh/https://mcp.example", Duration::from_secs(5))
         .unwrap();
 }
+
+#[test]
+#[ignore = "child process of no_password_at_all_is_authentication_failed"]
+fn child_no_password() {
+    if !support::is_child() {
+        return;
+    }
+    let url = std::env::var("KEYSEAL_TEST_URL").unwrap();
+    let store = PostgresStore::new(&url).unwrap();
+    match refused(&store, &[PASSWORD]) {
+        Error::AuthenticationFailed { .. } => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn no_password_at_all_is_authentication_failed() {
+    let Some(server) = support::server() else {
+        return;
+    };
+    let bare = server.url("nopw").replace(&format!(":{PASSWORD}@"), "@");
+    assert!(!bare.contains(PASSWORD));
+    support::run_child(
+        "child_no_password",
+        &[("KEYSEAL_TEST_URL", &bare)],
+        &["PGPASSWORD"],
+    );
+}
