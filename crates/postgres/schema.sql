@@ -11,14 +11,20 @@
 -- its header): the database never sees a key or a secret. A row whose
 -- `blob` is NULL is a store with no blob yet, or one whose blob was
 -- quarantined to a row of its own (`<name>.<reason>-<UTC time>`).
-CREATE TABLE IF NOT EXISTS keyseal_blobs (
+--
+-- A blob's version is its table's oid, `version` and `nonce` together:
+-- every write takes the sequence's next value (so versions grow, even
+-- across quarantines) and a random `nonce` (so a version is never repeated
+-- after a failover or a restore hands out a sequence value again), and a
+-- reader can skip an unchanged blob.
+CREATE TABLE IF NOT EXISTS "keyseal_blobs" (
     name       text PRIMARY KEY,
     version    bigint,
+    nonce      bigint,
     blob       bytea,
     updated_at timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT keyseal_blobs_blob_has_version CHECK ((version IS NULL) = (blob IS NULL))
+    CONSTRAINT "keyseal_blobs_blob_has_version"
+        CHECK ((version IS NULL) = (blob IS NULL) AND (nonce IS NULL) = (blob IS NULL))
 );
 
--- Every write takes the next value, so a version never repeats, even
--- across quarantines, and a reader can skip an unchanged blob.
-CREATE SEQUENCE IF NOT EXISTS keyseal_blobs_version;
+CREATE SEQUENCE IF NOT EXISTS "keyseal_blobs_version";

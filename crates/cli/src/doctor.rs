@@ -106,7 +106,8 @@ pub(crate) fn run(
     if let Some(path) = &cli.key_file {
         providers.push(probe(
             "key file (KEYSEAL_KEY_FILE)",
-            &keyseal::keys::KeyFileProvider::new(path),
+            &keyseal::keys::KeyFileProvider::new(path)
+                .allow_group_read(cli.key_file_group_readable),
             key_id,
         ));
     }

@@ -135,11 +135,18 @@ impl From<Error> for Failure {
                 (4, "Check that this is the recovery key of this store.")
             }
             Error::KeyringUnavailable {
+                source: keyseal::keys::Error::Unavailable { location, .. },
+                ..
+            } if location.starts_with("key file ") => (
+                5,
+                "Check that the key file exists and that this user may read it (--key-file or KEYSEAL_KEY_FILE).",
+            ),
+            Error::KeyringUnavailable {
                 reason: keyseal::keys::UnavailableReason::NotConfigured,
                 ..
             } => (
                 5,
-                "With --keys env, set KEYSEAL_KEY to the standard base64 of 32 random bytes (for example: head -c 32 /dev/urandom | base64); with --keys file, point --key-file or KEYSEAL_KEY_FILE at a file that exists.",
+                "Set KEYSEAL_KEY to the standard base64 of 32 random bytes (for example: head -c 32 /dev/urandom | base64).",
             ),
             Error::KeyringUnavailable {
                 reason: keyseal::keys::UnavailableReason::NoService,
@@ -175,12 +182,16 @@ impl From<Error> for Failure {
             ),
             _ => (6, ""),
         };
+        // The whole chain, each cause once: a server's or TLS library's
+        // reason is often two levels down. No cause carries a secret.
         let mut message = e.to_string();
-        if let Some(source) = std::error::Error::source(&e) {
-            let detail = source.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            let detail = cause.to_string();
             if !message.contains(&detail) {
                 message = format!("{message} ({detail})");
             }
+            source = cause.source();
         }
         if !message.ends_with('.') {
             message.push('.');

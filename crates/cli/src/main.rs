@@ -87,6 +87,13 @@ struct Cli {
     #[arg(long, env = "KEYSEAL_KEY_FILE", global = true, value_name = "PATH")]
     key_file: Option<PathBuf>,
 
+    /// Accept a key file its group may read (0440), where the orchestrator
+    /// gives secrets to a group (Kubernetes fsGroup, systemd credentials
+    /// shown through an ACL); group write and any access for others stay
+    /// refused.
+    #[arg(long, env = "KEYSEAL_KEY_FILE_GROUP_READABLE", global = true)]
+    key_file_group_readable: bool,
+
     /// The keyring service name.
     #[arg(
         long,

@@ -91,7 +91,10 @@ fn key_provider(cli: &Cli) -> Result<Box<dyn KeyProvider>, Failure> {
         Keys::Keyring => Box::new(crate::keyring_provider(cli).build()),
         Keys::Env => Box::new(keyseal_keys::EnvKeyProvider::new("KEYSEAL_KEY")),
         Keys::File => match &cli.key_file {
-            Some(path) => Box::new(keyseal_keys::KeyFileProvider::new(path)),
+            Some(path) => Box::new(
+                keyseal_keys::KeyFileProvider::new(path)
+                    .allow_group_read(cli.key_file_group_readable),
+            ),
             None => {
                 return Err(Failure {
                     code: 5,

@@ -58,7 +58,7 @@ fn set_get_list_and_rm_work_on_a_postgres_store_with_a_key_file() {
         return;
     };
     let dir = TempDir::new("cli-fleet");
-    let key = key_file(&dir, "key", &[9u8; 32], 0o400);
+    let key = key_file(&dir, "key", &[0x99u8; 32], 0o400);
     let url = server.url("cli");
     let value = b"\x00{\"access_token\":\"gho_x\"}\n\xff";
     let out = fleet_run(&url, &key, &["set", "github"], value);
@@ -93,7 +93,7 @@ fn a_password_on_the_command_line_is_refused_before_anything_connects() {
         return;
     };
     let dir = TempDir::new("cli-fleet-argv");
-    let key = key_file(&dir, "key", &[9u8; 32], 0o600);
+    let key = key_file(&dir, "key", &[0x99u8; 32], 0o600);
     let mut cmd = fleet("unused", &key);
     cmd.env_remove("KEYSEAL_STORE")
         .args(["--store", &server.url("argv"), "set", "x"]);
@@ -124,15 +124,15 @@ fn bad_key_files_are_exit_5_and_write_nothing() {
         return;
     };
     let dir = TempDir::new("cli-fleet-keys");
-    let good = key_file(&dir, "good", &[9u8; 32], 0o600);
+    let good = key_file(&dir, "good", &[0x99u8; 32], 0o600);
     let url = server.url("keys");
     let out = fleet_run(&url, &good, &["set", "seed"], b"v");
     assert!(out.status.success(), "{}", stderr(&out));
     let before = row(&server, "keys");
     for (name, contents, mode, expected) in [
-        ("short", &[9u8; 31][..], 0o600, "raw bytes"),
+        ("short", &[0x99u8; 31][..], 0o600, "raw bytes"),
         ("text", &b"not a key at all, just text"[..], 0o600, "base64"),
-        ("open", &[9u8; 32][..], 0o644, "chmod"),
+        ("open", &[0x99u8; 32][..], 0o644, "chmod"),
     ] {
         let key = key_file(&dir, name, contents, mode);
         for args in [&["set", "other"][..], &["get", "seed"], &["rm", "seed"]] {
@@ -178,7 +178,7 @@ fn server_failures_are_their_exit_codes_with_a_next_step_and_change_nothing() {
         return;
     };
     let dir = TempDir::new("cli-fleet-server");
-    let key = key_file(&dir, "key", &[9u8; 32], 0o600);
+    let key = key_file(&dir, "key", &[0x99u8; 32], 0o600);
     let url = server.url("faults");
     let out = fleet_run(&url, &key, &["set", "seed"], b"v");
     assert!(out.status.success(), "{}", stderr(&out));

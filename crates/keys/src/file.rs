@@ -28,10 +28,18 @@ const MAX_KEY_FILE: u64 = 4096;
 /// the one checked:
 /// - it must be a regular file (a FIFO or a device is refused without
 ///   blocking on it);
-/// - on Unix, no one but its owner may read or write it (mode `0600` or
-///   `0400`; `chmod go-rwx FILE`, or `defaultMode: 0400` on a Kubernetes
-///   secret volume): a key other users can read is refused, not used;
-/// - it holds at most 4,096 bytes.
+/// - on Unix, it belongs to this process's user (or to root), and no one
+///   but its owner may read or write it (mode `0600` or `0400`; `chmod
+///   go-rwx FILE`): a key other users can read or replace is refused, not
+///   used. Where the orchestrator can only give the file to a group (a
+///   Kubernetes secret volume with `fsGroup` makes it `0440`; systemd
+///   credentials shown through an ACL look like `0440` too),
+///   [`allow_group_read`](Self::allow_group_read) accepts group read, never
+///   group write or any bit for others;
+/// - it holds at most 4,096 bytes;
+/// - a file of exactly 32 bytes that are all printable text is refused as
+///   ambiguous (32 hex digits, or a line of base64 that decodes to fewer
+///   bytes): a random key is text by chance with odds of about 2⁻⁴⁶.
 ///
 /// The provider is read-only, like the environment provider:
 /// [`create`](KeyProvider::create) and [`delete`](KeyProvider::delete)
@@ -43,12 +51,25 @@ const MAX_KEY_FILE: u64 = 4096;
 #[derive(Clone, Debug)]
 pub struct KeyFileProvider {
     path: PathBuf,
+    group_read: bool,
 }
 
 impl KeyFileProvider {
     /// A provider reading the key file at `path`.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into() }
+        Self {
+            path: path.into(),
+            group_read: false,
+        }
+    }
+
+    /// Accepts a key file its group may read (mode `0440` or `0640`), for
+    /// orchestrators that give secrets to a group; group write and every
+    /// permission for others stay refused.
+    #[must_use]
+    pub fn allow_group_read(mut self, allow: bool) -> Self {
+        self.group_read = allow;
+        self
     }
 
     /// A provider reading the file named by the environment variable `var`
@@ -84,7 +105,7 @@ impl KeyFileProvider {
         if !metadata.is_file() {
             return Err(self.malformed("it is not a regular file".to_owned()));
         }
-        check_mode(&metadata).map_err(|reason| Error::Unsafe {
+        check_mode(&metadata, self.group_read).map_err(|reason| Error::Unsafe {
             location: self.location(),
             reason,
         })?;
@@ -126,6 +147,15 @@ impl KeyFileProvider {
 /// The key in a key file's bytes: exactly 32 raw bytes, or base64 of 32.
 fn decode(bytes: &[u8]) -> Result<Key, String> {
     if bytes.len() == KEY_LEN {
+        if bytes
+            .iter()
+            .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace())
+        {
+            return Err(format!(
+                "it is {KEY_LEN} bytes of text (hex digits or short base64?): a raw key is \
+                 {KEY_LEN} random bytes, and the base64 of one is 44 characters"
+            ));
+        }
         return Key::from_slice(bytes).map_err(|_| format!("a key is exactly {KEY_LEN} bytes"));
     }
     if bytes.trim_ascii().is_empty() {
@@ -143,7 +173,11 @@ fn open(path: &Path) -> io::Result<File> {
     // writer. Regular files ignore the flag.
     std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits().cast_signed())
+        .custom_flags(
+            (rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY)
+                .bits()
+                .cast_signed(),
+        )
         .open(path)
 }
 
@@ -152,24 +186,40 @@ fn open(path: &Path) -> io::Result<File> {
     File::open(path)
 }
 
-/// Refuses a file its group or other users can read or write.
+/// Refuses a file another user owns, or one its group (unless allowed to
+/// read) or other users can read or write.
 #[cfg(unix)]
-fn check_mode(metadata: &std::fs::Metadata) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
+fn check_mode(metadata: &std::fs::Metadata, group_read: bool) -> Result<(), String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let owner = metadata.uid();
+    let me = rustix::process::geteuid().as_raw();
+    if owner != me && owner != 0 {
+        return Err(format!(
+            "it belongs to user {owner}, who could replace it; give it to this user ({me}) \
+             or to root"
+        ));
+    }
     let mode = metadata.permissions().mode() & 0o777;
-    if mode & 0o077 == 0 {
+    let allowed = if group_read { 0o040 } else { 0 };
+    if mode & 0o077 & !allowed == 0 {
         Ok(())
     } else {
         Err(format!(
             "its mode is {mode:04o}, so other users can read or change it; \
              make it readable by its owner only (chmod 600, or defaultMode: 0400 \
-             on a Kubernetes secret volume)"
+             on a Kubernetes secret volume){}",
+            if group_read {
+                ""
+            } else {
+                ", or allow group read where the orchestrator gives it to a group \
+                 (--key-file-group-readable)"
+            }
         ))
     }
 }
 
 #[cfg(not(unix))]
-fn check_mode(_metadata: &std::fs::Metadata) -> Result<(), String> {
+fn check_mode(_metadata: &std::fs::Metadata, _group_read: bool) -> Result<(), String> {
     // Windows files carry ACLs, not modes; the directory's ACL decides.
     Ok(())
 }
@@ -216,9 +266,13 @@ mod tests {
     fn thirty_two_bytes_are_raw_and_anything_else_is_base64() {
         let raw = [7u8; KEY_LEN];
         assert!(decode(&raw).is_ok());
-        // 32 bytes that happen to be ASCII are still raw bytes.
-        let ascii = [b'A'; KEY_LEN];
-        assert!(decode(&ascii).is_ok());
+        // 32 bytes of text are refused as ambiguous, however they look.
+        for text in [[b'A'; KEY_LEN], [b'7'; KEY_LEN], [b' '; KEY_LEN]] {
+            assert!(decode(&text).is_err());
+        }
+        let mut almost = [b'a'; KEY_LEN];
+        almost[5] = 0x80;
+        assert!(decode(&almost).is_ok());
         let b64 = b"BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\n";
         assert_eq!(
             decode(b64).map(|k| k.id()).ok(),

@@ -3,6 +3,7 @@
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
+    clippy::print_stderr,
     unreachable_pub,
     reason = "test code"
 )]
@@ -208,4 +209,62 @@ fn create_and_delete_never_touch_the_file() {
         Err(Error::ReadOnly { .. })
     ));
     assert_eq!(std::fs::read(&path).unwrap(), BASE64.as_bytes());
+}
+
+#[test]
+fn group_read_is_accepted_only_when_allowed_and_never_group_write_or_others() {
+    let dir = TempDir::new("key-file-group");
+    let group = key_file(dir.path(), "group", BASE64.as_bytes(), 0o440);
+    assert!(matches!(
+        KeyFileProvider::new(&group).load(&any_id()),
+        Err(Error::Unsafe { reason, .. }) if reason.contains("group")
+    ));
+    let key = KeyFileProvider::new(&group)
+        .allow_group_read(true)
+        .load(&any_id())
+        .unwrap();
+    assert_eq!(key.expose_secret(), &RAW);
+    for mode in [0o460, 0o444, 0o404, 0o640 | 0o002] {
+        let path = key_file(dir.path(), &format!("g-{mode:o}"), BASE64.as_bytes(), mode);
+        assert!(
+            matches!(
+                KeyFileProvider::new(&path)
+                    .allow_group_read(true)
+                    .load(&any_id()),
+                Err(Error::Unsafe { .. })
+            ),
+            "mode {mode:o} was accepted"
+        );
+    }
+}
+
+#[test]
+fn a_key_file_another_user_owns_is_refused() {
+    if !support::is_root() {
+        eprintln!("skipped: changing a file's owner needs root");
+        return;
+    }
+    let dir = TempDir::new("key-file-owner");
+    let path = key_file(dir.path(), "theirs", BASE64.as_bytes(), 0o600);
+    std::os::unix::fs::chown(&path, Some(4242), None).unwrap();
+    match refusal(&path, BASE64.as_bytes()) {
+        Error::Unsafe { reason, .. } => assert!(reason.contains("4242"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn thirty_two_bytes_of_text_are_refused_as_ambiguous() {
+    let dir = TempDir::new("key-file-text");
+    for (name, text) in [
+        ("hex", &b"0123456789abcdef0123456789abcdef"[..]),
+        ("short-b64", b"AAECAwQFBgcICQoLDA0ODxAREhMUFRY="),
+        ("line", b"0123456789abcdef0123456789abcde\n"),
+    ] {
+        let path = key_file(dir.path(), name, text, 0o600);
+        match refusal(&path, text) {
+            Error::Malformed { reason, .. } => assert!(reason.contains("text"), "{name}: {reason}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
 }

@@ -7,6 +7,7 @@
 //! ever drives (or nests) a runtime.
 
 use std::future::Future;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -63,11 +64,14 @@ pub(crate) fn block<T: Send + 'static>(
 /// back and releases its locks).
 pub(crate) struct Connection {
     pub(crate) client: Arc<Client>,
+    /// Raised when the server warned that a commit's wait for its
+    /// synchronous standby was cancelled.
+    pub(crate) replication_warning: Arc<AtomicBool>,
 }
 
 /// The idle connections of one store.
 pub(crate) struct Pool {
-    idle: Mutex<Vec<Arc<Client>>>,
+    idle: Mutex<Vec<Connection>>,
     config: tokio_postgres::Config,
     tls: Tls,
     /// Built on the first connection (it reads the trusted roots).
@@ -101,8 +105,8 @@ impl Pool {
                 .unwrap_or_else(PoisonError::into_inner)
                 .pop();
             match idle {
-                Some(client) if client.is_closed() => {}
-                Some(client) => return Ok(Connection { client }),
+                Some(connection) if connection.client.is_closed() => {}
+                Some(connection) => return Ok(connection),
                 None => break,
             }
         }
@@ -113,7 +117,7 @@ impl Pool {
     pub(crate) fn connect(&self, timeout: Duration) -> Result<Connection, Failure> {
         let config = self.config.clone();
         let connector = self.connector()?;
-        let client = block(timeout, async move {
+        let (client, replication_warning) = block(timeout, async move {
             connector
                 .connect(&config)
                 .await
@@ -121,6 +125,7 @@ impl Pool {
         })?;
         Ok(Connection {
             client: Arc::new(client),
+            replication_warning,
         })
     }
 
@@ -131,7 +136,7 @@ impl Pool {
         }
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         if idle.len() < IDLE_CONNECTIONS {
-            idle.push(connection.client);
+            idle.push(connection);
         }
     }
 }

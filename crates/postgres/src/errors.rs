@@ -27,6 +27,9 @@ pub(crate) enum Failure {
     TimedOut(Duration),
     /// The commit got no answer in time.
     CommitTimedOut(Duration),
+    /// The commit returned, but the server warned that its wait for the
+    /// synchronous standby was cancelled: committed on the primary only.
+    ReplicationWaitCancelled,
     /// The trusted roots could not be loaded.
     TlsSetup(String),
     /// The crate's runtime could not start or dropped the work.
@@ -65,6 +68,14 @@ impl Failure {
                 location,
                 source: Some(
                     format!("no answer to the commit within {} ms", after.as_millis()).into(),
+                ),
+            },
+            Self::ReplicationWaitCancelled => Error::Unconfirmed {
+                location,
+                source: Some(
+                    "the primary committed it, but its wait for the synchronous standby was \
+                     cancelled: a failover now could lose it"
+                        .into(),
                 ),
             },
             Self::TlsSetup(reason) => Error::Tls {
@@ -129,8 +140,20 @@ fn classify(
                 source: Some(Box::new(e)),
             };
         }
-        // Any other answer of the server, even to the commit, means the
-        // transaction did not commit.
+        // A commit answered with an error rolled back, unless the server
+        // itself failed while committing (PANIC or FATAL, or a class 57
+        // operator intervention, 58 system error or XX internal error):
+        // then the commit may have reached the disk.
+        if round == Round::Commit {
+            let class = code.code().get(..2).unwrap_or_default();
+            let fatal = matches!(db.severity(), "PANIC" | "FATAL");
+            if fatal || matches!(class, "57" | "58" | "XX") {
+                return Error::Unconfirmed {
+                    location,
+                    source: Some(Box::new(e)),
+                };
+            }
+        }
         return Error::Server {
             location,
             operation,

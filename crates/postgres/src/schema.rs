@@ -12,9 +12,10 @@ pub const SCHEMA_SQL: &str = include_str!("../schema.sql");
 
 /// The columns a store's table must have, and their types as
 /// `format_type` names them.
-const COLUMNS: [(&str, &str); 4] = [
+const COLUMNS: [(&str, &str); 5] = [
     ("name", "text"),
     ("version", "bigint"),
+    ("nonce", "bigint"),
     ("blob", "bytea"),
     ("updated_at", "timestamp with time zone"),
 ];
@@ -27,8 +28,9 @@ pub fn schema_sql(table: &str) -> String {
 
 /// The SQL of every round, for one table.
 pub(crate) struct Statements {
-    /// Per transaction: the lock wait and a commit that waits for the disk.
     pub(crate) begin: String,
+    /// Per transaction: the lock wait and a commit that waits for the disk.
+    pub(crate) settings: String,
     pub(crate) ensure_row: String,
     pub(crate) lock: String,
     pub(crate) lock_version: String,
@@ -41,50 +43,64 @@ pub(crate) struct Statements {
 }
 
 impl Statements {
+    /// The statements for `table`, a checked identifier, quoted so that a
+    /// reserved word (`user`, `order`) is a table name too.
     pub(crate) fn new(table: &str) -> Self {
+        let t = format!("\"{table}\"");
+        let seq = format!("'\"{table}_version\"'");
         Self {
-            begin: "SELECT set_config('lock_timeout', $1, true), \
-                    set_config('synchronous_commit', \
-                      CASE current_setting('synchronous_commit') \
-                        WHEN 'remote_apply' THEN 'remote_apply' ELSE 'on' END, true)"
+            begin: "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE".to_owned(),
+            // The lock wait; no statement or idle timeout of the role's
+            // that could cancel a commit's wait for its synchronous standby
+            // (PostgreSQL then commits locally and only warns); a commit
+            // that waits for the disk.
+            settings: "SELECT set_config('lock_timeout', $1, true), \
+                       set_config('statement_timeout', '0', true), \
+                       set_config('idle_in_transaction_session_timeout', '0', true), \
+                       set_config('synchronous_commit', \
+                         CASE current_setting('synchronous_commit') \
+                           WHEN 'remote_apply' THEN 'remote_apply' ELSE 'on' END, true)"
                 .to_owned(),
-            ensure_row: format!(
-                "INSERT INTO {table} (name) VALUES ($1) ON CONFLICT (name) DO NOTHING"
-            ),
+            ensure_row: format!("INSERT INTO {t} (name) VALUES ($1) ON CONFLICT (name) DO NOTHING"),
             // Ends only when the caller's version is still the row's; the
             // whole blob (within the limit) otherwise.
             lock: format!(
-                "SELECT tableoid::int8, version, octet_length(blob)::int8, \
-                   CASE WHEN tableoid::int8 = $2 AND version = $3 \
+                "SELECT tableoid::int8, version, nonce, octet_length(blob)::int8, \
+                   CASE WHEN tableoid::int8 = $2 AND version = $3 AND nonce = $7 \
                      THEN substring(blob FROM 1 FOR $4) END, \
-                   CASE WHEN tableoid::int8 = $2 AND version = $3 \
+                   CASE WHEN tableoid::int8 = $2 AND version = $3 AND nonce = $7 \
                      THEN substring(blob FROM greatest(octet_length(blob) - $5 + 1, 1)) END, \
-                   CASE WHEN (tableoid::int8 IS DISTINCT FROM $2 OR version IS DISTINCT FROM $3) \
+                   CASE WHEN (tableoid::int8 IS DISTINCT FROM $2 OR version IS DISTINCT FROM $3 \
+                       OR nonce IS DISTINCT FROM $7) \
                      AND octet_length(blob) <= $6 THEN blob END \
-                 FROM {table} WHERE name = $1 FOR UPDATE"
+                 FROM {t} WHERE name = $1 FOR UPDATE"
             ),
-            lock_version: format!("SELECT version FROM {table} WHERE name = $1 FOR UPDATE"),
+            lock_version: format!("SELECT version FROM {t} WHERE name = $1 FOR UPDATE"),
             read: format!(
-                "SELECT tableoid::int8, version, octet_length(blob)::int8, \
+                "SELECT tableoid::int8, version, nonce, octet_length(blob)::int8, \
                    CASE WHEN octet_length(blob) <= $2 THEN blob END \
-                 FROM {table} WHERE name = $1"
+                 FROM {t} WHERE name = $1"
             ),
-            version: format!("SELECT tableoid::int8, version FROM {table} WHERE name = $1"),
+            version: format!("SELECT tableoid::int8, version, nonce FROM {t} WHERE name = $1"),
             write: format!(
-                "UPDATE {table} SET version = nextval('{table}_version'), blob = $2, \
-                   updated_at = now() WHERE name = $1 RETURNING tableoid::int8, version"
+                "UPDATE {t} SET version = nextval({seq}), nonce = $3, blob = $2, \
+                   updated_at = now() WHERE name = $1 RETURNING tableoid::int8, version, nonce"
             ),
             quarantine_copy: format!(
-                "INSERT INTO {table} (name, version, blob, updated_at) \
-                 SELECT $2, nextval('{table}_version'), blob, updated_at FROM {table} \
+                "INSERT INTO {t} (name, version, nonce, blob, updated_at) \
+                 SELECT $2, nextval({seq}), $3, blob, updated_at FROM {t} \
                  WHERE name = $1 AND blob IS NOT NULL \
                  ON CONFLICT (name) DO NOTHING RETURNING name"
             ),
             quarantine_clear: format!(
-                "UPDATE {table} SET version = NULL, blob = NULL, updated_at = now() WHERE name = $1"
+                "UPDATE {t} SET version = NULL, nonce = NULL, blob = NULL, updated_at = now() \
+                 WHERE name = $1"
             ),
+            // The lock's key is hashed here: the name (a server URL, for
+            // keyseal-rmcp) never reaches the server or its logs.
             advisory_lock: "SELECT set_config('lock_timeout', $1, false), \
-                            pg_advisory_lock(hashtextextended($2, 0))"
+                            set_config('statement_timeout', '0', false), \
+                            pg_advisory_lock($2)"
                 .to_owned(),
         }
     }
@@ -94,7 +110,8 @@ impl Statements {
 /// transaction-scoped advisory lock), then checks its columns, its unique
 /// name and its sequence. [`Failure::Unexpected`] says what is wrong.
 pub(crate) async fn ensure_schema(client: &Client, table: &str) -> Result<(), Failure> {
-    if !exists(client, table).await? {
+    let quoted = format!("\"{table}\"");
+    if !exists(client, &quoted).await? {
         let create = async {
             client.batch_execute("BEGIN").await?;
             client
@@ -119,7 +136,7 @@ pub(crate) async fn ensure_schema(client: &Client, table: &str) -> Result<(), Fa
             return Err(Failure::statement(e));
         }
     }
-    check(client, table).await
+    check(client, table, &quoted).await
 }
 
 async fn exists(client: &Client, table: &str) -> Result<bool, Failure> {
@@ -133,13 +150,13 @@ async fn exists(client: &Client, table: &str) -> Result<bool, Failure> {
         .is_some())
 }
 
-async fn check(client: &Client, table: &str) -> Result<(), Failure> {
+async fn check(client: &Client, table: &str, quoted: &str) -> Result<(), Failure> {
     let rows = client
         .query_typed(
             "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) \
              FROM pg_attribute a WHERE a.attrelid = to_regclass($1) \
              AND a.attnum > 0 AND NOT a.attisdropped",
-            &[(&table, Type::TEXT)],
+            &[(&quoted, Type::TEXT)],
         )
         .await
         .map_err(Failure::statement)?;
@@ -171,7 +188,7 @@ async fn check(client: &Client, table: &str) -> Result<(), Failure> {
                ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] \
              WHERE i.indrelid = to_regclass($1) AND i.indisunique \
                AND i.indnkeyatts = 1 AND a.attname = 'name'",
-            &[(&table, Type::TEXT)],
+            &[(&quoted, Type::TEXT)],
         )
         .await
         .map_err(Failure::statement)?;
@@ -182,10 +199,11 @@ async fn check(client: &Client, table: &str) -> Result<(), Failure> {
         )));
     }
     let sequence = format!("{table}_version");
+    let quoted_sequence = format!("\"{sequence}\"");
     let kind = client
         .query_typed(
             "SELECT c.relkind::text FROM pg_class c WHERE c.oid = to_regclass($1)",
-            &[(&sequence, Type::TEXT)],
+            &[(&quoted_sequence, Type::TEXT)],
         )
         .await
         .map_err(Failure::statement)?;

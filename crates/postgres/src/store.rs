@@ -264,9 +264,22 @@ impl Inner {
             Some(row) => {
                 let table_oid: i64 = self.column(row, 0)?;
                 let version: Option<i64> = self.column(row, 1)?;
-                Ok(version.map(|v| version_of(table_oid, v)))
+                let nonce: Option<i64> = self.column(row, 2)?;
+                Ok(version_of(table_oid, version, nonce))
             }
         }
+    }
+
+    /// A random nonce for a write's version.
+    fn nonce(&self, operation: &'static str) -> Result<i64> {
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).map_err(|e| {
+            self.error(
+                Failure::Unexpected(format!("the system's random source failed: {e}")),
+                operation,
+            )
+        })?;
+        Ok(i64::from_le_bytes(bytes))
     }
 
     fn too_large(&self, len: u64) -> Error {
@@ -288,24 +301,25 @@ impl Inner {
         })
     }
 
-    /// A row of the read or lock statements: table oid, version, length,
-    /// head, tail, blob (the lock statement) or table oid, version, length,
-    /// blob (the read statement).
+    /// A row of the read or lock statements: table oid, version, nonce,
+    /// length, then head, tail and blob (the lock statement) or the blob
+    /// (the read statement).
     fn decode_row(&self, row: &tokio_postgres::Row, with_ends: bool) -> Result<Locked> {
         let table_oid: i64 = self.column(row, 0)?;
         let version: Option<i64> = self.column(row, 1)?;
-        let len: Option<i64> = self.column(row, 2)?;
+        let nonce: Option<i64> = self.column(row, 2)?;
+        let len: Option<i64> = self.column(row, 3)?;
         let (head, tail, blob) = if with_ends {
             (
-                self.column(row, 3)?,
                 self.column(row, 4)?,
                 self.column(row, 5)?,
+                self.column(row, 6)?,
             )
         } else {
-            (None, None, self.column(row, 3)?)
+            (None, None, self.column(row, 4)?)
         };
         Ok(Locked {
-            version: version.map(|v| version_of(table_oid, v)),
+            version: version_of(table_oid, version, nonce),
             len: len.and_then(|l| u64::try_from(l).ok()).unwrap_or(0),
             head,
             tail,
@@ -322,11 +336,12 @@ impl Inner {
     ) -> Result<Option<Version>> {
         const OP: &str = "update";
         let connection = self.connection(OP)?;
-        let (expected_oid, expected_version) = match expected.map(parts_of) {
-            Some((oid, version)) => (Some(oid), Some(version)),
-            None => (None, None),
-        };
+        let parts = expected.map(VersionParts::of);
+        let expected_oid = parts.map(|v| v.table_oid);
+        let expected_version = parts.map(|v| v.version);
+        let expected_nonce = parts.map(|v| v.nonce);
         let begin = self.statements.begin.clone();
+        let settings = self.statements.settings.clone();
         let ensure = self.statements.ensure_row.clone();
         let lock = self.statements.lock.clone();
         let store = self.store.clone();
@@ -336,11 +351,11 @@ impl Inner {
         let tail_len = i32::try_from(tail).unwrap_or(i32::MAX);
         let rows = self.round(&connection, OP, move |client| async move {
             client
-                .batch_execute("BEGIN")
+                .batch_execute(&begin)
                 .await
                 .map_err(Failure::statement)?;
             client
-                .query_typed(&begin, &[(&lock_ms, Type::TEXT)])
+                .query_typed(&settings, &[(&lock_ms, Type::TEXT)])
                 .await
                 .map_err(Failure::statement)?;
             client
@@ -357,6 +372,7 @@ impl Inner {
                         (&head_len, Type::INT4),
                         (&tail_len, Type::INT4),
                         (&max, Type::INT8),
+                        (&expected_nonce, Type::INT8),
                     ],
                 )
                 .await
@@ -453,9 +469,17 @@ impl Inner {
         }
         let sql = self.statements.write.clone();
         let store = self.store.clone();
+        let nonce = self.nonce("update")?;
         let rows = self.round(connection, "update", move |client| async move {
             client
-                .query_typed(&sql, &[(&store, Type::TEXT), (&bytes, Type::BYTEA)])
+                .query_typed(
+                    &sql,
+                    &[
+                        (&store, Type::TEXT),
+                        (&bytes, Type::BYTEA),
+                        (&nonce, Type::INT8),
+                    ],
+                )
                 .await
                 .map_err(Failure::statement)
         })?;
@@ -466,13 +490,21 @@ impl Inner {
             ));
         };
         let table_oid: i64 = self.column(row, 0)?;
-        let version: i64 = self.column(row, 1)?;
+        let version: Option<i64> = self.column(row, 1)?;
+        let nonce: Option<i64> = self.column(row, 2)?;
         self.commit(connection, "update")?;
-        Ok(version_of(table_oid, version))
+        version_of(table_oid, version, nonce).ok_or_else(|| {
+            self.error(
+                Failure::Unexpected("the write returned no version".to_owned()),
+                "update",
+            )
+        })
     }
 
     fn commit(&self, connection: &Connection, operation: &'static str) -> Result<()> {
         let client = Arc::clone(&connection.client);
+        let warned = Arc::clone(&connection.replication_warning);
+        warned.store(false, Ordering::SeqCst);
         let timeout = self.round_trip();
         let committed = block(timeout.saturating_add(Duration::from_secs(1)), async move {
             match tokio::time::timeout(timeout, client.batch_execute("COMMIT")).await {
@@ -480,7 +512,11 @@ impl Inner {
                 Err(_) => Err(Failure::CommitTimedOut(timeout)),
             }
         });
-        committed.map_err(|f| self.error(f, operation))
+        committed.map_err(|f| self.error(f, operation))?;
+        if warned.load(Ordering::SeqCst) {
+            return Err(self.error(Failure::ReplicationWaitCancelled, operation));
+        }
+        Ok(())
     }
 
     /// Ends the transaction without writing; a connection that cannot roll
@@ -503,16 +539,17 @@ impl Inner {
         const OP: &str = "quarantine";
         let connection = self.connection(OP)?;
         let begin = self.statements.begin.clone();
+        let settings = self.statements.settings.clone();
         let lock = self.statements.lock_version.clone();
         let store = self.store.clone();
         let lock_ms = lock_timeout_setting(self.lock_timeout);
         let rows = self.round(&connection, OP, move |client| async move {
             client
-                .batch_execute("BEGIN")
+                .batch_execute(&begin)
                 .await
                 .map_err(Failure::statement)?;
             client
-                .query_typed(&begin, &[(&lock_ms, Type::TEXT)])
+                .query_typed(&settings, &[(&lock_ms, Type::TEXT)])
                 .await
                 .map_err(Failure::statement)?;
             client
@@ -536,6 +573,7 @@ impl Inner {
         let copy = self.statements.quarantine_copy.clone();
         let clear = self.statements.quarantine_clear.clone();
         let store = self.store.clone();
+        let nonce = self.nonce(OP)?;
         let name = self.round(&connection, OP, move |client| async move {
             for n in 1..=100u32 {
                 let candidate = if n == 1 {
@@ -544,7 +582,14 @@ impl Inner {
                     format!("{base}-{n}")
                 };
                 let copied = client
-                    .query_typed(&copy, &[(&store, Type::TEXT), (&candidate, Type::TEXT)])
+                    .query_typed(
+                        &copy,
+                        &[
+                            (&store, Type::TEXT),
+                            (&candidate, Type::TEXT),
+                            (&nonce, Type::INT8),
+                        ],
+                    )
                     .await
                     .map_err(Failure::statement)?;
                 if !copied.is_empty() {
@@ -580,13 +625,13 @@ impl Inner {
             .pool
             .connect(timeout.saturating_add(ROUND_TRIP_MARGIN))
             .map_err(|f| self.error(f, OP))?;
-        let key = format!("keyseal:{}:{}:{name}", self.table, self.store);
+        let key = advisory_key(&self.table, &self.store, name);
         let lock_ms = lock_timeout_setting(timeout);
         let sql = self.statements.advisory_lock.clone();
         let client = Arc::clone(&connection.client);
         block(timeout.saturating_add(ROUND_TRIP_MARGIN), async move {
             client
-                .query_typed(&sql, &[(&lock_ms, Type::TEXT), (&key, Type::TEXT)])
+                .query_typed(&sql, &[(&lock_ms, Type::TEXT), (&key, Type::INT8)])
                 .await
                 .map_err(Failure::statement)
         })
@@ -614,20 +659,56 @@ fn lock_timeout_setting(timeout: Duration) -> String {
     format!("{}ms", timeout.as_millis().clamp(1, i32::MAX as u128))
 }
 
-fn version_of(table_oid: i64, version: i64) -> Version {
-    Version::from_parts([
-        table_oid.cast_unsigned(),
-        version.cast_unsigned(),
-        0,
-        0,
-        0,
-        0,
-    ])
+/// What a version is made of: the table's oid, the sequence's value and
+/// the write's random nonce.
+#[derive(Clone, Copy)]
+struct VersionParts {
+    table_oid: i64,
+    version: i64,
+    nonce: i64,
 }
 
-fn parts_of(version: Version) -> (i64, i64) {
-    let [oid, v, ..] = version.parts();
-    (oid.cast_signed(), v.cast_signed())
+impl VersionParts {
+    fn of(version: Version) -> Self {
+        let [table_oid, version, nonce, ..] = version.parts();
+        Self {
+            table_oid: table_oid.cast_signed(),
+            version: version.cast_signed(),
+            nonce: nonce.cast_signed(),
+        }
+    }
+}
+
+/// The version of a row (`None`: the store has no blob).
+fn version_of(table_oid: i64, version: Option<i64>, nonce: Option<i64>) -> Option<Version> {
+    let version = version?;
+    Some(Version::from_parts([
+        table_oid.cast_unsigned(),
+        version.cast_unsigned(),
+        nonce.unwrap_or(0).cast_unsigned(),
+        0,
+        0,
+        0,
+    ]))
+}
+
+/// The advisory lock's key for a named lock: the first 8 bytes of SHA-256
+/// over table, store and name, so only a number reaches the server.
+fn advisory_key(table: &str, store: &str, name: &str) -> i64 {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::new()
+        .chain_update(b"keyseal-postgres named lock\0")
+        .chain_update(table.as_bytes())
+        .chain_update(b"\0")
+        .chain_update(store.as_bytes())
+        .chain_update(b"\0")
+        .chain_update(name.as_bytes())
+        .finalize();
+    let mut first = [0u8; 8];
+    for (to, from) in first.iter_mut().zip(digest.iter()) {
+        *to = *from;
+    }
+    i64::from_be_bytes(first)
 }
 
 impl BlobStore for PostgresStore {

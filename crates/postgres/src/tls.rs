@@ -5,6 +5,7 @@ use std::io::Read;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use rustls::pki_types::pem::PemObject;
@@ -67,34 +68,58 @@ impl Connector {
     }
 
     /// Connects, and drives the connection on the current runtime until
-    /// the client is dropped (which closes it).
-    pub(crate) async fn connect(&self, config: &Config) -> Result<Client, tokio_postgres::Error> {
-        match self {
+    /// the client is dropped (which closes it). The flag is raised when the
+    /// server warns that a commit's wait for its synchronous standby was
+    /// cancelled.
+    pub(crate) async fn connect(
+        &self,
+        config: &Config,
+    ) -> Result<(Client, Arc<AtomicBool>), tokio_postgres::Error> {
+        let warned = Arc::new(AtomicBool::new(false));
+        let client = match self {
             Self::Plain => {
                 let (client, connection) = config.connect(NoTls).await?;
-                tokio::spawn(drive(connection));
-                Ok(client)
+                tokio::spawn(drive(connection, Arc::clone(&warned)));
+                client
             }
             Self::Verified(make) => {
                 let (client, connection) = config.connect(make.clone()).await?;
-                tokio::spawn(drive(connection));
-                Ok(client)
+                tokio::spawn(drive(connection, Arc::clone(&warned)));
+                client
             }
-        }
+        };
+        Ok((client, warned))
     }
 }
 
-async fn drive<F: Future<Output = Result<(), tokio_postgres::Error>>>(connection: F) {
-    if let Err(e) = connection.await {
-        tracing::debug!("a PostgreSQL connection ended: {e}");
+/// Runs a connection, watching its notices for the one warning that
+/// changes what a commit means.
+async fn drive<S, T>(mut connection: tokio_postgres::Connection<S, T>, warned: Arc<AtomicBool>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: AsyncRead + AsyncWrite + Unpin,
+{
+    loop {
+        match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            Some(Ok(tokio_postgres::AsyncMessage::Notice(notice))) => {
+                if notice.message().contains("synchronous replication") {
+                    warned.store(true, Ordering::SeqCst);
+                }
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => {
+                tracing::debug!("a PostgreSQL connection ended: {e}");
+                return;
+            }
+            None => return,
+        }
     }
 }
 
 /// The PEM certificates in `path` (at least one).
 fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let shown = path.display();
-    let file =
-        std::fs::File::open(path).map_err(|e| format!("cannot open sslrootcert {shown}: {e}"))?;
+    let file = open_regular(path).map_err(|e| format!("cannot open sslrootcert {shown}: {e}"))?;
     let mut bytes = Vec::new();
     file.take(MAX_CA_FILE + 1)
         .read_to_end(&mut bytes)
@@ -197,4 +222,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for RustlsStream<S> {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.0).poll_shutdown(cx)
     }
+}
+
+/// Opens `path` for reading without blocking on a FIFO, and only if it is
+/// a regular file.
+fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(nonblock_flag());
+    }
+    let file = options.open(path)?;
+    if file.metadata()?.is_file() {
+        Ok(file)
+    } else {
+        Err(std::io::Error::other("it is not a regular file"))
+    }
+}
+
+#[cfg(unix)]
+fn nonblock_flag() -> i32 {
+    rustix::fs::OFlags::NONBLOCK.bits().cast_signed()
 }

@@ -82,20 +82,30 @@ impl StoreUrl {
                 "it must start with postgres:// or postgresql://".to_owned(),
             ));
         }
-        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        let parts = UrlParts::split(url);
+        if parts.host_and_path.contains('@') {
+            return Err(invalid(
+                "its user part has an @ that is not percent-encoded; write it as %40".to_owned(),
+            ));
+        }
         let mut store = DEFAULT_STORE.to_owned();
         let mut table = DEFAULT_TABLE.to_owned();
         let mut sslmode = None;
         let mut sslrootcert = None;
         let mut passed = Vec::new();
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        for pair in parts.query.split('&').filter(|p| !p.is_empty()) {
+            let (raw_key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            // Keys are decoded as tokio-postgres decodes them, so an
+            // encoded name (`pass%77ord`) means what it decodes to.
+            let key = percent_decode(raw_key).ok_or_else(|| {
+                invalid("a parameter name is not valid percent-encoded UTF-8".to_owned())
+            })?;
             let decoded = percent_decode(value).ok_or_else(|| {
                 invalid(format!(
                     "the value of `{key}` is not valid percent-encoded UTF-8"
                 ))
             })?;
-            match key {
+            match key.as_str() {
                 "store" => store = decoded,
                 "table" => table = decoded,
                 "sslmode" => sslmode = Some(decoded),
@@ -137,16 +147,18 @@ impl StoreUrl {
                 )));
             }
         };
-        let rest = if passed.is_empty() {
-            base.to_owned()
-        } else {
-            format!("{base}?{}", passed.join("&"))
-        };
+        let mut rest = format!("{}{}", parts.prefix, parts.host_and_path);
+        if let Some(credentials) = parts.credentials {
+            rest = format!("{}{credentials}@{}", parts.prefix, parts.host_and_path);
+        }
+        if !passed.is_empty() {
+            rest = format!("{rest}?{}", passed.join("&"));
+        }
         let mut config = tokio_postgres::Config::from_str(&rest).map_err(|e| {
             // tokio-postgres names the part it could not parse; the text is
             // shown only when it cannot contain the password.
             let detail = e.to_string();
-            let password = password_of(base);
+            let password = parts.password();
             let shows = |p: &str| {
                 !p.is_empty()
                     && (detail.contains(p)
@@ -219,19 +231,50 @@ fn location(config: &tokio_postgres::Config, store: &str, table: &str) -> String
 /// Whether a store URL carries a password (in its user part, or as a
 /// query parameter), so a caller can keep it off command lines.
 pub fn has_password(url: &str) -> bool {
-    let (base, query) = url.split_once('?').unwrap_or((url, ""));
-    password_of(base).is_some()
-        || query
-            .split('&')
-            .any(|pair| pair.split('=').next() == Some("password"))
+    let parts = UrlParts::split(url);
+    parts.password().is_some()
+        || parts.query.split('&').any(|pair| {
+            let key = pair.split('=').next().unwrap_or_default();
+            percent_decode(key).is_some_and(|k| k == "password")
+        })
 }
 
-/// The password in a URL's user part, if any (to keep it out of errors).
-fn password_of(base: &str) -> Option<&str> {
-    let rest = base.split_once("://").map(|(_, r)| r)?;
-    let authority = rest.split('/').next()?;
-    let (userinfo, _) = authority.rsplit_once('@')?;
-    userinfo.split_once(':').map(|(_, p)| p)
+/// A URL cut where tokio-postgres cuts it: the user part runs to the first
+/// `@` (so a `/` or `?` in a password stays in the password), then the
+/// hosts and database run to the first `?`.
+struct UrlParts<'a> {
+    prefix: &'a str,
+    credentials: Option<&'a str>,
+    host_and_path: &'a str,
+    query: &'a str,
+}
+
+impl<'a> UrlParts<'a> {
+    fn split(url: &'a str) -> Self {
+        let prefix_len = ["postgres://", "postgresql://"]
+            .iter()
+            .find(|p| url.starts_with(*p))
+            .map_or(0, |p| p.len());
+        let (prefix, rest) = url.split_at(prefix_len);
+        let (credentials, after) = match rest.split_once('@') {
+            Some((credentials, after)) => (Some(credentials), after),
+            None => (None, rest),
+        };
+        let (host_and_path, query) = after.split_once('?').unwrap_or((after, ""));
+        Self {
+            prefix,
+            credentials,
+            host_and_path,
+            query,
+        }
+    }
+
+    /// The password as written (percent-encoded), if any.
+    fn password(&self) -> Option<&'a str> {
+        self.credentials
+            .and_then(|c| c.split_once(':'))
+            .map(|(_, p)| p)
+    }
 }
 
 fn check_store(store: &str) -> Result<(), String> {
@@ -354,5 +397,39 @@ mod tests {
         assert!(refused("mysql://h/db").contains("postgres://"));
         let shown = refused("postgres://u:hunter2@h/db?nonsense_option=1");
         assert!(!shown.contains("hunter2"), "{shown}");
+        // An encoded `password` key is still a password.
+        let shown = refused("postgres://h/db?pass%77ord=hunter2");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("query string"),
+            "{shown}"
+        );
+        assert!(has_password("postgres://h/db?pass%77ord=hunter2"));
+        // An unencoded @ in the password would put its tail in the host.
+        let shown = refused("postgres://app:hun@ter2@db/x");
+        assert!(!shown.contains("ter2"), "{shown}");
+    }
+
+    #[test]
+    fn a_slash_or_question_mark_in_the_password_stays_in_the_password() {
+        for (url, password) in [
+            ("postgres://app:pa/ss@db/tokens?store=s", "pa/ss"),
+            ("postgres://app:pa?ss@db/tokens?store=s", "pa?ss"),
+            ("postgres://app:p%40ss@db/tokens", "p@ss"),
+        ] {
+            assert!(has_password(url), "{url}");
+            let parsed = parse(url);
+            assert_eq!(
+                parsed.config.get_password(),
+                Some(password.as_bytes()),
+                "{url}"
+            );
+            assert!(!parsed.location.contains(password), "{}", parsed.location);
+            assert!(
+                parsed.location.starts_with("postgres://app@db:5432/tokens"),
+                "{}",
+                parsed.location
+            );
+        }
+        assert!(!has_password("postgres://app@db/tokens?store=a:b"));
     }
 }

@@ -93,7 +93,7 @@ fn a_wrong_password_is_authentication_failed_and_shown_nowhere() {
 }
 
 #[test]
-fn tls_without_a_verified_server_is_a_tls_error_and_sends_nothing() {
+fn tls_without_a_verified_server_is_a_tls_error_and_makes_no_table() {
     let Some(plain) = support::server() else {
         return;
     };

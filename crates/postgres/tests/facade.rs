@@ -75,7 +75,15 @@ fn replicas_share_one_store_through_the_database() {
         "a value is in clear"
     );
     b.set("github", &"gho_in_clear?").unwrap();
-    assert!(!row(&server, "fleet").contains(&hex_of(b"gho_in_clear?")));
+    let hex = row(&server, "fleet");
+    assert!(
+        !hex.contains(&hex_of(b"gho_in_clear?")),
+        "a value is in clear"
+    );
+    assert!(
+        !hex.contains(&hex_of(b"github")),
+        "an entry name is in clear"
+    );
 }
 
 fn hex_of(bytes: &[u8]) -> String {
