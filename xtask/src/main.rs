@@ -33,8 +33,11 @@ Tasks:
           open every known-answer vector (installs python3-cryptography and
           python3-nacl if missing)
   release <patch|minor|major|X.Y.Z> [--plan]
-          bump every manifest, write CHANGELOG.md, package every crate in
-          dependency order, and commit that as chore(release): vX.Y.Z
+                    bump every manifest, write CHANGELOG.md, package every crate in
+          dependency order, write the manual page and shell completions to
+          target/release-artifacts/, and commit that as chore(release): vX.Y.Z
+  release --artifacts
+          only write keyseal.1 and the completions to target/release-artifacts/
   release --execute
           publish the prepared release in dependency order, then tag it
   fuzz [--smoke | --seconds N]

@@ -12,7 +12,7 @@ use crate::Result;
 /// Debian packages the tests need, and a command each one provides.
 /// An absolute path is checked as it is (Debian's PostgreSQL keeps its
 /// programs off `PATH`).
-const PACKAGES: [(&str, &str); 6] = [
+const PACKAGES: [(&str, &str); 8] = [
     ("dbus", "dbus-run-session"),
     ("gnome-keyring", "gnome-keyring-daemon"),
     ("keyutils", "keyctl"),
@@ -22,6 +22,10 @@ const PACKAGES: [(&str, &str); 6] = [
     ("postgresql-15", "/usr/lib/postgresql/15/bin/initdb"),
     // The test servers' TLS certificates.
     ("openssl", "openssl"),
+    // The hidden prompt's test types into a real terminal.
+    ("tmux", "tmux"),
+    // The manual page's test renders it with `man -l`.
+    ("man-db", "man"),
 ];
 
 /// The password the throwaway test keyring is created and unlocked with.

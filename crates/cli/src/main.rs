@@ -9,9 +9,13 @@
 mod demo;
 mod doctor;
 mod exit;
+mod field;
 mod input;
+mod manual;
 mod migrate_report;
 mod output;
+mod prompt;
+mod run;
 mod target;
 
 use std::path::PathBuf;
@@ -164,7 +168,9 @@ enum Keys {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Store standard input, byte for byte, under NAME.
+    /// Store standard input, byte for byte, under NAME. At a terminal it
+    /// asks for the value once, without echo (Enter stores it, Ctrl-C
+    /// cancels), and says what it stored: the name and the length.
     Set {
         /// The entry's name.
         name: String,
@@ -173,7 +179,50 @@ enum Command {
     Get {
         /// The entry's name.
         name: String,
+        /// Print one field of a JSON value instead: a JSON pointer
+        /// (/token/access_token, with ~1 for / and ~0 for ~ in a key) or a
+        /// dotted path (token.access_token; a segment of digits indexes an
+        /// array). A string prints as its text, anything else as JSON; a
+        /// value that is not JSON, or has no such field, is exit 1.
+        #[arg(long, value_name = "PATH")]
+        field: Option<String>,
     },
+    /// Run CMD with entries as environment variables.
+    ///
+    /// Every value is read first: a missing entry or field is exit 1 and
+    /// CMD does not start. Then keyseal runs CMD in its own place (exec), so
+    /// CMD gets the signals sent to it and exits with its own status; 127
+    /// when there is no such command, 126 when it cannot run. keyseal
+    /// prints no value.
+    ///
+    /// The trade-off: an environment variable is readable by every process
+    /// of the same user through /proc/PID/environ while CMD runs, and CMD's
+    /// children inherit it. Where CMD can read a file or standard input,
+    /// `keyseal get NAME | CMD` keeps the value out of the environment.
+    Run {
+        /// VAR=NAME sets VAR to the value of entry NAME; VAR=NAME#FIELD to
+        /// one field of its JSON value (see `get --field`). Repeat for more.
+        #[arg(long = "env", value_name = "VAR=NAME[#FIELD]")]
+        env: Vec<String>,
+        /// As --env, but a missing entry or field leaves VAR unset.
+        #[arg(long = "optional-env", value_name = "VAR=NAME[#FIELD]")]
+        optional_env: Vec<String>,
+        /// The command and its arguments, after --.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<std::ffi::OsString>,
+    },
+    /// Print a shell completion script: bash, zsh, fish or powershell.
+    ///
+    /// bash: `source <(keyseal completions bash)`; zsh: put the output in a
+    /// directory of $fpath as _keyseal; fish: in
+    /// ~/.config/fish/completions/keyseal.fish.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), as `cargo xtask release` ships it.
+    #[command(hide = true)]
+    Man,
     /// List the entry names, one per line, sorted.
     List {
         /// Print a JSON array of {"name", "updated", "size"} objects instead.
@@ -196,7 +245,8 @@ enum Command {
         action: RecoveryAction,
     },
     /// Open a store whose key is gone with its recovery key (read from
-    /// standard input), and give it a fresh keyring key.
+    /// standard input; at a terminal, asked for without echo), and give it
+    /// a fresh keyring key.
     Recover {
         /// Also replace the recovery key; the new one is printed.
         #[arg(long)]
@@ -402,22 +452,63 @@ fn lock_timeout(cli: &Cli) -> Result<std::time::Duration, Failure> {
 }
 
 fn run(cli: &Cli, explicit_keys: Option<Keys>, store_on_command_line: bool) -> Result<(), Failure> {
-    if let Command::Demo = cli.command {
-        return demo::run(explicit_keys);
+    match &cli.command {
+        Command::Demo => return demo::run(explicit_keys),
+        Command::Completions { shell } => return manual::completions(*shell),
+        Command::Man => return manual::man_page(),
+        _ => {}
     }
     let target = Target::from_cli(cli, store_on_command_line)?;
     let (store, location) = target.open(cli)?;
     match &cli.command {
         Command::Set { name } => {
             keyseal::validate_name(name)?;
-            let value = input::secret(VALUE_LIMIT, "the value")?;
-            store.set_bytes(name, &value)?;
+            if prompt::is_terminal() {
+                let value =
+                    prompt::hidden(&format!("Value for {name} (input hidden): "), VALUE_LIMIT)?;
+                if value.is_empty() {
+                    return Err(Failure::usage("nothing was typed; nothing was stored"));
+                }
+                store.set_bytes(name, &value)?;
+                output::note(&format!(
+                    "stored {name} ({} bytes) in {location}",
+                    value.len()
+                ));
+            } else {
+                let value = input::secret(VALUE_LIMIT, "the value")?;
+                store.set_bytes(name, &value)?;
+            }
         }
-        Command::Get { name } => {
+        Command::Get { name, field } => {
             let Some(value) = store.get_bytes(name)? else {
                 return Err(Failure::missing(name, &location));
             };
-            output::bytes(value.expose_secret(), "the value")?;
+            match field {
+                None => output::bytes(value.expose_secret(), "the value")?,
+                Some(path) => {
+                    let selected = field::select(value.expose_secret(), path).map_err(|e| Failure {
+                        code: if matches!(e, field::FieldError::BadPath(_)) { 2 } else { 1 },
+                        message: format!(
+                            "cannot take field {path:?} of entry {name:?} in {location}: {}. See `keyseal get --help` for field paths.",
+                            e.reason()
+                        ),
+                    })?;
+                    output::bytes(&selected, "the field")?;
+                }
+            }
+        }
+        Command::Run {
+            env,
+            optional_env,
+            command,
+        } => {
+            let code = run::run(&store, &location, env, optional_env, command)?;
+            if code != 0 {
+                return Err(Failure {
+                    code,
+                    message: String::new(),
+                });
+            }
         }
         Command::List { json } => {
             if *json {
@@ -485,7 +576,11 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>, store_on_command_line: bool) -> R
             }
         }
         Command::Recover { rotate_recovery } => {
-            let text = input::secret(RECOVERY_TEXT_LIMIT, "the recovery key")?;
+            let text = if prompt::is_terminal() {
+                prompt::hidden("Recovery key (input hidden): ", RECOVERY_TEXT_LIMIT)?
+            } else {
+                input::secret(RECOVERY_TEXT_LIMIT, "the recovery key")?
+            };
             let text = std::str::from_utf8(&text)
                 .map_err(|_| Failure::usage("the recovery key on standard input is not text"))?;
             let key = RecoveryKey::parse(text.trim())?;
@@ -609,7 +704,7 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>, store_on_command_line: bool) -> R
             ));
         }
         Command::Doctor { json } => doctor::run(&store, cli, &target, &location, *json)?,
-        Command::Demo => {}
+        Command::Demo | Command::Completions { .. } | Command::Man => {}
     }
     Ok(())
 }

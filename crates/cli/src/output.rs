@@ -47,3 +47,9 @@ pub(crate) fn note(text: &str) {
         .and_then(|()| err.write_all(b"\n"))
         .and_then(|()| err.flush());
 }
+
+/// Writes `text` to standard error without a newline (a prompt), flushed.
+pub(crate) fn prompt(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
+}
