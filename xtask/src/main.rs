@@ -209,6 +209,22 @@ fn fuzz(args: &[String]) -> Result {
     Ok(())
 }
 
+/// The `#[ignore]`d runs of the `torture` test binaries (crates/cli,
+/// crates/rmcp, crates/postgres), one session each.
+const TORTURE_RUNS: &[&str] = &[
+    "torture_contention",
+    "torture_crash",
+    "torture_faults",
+    "torture_hostile_files",
+    "torture_hostile_keys",
+    "torture_recovery_kill",
+    "torture_shared_service",
+    "torture_rmcp_refresh",
+    "torture_postgres_replicas",
+    "torture_postgres_restarts",
+    "torture_postgres_failover",
+];
+
 fn torture(args: &[String]) -> Result {
     let mut quick = false;
     let mut kills: Option<String> = None;
@@ -255,23 +271,30 @@ fn torture(args: &[String]) -> Result {
     // (crates/rmcp/tests/torture.rs) rmcp's refresh through keyseal-rmcp.
     // `--workspace --all-features`, like the test step, so ci reuses its
     // build instead of compiling the dependencies again with other features.
-    let mut cli_args: Vec<String> = ["test", "--workspace", "--all-features", "--test", "torture"]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-    cli_args.extend(profile.iter().map(|s| (*s).to_owned()));
-    cli_args.extend(
-        [
-            "--",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-            "torture_",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned()),
-    );
-    session::run_in_secret_service(&cargo_path(), &cli_args, true, &envs)?;
+    // Each run in a Secret Service session of its own: gnome-keyring 42
+    // can abort when a client is killed mid-call (docs/THREAT-MODEL.md),
+    // and a daemon restarted locked must not fail the runs after it.
+    let mut failed = Vec::new();
+    for name in TORTURE_RUNS {
+        let mut cli_args: Vec<String> =
+            ["test", "--workspace", "--all-features", "--test", "torture"]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect();
+        cli_args.extend(profile.iter().map(|s| (*s).to_owned()));
+        cli_args.extend(
+            ["--", "--ignored", "--nocapture", "--exact", name]
+                .iter()
+                .map(|s| (*s).to_owned()),
+        );
+        if let Err(e) = session::run_in_secret_service(&cargo_path(), &cli_args, true, &envs) {
+            println!("xtask: torture run {name} failed: {e}");
+            failed.push(*name);
+        }
+    }
+    if !failed.is_empty() {
+        return Err(format!("torture runs failed: {}", failed.join(", ")));
+    }
     let lines = std::fs::read_to_string(&report)
         .map_err(|e| format!("no torture report at {}: {e}", report.display()))?;
     let table = reliability_table(&lines)?;
