@@ -230,12 +230,13 @@ pub(crate) fn run(
             field("lifetime")
         );
     }
+    let colour = crate::style::colour_on_stdout();
     if problems.is_empty() {
-        say!("problems:     none");
+        say!("problems:     {}", crate::style::green("none", colour));
     } else {
         say!("problems:");
         for p in &problems {
-            say!("  - {p}");
+            say!("  - {}", crate::style::red(p, colour));
         }
     }
     Ok(())

@@ -16,6 +16,7 @@ mod migrate_report;
 mod output;
 mod prompt;
 mod run;
+mod style;
 mod target;
 
 use std::path::PathBuf;
@@ -536,7 +537,14 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>, store_on_command_line: bool) -> R
             }
         }
         Command::RotateKey => {
-            let rotation = store.rotate_key()?;
+            let progress = style::Progress::on_terminal();
+            progress.show(
+                &format!("rotate-key: resealing {location} with a new key…"),
+                true,
+            );
+            let rotation = store.rotate_key();
+            progress.finish();
+            let rotation = rotation?;
             output::note(&format!(
                 "rotated the key of {location}: {} -> {} (new data key; the old key opens no version written from now on)",
                 rotation
@@ -672,6 +680,18 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>, store_on_command_line: bool) -> R
                 .strict(*strict)
                 .remove_sealed_file(*remove_source)
                 .sealed_file_lock_timeout(lock_timeout(cli)?);
+            let progress = std::sync::Arc::new(style::Progress::on_terminal());
+            let shown = std::sync::Arc::clone(&progress);
+            let options = options.on_progress(move |p| {
+                let step = match p.step {
+                    keyseal_migrate::Step::Reading => "reading",
+                    _ => "deleting",
+                };
+                shown.show(
+                    &format!("migrate: {step} legacy items {}/{}", p.done, p.total),
+                    p.done == p.total,
+                );
+            });
             let item_layout = match item_layout.or(match preset {
                 Some(Preset::DockerAgent) => Some(ItemLayoutArg::GoKeyring),
                 _ => None,
@@ -682,7 +702,9 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>, store_on_command_line: bool) -> R
             let source = KeyringSource::with_items(
                 keyseal_keys::KeyringItems::new().with_layout(item_layout),
             );
-            let report = keyseal_migrate::migrate(&store, &source, &layout, &options)?;
+            let report = keyseal_migrate::migrate(&store, &source, &layout, &options);
+            progress.finish();
+            let report = report?;
             migrate_report::print(&report, &layout.service, *json).map_err(|f| {
                 if *dry_run || f.code == 0 {
                     f

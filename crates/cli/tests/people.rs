@@ -358,3 +358,78 @@ fn set_at_a_terminal_asks_once_without_echo_and_stores_the_bytes_typed() {
     let out = keyseal(&store, &["get", "github"]);
     assert_eq!(out.stdout, typed.as_bytes());
 }
+
+/// Runs `keyseal ARGS` with a pseudo-terminal as its standard output and
+/// error (util-linux `script`), with `envs` set; everything it wrote, as
+/// the terminal got it.
+fn at_a_terminal(store: &Path, args: &[&str], envs: &[(&str, &str)]) -> (bool, String) {
+    let mut line = format!("'{}'", env!("CARGO_BIN_EXE_keyseal"));
+    for arg in args {
+        line.push_str(&format!(" '{arg}'"));
+    }
+    let cmd = support::env_keyseal(store);
+    let mut script = Command::new("script");
+    script.args(["-q", "-e", "-c", &line, "/dev/null"]);
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => script.env(k, v),
+            None => script.env_remove(k),
+        };
+    }
+    for (k, v) in envs {
+        script.env(k, v);
+    }
+    let out = script.stdin(Stdio::null()).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn progress_and_colour_show_at_a_terminal_and_never_in_a_pipe() {
+    let dir = TempDir::new("cli-style");
+    let store = dir.file();
+    set(&store, "api", b"v");
+    let out = keyseal(&store, &["doctor"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains('\u{1b}'),
+        "colour in a pipe"
+    );
+    let (ok, shown) = at_a_terminal(&store, &["doctor"], &[]);
+    assert!(ok, "{shown}");
+    assert!(
+        shown.contains("\u{1b}[32mnone") || shown.contains("\u{1b}[31m"),
+        "no colour at a terminal:\n{shown}"
+    );
+    let (_, plain) = at_a_terminal(&store, &["doctor"], &[("NO_COLOR", "1")]);
+    assert!(
+        !plain.contains("\u{1b}[3"),
+        "colour despite NO_COLOR:\n{plain}"
+    );
+    // rotate-key (refused here: an environment key cannot be replaced)
+    // shows its progress line at a terminal, then clears it.
+    let (_, rotated) = at_a_terminal(&store, &["rotate-key"], &[]);
+    let line = "\r\u{1b}[2Krotate-key: resealing";
+    assert!(
+        rotated.contains(line),
+        "no progress at a terminal:\n{rotated:?}"
+    );
+    let after = rotated.split(line).nth(1).unwrap_or_default();
+    assert!(
+        after.contains("\r\u{1b}[2K"),
+        "the progress line was not cleared:\n{rotated:?}"
+    );
+    let out = keyseal(&store, &["rotate-key"]);
+    assert!(
+        !stderr(&out).contains("resealing"),
+        "progress in a pipe: {}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains('\u{1b}'),
+        "escapes in a pipe: {}",
+        stderr(&out)
+    );
+}

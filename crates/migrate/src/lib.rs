@@ -9,8 +9,8 @@ mod source;
 
 pub use crate::layout::Layout;
 pub use crate::migrate::{
-    Convert, EntryName, Error, LegacyValue, Options, Origin, Report, Result, SealedFileReport,
-    migrate,
+    Convert, EntryName, Error, LegacyValue, Options, Origin, Progress, ProgressFn, Report, Result,
+    SealedFileReport, Step, migrate,
 };
 pub use crate::sealed_file::{
     DEFAULT_SEALED_FILE_LOCK_TIMEOUT, MAX_SEALED_FILE, SealedFile, SealedFileProblem,

@@ -136,10 +136,37 @@ pub struct Options {
     sealed_file_lock_timeout: Duration,
     convert: Arc<Convert>,
     entry_name: Arc<EntryName>,
+    progress: Option<Arc<ProgressFn>>,
 }
 
 /// Names the store entry of a legacy name (see [`Options::entry_names`]).
 pub type EntryName = dyn Fn(&str) -> String + Send + Sync;
+
+/// Told how far a migration is (see [`Options::on_progress`]).
+pub type ProgressFn = dyn Fn(Progress) + Send + Sync;
+
+/// How far a migration is: `done` of `total` legacy items in `step`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Progress {
+    /// What is being done.
+    pub step: Step,
+    /// Items done in this step.
+    pub done: usize,
+    /// Items in this step.
+    pub total: usize,
+}
+
+/// A step of a migration that goes item by item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Step {
+    /// Reading the legacy items (once for the preview, again under the
+    /// store's lock).
+    Reading,
+    /// Deleting the legacy items the store now holds.
+    Deleting,
+}
 
 impl fmt::Debug for Options {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -207,6 +234,7 @@ impl Options {
             sealed_file_lock_timeout: DEFAULT_SEALED_FILE_LOCK_TIMEOUT,
             convert: Arc::new(convert),
             entry_name: Arc::new(str::to_owned),
+            progress: None,
         }
     }
 
@@ -268,6 +296,22 @@ impl Options {
     pub fn sealed_file_lock_timeout(mut self, timeout: Duration) -> Self {
         self.sealed_file_lock_timeout = timeout;
         self
+    }
+
+    /// Calls `report` as the migration reads and deletes legacy items, one
+    /// call per item (a command line shows it as a progress line). It must
+    /// not block: it runs on the migration's thread, under the store's lock
+    /// while items are read for the merge.
+    #[must_use]
+    pub fn on_progress(mut self, report: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(report));
+        self
+    }
+
+    fn progress(&self, step: Step, done: usize, total: usize) {
+        if let Some(report) = &self.progress {
+            report(Progress { step, done, total });
+        }
     }
 }
 
@@ -646,7 +690,9 @@ fn collect(source: &dyn LegacySource, layout: &Layout, options: &Options) -> Res
                 names.insert(name.to_owned());
             }
         }
-        for name in names {
+        let total = names.len();
+        for (done, name) in names.into_iter().enumerate() {
+            options.progress(Step::Reading, done + 1, total);
             let item = format!("{prefix}{name}");
             // An empty legacy name is an entry only when it is renamed to
             // one (an empty entry name is refused as it is).
@@ -861,7 +907,9 @@ pub fn migrate(
     for (item, _) in &collected.unread {
         report.kept.push(item.clone());
     }
-    for (item, name) in &collected.per_item {
+    let total = collected.per_item.len();
+    for (done, (item, name)) in collected.per_item.iter().enumerate() {
+        options.progress(Step::Deleting, done + 1, total);
         if stored.contains(name) {
             all_per_item_gone &= delete(item, &mut report);
         } else {
