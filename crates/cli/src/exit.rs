@@ -36,7 +36,9 @@ impl Failure {
     pub(crate) fn missing(name: &str, location: &str) -> Self {
         Self {
             code: 1,
-            message: format!("there is no entry named {name:?} in {location}."),
+            message: format!(
+                "there is no entry named {name:?} in {location}. Run `keyseal list` to see the names it has."
+            ),
         }
     }
 }
@@ -73,7 +75,10 @@ impl From<Error> for Failure {
             ),
             Error::Storage {
                 source: keyseal_blob::Error::Unsafe { .. },
-            } => (3, ""),
+            } => (
+                3,
+                "Fix the owner or mode named above, or pass --shared-directory if every user who can write there is trusted.",
+            ),
             Error::Storage {
                 source: keyseal_blob::Error::NotDurable { .. },
             } => (
@@ -170,7 +175,10 @@ impl From<Error> for Failure {
             Error::LockTimeout { .. } => {
                 (6, "Another keyseal process is using the store; try again.")
             }
-            Error::InvalidName { .. } => (2, ""),
+            Error::InvalidName { .. } => (
+                2,
+                "Pick a name of 1 to 4,096 bytes without control characters.",
+            ),
             Error::InvalidRecoveryKey { .. } => (
                 2,
                 "Recovery keys look like KSR2-XXXX-XXXX-… (or, made before, KSR1-…); check for typos.",
@@ -180,7 +188,10 @@ impl From<Error> for Failure {
                 2,
                 "See docs/MIGRATION.md, \"Recovery keys made before format version 3\".",
             ),
-            _ => (6, ""),
+            _ => (
+                6,
+                "Run `keyseal doctor` to see what is wrong, or repeat the command with -v for detail.",
+            ),
         };
         // The whole chain, each cause once: a server's or TLS library's
         // reason is often two levels down. No cause carries a secret.

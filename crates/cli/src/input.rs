@@ -29,14 +29,14 @@ pub(crate) fn secret(limit: usize, what: &str) -> Result<Zeroizing<Vec<u8>>, Fai
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => {
                 return Err(Failure::io(format!(
-                    "could not read {what} from standard input: {e}"
+                    "could not read {what} from standard input: {e}. Check what feeds standard input, or run the command at a terminal"
                 )));
             }
         };
         let read = chunk.get(..n).unwrap_or_default();
         if buf.len().saturating_add(read.len()) > limit {
             return Err(Failure::io(format!(
-                "{what} on standard input is longer than {limit} bytes (the store file's size limit); nothing was stored"
+                "{what} on standard input is longer than {limit} bytes (the store file's size limit); nothing was stored. Store a smaller value, and keep large data in a file of its own"
             )));
         }
         if buf.capacity() - buf.len() < read.len() {

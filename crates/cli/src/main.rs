@@ -449,7 +449,7 @@ fn keyring_provider(cli: &Cli) -> keyseal_keys::KeyringProviderBuilder {
 /// `--lock-timeout` as a duration.
 fn lock_timeout(cli: &Cli) -> Result<std::time::Duration, Failure> {
     std::time::Duration::try_from_secs_f64(cli.lock_timeout)
-        .map_err(|_| Failure::usage("--lock-timeout must be a non-negative number of seconds"))
+        .map_err(|_| Failure::usage("--lock-timeout must be a non-negative number of seconds, for example --lock-timeout 10"))
 }
 
 fn run(cli: &Cli, explicit_keys: Option<Keys>, store_on_command_line: bool) -> Result<(), Failure> {
@@ -468,7 +468,9 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>, store_on_command_line: bool) -> R
                 let value =
                     prompt::hidden(&format!("Value for {name} (input hidden): "), VALUE_LIMIT)?;
                 if value.is_empty() {
-                    return Err(Failure::usage("nothing was typed; nothing was stored"));
+                    return Err(Failure::usage(
+                        "nothing was typed; nothing was stored. Type the value at the prompt, or pipe it in: printf %s \"$VALUE\" | keyseal set NAME",
+                    ));
                 }
                 store.set_bytes(name, &value)?;
                 output::note(&format!(
@@ -590,7 +592,7 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>, store_on_command_line: bool) -> R
                 input::secret(RECOVERY_TEXT_LIMIT, "the recovery key")?
             };
             let text = std::str::from_utf8(&text)
-                .map_err(|_| Failure::usage("the recovery key on standard input is not text"))?;
+                .map_err(|_| Failure::usage("the recovery key on standard input is not text. Give the KSR2-… text it was shown as"))?;
             let key = RecoveryKey::parse(text.trim())?;
             let replacement = if *rotate_recovery {
                 let new_key = RecoveryKey::generate()?;

@@ -11,7 +11,9 @@ fn failure(e: &std::io::Error, what: &str) -> Failure {
     if e.kind() == ErrorKind::BrokenPipe {
         Failure::quiet()
     } else {
-        Failure::io(format!("could not write {what} to standard output: {e}"))
+        Failure::io(format!(
+            "could not write {what} to standard output: {e}. Check where standard output goes (a full disk, a closed terminal)"
+        ))
     }
 }
 

@@ -37,7 +37,7 @@ pub(crate) fn hidden(prompt: &str, limit: usize) -> Result<Zeroizing<Vec<u8>>, F
     let stdin = std::io::stdin();
     let terminal_error = |e: rustix::io::Errno| {
         Failure::io(format!(
-            "could not set up the terminal for a hidden answer: {e}"
+            "could not set up the terminal for a hidden answer: {e}. Pipe the value into standard input instead"
         ))
     };
     let original = tcgetattr(&stdin).map_err(terminal_error)?;
@@ -93,7 +93,11 @@ fn read_line(input: &mut impl Read, limit: usize) -> Result<Zeroizing<Vec<u8>>, 
         let n = match input.read(&mut key) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Failure::io(format!("could not read the terminal: {e}"))),
+            Err(e) => {
+                return Err(Failure::io(format!(
+                    "could not read the terminal: {e}. Pipe the value into standard input instead"
+                )));
+            }
         };
         match (n, key[0]) {
             (0, _) | (_, CTRL_D) if line.is_empty() => return Err(cancelled()),
@@ -111,7 +115,7 @@ fn read_line(input: &mut impl Read, limit: usize) -> Result<Zeroizing<Vec<u8>>, 
             (_, b) => {
                 if line.len() >= limit || line.len() == line.capacity() {
                     return Err(Failure::io(format!(
-                        "the answer is longer than {} bytes; nothing was stored",
+                        "the answer is longer than {} bytes; nothing was stored. Pipe a longer value into standard input instead",
                         line.capacity().min(limit)
                     )));
                 }
@@ -124,7 +128,7 @@ fn read_line(input: &mut impl Read, limit: usize) -> Result<Zeroizing<Vec<u8>>, 
 fn cancelled() -> Failure {
     Failure {
         code: 130,
-        message: "cancelled; nothing was stored".to_owned(),
+        message: "cancelled; nothing was stored. Run the command again to store a value".to_owned(),
     }
 }
 
