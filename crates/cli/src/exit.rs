@@ -168,9 +168,16 @@ impl From<Error> for Failure {
                 source: keyseal::keys::Error::Unsafe { .. },
                 ..
             } => (5, ""),
+            Error::Key {
+                source: keyseal::keys::Error::ReadOnly { .. },
+                ..
+            } => (
+                5,
+                "A key given from outside (KEYSEAL_KEY, a key file) is replaced where it comes from: run `keyseal rotate-key` with --keys keyring, or seal a new store with the new key.",
+            ),
             Error::Key { .. } => (
                 5,
-                "With --keys env, KEYSEAL_KEY must be the standard base64 of exactly 32 bytes; with --keys file, the key file must hold 32 raw bytes or their standard base64.",
+                "Set KEYSEAL_KEY to the standard base64 of exactly 32 bytes (for example: head -c 32 /dev/urandom | base64), or, with --keys file, give a key file of 32 raw bytes or their standard base64.",
             ),
             Error::LockTimeout { .. } => {
                 (6, "Another keyseal process is using the store; try again.")
@@ -181,7 +188,7 @@ impl From<Error> for Failure {
             ),
             Error::InvalidRecoveryKey { .. } => (
                 2,
-                "Recovery keys look like KSR2-XXXX-XXXX-… (or, made before, KSR1-…); check for typos.",
+                "Recovery keys look like KSR2-XXXX-XXXX-… (or, made before, KSR1-…): Check it for typos and give it whole on standard input.",
             ),
             Error::NoStore { .. } => (1, "Store an entry first with `keyseal set NAME`."),
             Error::RecoveryKeyOutdated { .. } => (

@@ -461,6 +461,28 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>, store_on_command_line: bool) -> R
     }
     let target = Target::from_cli(cli, store_on_command_line)?;
     let (store, location) = target.open(cli)?;
+    in_store(command(cli, &store, &target, &location), &location)
+}
+
+/// A failure names the store it happened to: its message gets the store's
+/// location in front when it does not say it already.
+fn in_store(result: Result<(), Failure>, location: &str) -> Result<(), Failure> {
+    result.map_err(|mut failure| {
+        if !failure.message.is_empty() && !failure.message.contains(location) {
+            failure.message = format!("{location}: {}", failure.message);
+        }
+        failure
+    })
+}
+
+/// Runs one command on the open store.
+fn command(
+    cli: &Cli,
+    store: &keyseal::Store,
+    target: &Target,
+    location: &str,
+) -> Result<(), Failure> {
+    let location = location.to_owned();
     match &cli.command {
         Command::Set { name } => {
             keyseal::validate_name(name)?;

@@ -36,8 +36,8 @@ impl Target {
             Some(url) if keyseal_postgres::is_postgres_url(url) => {
                 if from_command_line && keyseal_postgres::has_password(url) {
                     return Err(Failure::usage(
-                        "--store has a password in it, and command lines are visible to other users: \
-                         put the URL in KEYSEAL_STORE instead, or leave the password out and set PGPASSWORD",
+                        "--store has a password in it, and command lines are visible to other users. \
+                         Give the URL in KEYSEAL_STORE instead, or leave the password out and set PGPASSWORD.",
                     ));
                 }
                 Ok(Self::Postgres(url.to_owned()))
