@@ -527,7 +527,7 @@ fn command(
             optional_env,
             command,
         } => {
-            let code = run::run(&store, &location, env, optional_env, command)?;
+            let code = run::run(store, &location, env, optional_env, command)?;
             if code != 0 {
                 return Err(Failure {
                     code,
@@ -726,7 +726,7 @@ fn command(
             let source = KeyringSource::with_items(
                 keyseal_keys::KeyringItems::new().with_layout(item_layout),
             );
-            let report = keyseal_migrate::migrate(&store, &source, &layout, &options);
+            let report = keyseal_migrate::migrate(store, &source, &layout, &options);
             progress.finish();
             let report = report?;
             migrate_report::print(&report, &layout.service, *json).map_err(|f| {
@@ -749,7 +749,7 @@ fn command(
                 "accepted {location} as it is now; only newer versions are accepted from here on"
             ));
         }
-        Command::Doctor { json } => doctor::run(&store, cli, &target, &location, *json)?,
+        Command::Doctor { json } => doctor::run(store, cli, target, &location, *json)?,
         Command::Demo | Command::Completions { .. } | Command::Man => {}
     }
     Ok(())
