@@ -32,11 +32,13 @@ use crate::target::Target;
 
 const AFTER_HELP: &str = "\
 Values never appear on the command line: `set` reads the value from standard
-input, byte for byte; `get` writes it to standard output with nothing added.
+input, byte for byte (at a terminal it asks for it once, without echo);
+`get` writes it to standard output with nothing added.
 
 Exit codes:
   0  success
-  1  no such entry (get or rm of a missing name), or no store to act on
+    1  no such entry (get or rm of a missing name), or no store to act on;
+     also a missing --field, or an entry `run` needs
   2  usage error; also rotate-key on a store whose recovery key is an old
      KSR1 key (replace it first with `recovery enable`, or turn recovery
      off with `recovery disable`)
@@ -58,6 +60,9 @@ Exit codes:
      cannot be written (a closed pipe ends a command quietly) and a
      PostgreSQL server that does not answer; from `migrate`, also
      docker-agent's lock held past --lock-timeout
+
+`run` exits with its command's status (127: no such command, 126: it
+cannot run); 130 is a hidden prompt cancelled (Ctrl-C).
 
 A command that exits non-zero leaves the store file byte for byte as it
 was, with these exceptions, each said in its message: exit 6 when the change
