@@ -7,11 +7,15 @@ use keyseal::Error;
 pub(crate) struct Failure {
     pub(crate) code: u8,
     pub(crate) message: String,
+    /// The store's own error: its message gets the store's location in
+    /// front when it does not name it (see `in_store` in main.rs).
+    pub(crate) from_store: bool,
 }
 
 impl Failure {
     pub(crate) fn usage(message: impl Into<String>) -> Self {
         Self {
+            from_store: false,
             code: 2,
             message: message.into(),
         }
@@ -21,6 +25,7 @@ impl Failure {
     /// output went away (a closed pipe), so there is no one to tell.
     pub(crate) fn quiet() -> Self {
         Self {
+            from_store: false,
             code: 0,
             message: String::new(),
         }
@@ -28,6 +33,7 @@ impl Failure {
 
     pub(crate) fn io(message: impl Into<String>) -> Self {
         Self {
+            from_store: false,
             code: 6,
             message: message.into(),
         }
@@ -35,6 +41,7 @@ impl Failure {
 
     pub(crate) fn missing(name: &str, location: &str) -> Self {
         Self {
+            from_store: false,
             code: 1,
             message: format!(
                 "there is no entry named {name:?} in {location}. Run `keyseal list` to see the names it has."
@@ -122,7 +129,7 @@ impl From<Error> for Failure {
                 source: keyseal_blob::Error::Server { .. },
             } => (
                 6,
-                "The server's own message is above; the store is unchanged.",
+                "The server's reason is in the message; the store is unchanged.",
             ),
             Error::Rollback { .. } => (
                 3,
@@ -173,7 +180,7 @@ impl From<Error> for Failure {
                 ..
             } => (
                 5,
-                "A key given from outside (KEYSEAL_KEY, a key file) is replaced where it comes from: run `keyseal rotate-key` with --keys keyring, or seal a new store with the new key.",
+                "keyseal cannot replace a key it does not keep (KEYSEAL_KEY, a key file). To move to a new key: with recovery enabled, give the new key (KEYSEAL_KEY or the key file) and run `keyseal recover` with the recovery key on standard input.",
             ),
             Error::Key { .. } => (
                 5,
@@ -217,7 +224,11 @@ impl From<Error> for Failure {
         if !hint.is_empty() {
             message = format!("{message} {hint}");
         }
-        Self { code, message }
+        Self {
+            from_store: true,
+            code,
+            message,
+        }
     }
 }
 
@@ -230,6 +241,7 @@ impl From<keyseal_migrate::Error> for Failure {
                 if source.unavailable_reason().is_none() =>
             {
                 Self {
+                    from_store: false,
                     code: 5,
                     message: format!(
                         "the legacy keyring answered with something keyseal cannot use ({source}); nothing changed."
@@ -241,6 +253,7 @@ impl From<keyseal_migrate::Error> for Failure {
                     .map(ToString::to_string)
                     .unwrap_or_default();
                 Self {
+                    from_store: false,
                     code: 5,
                     message: format!(
                         "{e} ({detail}). The legacy keyring is not usable (locked, denied or failing); nothing changed."
@@ -248,6 +261,7 @@ impl From<keyseal_migrate::Error> for Failure {
                 }
             }
             e @ keyseal_migrate::Error::NotMigratable { .. } => Self {
+                from_store: false,
                 code: 2,
                 message: format!(
                     "{e}. Rename or fix them in the legacy keyring, or run without --strict to move the rest."
@@ -257,10 +271,12 @@ impl From<keyseal_migrate::Error> for Failure {
                 sealed_file_failure(&path, &problem)
             }
             e @ keyseal_migrate::Error::NotPersisting { .. } => Self {
+                from_store: false,
                 code: 5,
                 message: format!("{e}."),
             },
             e => Self {
+                from_store: false,
                 code: 6,
                 message: format!("{e}."),
             },
@@ -313,6 +329,7 @@ fn sealed_file_failure(
         message = format!("{message} ({detail})");
     }
     Failure {
+        from_store: false,
         code,
         message: format!("{message}; nothing was migrated or deleted. {next}"),
     }

@@ -41,7 +41,7 @@ pub(crate) fn select(value: &[u8], path: &str) -> Result<Zeroizing<Vec<u8>>, Fie
     for segment in &segments {
         at = match at {
             Value::Object(map) => map.get(segment.as_str()),
-            Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+            Value::Array(items) => index(segment).and_then(|i| items.get(i)),
             _ => None,
         }
         .ok_or(FieldError::Missing)?;
@@ -64,7 +64,24 @@ fn segments(path: &str) -> Result<Vec<String>, FieldError> {
             })
             .collect();
     }
-    Ok(path.split('.').map(str::to_owned).collect())
+    let segments: Vec<String> = path.split('.').map(str::to_owned).collect();
+    if segments.iter().any(String::is_empty) {
+        return Err(FieldError::BadPath(
+            "a dotted path has an empty segment; use a JSON pointer for a key that is empty or has a dot",
+        ));
+    }
+    Ok(segments)
+}
+
+/// An array index as RFC 6901 writes one: digits, no leading zero.
+fn index(segment: &str) -> Option<usize> {
+    let digits = !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit());
+    let canonical = segment == "0" || !segment.starts_with('0');
+    if digits && canonical {
+        segment.parse().ok()
+    } else {
+        None
+    }
 }
 
 /// A pointer token with `~1` as `/` and `~0` as `~`.
@@ -114,6 +131,10 @@ mod tests {
         assert_eq!(text("access_token.x"), Err(FieldError::Missing));
         assert!(matches!(text(""), Err(FieldError::BadPath(_))));
         assert!(matches!(text("/a~2b"), Err(FieldError::BadPath(_))));
+        assert!(matches!(text("scopes..0"), Err(FieldError::BadPath(_))));
+        assert!(matches!(text("scopes."), Err(FieldError::BadPath(_))));
+        assert_eq!(text("/scopes/01"), Err(FieldError::Missing));
+        assert_eq!(text("scopes.+1"), Err(FieldError::Missing));
         assert_eq!(select(b"not json", "a"), Err(FieldError::NotJson));
     }
 }

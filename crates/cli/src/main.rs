@@ -417,6 +417,7 @@ fn show_recovery_key(key: &RecoveryKey) -> Result<(), Failure> {
             )
         } else {
             Failure {
+                from_store: false,
                 code: f.code,
                 message: format!("{}; nothing changed", f.message),
             }
@@ -440,6 +441,7 @@ fn recovery_failed(e: keyseal::Error) -> Failure {
         "The recovery key shown above is NOT in use; the store still opens with the previous one."
     };
     Failure {
+        from_store: false,
         code: failure.code,
         message: format!("{} {what}", failure.message),
     }
@@ -473,7 +475,8 @@ fn run(cli: &Cli, explicit_keys: Option<Keys>, store_on_command_line: bool) -> R
 /// location in front when it does not say it already.
 fn in_store(result: Result<(), Failure>, location: &str) -> Result<(), Failure> {
     result.map_err(|mut failure| {
-        if !failure.message.is_empty() && !failure.message.contains(location) {
+        if failure.from_store && !failure.message.is_empty() && !failure.message.contains(location)
+        {
             failure.message = format!("{location}: {}", failure.message);
         }
         failure
@@ -517,6 +520,7 @@ fn command(
                 None => output::bytes(value.expose_secret(), "the value")?,
                 Some(path) => {
                     let selected = field::select(value.expose_secret(), path).map_err(|e| Failure {
+                        from_store: false,
                         code: if matches!(e, field::FieldError::BadPath(_)) { 2 } else { 1 },
                         message: format!(
                             "cannot take field {path:?} of entry {name:?} in {location}: {}. See `keyseal get --help` for field paths.",
@@ -535,6 +539,7 @@ fn command(
             let code = run::run(store, &location, env, optional_env, command)?;
             if code != 0 {
                 return Err(Failure {
+                    from_store: false,
                     code,
                     message: String::new(),
                 });
@@ -739,6 +744,7 @@ fn command(
                     f
                 } else {
                     Failure {
+                        from_store: false,
                         code: f.code,
                         message: format!(
                             "{} The migration itself was done; only its report is missing (run `keyseal migrate --dry-run --json` to see the state).",

@@ -3,8 +3,14 @@
 //! The terminal goes to non-canonical mode with echo and signal keys off
 //! for the answer, and back as it was afterwards, however the answer ends:
 //! Enter stores it, Ctrl-C or Ctrl-D on an empty line cancels (exit 130),
-//! Backspace and Ctrl-U edit. Because the signal keys are read as keys, an
-//! interrupt never leaves the terminal without its echo.
+//! Backspace and Ctrl-U edit. Because the signal keys are read as keys,
+//! Ctrl-C never leaves the terminal without its echo (a signal sent from
+//! outside, `kill` or `timeout`, ends the process as it ends any program:
+//! `stty sane` brings the echo back). The answer is one line: any other
+//! control key or escape sequence (a paste of several lines, an arrow key)
+//! is refused rather than stored, and what is still queued is discarded.
+//! Keys are read from the descriptor itself, so no copy of the answer is
+//! left in a standard-library buffer.
 
 use std::io::{IsTerminal, Read};
 
@@ -54,7 +60,28 @@ pub(crate) fn hidden(prompt: &str, limit: usize) -> Result<Zeroizing<Vec<u8>>, F
         original,
         stdin: &stdin,
     };
-    let answer = read_line(&mut stdin.lock(), limit);
+    let mut answer = read_line(&mut Descriptor(&stdin), limit);
+    if answer.is_ok() {
+        // More keys already waiting after Enter: a paste of several lines,
+        // which must not be cut to its first.
+        quiet.special_codes[SpecialCodeIndex::VMIN] = 0;
+        let more = tcsetattr(&stdin, OptionalActions::Now, &quiet)
+            .map_err(terminal_error)
+            .and_then(|()| {
+                let mut key = [0u8; 1];
+                Descriptor(&stdin)
+                    .read(&mut key)
+                    .map_err(|e| Failure::io(format!("could not read the terminal: {e}")))
+            });
+        answer = match more {
+            Ok(0) => answer,
+            Ok(_) => Err(Failure::usage(
+                "the answer was more than one line (a paste?); nothing was stored. Pipe a \
+                 value of several lines into standard input instead",
+            )),
+            Err(failure) => Err(failure),
+        };
+    }
     output::note("");
     answer
 }
@@ -76,11 +103,23 @@ struct Restore<'a> {
 #[cfg(unix)]
 impl Drop for Restore<'_> {
     fn drop(&mut self) {
+        // Flush: the rest of a paste is discarded, not handed to the shell.
         let _ = rustix::termios::tcsetattr(
             self.stdin,
-            rustix::termios::OptionalActions::Now,
+            rustix::termios::OptionalActions::Flush,
             &self.original,
         );
+    }
+}
+
+/// Standard input read with `read(2)`, around std's buffer.
+#[cfg(unix)]
+struct Descriptor<'a>(&'a std::io::Stdin);
+
+#[cfg(unix)]
+impl Read for Descriptor<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        rustix::io::read(self.0, buf).map_err(std::io::Error::from)
     }
 }
 
@@ -112,6 +151,13 @@ fn read_line(input: &mut impl Read, limit: usize) -> Result<Zeroizing<Vec<u8>>, 
                 }
             }
             (_, CTRL_U) => line.clear(),
+            (_, b) if b < 0x20 || b == 0x1b => {
+                return Err(Failure::usage(
+                    "the answer had a control key or escape sequence in it (a paste of several \
+                     lines, an arrow key); nothing was stored. Type one line, or pipe the value \
+                     into standard input",
+                ));
+            }
             (_, b) => {
                 if line.len() >= limit || line.len() == line.capacity() {
                     return Err(Failure::io(format!(
@@ -127,8 +173,9 @@ fn read_line(input: &mut impl Read, limit: usize) -> Result<Zeroizing<Vec<u8>>, 
 
 fn cancelled() -> Failure {
     Failure {
+        from_store: false,
         code: 130,
-        message: "cancelled; nothing was stored. Run the command again to store a value".to_owned(),
+        message: "cancelled; nothing was changed. Run the command again to answer".to_owned(),
     }
 }
 
@@ -152,6 +199,10 @@ mod tests {
         assert_eq!(answer(b"half\x03"), Err(130));
         assert_eq!(answer(b"\x04"), Err(130));
         assert_eq!(answer(b""), Err(130));
+        // A second line, a tab, an arrow key: refused, not stored.
+        assert_eq!(answer(b"line one\nline two\r"), Ok(b"line one".to_vec()));
+        assert_eq!(answer(b"a\tb\r"), Err(2));
+        assert_eq!(answer(b"ab\x1b[D\r"), Err(2));
         assert_eq!(
             read_line(&mut &[b'a'; 200][..], 100)
                 .map_err(|f| f.code)

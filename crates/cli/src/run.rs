@@ -74,12 +74,23 @@ pub(crate) fn run(
     };
     let mut child = std::process::Command::new(program);
     child.args(args);
+    // keyseal's own credentials stay with keyseal: the store's key
+    // (KEYSEAL_KEY), a URL that may hold a database password, the key
+    // file's path, PGPASSWORD. A mapping below may set one on purpose.
+    for (var, _) in std::env::vars_os() {
+        let name = var.to_string_lossy();
+        if name.starts_with("KEYSEAL_") || name == "PGPASSWORD" {
+            child.env_remove(&var);
+        }
+    }
     for mapping in &mappings {
         let Some(value) = store.get_bytes(&mapping.name)? else {
             if mapping.optional {
+                child.env_remove(&mapping.var);
                 continue;
             }
             return Err(Failure {
+                from_store: false,
                 code: 1,
                 message: format!(
                     "there is no entry named {:?} in {location} for {}; nothing was run. Store it with `keyseal set {}`, or pass it with --optional-env to run without it.",
@@ -91,9 +102,13 @@ pub(crate) fn run(
             None => zeroize::Zeroizing::new(value.expose_secret().to_vec()),
             Some(path) => match field::select(value.expose_secret(), path) {
                 Ok(bytes) => bytes,
-                Err(field::FieldError::Missing) if mapping.optional => continue,
+                Err(field::FieldError::Missing) if mapping.optional => {
+                    child.env_remove(&mapping.var);
+                    continue;
+                }
                 Err(e) => {
                     return Err(Failure {
+                        from_store: false,
                         code: if matches!(e, field::FieldError::BadPath(_)) {
                             2
                         } else {
@@ -111,6 +126,7 @@ pub(crate) fn run(
         };
         if bytes.contains(&0) {
             return Err(Failure {
+                from_store: false,
                 code: 1,
                 message: format!(
                     "the value of {:?} holds a NUL byte, which an environment variable cannot; nothing was run. Use `keyseal get {}` into a file or pipe instead.",
@@ -143,6 +159,7 @@ fn not_started(program: &OsString, e: &std::io::Error) -> Failure {
         126
     };
     Failure {
+        from_store: false,
         code,
         message: format!(
             "could not run {}: {e}. Check the command's name and that it is executable (it is looked up in PATH).",

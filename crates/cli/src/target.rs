@@ -97,6 +97,7 @@ fn key_provider(cli: &Cli) -> Result<Box<dyn KeyProvider>, Failure> {
             ),
             None => {
                 return Err(Failure {
+                    from_store: false,
                     code: 5,
                     message: "--keys file needs the key file's path: pass --key-file PATH or set KEYSEAL_KEY_FILE."
                         .to_owned(),

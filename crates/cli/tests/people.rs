@@ -88,9 +88,11 @@ fn run_gives_the_child_exactly_the_mapped_values_and_prints_none() {
     let store = dir.file();
     set(&store, "github", TOKEN.as_bytes());
     set(&store, "api", b"k3y with spaces\n");
-    let out = keyseal(
-        &store,
-        &[
+    // keyseal's own key is in its environment, and a stale ABSENT too.
+    let mut cmd = support::env_keyseal(&store);
+    cmd.env("ABSENT", "stale").env("PGPASSWORD", "db-password");
+    cmd.args(
+        [
             "run",
             "--env",
             "GITHUB_TOKEN=github#access_token",
@@ -101,13 +103,14 @@ fn run_gives_the_child_exactly_the_mapped_values_and_prints_none() {
             "--",
             "sh",
             "-c",
-            "printf '%s|%s|%s' \"$GITHUB_TOKEN\" \"$API_KEY\" \"${ABSENT-unset}\" | sha256sum",
+                        "printf '%s|%s|%s|%s|%s' \"$GITHUB_TOKEN\" \"$API_KEY\" \"${ABSENT-unset}\" \"${KEYSEAL_KEY-none}\" \"${PGPASSWORD-none}\" | sha256sum",
         ],
     );
+    let out = support::run(cmd, b"");
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         String::from_utf8(out.stdout.clone()).unwrap(),
-        sha256("gho_s3cret|k3y with spaces\n|unset")
+        sha256("gho_s3cret|k3y with spaces\n|unset|none|none")
     );
     for leaked in ["gho_s3cret", "k3y with", "ghr_r3fresh"] {
         assert!(!String::from_utf8_lossy(&out.stdout).contains(leaked));

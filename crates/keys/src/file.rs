@@ -39,7 +39,7 @@ const MAX_KEY_FILE: u64 = 4096;
 /// - it holds at most 4,096 bytes;
 /// - a file of exactly 32 bytes that are all printable text is refused as
 ///   ambiguous (32 hex digits, or a line of base64 that decodes to fewer
-///   bytes): a random key is text by chance with odds of about 2⁻⁴⁶.
+///   bytes): a random key is text by chance with odds of about 2⁻⁴⁴.
 ///
 /// The provider is read-only, like the environment provider:
 /// [`create`](KeyProvider::create) and [`delete`](KeyProvider::delete)

@@ -30,6 +30,9 @@ pub(crate) enum Failure {
     /// The commit returned, but the server warned that its wait for the
     /// synchronous standby was cancelled: committed on the primary only.
     ReplicationWaitCancelled,
+    /// The commit was sent, and the client's runtime failed before its
+    /// answer came.
+    CommitLost(String),
     /// The trusted roots could not be loaded.
     TlsSetup(String),
     /// The crate's runtime could not start or dropped the work.
@@ -76,6 +79,12 @@ impl Failure {
                     "the primary committed it, but its wait for the synchronous standby was \
                      cancelled: a failover now could lose it"
                         .into(),
+                ),
+            },
+            Self::CommitLost(reason) => Error::Unconfirmed {
+                location,
+                source: Some(
+                    format!("the client's runtime failed during the commit: {reason}").into(),
                 ),
             },
             Self::TlsSetup(reason) => Error::Tls {
@@ -146,7 +155,12 @@ fn classify(
         // then the commit may have reached the disk.
         if round == Round::Commit {
             let class = code.code().get(..2).unwrap_or_default();
-            let fatal = matches!(db.severity(), "PANIC" | "FATAL");
+            let fatal = matches!(
+                db.parsed_severity(),
+                Some(
+                    tokio_postgres::error::Severity::Panic | tokio_postgres::error::Severity::Fatal
+                )
+            );
             if fatal || matches!(class, "57" | "58" | "XX") {
                 return Error::Unconfirmed {
                     location,

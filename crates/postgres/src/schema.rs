@@ -39,6 +39,7 @@ pub(crate) struct Statements {
     pub(crate) write: String,
     pub(crate) quarantine_copy: String,
     pub(crate) quarantine_clear: String,
+    pub(crate) advisory_settings: String,
     pub(crate) advisory_lock: String,
 }
 
@@ -98,10 +99,12 @@ impl Statements {
             ),
             // The lock's key is hashed here: the name (a server URL, for
             // keyseal-rmcp) never reaches the server or its logs.
-            advisory_lock: "SELECT set_config('lock_timeout', $1, false), \
-                            set_config('statement_timeout', '0', false), \
-                            pg_advisory_lock($2)"
+            // Two statements: a statement's own timeout is armed when it
+            // starts, so the settings must come before the lock's.
+            advisory_settings: "SELECT set_config('lock_timeout', $1, false), \
+                                set_config('statement_timeout', '0', false)"
                 .to_owned(),
+            advisory_lock: "SELECT pg_advisory_lock($1)".to_owned(),
         }
     }
 }

@@ -512,7 +512,15 @@ impl Inner {
                 Err(_) => Err(Failure::CommitTimedOut(timeout)),
             }
         });
-        committed.map_err(|f| self.error(f, operation))?;
+        committed.map_err(|f| {
+            // Whatever stopped the answer, the commit was sent.
+            let f = match f {
+                Failure::TimedOut(after) => Failure::CommitTimedOut(after),
+                Failure::Runtime(reason) => Failure::CommitLost(reason),
+                other => other,
+            };
+            self.error(f, operation)
+        })?;
         if warned.load(Ordering::SeqCst) {
             return Err(self.error(Failure::ReplicationWaitCancelled, operation));
         }
@@ -627,11 +635,16 @@ impl Inner {
             .map_err(|f| self.error(f, OP))?;
         let key = advisory_key(&self.table, &self.store, name);
         let lock_ms = lock_timeout_setting(timeout);
+        let settings = self.statements.advisory_settings.clone();
         let sql = self.statements.advisory_lock.clone();
         let client = Arc::clone(&connection.client);
         block(timeout.saturating_add(ROUND_TRIP_MARGIN), async move {
             client
-                .query_typed(&sql, &[(&lock_ms, Type::TEXT), (&key, Type::INT8)])
+                .query_typed(&settings, &[(&lock_ms, Type::TEXT)])
+                .await
+                .map_err(Failure::statement)?;
+            client
+                .query_typed(&sql, &[(&key, Type::INT8)])
                 .await
                 .map_err(Failure::statement)
         })

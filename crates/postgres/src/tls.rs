@@ -101,8 +101,12 @@ where
 {
     loop {
         match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            // A commit sends no warning but the one for a cancelled wait
+            // for the synchronous standby; matched by severity, since the
+            // text is in the server's language. The flag is read after
+            // commits only.
             Some(Ok(tokio_postgres::AsyncMessage::Notice(notice))) => {
-                if notice.message().contains("synchronous replication") {
+                if notice.parsed_severity() == Some(tokio_postgres::error::Severity::Warning) {
                     warned.store(true, Ordering::SeqCst);
                 }
             }

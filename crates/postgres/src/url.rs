@@ -83,6 +83,16 @@ impl StoreUrl {
             ));
         }
         let parts = UrlParts::split(url);
+        let user = parts
+            .credentials
+            .map(|c| c.split_once(':').map_or(c, |(user, _)| user));
+        if user.is_some_and(|u| u.contains(['/', '?'])) {
+            return Err(invalid(
+                "an @ after the host (in the database or a parameter) must be written %40: \
+                 the user part runs to the first @"
+                    .to_owned(),
+            ));
+        }
         if parts.host_and_path.contains('@') {
             return Err(invalid(
                 "its user part has an @ that is not percent-encoded; write it as %40".to_owned(),
@@ -431,5 +441,7 @@ mod tests {
             );
         }
         assert!(!has_password("postgres://app@db/tokens?store=a:b"));
+        // An @ in a parameter would make the URL's start a user name.
+        assert!(refused("postgres://db/app?store=ops@eu").contains("%40"));
     }
 }
