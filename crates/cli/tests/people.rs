@@ -308,10 +308,15 @@ fn set_at_a_terminal_asks_once_without_echo_and_stores_the_bytes_typed() {
         &script,
         format!(
             "export KEYSEAL_KEYS=env KEYSEAL_KEY='{}' KEYSEAL_STORE='{}' XDG_STATE_HOME='{}'\n\
-             '{}' set github\necho \"exit=$?\"\nsleep 60\n",
+                          '{}' set github\necho \"exit=$?\"\n\
+             echo \"echo-state=$(stty -a | tr ' ;' '\\n\\n' | grep -x -e echo -e -echo)\"\n\
+             '{}' set other\necho \"second-exit=$?\"\n\
+             echo \"second-echo-state=$(stty -a | tr ' ;' '\\n\\n' | grep -x -e echo -e -echo)\"\n\
+             sleep 60\n",
             support::KEY,
             store.display(),
             dir.path().display(),
+            env!("CARGO_BIN_EXE_keyseal"),
             env!("CARGO_BIN_EXE_keyseal"),
         ),
     )
@@ -356,10 +361,38 @@ fn set_at_a_terminal_asks_once_without_echo_and_stores_the_bytes_typed() {
         "{pane}"
     );
     assert!(pane.contains("exit=0"), "{pane}");
-    // Asked once: one prompt on the screen.
-    assert_eq!(pane.matches("(input hidden)").count(), 1, "{pane}");
+    // Asked once: one prompt on the screen; the echo is back afterwards.
+    assert_eq!(
+        pane.matches("Value for github (input hidden)").count(),
+        1,
+        "{pane}"
+    );
+    let pane = tmux.wait_for("echo-state=");
+    assert!(
+        pane.contains("echo-state=echo"),
+        "the echo did not come back:\n{pane}"
+    );
     let out = keyseal(&store, &["get", "github"]);
     assert_eq!(out.stdout, typed.as_bytes());
+    // Ctrl-C halfway through an answer: nothing stored, echo back, exit 130.
+    tmux.wait_for("Value for other (input hidden)");
+    tmux.cmd()
+        .args(["send-keys", "-t", "prompt", "-l", "half-typed"])
+        .status()
+        .unwrap();
+    tmux.cmd()
+        .args(["send-keys", "-t", "prompt", "C-c"])
+        .status()
+        .unwrap();
+    let pane = tmux.wait_for("second-echo-state=");
+    assert!(pane.contains("second-exit=130"), "{pane}");
+    assert!(
+        pane.contains("second-echo-state=echo"),
+        "the echo did not come back:\n{pane}"
+    );
+    assert!(!pane.contains("half-typed"), "{pane}");
+    let out = keyseal(&store, &["get", "other"]);
+    assert_eq!(out.status.code(), Some(1), "a cancelled answer was stored");
 }
 
 /// Runs `keyseal ARGS` with a pseudo-terminal as its standard output and
