@@ -209,21 +209,36 @@ fn fuzz(args: &[String]) -> Result {
     Ok(())
 }
 
-/// The `#[ignore]`d runs of the `torture` test binaries (crates/cli,
-/// crates/rmcp, crates/postgres), one session each.
-const TORTURE_RUNS: &[&str] = &[
-    "torture_contention",
-    "torture_crash",
-    "torture_faults",
-    "torture_hostile_files",
-    "torture_hostile_keys",
-    "torture_recovery_kill",
-    "torture_shared_service",
-    "torture_rmcp_refresh",
-    "torture_postgres_replicas",
-    "torture_postgres_restarts",
-    "torture_postgres_failover",
-];
+/// The `#[ignore]`d `torture_*` runs of every `torture` test binary
+/// (crates/cli, crates/rmcp, crates/postgres), as libtest lists them, so a
+/// new run is found without a list kept by hand.
+fn torture_runs(profile: &[&str]) -> Result<Vec<String>> {
+    let mut list = cargo();
+    list.args(["test", "--workspace", "--all-features", "--test", "torture"])
+        .args(profile)
+        .args(["--", "--list", "--ignored"]);
+    let out = list
+        .output()
+        .map_err(|e| format!("could not list the torture runs: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "listing the torture runs failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let mut runs: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| line.strip_suffix(": test"))
+        .filter(|name| name.starts_with("torture_"))
+        .map(str::to_owned)
+        .collect();
+    runs.sort();
+    runs.dedup();
+    if runs.is_empty() {
+        return Err("no torture_* run was found in the torture test binaries".to_owned());
+    }
+    Ok(runs)
+}
 
 fn torture(args: &[String]) -> Result {
     let mut quick = false;
@@ -275,7 +290,7 @@ fn torture(args: &[String]) -> Result {
     // can abort when a client is killed mid-call (docs/THREAT-MODEL.md),
     // and a daemon restarted locked must not fail the runs after it.
     let mut failed = Vec::new();
-    for name in TORTURE_RUNS {
+    for name in torture_runs(profile)? {
         let mut cli_args: Vec<String> =
             ["test", "--workspace", "--all-features", "--test", "torture"]
                 .iter()
@@ -283,13 +298,13 @@ fn torture(args: &[String]) -> Result {
                 .collect();
         cli_args.extend(profile.iter().map(|s| (*s).to_owned()));
         cli_args.extend(
-            ["--", "--ignored", "--nocapture", "--exact", name]
+            ["--", "--ignored", "--nocapture", "--exact", name.as_str()]
                 .iter()
                 .map(|s| (*s).to_owned()),
         );
         if let Err(e) = session::run_in_secret_service(&cargo_path(), &cli_args, true, &envs) {
             println!("xtask: torture run {name} failed: {e}");
-            failed.push(*name);
+            failed.push(name);
         }
     }
     if !failed.is_empty() {

@@ -59,20 +59,7 @@ impl Drop for Dir {
 
 /// One row of the report: what was tried and what survived.
 fn report(category: &str, tried: usize, survived: usize, lost: usize, note: &str) {
-    println!(
-        "TORTURE {category:<16} tried {tried:>6}  survived {survived:>6}  lost {lost}  {note}"
-    );
-    if let Some(path) = std::env::var_os("KEYSEAL_TORTURE_REPORT") {
-        let line = serde_json::json!({
-            "category": category, "tried": tried, "survived": survived, "lost": lost, "note": note,
-        });
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .unwrap();
-        writeln!(f, "{line}").unwrap();
-    }
+    keyseal_testkit::torture_report(category, tried, survived, lost, note);
     assert_eq!(lost, 0, "{category}: {lost} lost");
     assert_eq!(
         tried,

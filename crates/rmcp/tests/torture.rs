@@ -13,7 +13,6 @@
 
 mod support;
 
-use std::io::Write as _;
 use std::time::Duration;
 
 use keyseal_testkit::is_child;
@@ -30,20 +29,7 @@ fn child_client() {
 /// One line of the torture report: refreshes tried, processes that kept
 /// their login, and logins lost.
 fn report(category: &str, tried: usize, survived: usize, lost: usize, note: &str) {
-    println!(
-        "TORTURE {category:<24} tried {tried:>6}  survived {survived:>6}  lost {lost}  {note}"
-    );
-    if let Some(path) = std::env::var_os("KEYSEAL_TORTURE_REPORT") {
-        let line = serde_json::json!({
-            "category": category, "tried": tried, "survived": survived, "lost": lost, "note": note,
-        });
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .unwrap();
-        writeln!(f, "{line}").unwrap();
-    }
+    keyseal_testkit::torture_report(category, tried, survived, lost, note);
 }
 
 #[test]
