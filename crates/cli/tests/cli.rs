@@ -270,6 +270,7 @@ fn the_env_provider_cannot_rotate_and_says_so() {
 
 #[test]
 fn doctor_reports_the_store_and_never_a_secret() {
+    let _one_at_a_time = secret_service_lock();
     let dir = Dir::new("doctor");
     set(&dir.file(), "token", b"supersecret-doctor-value");
     let out = run(args(env_keyseal(&dir.file()), &["doctor"]), b"");
@@ -299,6 +300,7 @@ fn doctor_reports_the_store_and_never_a_secret() {
 
 #[test]
 fn demo_runs_on_the_default_and_shows_ciphertext() {
+    let _one_at_a_time = secret_service_lock();
     let out = run(
         args(keyseal(Path::new("/nonexistent/unused")), &["demo"]),
         b"",
@@ -322,6 +324,16 @@ fn demo_runs_on_the_default_and_shows_ciphertext() {
 // ----- the real keyring -----
 
 /// A unique service whose keyring (auto: Secret Service, else kernel) answers.
+/// The tests of this binary that talk to the Secret Service (directly, or
+/// through a `keyseal` they start) run one at a time: gnome-keyring 42 has
+/// aborted when one test made a collection while others' sessions were
+/// open (seen in CI), and a daemon restarted by D-Bus comes back locked.
+fn secret_service_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn keyring_service(tag: &str) -> Option<String> {
     let service = unique(tag);
     match KeyringProvider::builder(&service, "store-key")
@@ -387,6 +399,7 @@ fn secret_service_items(service: &str) -> Option<usize> {
 
 #[test]
 fn the_keyring_path_rotates_and_recovers() {
+    let _one_at_a_time = secret_service_lock();
     let Some(service) = keyring_service("ring") else {
         return;
     };
@@ -491,6 +504,7 @@ fn the_keyring_path_rotates_and_recovers() {
 
 #[test]
 fn stores_sharing_a_service_keep_their_own_keys_through_rotation_and_recovery() {
+    let _one_at_a_time = secret_service_lock();
     let Some(service) = keyring_service("shared") else {
         return;
     };
@@ -518,6 +532,7 @@ fn stores_sharing_a_service_keep_their_own_keys_through_rotation_and_recovery() 
 
 #[test]
 fn migrate_moves_legacy_secret_service_items() {
+    let _one_at_a_time = secret_service_lock();
     let service = unique("legacy");
     let Some(store_service) = keyring_service("migrate-store") else {
         return;
@@ -575,6 +590,7 @@ fn migrate_moves_legacy_secret_service_items() {
 
 #[test]
 fn migrate_never_moves_a_stores_key_and_a_failed_strict_run_changes_nothing() {
+    let _one_at_a_time = secret_service_lock();
     let Some(service) = keyring_service("keymat") else {
         return;
     };
@@ -693,6 +709,7 @@ fn make_legacy_store(service: &str, path: &Path, recovery: &keyseal_keys::Key) {
 
 #[test]
 fn a_store_with_an_old_ksr1_recovery_key_refuses_rotation_until_the_key_is_replaced() {
+    let _one_at_a_time = secret_service_lock();
     let Some(service) = keyring_service("legacy") else {
         return;
     };
@@ -752,6 +769,7 @@ fn a_store_with_an_old_ksr1_recovery_key_refuses_rotation_until_the_key_is_repla
 
 #[test]
 fn the_docker_agent_preset_moves_items_written_by_99designs_keyring_in_one_command() {
+    let _one_at_a_time = secret_service_lock();
     use keyseal_testkit::go_keyring::{
         create_collection, delete_collection, item_json, keys, store_item,
     };
@@ -860,6 +878,7 @@ fn the_docker_agent_preset_moves_items_written_by_99designs_keyring_in_one_comma
 
 #[test]
 fn a_docker_agent_sealed_file_that_cannot_be_imported_exits_with_its_code_and_changes_nothing() {
+    let _one_at_a_time = secret_service_lock();
     use keyseal_testkit::go_keyring::{
         create_collection, delete_collection, item_json, keys, store_item,
     };
