@@ -66,9 +66,9 @@ cannot run); 130 is a hidden prompt cancelled (Ctrl-C).
 
 A command that exits non-zero leaves the store file byte for byte as it
 was, with these exceptions, each said in its message: exit 6 when the change
-was written but the disk did not confirm it durable, or when the connection
-to a PostgreSQL store broke while the change was committing (it may or may
-not be in); from `migrate`, exit 6
+was written but the disk did not confirm it durable, or when a PostgreSQL
+store could not confirm the commit (the connection broke during it, or the
+server warned that its synchronous standby may not have it); from `migrate`, exit 6
 when the migrated entries were written but reading them back failed (every
 legacy item is then kept), and exit 6 from `migrate --json` when the
 migration was done but its report could not be written. Commands that
