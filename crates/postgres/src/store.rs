@@ -350,14 +350,7 @@ impl Inner {
         let head_len = i32::try_from(head).unwrap_or(i32::MAX);
         let tail_len = i32::try_from(tail).unwrap_or(i32::MAX);
         let rows = self.round(&connection, OP, move |client| async move {
-            client
-                .batch_execute(&begin)
-                .await
-                .map_err(Failure::statement)?;
-            client
-                .query_typed(&settings, &[(&lock_ms, Type::TEXT)])
-                .await
-                .map_err(Failure::statement)?;
+            begin_transaction(&client, &begin, &settings, &lock_ms).await?;
             client
                 .query_typed(&ensure, &[(&store, Type::TEXT)])
                 .await
@@ -552,14 +545,7 @@ impl Inner {
         let store = self.store.clone();
         let lock_ms = lock_timeout_setting(self.lock_timeout);
         let rows = self.round(&connection, OP, move |client| async move {
-            client
-                .batch_execute(&begin)
-                .await
-                .map_err(Failure::statement)?;
-            client
-                .query_typed(&settings, &[(&lock_ms, Type::TEXT)])
-                .await
-                .map_err(Failure::statement)?;
+            begin_transaction(&client, &begin, &settings, &lock_ms).await?;
             client
                 .query_typed(&lock, &[(&store, Type::TEXT)])
                 .await
@@ -670,6 +656,25 @@ struct HeldSession {
 /// the shortest wait it has stands for "do not wait".
 fn lock_timeout_setting(timeout: Duration) -> String {
     format!("{}ms", timeout.as_millis().clamp(1, i32::MAX as u128))
+}
+
+/// Opens a transaction with the store's settings (the lock wait, no
+/// statement timeout, a commit that waits for the disk).
+async fn begin_transaction(
+    client: &Client,
+    begin: &str,
+    settings: &str,
+    lock_ms: &str,
+) -> core::result::Result<(), Failure> {
+    client
+        .batch_execute(begin)
+        .await
+        .map_err(Failure::statement)?;
+    client
+        .query_typed(settings, &[(&lock_ms, Type::TEXT)])
+        .await
+        .map_err(Failure::statement)?;
+    Ok(())
 }
 
 /// What a version is made of: the table's oid, the sequence's value and
