@@ -252,7 +252,9 @@ impl Store {
     /// as an OAuth refresh (take the lock, read, call the token endpoint
     /// once, write, release). It is separate from the store's own write
     /// lock: reads and writes inside it run as usual, and locks of
-    /// different names never wait for each other. For a file store it is a
+    /// different names never wait for each other. Once it is held, the
+    /// store's cached copy is dropped, so the first read inside it comes from
+    /// the store (what the previous holder wrote). For a file store it is a
     /// `flock` on a file in `<file>.locks/` beside the sealed file, which
     /// the system releases when its holder exits, however it exits (see
     /// [`BlobStore::named_lock`](keyseal_blob::BlobStore::named_lock)).
@@ -266,7 +268,11 @@ impl Store {
         name: &str,
         timeout: std::time::Duration,
     ) -> Result<keyseal_blob::NamedLock> {
-        Ok(self.inner.blob.named_lock(name, timeout)?)
+        let held = self.inner.blob.named_lock(name, timeout)?;
+        // Whoever held it before may just have written: the next read comes
+        // from the store, never from a copy this process cached earlier.
+        lock(&self.inner.state).cache = None;
+        Ok(held)
     }
 
     // ----- typed API -----

@@ -11,9 +11,12 @@ use rmcp::transport::{AuthError, CredentialRefreshGuard, CredentialStore, Stored
 use crate::error::{for_people, store_error};
 
 /// How long [`acquire_refresh_guard`](CredentialStore::acquire_refresh_guard)
-/// waits for another process's refresh of the same server by default: a
-/// refresh is one token request, seconds at most.
-pub const DEFAULT_REFRESH_TIMEOUT: Duration = Duration::from_secs(30);
+/// waits for another process's refresh of the same server by default. The
+/// holder makes one token request, which rmcp lets take up to its HTTP
+/// timeout (30 s), and one save, which may wait for the store's write lock
+/// (10 s for a file store): the default leaves room for both, and for one
+/// more waiter ahead in the queue.
+pub const DEFAULT_REFRESH_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// What the refresh guard's named lock is called: this prefix and the
 /// server's entry name (see [`keyseal::Store::named_lock`]).
@@ -41,18 +44,30 @@ pub const REFRESH_LOCK_PREFIX: &str = "rmcp-refresh/";
 ///   (rmcp calls it, guard held, when the authorization server answers
 ///   `invalid_grant`) drops the dead token from the entry, keeping the
 ///   client id, issuer and scopes for the next authorization, but only if
-///   the entry still holds the rejected refresh token: a token another
-///   process saved since is left alone.
+///   the entry still holds the rejected refresh token (compared as that
+///   token's text alone): a token another process saved since is left
+///   alone.
 ///
 /// Every error is an `AuthError::CredentialStoreError` naming the server
 /// (without user information, query or fragment) and keyseal's cause,
 /// never a secret; a store that no longer shows its file (it went to
 /// memory, or moved its file aside) is an error too, never "none".
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct KeysealCredentialStore {
     store: AsyncStore,
     server: String,
     refresh_timeout: Duration,
+}
+
+impl core::fmt::Debug for KeysealCredentialStore {
+    /// The server as messages show it: its URL may carry credentials.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("KeysealCredentialStore")
+            .field("store", &self.store)
+            .field("server", &for_people(&self.server))
+            .field("refresh_timeout", &self.refresh_timeout)
+            .finish()
+    }
 }
 
 impl KeysealCredentialStore {
@@ -90,12 +105,11 @@ impl KeysealCredentialStore {
     }
 }
 
-/// The token response inside stored credentials, as JSON, when it carries
-/// a refresh token (only those can be rejected).
-fn refreshable_token(credentials: &StoredCredentials) -> Option<serde_json::Value> {
+/// The refresh token inside stored credentials, if any (only those can be
+/// rejected).
+fn refresh_token_of(credentials: &StoredCredentials) -> Option<String> {
     let token = serde_json::to_value(credentials.token_response.as_ref()?).ok()?;
-    token.get("refresh_token")?.as_str()?;
-    Some(token)
+    Some(token.get("refresh_token")?.as_str()?.to_owned())
 }
 
 /// This process's waiters for each refresh lock, so that at most one of
@@ -145,7 +159,7 @@ impl CredentialStore for KeysealCredentialStore {
         &self,
         rejected: &StoredCredentials,
     ) -> Result<(), AuthError> {
-        let Some(dead) = refreshable_token(rejected) else {
+        let Some(dead) = refresh_token_of(rejected) else {
             return Ok(());
         };
         let store = self.store.blocking().clone();
@@ -157,8 +171,8 @@ impl CredentialStore for KeysealCredentialStore {
                 let Some(current) = tx.get::<StoredCredentials>(&name)? else {
                     return Ok(());
                 };
-                // Only the very token response that was rejected.
-                if refreshable_token(&current).as_ref() != Some(&dead) {
+                // Only while the entry still holds the rejected refresh token.
+                if refresh_token_of(&current).as_ref() != Some(&dead) {
                     return Ok(());
                 }
                 let mut cleared = current;
@@ -194,29 +208,31 @@ impl CredentialStore for KeysealCredentialStore {
         )
         .await
         .map_err(|_| timed_out())?;
-        // Then the store's lock, which other processes see.
+        // Then the store's lock, which other processes see, on a blocking
+        // thread. The turn goes with the wait: a caller that gives up (drops
+        // this future) leaves its turn held until the wait ends, so at most
+        // one blocking thread per lock ever waits. Taking the lock drops the
+        // store's cached copy, so rmcp's next `load` reads the file.
         let left = self.refresh_timeout.saturating_sub(started.elapsed());
-        let lock = match self.store.named_lock(&name, left).await {
-            Ok(lock) => lock,
-            Err(keyseal::Error::LockTimeout { .. }) => return Err(timed_out()),
-            Err(e) => return Err(store_error("lock the refresh of", &self.server, &e)),
-        };
-        // What rmcp loads next comes from the file, not from a cached copy
-        // the file's metadata could fail to tell apart from a newer one.
         let store = self.store.blocking().clone();
-        tokio::task::spawn_blocking(move || store.reload())
-            .await
-            .map_err(|_| {
-                AuthError::CredentialStoreError(format!(
-                    "keyseal's blocking task reading the credentials of {} did not finish",
-                    for_people(&self.server)
-                ))
-            })?
-            .map_err(|e| store_error("read", &self.server, &e))?;
-        Ok(Some(CredentialRefreshGuard::new(RefreshHeld {
-            _lock: lock,
-            _turn: turn,
-        })))
+        let held = tokio::task::spawn_blocking(move || {
+            store.named_lock(&name, left).map(|lock| RefreshHeld {
+                _lock: lock,
+                _turn: turn,
+            })
+        })
+        .await
+        .map_err(|_| {
+            AuthError::CredentialStoreError(format!(
+                "keyseal's blocking task waiting for the refresh lock of {} did not finish",
+                for_people(&self.server)
+            ))
+        })?;
+        match held {
+            Ok(held) => Ok(Some(CredentialRefreshGuard::new(held))),
+            Err(keyseal::Error::LockTimeout { .. }) => Err(timed_out()),
+            Err(e) => Err(store_error("lock the refresh of", &self.server, &e)),
+        }
     }
 }
 

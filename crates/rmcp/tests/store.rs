@@ -106,6 +106,29 @@ fn a_rejected_refresh_token_is_dropped_unless_another_process_replaced_it() {
         assert_eq!(left.granted_scopes, ["read"]);
         assert_eq!(left.issuer.as_deref(), Some("https://auth.example"));
 
+        // The same refresh token beside another access token (a provider
+        // that does not rotate, and rmcp kept the old refresh token): still
+        // the dead one, so it goes.
+        let mut same_refresh = credentials("dead");
+        let mut token = serde_json::to_value(&same_refresh.token_response).unwrap();
+        token["access_token"] = serde_json::json!("another-access-token");
+        same_refresh.token_response = serde_json::from_value(token).unwrap();
+        store.save(same_refresh).await.unwrap();
+        store
+            .on_refresh_token_rejected(&credentials("dead"))
+            .await
+            .unwrap();
+        assert!(
+            store
+                .load()
+                .await
+                .unwrap()
+                .unwrap()
+                .token_response
+                .is_none(),
+            "a dead refresh token stayed beside a newer access token"
+        );
+
         // Another process saved a fresh token meanwhile: left alone.
         store.save(credentials("fresh")).await.unwrap();
         store
@@ -157,17 +180,18 @@ fn the_refresh_guard_excludes_its_server_only_bounds_the_wait_and_lets_load_and_
 fn waiting_for_the_guard_never_blocks_the_runtime() {
     let dir = TempDir::new("rmcp-runtime");
     let path = dir.file();
+    // The holder is another process, so the waiter gets past this
+    // process's turn and waits for the cross-process lock itself.
+    let mut holder = HeldByChild::start(&path);
     // One runtime thread: a blocking wait there would stop the ticker.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
-        let holder = KeysealCredentialStore::new(support::parent_store(&path), SERVER).unwrap();
         let waiter = KeysealCredentialStore::new(support::parent_store(&path), SERVER)
             .unwrap()
             .with_refresh_timeout(Duration::from_millis(500));
-        let _held = holder.acquire_refresh_guard().await.unwrap();
         let ticks = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&ticks);
         let ticker = tokio::spawn(async move {
@@ -176,7 +200,7 @@ fn waiting_for_the_guard_never_blocks_the_runtime() {
                 counter.fetch_add(1, Ordering::Relaxed);
             }
         });
-        assert!(waiter.acquire_refresh_guard().await.is_err());
+        assert_gave_up(waiter.acquire_refresh_guard().await);
         ticker.abort();
         let ticked = ticks.load(Ordering::Relaxed);
         assert!(
@@ -184,10 +208,56 @@ fn waiting_for_the_guard_never_blocks_the_runtime() {
             "the runtime stalled while waiting: {ticked} ticks"
         );
     });
+    holder.kill();
+}
+
+/// A child process holding the refresh guard of [`SERVER`] until killed.
+struct HeldByChild {
+    child: std::process::Child,
+}
+
+impl HeldByChild {
+    fn start(path: &std::path::Path) -> Self {
+        use std::io::BufRead as _;
+        let mut child = keyseal_testkit::child("child_hold_the_guard")
+            .env(support::KEY_VAR, support::KEY)
+            .env("KEYSEAL_RMCP_STORE", path)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let holding = std::io::BufReader::new(child.stdout.take().unwrap())
+            .lines()
+            .any(|l| l.is_ok_and(|l| l.contains("holding")));
+        assert!(holding, "the child did not take the guard");
+        Self { child }
+    }
+
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for HeldByChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The answer of a waiter that gave up: the error says so.
+fn assert_gave_up(answer: Result<Option<rmcp::transport::CredentialRefreshGuard>, AuthError>) {
+    match answer {
+        Err(AuthError::CredentialStoreError(message)) => {
+            assert!(message.contains("gave up waiting"), "{message}");
+        }
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("a guard while another process holds it"),
+    }
 }
 
 #[test]
-#[ignore = "child process of a_process_killed_while_refreshing_releases_the_guard"]
+#[ignore = "child process: holds the refresh guard for the tests that need another process to hold it"]
 fn child_hold_the_guard() {
     if !is_child() {
         return;
@@ -203,29 +273,15 @@ fn child_hold_the_guard() {
 
 #[test]
 fn a_process_killed_while_refreshing_releases_the_guard() {
-    use std::io::BufRead as _;
     let dir = TempDir::new("rmcp-killed");
     let path = dir.file();
-    let mut child = keyseal_testkit::child("child_hold_the_guard")
-        .env(support::KEY_VAR, support::KEY)
-        .env("KEYSEAL_RMCP_STORE", &path)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let holding = std::io::BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .any(|l| l.is_ok_and(|l| l.contains("holding")));
-    assert!(holding, "the child did not take the guard");
+    let mut holder = HeldByChild::start(&path);
     runtime().block_on(async {
         let store = KeysealCredentialStore::new(support::parent_store(&path), SERVER)
             .unwrap()
             .with_refresh_timeout(Duration::from_millis(200));
-        assert!(
-            store.acquire_refresh_guard().await.is_err(),
-            "held by the child"
-        );
-        child.kill().unwrap();
-        child.wait().unwrap();
+        assert_gave_up(store.acquire_refresh_guard().await);
+        holder.kill();
         let store = store.with_refresh_timeout(Duration::from_secs(10));
         assert!(store.acquire_refresh_guard().await.unwrap().is_some());
     });
