@@ -296,6 +296,10 @@ fn sealed_file_failure(
             4,
             "Without its key the file cannot be opened. Check --from-service and the key item, or run with --no-sealed-file to migrate the keyring items alone (the file stays).",
         ),
+        P::KeyUnavailable { .. } => (
+            5,
+            "Start or unlock the legacy keyring (the desktop session's Secret Service) and run the migration again; its key item is needed to open the file.",
+        ),
         P::NotAuthentic | P::Malformed { .. } => (
             3,
             "Keep the file as it is. Check that --sealed-file and --sealed-file-key belong together, or run with --no-sealed-file to migrate the keyring items alone.",

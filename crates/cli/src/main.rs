@@ -55,7 +55,8 @@ Exit codes:
      whose key item is missing or not a 32-byte key
   5  key provider unavailable or misconfigured (no keyring answering,
      KEYSEAL_KEY missing or malformed, a key file missing, malformed or
-     readable by other users)
+     readable by other users); from `migrate`, also a legacy keyring that
+     does not answer for the key item of a legacy sealed file that is there
   6  lock timeout or other I/O error, including standard output that
      cannot be written (a closed pipe ends a command quietly) and a
      PostgreSQL server that does not answer; from `migrate`, also
@@ -287,6 +288,12 @@ enum Command {
         /// (`go-keyring` for docker-agent), else `keyring`.
         #[arg(long, value_enum, value_name = "LAYOUT")]
         item_layout: Option<ItemLayoutArg>,
+        /// How long each call to the legacy keyring may take, in seconds
+        /// (default 5). A locked collection's unlock prompt must be
+        /// answered within it: raise it (for example --keyring-timeout 120)
+        /// to type the collection's password.
+        #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+        keyring_timeout: f64,
         /// A file sealed the way docker-agent seals `mcp-oauth-tokens.enc`
         /// (a JSON object name -> value, AES-256-GCM under the 32 raw bytes
         /// of --sealed-file-key), read under its lock `PATH.lock`; its values
@@ -671,6 +678,7 @@ fn command(
             key_item,
             preset,
             item_layout,
+            keyring_timeout,
             sealed_file,
             sealed_file_key,
             no_sealed_file,
@@ -733,8 +741,18 @@ fn command(
                 Some(ItemLayoutArg::GoKeyring) => keyseal_keys::ItemLayout::GoKeyring,
                 Some(ItemLayoutArg::Keyring) | None => keyseal_keys::ItemLayout::Keyring,
             };
+            let keyring_timeout = std::time::Duration::try_from_secs_f64(*keyring_timeout)
+                .ok()
+                .filter(|t| !t.is_zero())
+                .ok_or_else(|| {
+                    Failure::usage(
+                        "--keyring-timeout must be a positive number of seconds, for example --keyring-timeout 120",
+                    )
+                })?;
             let source = KeyringSource::with_items(
-                keyseal_keys::KeyringItems::new().with_layout(item_layout),
+                keyseal_keys::KeyringItems::new()
+                    .with_layout(item_layout)
+                    .with_timeout(keyring_timeout),
             );
             let report = keyseal_migrate::migrate(store, &source, &layout, &options);
             progress.finish();

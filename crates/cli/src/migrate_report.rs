@@ -30,6 +30,7 @@ pub(crate) fn print(report: &Report, service: &str, as_json: bool) -> Result<(),
             "skipped": pairs(&report.skipped),
             "deleted": report.deleted,
             "kept": report.kept,
+            "changed_since_read": report.changed_since_read,
             "delete_failures": pairs(&report.delete_failures),
             "source_unavailable": report.source_unavailable,
             "origins": report
@@ -86,6 +87,12 @@ pub(crate) fn print(report: &Report, service: &str, as_json: bool) -> Result<(),
     }
     for item in &report.deleted {
         output::note(&format!("deleted legacy item: {}", escaped(item)));
+    }
+    for item in &report.changed_since_read {
+        output::note(&format!(
+            "kept legacy item {}: it was written again while the migration ran (the store holds the value read before; stop the application and check it before running migrate again, which would let the store's value win)",
+            escaped(item)
+        ));
     }
     for (item, why) in &report.delete_failures {
         output::note(&format!(

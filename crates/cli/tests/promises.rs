@@ -330,6 +330,36 @@ fn migrate_without_a_session_bus_reports_nothing_to_migrate_and_changes_nothing(
 }
 
 #[test]
+fn migrate_without_a_session_bus_but_with_docker_agents_file_is_exit_5_and_changes_nothing() {
+    // The file is there and only its key is out of reach: that is a
+    // failure (its tokens would be left behind), never "nothing to migrate".
+    let dir = Dir::new("nobus-file");
+    let path = seeded(&dir);
+    let before = std::fs::read(&path).unwrap();
+    let file = dir.path().join(".config/cagent/mcp-oauth-tokens.enc");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    keyseal_testkit::docker_agent::write(&file, &[7; 32], br#"{"https://a.example":{}}"#);
+    let sealed = std::fs::read(&file).unwrap();
+    let mut cmd = args(env_keyseal(&path), &["migrate", "--preset", "docker-agent"]);
+    cmd.env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+        .env("HOME", dir.path())
+        .env_remove("XDG_CONFIG_HOME");
+    let out = run(cmd, b"");
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("did not answer for its key item"),
+        "{}",
+        stderr(&out)
+    );
+    assert_unchanged(&path, &before, "migrate with the file but no bus");
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        sealed,
+        "docker-agent's file changed"
+    );
+}
+
+#[test]
 fn an_old_copy_put_back_is_exit_3_naming_both_generations_until_accepted() {
     let dir = Dir::new("rollback");
     let path = dir.file();

@@ -373,6 +373,12 @@ pub struct Report {
     pub deleted: Vec<String>,
     /// Legacy items kept because something in them was not migrated.
     pub kept: Vec<String>,
+    /// Legacy items (also in [`kept`](Self::kept)) that held something else
+    /// when they were about to be deleted than when they were read: an
+    /// application wrote them again meanwhile. The store holds what was read
+    /// before; a later run lets the store's entry win and deletes the item,
+    /// so stop the application and look at these first.
+    pub changed_since_read: Vec<String>,
     /// Legacy items whose deletion failed, with why; retried next run.
     pub delete_failures: Vec<(String, String)>,
 }
@@ -386,6 +392,7 @@ impl Report {
             && self.skipped.is_empty()
             && self.deleted.is_empty()
             && self.kept.is_empty()
+            && self.changed_since_read.is_empty()
             && self.delete_failures.is_empty()
             && self
                 .sealed_file
@@ -429,6 +436,19 @@ struct Collected {
     /// Per-item items that could not be read, with why: left in place, and
     /// so is the index that lists them.
     unread: Vec<(String, String)>,
+    /// What each keyring item read held (bundle, index, per-item), as a
+    /// digest: an item is deleted only while it still holds that (an
+    /// application still running may have written it again since).
+    read_as: BTreeMap<String, ItemDigest>,
+}
+
+/// The SHA-256 of a legacy item's bytes, to tell whether it changed since it
+/// was read without keeping a copy of the secret.
+type ItemDigest = [u8; 32];
+
+fn digest(bytes: &[u8]) -> ItemDigest {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).into()
 }
 
 /// JSON text without the whitespace between tokens (the form a bundle value
@@ -573,14 +593,35 @@ fn collect_sealed_file(
         }
         return Ok(());
     };
-    let key = read(source, layout, &file.key_item)?.ok_or_else(|| {
-        sealed_file_error(
-            file,
-            SealedFileProblem::KeyMissing {
-                key_item: file.key_item.clone(),
-            },
-        )
-    })?;
+    // The file is there: a keyring that does not answer for its key is a
+    // failure, never "nothing to migrate" (which would leave its tokens
+    // behind while reporting success).
+    let key = match source.read(&layout.service, &file.key_item) {
+        Ok(Some(key)) => key,
+        Ok(None) => {
+            return Err(sealed_file_error(
+                file,
+                SealedFileProblem::KeyMissing {
+                    key_item: file.key_item.clone(),
+                },
+            ));
+        }
+        Err(e) if not_answering(&e) => {
+            return Err(sealed_file_error(
+                file,
+                SealedFileProblem::KeyUnavailable {
+                    key_item: file.key_item.clone(),
+                    reason: e.to_string(),
+                },
+            ));
+        }
+        Err(e) => {
+            return Err(Error::Read {
+                item: file.key_item.clone(),
+                source: e,
+            });
+        }
+    };
     let opened = file
         .open(sealed, &key)
         .map_err(|p| sealed_file_error(file, p))?;
@@ -637,6 +678,7 @@ fn collect(source: &dyn LegacySource, layout: &Layout, options: &Options) -> Res
         .filter(|i| !layout.is_key_item(i))
         && let Some(bytes) = read(source, layout, bundle_item)?
     {
+        out.read_as.insert(bundle_item.clone(), digest(&bytes));
         let malformed = || Error::Malformed {
             item: bundle_item.clone(),
             expected: "a JSON object of name -> value",
@@ -672,6 +714,7 @@ fn collect(source: &dyn LegacySource, layout: &Layout, options: &Options) -> Res
             && let Some(bytes) = read(source, layout, index_item)?
         {
             out.index_exists = true;
+            out.read_as.insert(index_item.clone(), digest(&bytes));
             let listed: Vec<String> =
                 serde_json::from_slice(&bytes).map_err(|_| Error::Malformed {
                     item: index_item.clone(),
@@ -724,6 +767,7 @@ fn collect(source: &dyn LegacySource, layout: &Layout, options: &Options) -> Res
                 continue;
             }
             let name = (options.entry_name)(&name);
+            out.read_as.insert(item.clone(), digest(&bytes));
             out.per_item.insert(item, name.clone());
             if taken.insert(name.clone()) {
                 out.consider(&name, LegacyValue::Item(&bytes), Origin::Item, options);
@@ -882,6 +926,28 @@ pub fn migrate(
         .cloned()
         .collect();
     let delete = |item: &str, report: &mut Report| -> bool {
+        // Still what was read? An application still running (an older
+        // docker-agent refreshing its bundle) may have written it again since:
+        // then it is kept, and the next run moves the newer value.
+        match source.read(&layout.service, item) {
+            Ok(Some(now)) if collected.read_as.get(item) == Some(&digest(&now)) => {}
+            Ok(None) => {
+                tracing::debug!("the legacy item {item:?} was deleted by someone else");
+                return true;
+            }
+            Ok(Some(_)) => {
+                tracing::debug!("the legacy item {item:?} changed since it was read; kept");
+                report.kept.push(item.to_owned());
+                report.changed_since_read.push(item.to_owned());
+                return false;
+            }
+            Err(e) => {
+                report
+                    .delete_failures
+                    .push((item.to_owned(), e.to_string()));
+                return false;
+            }
+        }
         match source.delete(&layout.service, item) {
             Ok(_) => {
                 tracing::debug!("deleted the legacy item {item:?}");

@@ -105,6 +105,16 @@ pub enum SealedFileProblem {
         key_item: String,
     },
 
+    /// The file exists but the legacy keyring did not answer for its key
+    /// item (no Secret Service, locked, timed out).
+    #[error("the legacy keyring did not answer for its key item {key_item:?} ({reason})")]
+    KeyUnavailable {
+        /// The key item.
+        key_item: String,
+        /// Why, as the keyring said (never a secret).
+        reason: String,
+    },
+
     /// The key item does not hold a 32-byte key.
     #[error("its key item {key_item:?} holds {length} bytes, not a 32-byte key")]
     KeyMalformed {

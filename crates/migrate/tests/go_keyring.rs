@@ -22,7 +22,7 @@ use std::path::PathBuf;
 
 use keyseal_migrate::{KeyringSource, Layout, LegacySource, Options, Origin, SealedFile, migrate};
 use keyseal_testkit::go_keyring::{
-    create_collection, delete_collection, item_json, keys, store_item,
+    create_collection, delete_collection, item_json, keys, store_item, store_item_with,
 };
 use keyseal_testkit::{TempDir, docker_agent as sealed, skip, unique};
 
@@ -236,6 +236,63 @@ fn remove_source_takes_docker_agents_file_and_then_its_key_out_of_the_real_colle
             .unwrap()
             .expose_secret(),
         br#"{"access_token":"A"}"#
+    );
+    delete_collection(&service);
+}
+
+#[test]
+fn an_item_gnome_keyring_rewrote_is_found_and_two_different_items_for_one_key_stay() {
+    if !secret_service_here() {
+        return;
+    }
+    let service = unique("docker-agent-oauth");
+    create_collection(&service, "collection password");
+    let dir = TempDir::new("docker-agent-dupes");
+    let rewritten = br#"{"access_token":"R1"}"#;
+    // Rewritten by gnome-keyring: `xdg:schema` beside `profile`.
+    store_item_with(
+        &service,
+        "oauth:https://r.example/mcp",
+        &[("xdg:schema", "org.freedesktop.Secret.Generic")],
+        &item_json("oauth:https://r.example/mcp", rewritten),
+    );
+    // Two items for one key holding different tokens: neither is guessed
+    // at, and neither is deleted (a delete would remove both).
+    store_item(
+        &service,
+        "oauth:https://d.example/mcp",
+        &item_json("oauth:https://d.example/mcp", br#"{"access_token":"D1"}"#),
+    );
+    store_item_with(
+        &service,
+        "oauth:https://d.example/mcp",
+        &[("xdg:schema", "org.freedesktop.Secret.Generic")],
+        &item_json("oauth:https://d.example/mcp", br#"{"access_token":"D2"}"#),
+    );
+    let mut layout = docker_agent(&service, &dir);
+    layout.sealed_file = None;
+    let store = store();
+    let report = migrate(&store, &go_source(), &layout, &Options::raw()).unwrap();
+    assert_eq!(
+        store
+            .get_bytes("https://r.example/mcp")
+            .unwrap()
+            .unwrap()
+            .expose_secret(),
+        rewritten
+    );
+    assert!(store.get_bytes("https://d.example/mcp").unwrap().is_none());
+    assert!(
+        report
+            .kept
+            .iter()
+            .any(|k| k == "oauth:https://d.example/mcp"),
+        "{report:?}"
+    );
+    // Both stay; the rewritten one went.
+    assert_eq!(
+        keys(&service),
+        ["oauth:https://d.example/mcp", "oauth:https://d.example/mcp"]
     );
     delete_collection(&service);
 }

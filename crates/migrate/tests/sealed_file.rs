@@ -731,6 +731,50 @@ fn remove_source_keeps_a_file_docker_agent_wrote_again_after_the_import() {
     assert!(f.file.exists());
 }
 
+#[test]
+fn a_keyring_item_written_again_during_the_migration_is_kept_not_deleted() {
+    // An older docker-agent, still running, refreshes its bundle while the
+    // per-resource items are deleted: the bundle now holds a token the
+    // store does not, so it must stay.
+    let f = Fixture::new();
+    let source = &f.source;
+    let refreshed = br#"{"https://c.example":{"access_token":"C-refreshed"}}"#;
+    let watching = Watching {
+        inner: &f.source,
+        file: f.file.clone(),
+        at_delete: Some(AtDelete {
+            item: "oauth:https://a.example",
+            run: Box::new(move || source.insert(SERVICE, "oauth:tokens", refreshed)),
+        }),
+    };
+    let report = f.migrate_from(&watching, &Options::raw()).unwrap();
+    assert_eq!(report.changed_since_read, ["oauth:tokens"]);
+    assert!(
+        report.kept.iter().any(|k| k == "oauth:tokens"),
+        "{report:?}"
+    );
+    assert!(
+        !report.deleted.iter().any(|d| d == "oauth:tokens"),
+        "{report:?}"
+    );
+    assert_eq!(
+        f.source
+            .read(SERVICE, "oauth:tokens")
+            .unwrap()
+            .unwrap()
+            .as_slice(),
+        refreshed,
+        "the refreshed bundle was deleted"
+    );
+    // The items that did not change went as before.
+    assert!(
+        report
+            .deleted
+            .iter()
+            .any(|d| d == "oauth:https://a.example")
+    );
+}
+
 #[cfg(unix)]
 #[test]
 fn a_removal_that_fails_keeps_the_file_and_its_key_and_a_failed_key_delete_is_reported() {

@@ -83,6 +83,13 @@ pub fn item_json(key: &str, data: &[u8]) -> Vec<u8> {
 /// Stores `secret` as item `key` of the collection `label`, as the library
 /// does (`secret` is normally [`item_json`]).
 pub fn store_item(label: &str, key: &str, secret: &[u8]) {
+    store_item_with(label, key, &[], secret);
+}
+
+/// [`store_item`] with more attributes beside `profile` (gnome-keyring adds
+/// `xdg:schema` when an item is rewritten); an item whose attributes differ
+/// from an existing one's is a second item with the same `profile`.
+pub fn store_item_with(label: &str, key: &str, extra: &[(&str, &str)], secret: &[u8]) {
     let ss = SecretService::connect(EncryptionType::Plain).unwrap();
     let collection = ss
         .get_all_collections()
@@ -94,7 +101,9 @@ pub fn store_item(label: &str, key: &str, secret: &[u8]) {
     collection
         .create_item(
             key,
-            [("profile", key)].into(),
+            std::iter::once(("profile", key))
+                .chain(extra.iter().copied())
+                .collect(),
             secret,
             true,
             "application/json",

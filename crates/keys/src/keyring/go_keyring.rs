@@ -74,22 +74,35 @@ pub(super) fn call(
     let profile: HashMap<&str, &str> = [("profile", item.name.as_str())].into_iter().collect();
     match op {
         Op::ReadRaw => {
-            let found = collection.search_items(profile).map_err(map)?;
-            let Some(first) = found.first() else {
-                return Err(Error::NotFound {
-                    location: location.to_owned(),
-                });
-            };
-            let secret = match first.get_secret() {
-                Ok(secret) => Zeroizing::new(secret),
-                Err(e) if vanished(&e) => {
-                    return Err(Error::NotFound {
-                        location: location.to_owned(),
-                    });
+            // Every match is read: a delete removes them all, so a second
+            // item holding something else must not go unread.
+            let mut secrets: Vec<Zeroizing<Vec<u8>>> = Vec::new();
+            for found in collection.search_items(profile).map_err(map)? {
+                match found.get_secret() {
+                    Ok(secret) => {
+                        let secret = Zeroizing::new(secret);
+                        if !secrets.contains(&secret) {
+                            secrets.push(secret);
+                        }
+                    }
+                    // Deleted by another process since the search.
+                    Err(e) if vanished(&e) => {}
+                    Err(e) => return Err(map(e)),
                 }
-                Err(e) => return Err(map(e)),
-            };
-            unwrap_item(&secret, location).map(Outcome::Raw)
+            }
+            match secrets.as_slice() {
+                [] => Err(Error::NotFound {
+                    location: location.to_owned(),
+                }),
+                [secret] => unwrap_item(secret, location).map(Outcome::Raw),
+                more => Err(Error::Malformed {
+                    location: location.to_owned(),
+                    reason: format!(
+                        "{} keyring items with this profile hold different values; keep one",
+                        more.len()
+                    ),
+                }),
+            }
         }
         Op::Search => {
             let mut names = Vec::new();
