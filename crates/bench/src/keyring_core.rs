@@ -34,7 +34,7 @@ impl Bench {
             .backend(Backend::SecretService)
             .build();
         let keyseal: Arc<CredentialStore> =
-            KeysealStore::from_store(store_at(&self.path("keyring-core/store.sealed"), keys));
+            KeysealStore::from_store(store_at(&self.path("keyring-core/store.sealed"), keys))?;
         let native: Arc<CredentialStore> = zbus_secret_service_keyring_store::Store::new()?;
         // The native store's entries under a service of their own, so that
         // removing them never touches the keyseal store's key.

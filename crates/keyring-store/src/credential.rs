@@ -62,30 +62,40 @@ impl KeysealCredential {
     /// The entry's secret, read as `get_secret` reads it (so every method
     /// fails where `get_secret` fails); `NoEntry` when there is none.
     fn read(&self) -> Result<keyseal::SecretSlice<u8>> {
-        match checked(&self.store, self.store.get_bytes(&self.name))? {
+        match checked(&self.store, || self.store.get_bytes(&self.name))? {
             Some(secret) => Ok(secret),
             None => Err(CoreError::NoEntry),
         }
     }
 }
 
-/// `result`, unless the store no longer shows what is on disk: it switched
-/// to memory (`OnKeyringUnavailable::MemoryOnly`) or moved an unreadable
-/// file aside (`OnUnreadable::Quarantine`). Then `NoStorageAccess`, so that
-/// no credential reads as missing and no write seems to last.
-pub(crate) fn checked<T>(store: &Store, result: keyseal::Result<T>) -> Result<T> {
-    let why = store.detached();
-    if let Some(why) = why {
-        return Err(CoreError::NoStorageAccess(Box::new(
-            NotTheStoredCredentials { why },
-        )));
-    }
+/// Runs `operation`, unless the store no longer shows what is on disk (it
+/// switched to memory under `OnKeyringUnavailable::MemoryOnly`): then
+/// `NoStorageAccess`, before the operation (so nothing is written that would
+/// not last) and after it (the operation itself may have made the switch),
+/// so that no credential reads as missing and no write seems to last.
+pub(crate) fn checked<T>(
+    store: &Store,
+    operation: impl FnOnce() -> keyseal::Result<T>,
+) -> Result<T> {
+    attached(store)?;
+    let result = operation();
+    attached(store)?;
     result.map_err(core_error)
+}
+
+fn attached(store: &Store) -> Result<()> {
+    match store.detached() {
+        None => Ok(()),
+        Some(why) => Err(CoreError::NoStorageAccess(Box::new(
+            NotTheStoredCredentials { why },
+        ))),
+    }
 }
 
 impl CredentialApi for KeysealCredential {
     fn set_secret(&self, secret: &[u8]) -> Result<()> {
-        checked(&self.store, self.store.set_bytes(&self.name, secret))
+        checked(&self.store, || self.store.set_bytes(&self.name, secret))
     }
 
     fn get_secret(&self) -> Result<Vec<u8>> {
@@ -107,18 +117,19 @@ impl CredentialApi for KeysealCredential {
     /// name the entry) and no other is kept. Each one given is `Invalid`;
     /// an empty map changes nothing.
     fn update_attributes(&self, attributes: &HashMap<&str, &str>) -> Result<()> {
-        self.read()?;
-        match attributes.keys().next() {
-            None => Ok(()),
-            Some(key) => Err(CoreError::Invalid(
+        // The keys first, as keyring-core's stores check them: `Invalid`
+        // whether or not the entry exists.
+        if let Some(key) = attributes.keys().next() {
+            return Err(CoreError::Invalid(
                 (*key).to_owned(),
                 "keyseal-keyring-store keeps only service and username, which name the entry and cannot change".to_owned(),
-            )),
+            ));
         }
+        self.read().map(drop)
     }
 
     fn delete_credential(&self) -> Result<()> {
-        if checked(&self.store, self.store.remove(&self.name))? {
+        if checked(&self.store, || self.store.remove(&self.name))? {
             Ok(())
         } else {
             Err(CoreError::NoEntry)

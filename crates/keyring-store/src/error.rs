@@ -22,6 +22,9 @@ pub(crate) fn core_error(e: keyseal::Error) -> CoreError {
         keyseal::Error::InvalidName { .. } => too_long(),
         keyseal::Error::Storage {
             source: keyseal::blob::Error::WriteTooLarge { .. },
+        }
+        | keyseal::Error::Seal {
+            source: keyseal::seal::Error::TooLarge { .. },
         } => CoreError::Invalid(
             "secret".to_owned(),
             "with it the sealed file would outgrow its size limit; nothing was written".to_owned(),

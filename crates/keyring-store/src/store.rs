@@ -103,7 +103,7 @@ impl KeysealStore {
                 "the platform names no configuration directory (set HOME, XDG_CONFIG_HOME or APPDATA)".into(),
             )
         })?;
-        Ok(Self::from_store(Store::new(app_id, path)))
+        Self::from_store(Store::new(app_id, path))
     }
 
     /// Over an existing keyseal store (any key provider, any blob store).
@@ -115,22 +115,38 @@ impl KeysealStore {
     /// say `ProcessOnly`).
     ///
     /// With the default policies the store fails where it cannot read its
-    /// file. A store built with `OnKeyringUnavailable::MemoryOnly` or
-    /// `OnUnreadable::Quarantine` answers `NoStorageAccess` once it has
-    /// switched to memory or moved its file aside, never `NoEntry`.
-    pub fn from_store(store: Store) -> Arc<Self> {
-        Arc::new(Self::with(store, None))
+    /// file. A store built with `OnKeyringUnavailable::MemoryOnly` answers
+    /// `NoStorageAccess` for every call once it has switched to memory,
+    /// never `NoEntry`, and writes nothing more.
+    ///
+    /// # Errors
+    /// `Invalid` for a store built with `OnUnreadable::Quarantine`: it
+    /// would move an unusable file aside and start empty, and every
+    /// keyring-core application would then read its credentials as never
+    /// stored (in the next process at the latest). Keep the default
+    /// `OnUnreadable::Fail`.
+    pub fn from_store(store: Store) -> Result<Arc<Self>> {
+        Self::with(store, None).map(Arc::new)
     }
 
     /// Over an existing keyseal store whose credentials last as
     /// `persistence` says.
-    pub fn with_persistence(store: Store, persistence: CredentialPersistence) -> Arc<Self> {
-        Arc::new(Self::with(store, Some(Lifetime::from(persistence))))
+    ///
+    /// # Errors
+    /// As [`from_store`](Self::from_store).
+    pub fn with_persistence(store: Store, persistence: CredentialPersistence) -> Result<Arc<Self>> {
+        Self::with(store, Some(Lifetime::from(persistence))).map(Arc::new)
     }
 
-    fn with(store: Store, persistence: Option<Lifetime>) -> Self {
+    fn with(store: Store, persistence: Option<Lifetime>) -> Result<Self> {
+        if store.on_unreadable() == keyseal::OnUnreadable::Quarantine {
+            return Err(CoreError::Invalid(
+                "on_unreadable".to_owned(),
+                "a store that moves an unusable file aside would answer every credential as never stored; build it with the default OnUnreadable::Fail".to_owned(),
+            ));
+        }
         let instance = INSTANCES.fetch_add(1, Ordering::Relaxed);
-        Self {
+        Ok(Self {
             id: format!(
                 "keyseal-keyring-store v{} at {}, instance {instance}",
                 env!("CARGO_PKG_VERSION"),
@@ -138,7 +154,20 @@ impl KeysealStore {
             ),
             store,
             persistence,
+        })
+    }
+
+    /// How long the store's key lasts. A keyring chosen at first use (on
+    /// Linux: the Secret Service, else the kernel keyring) is known once the
+    /// key was used: then the store's status is read first, which uses the
+    /// key once when there is a file (the one call this process makes).
+    fn provider_lifetime(&self) -> keyseal::keys::KeyLifetime {
+        let lifetime = self.store.provider_info().lifetime;
+        if lifetime != keyseal::keys::KeyLifetime::Unknown {
+            return lifetime;
         }
+        drop(self.store.status());
+        self.store.provider_info().lifetime
     }
 
     /// The keyseal store underneath.
@@ -216,7 +245,7 @@ impl CredentialStoreApi for KeysealStore {
                 }
             }
         }
-        let names = checked(&self.store, self.store.list())?;
+        let names = checked(&self.store, || self.store.list())?;
         Ok(names
             .iter()
             .filter_map(|name| specifiers(name))
@@ -234,7 +263,7 @@ impl CredentialStoreApi for KeysealStore {
     fn persistence(&self) -> CredentialPersistence {
         let lifetime =
             self.persistence
-                .unwrap_or_else(|| match self.store.status().provider.lifetime {
+                .unwrap_or_else(|| match self.provider_lifetime() {
                     keyseal::keys::KeyLifetime::UntilDeleted
                     | keyseal::keys::KeyLifetime::External => Lifetime::UntilDelete,
                     keyseal::keys::KeyLifetime::UntilReboot => Lifetime::UntilReboot,

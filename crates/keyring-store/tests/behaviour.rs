@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use keyring_core::api::CredentialPersistence;
+use keyring_core::api::{CredentialPersistence, CredentialStoreApi as _};
 use keyring_core::{CredentialStore, Entry, Error};
 use keyseal::Store;
 use keyseal::blob::{FileStore, MemoryBlobStore};
@@ -68,7 +68,8 @@ fn fixture(inner: Inner) -> Option<Fixture> {
             KeysealStore::with_persistence(
                 Store::builder(MemoryKeyProvider::new(), MemoryBlobStore::new(), CONTEXT).build(),
                 CredentialPersistence::ProcessOnly,
-            ),
+            )
+            .unwrap(),
             None,
         ),
         Inner::SecretService | Inner::KernelKeyring => {
@@ -86,7 +87,7 @@ fn fixture(inner: Inner) -> Option<Fixture> {
                 return None;
             }
             let store = Store::builder(keys.clone(), FileStore::new(&path), CONTEXT).build();
-            (KeysealStore::from_store(store), Some(keys))
+            (KeysealStore::from_store(store).unwrap(), Some(keys))
         }
     };
     let store: Arc<CredentialStore> = store;
@@ -232,7 +233,67 @@ fn attributes_are_the_specifiers_and_none_can_be_updated() {
         assert_eq!(e.get_attributes().unwrap(), attributes);
         assert_eq!(e.get_password().unwrap(), "foobar");
         e.delete_credential().unwrap();
+        // The keys are refused first, as keyring-core's stores do, even for
+        // an entry that does not exist.
+        match e.update_attributes(&HashMap::from([("label", "x")])) {
+            Err(Error::Invalid(attribute, _)) => assert_eq!(attribute, "label"),
+            other => panic!("{inner:?} on a missing entry: {other:?}"),
+        }
+        assert!(matches!(
+            e.update_attributes(&HashMap::new()),
+            Err(Error::NoEntry)
+        ));
     });
+}
+
+#[test]
+fn persistence_of_a_keyring_chosen_at_first_use_is_known_once_its_file_exists() {
+    // `KeysealStore::new`'s provider on Linux: the Secret Service, else the
+    // kernel keyring, chosen at the first call.
+    let dir = TempDir::new("keyring-store-auto");
+    let service = unique("keyring-store-auto");
+    let open = || {
+        let keys = KeyringProvider::builder(&service, "store-key").build();
+        KeysealStore::from_store(Store::builder(keys, FileStore::new(dir.file()), CONTEXT).build())
+            .unwrap()
+    };
+    let first = open();
+    Entry::new_in_store(
+        &(Arc::clone(&first) as Arc<CredentialStore>),
+        "svc",
+        "alice",
+    )
+    .unwrap()
+    .set_password("kept")
+    .unwrap();
+    let settled = first.store().provider_info().lifetime;
+    assert!(
+        matches!(
+            settled,
+            keyseal::keys::KeyLifetime::UntilDeleted | keyseal::keys::KeyLifetime::UntilReboot
+        ),
+        "the keyring was not settled by a write: {settled:?}"
+    );
+    // A new process: nothing used yet, and still the settled answer.
+    let again = open();
+    assert_eq!(
+        again.store().provider_info().lifetime,
+        keyseal::keys::KeyLifetime::Unknown,
+        "the test needs a keyring chosen at first use"
+    );
+    let answered = again.persistence();
+    assert!(
+        match settled {
+            keyseal::keys::KeyLifetime::UntilDeleted => {
+                matches!(answered, CredentialPersistence::UntilDelete)
+            }
+            _ => matches!(answered, CredentialPersistence::UntilReboot),
+        },
+        "persistence() did not follow the keyring chosen ({settled:?})"
+    );
+    let _ = KeyringProvider::builder(&service, "store-key")
+        .build()
+        .delete(&first.store().status().key_id.unwrap());
 }
 
 #[test]
@@ -390,8 +451,15 @@ impl OnDisk {
         &self,
         policies: impl FnOnce(keyseal::StoreBuilder) -> keyseal::StoreBuilder,
     ) -> Arc<CredentialStore> {
+        self.try_open(policies).unwrap()
+    }
+
+    fn try_open(
+        &self,
+        policies: impl FnOnce(keyseal::StoreBuilder) -> keyseal::StoreBuilder,
+    ) -> keyring_core::Result<Arc<CredentialStore>> {
         let builder = Store::builder(Arc::clone(&self.keys), FileStore::new(self.path()), CONTEXT);
-        KeysealStore::from_store(policies(builder).build())
+        KeysealStore::from_store(policies(builder).build()).map(|s| s as Arc<CredentialStore>)
     }
 }
 
@@ -446,7 +514,8 @@ fn a_missing_key_or_a_key_provider_that_does_not_answer_is_no_storage_access() {
             CONTEXT,
         )
         .build(),
-    );
+    )
+    .unwrap();
     // A provider that does not answer (its variable is unset): unavailable.
     let unavailable: Arc<CredentialStore> = KeysealStore::from_store(
         Store::builder(
@@ -455,7 +524,8 @@ fn a_missing_key_or_a_key_provider_that_does_not_answer_is_no_storage_access() {
             CONTEXT,
         )
         .build(),
-    );
+    )
+    .unwrap();
     for (what, store) in [("missing", &missing), ("unavailable", &unavailable)] {
         let e = Entry::new_in_store(store, "svc", "alice").unwrap();
         match e.get_password() {
@@ -481,7 +551,8 @@ fn a_missing_key_or_a_key_provider_that_does_not_answer_is_no_storage_access() {
 }
 
 #[test]
-fn a_store_that_went_to_memory_or_moved_its_file_aside_never_answers_no_entry() {
+fn a_store_that_went_to_memory_never_answers_no_entry_and_one_that_would_move_its_file_aside_is_refused()
+ {
     use keyseal::{OnKeyringUnavailable, OnUnreadable};
     let disk = OnDisk::new();
     Entry::new_in_store(&disk.open(|b| b), "svc", "alice")
@@ -498,7 +569,8 @@ fn a_store_that_went_to_memory_or_moved_its_file_aside_never_answers_no_entry() 
         )
         .on_keyring_unavailable(OnKeyringUnavailable::MemoryOnly)
         .build(),
-    );
+    )
+    .unwrap();
     let e = Entry::new_in_store(&in_memory, "svc", "alice").unwrap();
     assert!(
         matches!(e.get_password(), Err(Error::NoStorageAccess(_))),
@@ -516,23 +588,19 @@ fn a_store_that_went_to_memory_or_moved_its_file_aside_never_answers_no_entry() 
     assert!(Entry::search_in_store(&in_memory, &HashMap::new()).is_err());
     assert_eq!(std::fs::read(disk.path()).unwrap(), before);
 
-    // A damaged file moved aside: its credentials are not reported missing.
+    // A store that would move a damaged file aside and start empty is
+    // refused when it is made: the next process would read every
+    // credential as never stored.
     let mut bytes = before.clone();
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     std::fs::write(disk.path(), &bytes).unwrap();
-    let quarantining = disk.open(|b| b.on_unreadable(OnUnreadable::Quarantine));
-    let e = Entry::new_in_store(&quarantining, "svc", "alice").unwrap();
-    match e.get_password() {
-        Err(Error::NoStorageAccess(why)) => {
-            assert!(why.to_string().contains("moved aside"), "{why}")
-        }
-        other => panic!("{other:?}"),
+    match disk.try_open(|b| b.on_unreadable(OnUnreadable::Quarantine)) {
+        Err(Error::Invalid(what, _)) => assert_eq!(what, "on_unreadable"),
+        Err(other) => panic!("{other:?}"),
+        Ok(_) => panic!("a quarantining store was accepted"),
     }
-    assert!(matches!(
-        e.set_password("x"),
-        Err(Error::NoStorageAccess(_))
-    ));
+    assert_eq!(std::fs::read(disk.path()).unwrap(), bytes, "the file moved");
 }
 
 #[test]

@@ -65,7 +65,7 @@ fn credentials_written_through_the_native_secret_service_store_move_in_and_read_
     assert_eq!(report.deleted.len(), 3, "{report:?}");
 
     // The application, now on keyseal, reads what it wrote before.
-    let keyseal: Arc<CredentialStore> = KeysealStore::from_store(sealed.clone());
+    let keyseal: Arc<CredentialStore> = KeysealStore::from_store(sealed.clone()).unwrap();
     let get = |user: &str| Entry::new_in_store(&keyseal, &service, user).unwrap();
     assert_eq!(get("alice").get_password().unwrap(), "alice's token");
     assert_eq!(

@@ -241,6 +241,20 @@ impl Store {
         }
     }
 
+    /// What the key provider is, where it keeps the key and how long the key
+    /// lasts, without calling it (a keyring chosen at first use, as on
+    /// Linux, says [`KeyLifetime::Unknown`](keyseal_keys::KeyLifetime::Unknown)
+    /// until then).
+    pub fn provider_info(&self) -> keyseal_keys::ProviderInfo {
+        self.inner.provider.info()
+    }
+
+    /// What the store does with a file it cannot use (the builder's
+    /// [`on_unreadable`](StoreBuilder::on_unreadable)).
+    pub fn on_unreadable(&self) -> OnUnreadable {
+        self.inner.on_unreadable
+    }
+
     /// Where the sealed file is.
     pub fn location(&self) -> String {
         self.inner.blob.location()
