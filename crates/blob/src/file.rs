@@ -803,7 +803,7 @@ fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
     {
         use rustix::fs::OFlags;
         let flags = (OFlags::NOFOLLOW | OFlags::NONBLOCK).bits();
-        std::os::unix::fs::OpenOptionsExt::custom_flags(options, i32::try_from(flags).unwrap_or(0));
+        std::os::unix::fs::OpenOptionsExt::custom_flags(options, flags.cast_signed());
     }
     options
 }

@@ -10,7 +10,11 @@ mod memory;
 mod named_lock;
 
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod conformance;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 
 pub use crate::error::{BoxError, Error, Result};
 pub use crate::file::{DEFAULT_LOCK_TIMEOUT, DEFAULT_MAX_SIZE, FileStore};

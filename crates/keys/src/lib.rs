@@ -16,7 +16,11 @@ mod record;
 mod keyring;
 
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod conformance;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 
 pub use crate::env::EnvKeyProvider;
 pub use crate::error::{Error, PlatformError, Result, UnavailableReason};
@@ -26,7 +30,7 @@ pub use crate::keyring::{
     Backend, DEFAULT_TIMEOUT, ItemLayout, KeyringItems, KeyringProvider, KeyringProviderBuilder,
     SessionAlgorithm,
 };
-pub use crate::memory::{BlockGuard, MemoryKeyProvider, Operation};
+pub use crate::memory::MemoryKeyProvider;
 
 /// Where a store's keys live: load one by id, create one, delete one.
 ///

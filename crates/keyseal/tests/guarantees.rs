@@ -16,28 +16,81 @@ mod support;
 use std::process::Stdio;
 use std::sync::Arc;
 
-use keyseal::blob::FileStore;
-use keyseal::keys::{
-    Backend, KeyProvider, KeyringProvider, MemoryKeyProvider, Operation, ProviderInfo,
-};
+use keyseal::blob::{BlobStore, FileStore, MemoryBlobStore};
+use keyseal::keys::testing::{FaultyProvider, Operation};
+use keyseal::keys::{Backend, KeyProvider, KeyringProvider, MemoryKeyProvider, ProviderInfo};
 use keyseal::{Error, ExposeSecret, Store};
 use support::TempDir;
 
+/// The memory provider, counted and scriptable.
+type Keys = FaultyProvider<MemoryKeyProvider>;
+
 const CONTEXT: &str = "com.example.test/guarantees";
 
-fn store(provider: &Arc<MemoryKeyProvider>, path: &std::path::Path) -> Store {
+fn store(provider: &Arc<Keys>, path: &std::path::Path) -> Store {
     Store::builder(Arc::clone(provider), FileStore::new(path), CONTEXT).build()
 }
 
-fn key_calls(p: &MemoryKeyProvider) -> usize {
+/// The blob stores the in-process guarantees run over, so that the memory
+/// store users test with cannot drift from the file store.
+#[derive(Clone, Copy, Debug)]
+enum BlobKind {
+    File,
+    Memory,
+}
+
+/// One store's place, shared by every store a test opens there (as one file
+/// is shared by processes).
+struct Place {
+    backend: BlobKind,
+    dir: TempDir,
+    memory: Arc<MemoryBlobStore>,
+}
+
+impl Place {
+    fn blob(&self) -> Arc<dyn BlobStore> {
+        match self.backend {
+            BlobKind::File => Arc::new(FileStore::new(self.dir.file())),
+            BlobKind::Memory => Arc::clone(&self.memory) as Arc<dyn BlobStore>,
+        }
+    }
+
+    fn store(&self, provider: &Arc<Keys>) -> Store {
+        Store::builder(Arc::clone(provider), self.blob(), CONTEXT).build()
+    }
+
+    /// The stored bytes (for the file store, the file's).
+    fn bytes(&self) -> Vec<u8> {
+        match self.backend {
+            BlobKind::File => std::fs::read(self.dir.file()).unwrap(),
+            BlobKind::Memory => self.memory.read().unwrap().unwrap().into_bytes(),
+        }
+    }
+}
+
+/// Runs `check` over the file store and over the memory store.
+fn each_backend(tag: &str, check: impl Fn(&Place)) {
+    for backend in [BlobKind::File, BlobKind::Memory] {
+        check(&Place {
+            backend,
+            dir: TempDir::new(tag),
+            memory: Arc::new(MemoryBlobStore::new()),
+        });
+    }
+}
+
+fn key_calls(p: &Keys) -> usize {
     p.calls(Operation::Load) + p.calls(Operation::Create)
 }
 
 #[test]
 fn the_keyring_is_touched_once_over_a_long_mixed_run_from_8_threads() {
-    let dir = TempDir::new("once");
-    let provider = Arc::new(MemoryKeyProvider::new());
-    let store = store(&provider, &dir.file());
+    each_backend("once", touched_once);
+}
+
+fn touched_once(place: &Place) {
+    let provider = Arc::new(Keys::new(MemoryKeyProvider::new()));
+    let store = place.store(&provider);
     std::thread::scope(|s| {
         for t in 0..8 {
             let store = store.clone();
@@ -63,19 +116,20 @@ fn the_keyring_is_touched_once_over_a_long_mixed_run_from_8_threads() {
     assert_eq!(
         key_calls(&provider),
         1,
-        "the keyring was touched more than once"
+        "the keyring was touched more than once ({:?})",
+        place.backend
     );
     assert_eq!(provider.calls(Operation::Create), 1);
     assert_eq!(provider.calls(Operation::Delete), 0);
 
     // A second process (a new store over the same file and keyring) loads
     // once, and only once, however much it does.
-    let only = provider.key_ids();
+    let only = provider.inner().key_ids();
     assert_eq!(only.len(), 1, "one key for one store");
-    let second_provider = Arc::new(MemoryKeyProvider::with_key(
+    let second_provider = Arc::new(Keys::new(MemoryKeyProvider::with_key(
         provider.load(&only[0]).unwrap(),
-    ));
-    let second = self::store(&second_provider, &dir.file());
+    )));
+    let second = place.store(&second_provider);
     for i in 0..50 {
         second.set(&format!("n{}", i % 5), &i).unwrap();
         second.list().unwrap();
@@ -89,7 +143,7 @@ fn the_keyring_is_touched_once_over_a_long_mixed_run_from_8_threads() {
 fn lookups_and_lists_on_a_missing_file_never_touch_the_keyring() {
     let dir = TempDir::new("missing");
     let path = dir.path().join("sub").join("store.sealed");
-    let provider = Arc::new(MemoryKeyProvider::new());
+    let provider = Arc::new(Keys::new(MemoryKeyProvider::new()));
     let store = store(&provider, &path);
     assert_eq!(store.get::<String>("x").unwrap(), None);
     assert!(store.get_bytes("x").unwrap().is_none());
@@ -97,7 +151,7 @@ fn lookups_and_lists_on_a_missing_file_never_touch_the_keyring() {
     assert!(store.entries().unwrap().is_empty());
     assert!(!store.remove("x").unwrap());
     assert_eq!(provider.total_calls(), 0, "the keyring was touched");
-    assert!(provider.key_ids().is_empty(), "a key was created");
+    assert!(provider.inner().key_ids().is_empty(), "a key was created");
     assert!(!dir.path().join("sub").exists(), "a lookup created files");
 }
 
@@ -273,21 +327,44 @@ fn processes_writing_different_entries_lose_none() {
 
 #[test]
 fn another_writers_change_is_seen_by_a_cached_reader() {
-    let dir = TempDir::new("cache");
-    let provider = Arc::new(MemoryKeyProvider::new());
-    let a = store(&provider, &dir.file());
-    let b = store(&provider, &dir.file());
-    a.set("token", "one").unwrap();
-    assert_eq!(b.get::<String>("token").unwrap().as_deref(), Some("one"));
-    a.set("token", "two").unwrap();
-    assert_eq!(b.get::<String>("token").unwrap().as_deref(), Some("two"));
-    b.remove("token").unwrap();
-    assert_eq!(a.get::<String>("token").unwrap(), None);
+    each_backend("cache", |place| {
+        let provider = Arc::new(Keys::new(MemoryKeyProvider::new()));
+        let a = place.store(&provider);
+        let b = place.store(&provider);
+        a.set("token", "one").unwrap();
+        assert_eq!(b.get::<String>("token").unwrap().as_deref(), Some("one"));
+        a.set("token", "two").unwrap();
+        assert_eq!(b.get::<String>("token").unwrap().as_deref(), Some("two"));
+        b.remove("token").unwrap();
+        assert_eq!(a.get::<String>("token").unwrap(), None);
+    });
+}
+
+#[test]
+fn a_read_inside_a_transaction_returns_the_committed_value_with_either_store() {
+    // The memory store once waited on its own lock here, where the file
+    // store returns.
+    each_backend("read-in-tx", |place| {
+        let provider = Arc::new(Keys::new(MemoryKeyProvider::new()));
+        let store = place.store(&provider);
+        store.set("token", "committed").unwrap();
+        let seen = store
+            .transaction(|tx| {
+                tx.set("token", "next")?;
+                store.get::<String>("token")
+            })
+            .unwrap();
+        assert_eq!(seen.as_deref(), Some("committed"), "{:?}", place.backend);
+        assert_eq!(
+            store.get::<String>("token").unwrap().as_deref(),
+            Some("next")
+        );
+    });
 }
 
 /// Sets up a store with one entry and returns its file's bytes.
-fn sealed_store(dir: &TempDir) -> (Arc<MemoryKeyProvider>, Vec<u8>) {
-    let provider = Arc::new(MemoryKeyProvider::new());
+fn sealed_store(dir: &TempDir) -> (Arc<Keys>, Vec<u8>) {
+    let provider = Arc::new(Keys::new(MemoryKeyProvider::new()));
     store(&provider, &dir.file())
         .set("github", "gho_secret")
         .unwrap();
@@ -306,7 +383,7 @@ fn a_file_that_is_not_a_store_is_never_overwritten() {
     let dir = TempDir::new("notastore");
     let junk = b"{\"tokens\": \"plaintext from another tool\"}".to_vec();
     std::fs::write(dir.file(), &junk).unwrap();
-    let provider = Arc::new(MemoryKeyProvider::new());
+    let provider = Arc::new(Keys::new(MemoryKeyProvider::new()));
     let store = store(&provider, &dir.file());
     assert!(matches!(store.set("a", "b"), Err(Error::NotAStore { .. })));
     assert!(matches!(
@@ -323,16 +400,18 @@ fn a_file_that_is_not_a_store_is_never_overwritten() {
 
 #[test]
 fn a_tampered_file_is_reported_and_never_overwritten() {
-    let dir = TempDir::new("tampered");
-    let (provider, mut bytes) = sealed_store(&dir);
-    *bytes.last_mut().unwrap() ^= 1;
-    std::fs::write(dir.file(), &bytes).unwrap();
-    let store = store(&provider, &dir.file());
-    assert!(matches!(store.set("x", "y"), Err(Error::Tampered { .. })));
-    let err = store.get::<String>("github").unwrap_err();
-    assert!(matches!(err, Error::Tampered { .. }));
-    assert!(err.to_string().contains("left untouched"), "{err}");
-    assert_untouched(&dir, &bytes);
+    each_backend("tampered", |place| {
+        let provider = Arc::new(Keys::new(MemoryKeyProvider::new()));
+        place.store(&provider).set("github", "gho_secret").unwrap();
+        assert!(keyseal::blob::testing::tamper(&place.blob()).unwrap());
+        let bytes = place.bytes();
+        let store = place.store(&provider);
+        assert!(matches!(store.set("x", "y"), Err(Error::Tampered { .. })));
+        let err = store.get::<String>("github").unwrap_err();
+        assert!(matches!(err, Error::Tampered { .. }), "{:?}", place.backend);
+        assert!(err.to_string().contains("left untouched"), "{err}");
+        assert_eq!(place.bytes(), bytes, "the damaged blob was changed");
+    });
 }
 
 #[test]
@@ -394,7 +473,7 @@ impl KeyProvider for Given {
 fn a_missing_key_with_a_sealed_file_is_key_missing_and_no_key_is_created() {
     let dir = TempDir::new("keymissing");
     let (_, bytes) = sealed_store(&dir);
-    let forgetful = Arc::new(MemoryKeyProvider::new());
+    let forgetful = Arc::new(Keys::new(MemoryKeyProvider::new()));
     let store = store(&forgetful, &dir.file());
     assert!(matches!(
         store.get::<String>("github"),
@@ -406,24 +485,25 @@ fn a_missing_key_with_a_sealed_file_is_key_missing_and_no_key_is_created() {
         0,
         "a new key was created while a sealed file exists"
     );
-    assert!(forgetful.key_ids().is_empty());
+    assert!(forgetful.inner().key_ids().is_empty());
     assert_untouched(&dir, &bytes);
 }
 
 #[test]
 fn values_round_trip_byte_for_byte() {
-    let dir = TempDir::new("bytes");
-    let provider = Arc::new(MemoryKeyProvider::new());
-    let store = store(&provider, &dir.file());
-    let value: Vec<u8> = (0..=255).collect();
-    store.set_bytes("raw", &value).unwrap();
-    assert_eq!(
-        store.get_bytes("raw").unwrap().unwrap().expose_secret(),
-        &value[..]
-    );
-    let on_disk = std::fs::read(dir.file()).unwrap();
-    assert!(
-        !on_disk.windows(16).any(|w| w == &value[100..116]),
-        "plaintext on disk"
-    );
+    each_backend("bytes", |place| {
+        let provider = Arc::new(Keys::new(MemoryKeyProvider::new()));
+        let store = place.store(&provider);
+        let value: Vec<u8> = (0..=255).collect();
+        store.set_bytes("raw", &value).unwrap();
+        assert_eq!(
+            store.get_bytes("raw").unwrap().unwrap().expose_secret(),
+            &value[..]
+        );
+        assert!(
+            !place.bytes().windows(16).any(|w| w == &value[100..116]),
+            "plaintext stored ({:?})",
+            place.backend
+        );
+    });
 }

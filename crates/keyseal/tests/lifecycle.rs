@@ -19,13 +19,18 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use keyseal::blob::testing::FaultyBlobStore;
 use keyseal::blob::{BlobStore, FileStore, MemoryBlobStore};
-use keyseal::keys::{
-    Backend, KeyProvider, KeyringProvider, MemoryKeyProvider, Operation, ProviderInfo,
-};
+use keyseal::keys::testing::{FaultyProvider, Operation};
+use keyseal::keys::{Backend, KeyProvider, KeyringProvider, MemoryKeyProvider, ProviderInfo};
 use keyseal::seal::{Key, KeyId};
 use keyseal::{Error, RecoveryKey, Store};
 use support::TempDir;
+
+/// The memory provider, counted and scriptable.
+type Keys = FaultyProvider<MemoryKeyProvider>;
+/// The memory store, scriptable.
+type Blobs = FaultyBlobStore<MemoryBlobStore>;
 
 const CONTEXT: &str = "com.example.test/lifecycle";
 const ENTRIES: usize = 12;
@@ -51,12 +56,12 @@ fn assert_all_entries(store: &Store, when: &str) {
     }
 }
 
-type Parts = (Arc<MemoryKeyProvider>, Arc<MemoryBlobStore>);
+type Parts = (Arc<Keys>, Arc<Blobs>);
 
 fn parts() -> Parts {
     (
-        Arc::new(MemoryKeyProvider::new()),
-        Arc::new(MemoryBlobStore::new()),
+        Arc::new(Keys::new(MemoryKeyProvider::new())),
+        Arc::new(Blobs::new(MemoryBlobStore::new())),
     )
 }
 
@@ -70,13 +75,16 @@ fn rotation_replaces_the_key_and_the_data_key_and_keeps_every_entry() {
     let store = store_of(&parts);
     fill(&store);
     let before = store.status().key_id;
-    assert_eq!(parts.0.key_ids(), before.into_iter().collect::<Vec<_>>());
+    assert_eq!(
+        parts.0.inner().key_ids(),
+        before.into_iter().collect::<Vec<_>>()
+    );
     let rotation = store.rotate_key().unwrap();
     assert_eq!(rotation.previous_key_id, before);
     assert_ne!(Some(rotation.key_id), before);
     assert!(rotation.previous_key_retired);
     assert_eq!(
-        parts.0.key_ids(),
+        parts.0.inner().key_ids(),
         [rotation.key_id],
         "the old key was left behind, or the new one is missing"
     );
@@ -169,7 +177,7 @@ fn a_failure_at_any_step_of_a_rotation_loses_nothing() {
         assert_all_entries(&store_of(&parts), &format!("{fault:?}, after a write"));
         let file_key = new_process.status().key_id.unwrap();
         assert!(
-            parts.0.holds(&file_key),
+            parts.0.inner().holds(&file_key),
             "{fault:?}: the provider lost the key that opens the file"
         );
         match fault {
@@ -179,7 +187,7 @@ fn a_failure_at_any_step_of_a_rotation_loses_nothing() {
                     "{fault:?}: the key changed although the rewrite failed"
                 );
                 assert_eq!(
-                    parts.0.key_ids(),
+                    parts.0.inner().key_ids(),
                     [old_key],
                     "{fault:?}: a key no file names was left in the provider"
                 );
@@ -199,9 +207,15 @@ fn a_failure_at_any_step_of_a_rotation_loses_nothing() {
 
 #[test]
 fn rotating_one_store_never_touches_another_stores_key_in_the_same_provider() {
-    let keys = Arc::new(MemoryKeyProvider::new());
-    let a = (Arc::clone(&keys), Arc::new(MemoryBlobStore::new()));
-    let b = (Arc::clone(&keys), Arc::new(MemoryBlobStore::new()));
+    let keys = Arc::new(Keys::new(MemoryKeyProvider::new()));
+    let a = (
+        Arc::clone(&keys),
+        Arc::new(Blobs::new(MemoryBlobStore::new())),
+    );
+    let b = (
+        Arc::clone(&keys),
+        Arc::new(Blobs::new(MemoryBlobStore::new())),
+    );
     fill(&store_of(&a));
     fill(&store_of(&b));
     let b_key = store_of(&b).status().key_id.unwrap();
@@ -213,11 +227,11 @@ fn rotating_one_store_never_touches_another_stores_key_in_the_same_provider() {
     let a_key = store_of(&a).status().key_id.unwrap();
     keys.delete(&a_key).unwrap();
     store_of(&a).recover(&recovery, true).unwrap();
-    assert!(keys.holds(&b_key), "store b's key is gone");
+    assert!(keys.inner().holds(&b_key), "store b's key is gone");
     assert_all_entries(&store_of(&b), "store b after store a's rotations");
     assert_all_entries(&store_of(&a), "store a after its own rotations");
     assert_eq!(
-        keys.key_ids().len(),
+        keys.inner().key_ids().len(),
         2,
         "one key per store, nothing left over"
     );
@@ -559,13 +573,13 @@ fn a_first_write_that_fails_takes_its_new_key_back() {
     let store = store_of(&parts);
     assert!(store.set("a", "b").is_err());
     assert!(
-        parts.0.key_ids().is_empty(),
+        parts.0.inner().key_ids().is_empty(),
         "a key no file names was left in the provider"
     );
     // The next try makes its own key, and it stays.
     store.set("a", "b").unwrap();
     assert_eq!(
-        parts.0.key_ids(),
+        parts.0.inner().key_ids(),
         store.status().key_id.into_iter().collect::<Vec<_>>()
     );
     // A write that lands but reports failure keeps its key: the file names it.
@@ -573,7 +587,7 @@ fn a_first_write_that_fails_takes_its_new_key_back() {
     landed.1.fail_after_write_on(1);
     assert!(store_of(&landed).enable_recovery().is_err());
     let named = store_of(&landed).status().key_id.unwrap();
-    assert!(landed.0.holds(&named));
+    assert!(landed.0.inner().holds(&named));
 }
 
 #[test]
@@ -669,24 +683,24 @@ fn a_failure_at_any_step_of_a_recovery_loses_nothing_and_it_can_be_done_again() 
         let file_key = store_of(&parts).status().key_id.unwrap();
         if fault == RecoveryFault::WriteLandsButReportsFailure {
             // The new file is there and its key with it.
-            assert!(parts.0.holds(&file_key), "{fault:?}");
+            assert!(parts.0.inner().holds(&file_key), "{fault:?}");
             assert_all_entries(&store_of(&parts), &format!("{fault:?}"));
         } else {
             // Nothing changed, and no key no file names was left.
             assert!(
-                parts.0.key_ids().is_empty(),
+                parts.0.inner().key_ids().is_empty(),
                 "{fault:?}: {:?}",
-                parts.0.key_ids()
+                parts.0.inner().key_ids()
             );
         }
         // The recovery key still opens the store, and recovery completes.
         store_of(&parts).recover(&recovery, false).unwrap();
         assert_all_entries(&store_of(&parts), &format!("{fault:?}, recovered"));
         assert_eq!(
-            parts.0.key_ids().len(),
+            parts.0.inner().key_ids().len(),
             1,
             "{fault:?}: {:?}",
-            parts.0.key_ids()
+            parts.0.inner().key_ids()
         );
     }
 }

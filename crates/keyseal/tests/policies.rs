@@ -16,25 +16,32 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use keyseal::blob::testing::FaultyBlobStore;
 use keyseal::blob::{FileStore, MemoryBlobStore};
+use keyseal::keys::testing::{FaultyProvider, Operation};
 use keyseal::keys::{
-    Backend, KeyLifetime, KeyringProvider, MemoryKeyProvider, Operation, ProviderKind,
-    UnavailableReason,
+    Backend, KeyLifetime, KeyringProvider, MemoryKeyProvider, ProviderKind, UnavailableReason,
 };
 use keyseal::{Algorithm, Error, ExposeSecret, OnKeyringUnavailable, OnUnreadable, Store};
 use serde::{Deserialize, Serialize};
 use support::TempDir;
 
+/// The memory store, scriptable.
+type Blobs = FaultyBlobStore<MemoryBlobStore>;
+
+/// The memory provider, counted and scriptable.
+type Keys = FaultyProvider<MemoryKeyProvider>;
+
 const CONTEXT: &str = "com.example.test/policies";
 
-fn file_store(provider: &Arc<MemoryKeyProvider>, dir: &TempDir) -> keyseal::StoreBuilder {
+fn file_store(provider: &Arc<Keys>, dir: &TempDir) -> keyseal::StoreBuilder {
     Store::builder(Arc::clone(provider), FileStore::new(dir.file()), CONTEXT)
 }
 
 #[test]
 fn a_newer_format_version_is_unsupported_and_never_quarantined() {
     let dir = TempDir::new("newer");
-    let provider = Arc::new(MemoryKeyProvider::new());
+    let provider = Arc::new(Keys::new(MemoryKeyProvider::new()));
     file_store(&provider, &dir).build().set("a", "b").unwrap();
     let mut bytes = std::fs::read(dir.file()).unwrap();
     bytes[9] = 4; // format version 4
@@ -57,7 +64,7 @@ fn a_newer_format_version_is_unsupported_and_never_quarantined() {
 #[test]
 fn a_set_that_would_outgrow_the_size_limit_is_refused_and_nothing_moves() {
     let dir = TempDir::new("outgrow");
-    let provider = Arc::new(MemoryKeyProvider::new());
+    let provider = Arc::new(Keys::new(MemoryKeyProvider::new()));
     let blob = FileStore::new(dir.file()).with_max_size(16 * 1024);
     let store = Store::builder(Arc::clone(&provider), blob, CONTEXT)
         .on_unreadable(OnUnreadable::Quarantine)
@@ -82,7 +89,7 @@ fn the_quarantine_policy_moves_an_unusable_file_aside_and_starts_fresh() {
     let dir = TempDir::new("quarantine");
     let junk = b"not a keyseal file".to_vec();
     std::fs::write(dir.file(), &junk).unwrap();
-    let provider = Arc::new(MemoryKeyProvider::new());
+    let provider = Arc::new(Keys::new(MemoryKeyProvider::new()));
     let store = file_store(&provider, &dir)
         .on_unreadable(OnUnreadable::Quarantine)
         .build();
@@ -109,7 +116,7 @@ fn the_quarantine_policy_moves_an_unusable_file_aside_and_starts_fresh() {
 #[test]
 fn an_unavailable_keyring_fails_by_default_and_writes_nothing() {
     let dir = TempDir::new("unavailable");
-    let provider = Arc::new(MemoryKeyProvider::new());
+    let provider = Arc::new(Keys::new(MemoryKeyProvider::new()));
     provider.fail_unavailable_on(Operation::Create, 1, UnavailableReason::Locked);
     let store = file_store(&provider, &dir).build();
     match store.set("a", "b") {
@@ -126,7 +133,7 @@ fn an_unavailable_keyring_fails_by_default_and_writes_nothing() {
 #[test]
 fn the_memory_only_policy_persists_nothing_and_says_so() {
     let dir = TempDir::new("memoryonly");
-    let provider = Arc::new(MemoryKeyProvider::new());
+    let provider = Arc::new(Keys::new(MemoryKeyProvider::new()));
     provider.fail_unavailable_on(Operation::Create, 1, UnavailableReason::NoService);
     let store = file_store(&provider, &dir)
         .on_keyring_unavailable(OnKeyringUnavailable::MemoryOnly)
@@ -157,7 +164,7 @@ fn the_memory_only_policy_persists_nothing_and_says_so() {
 #[test]
 fn a_rolled_back_file_is_reported_instead_of_written_over() {
     let dir = TempDir::new("rollback");
-    let provider = Arc::new(MemoryKeyProvider::new());
+    let provider = Arc::new(Keys::new(MemoryKeyProvider::new()));
     let store = file_store(&provider, &dir).build();
     store.set("token", "v1").unwrap();
     let old = std::fs::read(dir.file()).unwrap();
@@ -184,7 +191,7 @@ fn a_rolled_back_file_is_reported_instead_of_written_over() {
 #[test]
 fn a_held_lock_is_a_lock_timeout() {
     let dir = TempDir::new("lock");
-    let provider = Arc::new(MemoryKeyProvider::new());
+    let provider = Arc::new(Keys::new(MemoryKeyProvider::new()));
     let blob = FileStore::new(dir.file()).with_lock_timeout(Duration::from_millis(200));
     let store = Store::builder(Arc::clone(&provider), blob.clone(), CONTEXT).build();
     store.set("a", "b").unwrap();
@@ -279,7 +286,7 @@ fn invalid_names_are_refused() {
 #[test]
 fn status_reports_the_provider_the_file_and_the_entries() {
     let dir = TempDir::new("status");
-    let provider = Arc::new(MemoryKeyProvider::new());
+    let provider = Arc::new(Keys::new(MemoryKeyProvider::new()));
     let store = file_store(&provider, &dir)
         .algorithm(Algorithm::XChaCha20Poly1305)
         .build();
@@ -302,7 +309,7 @@ fn status_reports_the_provider_the_file_and_the_entries() {
     assert_eq!(status.algorithm, Some(Algorithm::XChaCha20Poly1305));
     assert_eq!(
         status.key_id.into_iter().collect::<Vec<_>>(),
-        provider.key_ids()
+        provider.inner().key_ids()
     );
     assert_eq!(status.generation, Some(2));
     assert_eq!(status.entries, Some(2));
@@ -373,7 +380,7 @@ fn the_real_secret_service_holds_the_key_of_a_real_file_store() {
 #[tokio::test(flavor = "current_thread")]
 async fn the_async_store_runs_the_same_operations() {
     let dir = TempDir::new("async");
-    let provider = Arc::new(MemoryKeyProvider::new());
+    let provider = Arc::new(Keys::new(MemoryKeyProvider::new()));
     let store = keyseal::AsyncStore::new(file_store(&provider, &dir).build());
     let tasks: Vec<_> = (0..8)
         .map(|i| {
@@ -397,7 +404,7 @@ async fn the_async_store_runs_the_same_operations() {
 #[test]
 fn a_transaction_changes_several_entries_in_one_write_or_none() {
     let dir = TempDir::new("tx");
-    let provider = Arc::new(MemoryKeyProvider::new());
+    let provider = Arc::new(Keys::new(MemoryKeyProvider::new()));
     let store = file_store(&provider, &dir).build();
     // Reading inside a transaction on a missing file creates nothing.
     let seen = store
@@ -442,7 +449,7 @@ fn a_transaction_changes_several_entries_in_one_write_or_none() {
 fn contains_only_looks_no_policy_acts_on_what_it_finds() {
     let dir = TempDir::new("contains");
     std::fs::write(dir.file(), b"not a keyseal file").unwrap();
-    let provider = Arc::new(MemoryKeyProvider::new());
+    let provider = Arc::new(Keys::new(MemoryKeyProvider::new()));
     let store = file_store(&provider, &dir)
         .on_unreadable(OnUnreadable::Quarantine)
         .build();
@@ -452,12 +459,12 @@ fn contains_only_looks_no_policy_acts_on_what_it_finds() {
 }
 
 /// A store file that cannot be used in one way or another, made at `dir`.
-fn damaged(dir: &TempDir, how: &str) -> Arc<MemoryKeyProvider> {
-    let provider = Arc::new(MemoryKeyProvider::new());
+fn damaged(dir: &TempDir, how: &str) -> Arc<Keys> {
+    let provider = Arc::new(Keys::new(MemoryKeyProvider::new()));
     file_store(&provider, dir).build().set("a", "b").unwrap();
     let mut bytes = std::fs::read(dir.file()).unwrap();
     match how {
-        "key-missing" => return Arc::new(MemoryKeyProvider::new()),
+        "key-missing" => return Arc::new(Keys::new(MemoryKeyProvider::new())),
         "tampered" => *bytes.last_mut().unwrap() ^= 1,
         "corrupt" => bytes.truncate(bytes.len() - 1),
         "not-a-store" => bytes = b"junk".to_vec(),
@@ -507,7 +514,7 @@ fn quarantine_moves_aside_every_kind_of_unusable_file_and_never_a_newer_one() {
     }
     // A wrong key (a given key that is not the file's) is moved aside too.
     let dir = TempDir::new("quarantine-wrong");
-    let provider = Arc::new(MemoryKeyProvider::new());
+    let provider = Arc::new(Keys::new(MemoryKeyProvider::new()));
     file_store(&provider, &dir).build().set("a", "b").unwrap();
     let store = Store::builder(
         MemoryKeyProvider::given(keyseal::seal::Key::generate().unwrap()),
@@ -519,8 +526,8 @@ fn quarantine_moves_aside_every_kind_of_unusable_file_and_never_a_newer_one() {
     store.set("fresh", "start").unwrap();
     assert_eq!(store.status().quarantined.len(), 1);
     // An unreadable blob (a failing disk) is moved aside as well.
-    let blob = Arc::new(MemoryBlobStore::new());
-    let keys = Arc::new(MemoryKeyProvider::new());
+    let blob = Arc::new(Blobs::new(MemoryBlobStore::new()));
+    let keys = Arc::new(Keys::new(MemoryKeyProvider::new()));
     Store::builder(Arc::clone(&keys), Arc::clone(&blob), CONTEXT)
         .build()
         .set("a", "b")
@@ -530,7 +537,7 @@ fn quarantine_moves_aside_every_kind_of_unusable_file_and_never_a_newer_one() {
         .on_unreadable(OnUnreadable::Quarantine)
         .build();
     store.set("fresh", "start").unwrap();
-    assert_eq!(blob.quarantined().len(), 1);
+    assert_eq!(blob.inner().quarantined().len(), 1);
 }
 
 #[test]
@@ -547,7 +554,7 @@ fn a_transaction_whose_closure_fails_writes_nothing_and_returns_its_error() {
     }
     for memory_only in [false, true] {
         let dir = TempDir::new("tx-err");
-        let provider = Arc::new(MemoryKeyProvider::new());
+        let provider = Arc::new(Keys::new(MemoryKeyProvider::new()));
         if memory_only {
             for n in 1..4 {
                 provider.fail_unavailable_on(

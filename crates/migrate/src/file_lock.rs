@@ -72,9 +72,7 @@ pub(crate) fn open_no_follow(path: &Path, create: bool) -> std::io::Result<File>
 
         use rustix::fs::OFlags;
         let flags = (OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC).bits();
-        options
-            .mode(0o600)
-            .custom_flags(i32::try_from(flags).unwrap_or(0));
+        options.mode(0o600).custom_flags(flags.cast_signed());
     }
     options.open(path)
 }

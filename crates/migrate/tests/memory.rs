@@ -15,9 +15,17 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use keyseal::blob::MemoryBlobStore;
+use keyseal::blob::testing::FaultyBlobStore;
 use keyseal::keys::MemoryKeyProvider;
+use keyseal::keys::testing::FaultyProvider;
 use keyseal::{ExposeSecret, Store};
 use keyseal_migrate::{Error, Layout, MemorySource, Options, migrate};
+
+/// The memory provider, counted and scriptable.
+type Keys = FaultyProvider<MemoryKeyProvider>;
+
+/// The memory store, scriptable.
+type Blobs = FaultyBlobStore<MemoryBlobStore>;
 
 const SERVICE: &str = "docker-agent-oauth";
 
@@ -92,7 +100,7 @@ fn case(kind: Kind) -> Case {
     }
 }
 
-fn store(blob: &Arc<MemoryBlobStore>, keys: &Arc<MemoryKeyProvider>) -> Store {
+fn store(blob: &Arc<Blobs>, keys: &Arc<Keys>) -> Store {
     Store::builder(Arc::clone(keys), Arc::clone(blob), "migration-test").build()
 }
 
@@ -138,8 +146,8 @@ fn every_layout_migrates_completely_and_a_second_run_is_a_no_op() {
     ] {
         let c = case(kind);
         let (blob, keys) = (
-            Arc::new(MemoryBlobStore::new()),
-            Arc::new(MemoryKeyProvider::new()),
+            Arc::new(Blobs::new(MemoryBlobStore::new())),
+            Arc::new(Keys::new(MemoryKeyProvider::new())),
         );
         let store = store(&blob, &keys);
         let report = migrate(&store, &c.source, &c.layout, &Options::raw()).unwrap();
@@ -194,8 +202,8 @@ fn the_file_wins_over_legacy_values_and_the_bundle_wins_over_per_item() {
 #[test]
 fn a_dry_run_names_what_would_move_and_touches_nothing() {
     let c = case(Kind::All);
-    let keys = Arc::new(MemoryKeyProvider::new());
-    let blob = Arc::new(MemoryBlobStore::new());
+    let keys = Arc::new(Keys::new(MemoryKeyProvider::new()));
+    let blob = Arc::new(Blobs::new(MemoryBlobStore::new()));
     let store = store(&blob, &keys);
     let before = c.source.names(SERVICE);
     let report = migrate(&store, &c.source, &c.layout, &Options::raw().dry_run(true)).unwrap();
@@ -309,8 +317,8 @@ fn a_failure_at_any_step_loses_no_token_and_the_next_run_finishes() {
         }
         for step in steps {
             let c = case(kind);
-            let blob = Arc::new(MemoryBlobStore::new());
-            let keys = Arc::new(MemoryKeyProvider::new());
+            let blob = Arc::new(Blobs::new(MemoryBlobStore::new()));
+            let keys = Arc::new(Keys::new(MemoryKeyProvider::new()));
             let s = store(&blob, &keys);
             match &step {
                 Step::Read(item) => c.source.fail_read(item),

@@ -13,10 +13,14 @@
 use std::sync::Arc;
 
 use keyseal::blob::{FileStore, MemoryBlobStore};
+use keyseal::keys::testing::{FaultyProvider, Operation};
 use keyseal::keys::{MemoryKeyProvider, UnavailableReason};
 use keyseal::{ExposeSecret, OnKeyringUnavailable, Store};
 use keyseal_migrate::{Error, Layout, MemorySource, Options, migrate};
 use keyseal_testkit::TempDir;
+
+/// The memory provider, counted and scriptable.
+type Keys = FaultyProvider<MemoryKeyProvider>;
 
 const SERVICE: &str = "legacy-app";
 
@@ -144,7 +148,7 @@ fn strict_fails_before_anything_is_written() {
 fn a_dry_run_on_a_new_path_creates_no_directory_lock_or_key() {
     let dir = TempDir::new("dry");
     let path = dir.path().join("new").join("store.sealed");
-    let keys = Arc::new(MemoryKeyProvider::new());
+    let keys = Arc::new(Keys::new(MemoryKeyProvider::new()));
     let store = Store::builder(Arc::clone(&keys), FileStore::new(&path), "t").build();
     let source = MemorySource::new();
     source.insert(SERVICE, "bundle", br#"{"a":"1","b":"2"}"#);
@@ -160,13 +164,10 @@ fn a_dry_run_on_a_new_path_creates_no_directory_lock_or_key() {
 
 /// The provider of an application whose keyring does not answer: every call
 /// is unavailable.
-fn silent_keys() -> Arc<MemoryKeyProvider> {
-    let keys = Arc::new(MemoryKeyProvider::new());
+fn silent_keys() -> Arc<Keys> {
+    let keys = Arc::new(Keys::new(MemoryKeyProvider::new()));
     for nth in 1..10 {
-        for op in [
-            keyseal::keys::Operation::Load,
-            keyseal::keys::Operation::Create,
-        ] {
+        for op in [Operation::Load, Operation::Create] {
             keys.fail_unavailable_on(op, nth, UnavailableReason::NoService);
         }
     }

@@ -869,9 +869,10 @@ fn a_dry_run_names_each_entry_with_its_origin_and_writes_nothing() {
 #[test]
 fn a_failure_at_the_persist_or_the_read_back_keeps_the_file_its_key_and_every_item() {
     use keyseal::blob::MemoryBlobStore;
+    use keyseal::blob::testing::FaultyBlobStore;
     for at in ["persist", "read-back"] {
         let f = Fixture::new();
-        let blob = Arc::new(MemoryBlobStore::new());
+        let blob = Arc::new(FaultyBlobStore::new(MemoryBlobStore::new()));
         let store = Store::builder(MemoryKeyProvider::new(), Arc::clone(&blob), "t").build();
         match at {
             "persist" => blob.fail_write_on(1),
