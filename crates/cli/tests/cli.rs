@@ -323,17 +323,12 @@ fn demo_runs_on_the_default_and_shows_ciphertext() {
 
 // ----- the real keyring -----
 
-/// A unique service whose keyring (auto: Secret Service, else kernel) answers.
-/// The tests of this binary that talk to the Secret Service (directly, or
-/// through a `keyseal` they start) run one at a time: gnome-keyring 42 has
-/// aborted when one test made a collection while others' sessions were
-/// open (seen in CI), and a daemon restarted by D-Bus comes back locked.
-fn secret_service_lock() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+// The tests of this binary that talk to the Secret Service (directly, or
+// through a `keyseal` they start) run one at a time
+// (`keyseal_testkit::secret_service_lock`).
+use keyseal_testkit::secret_service_lock;
 
+/// A unique service whose keyring (auto: Secret Service, else kernel) answers.
 fn keyring_service(tag: &str) -> Option<String> {
     let service = unique(tag);
     match KeyringProvider::builder(&service, "store-key")

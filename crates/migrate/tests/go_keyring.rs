@@ -64,6 +64,7 @@ fn store() -> Store {
 
 #[test]
 fn docker_agents_real_layout_migrates_and_its_key_item_and_broken_items_stay() {
+    let _one_at_a_time = keyseal_testkit::secret_service_lock();
     if !secret_service_here() {
         return;
     }
@@ -155,6 +156,7 @@ fn docker_agents_real_layout_migrates_and_its_key_item_and_broken_items_stay() {
 
 #[test]
 fn the_keyring_crates_layout_does_not_see_go_keyring_items_and_no_collection_is_nothing() {
+    let _one_at_a_time = keyseal_testkit::secret_service_lock();
     if !secret_service_here() {
         return;
     }
@@ -194,6 +196,7 @@ fn the_keyring_crates_layout_does_not_see_go_keyring_items_and_no_collection_is_
 
 #[test]
 fn remove_source_takes_docker_agents_file_and_then_its_key_out_of_the_real_collection() {
+    let _one_at_a_time = keyseal_testkit::secret_service_lock();
     if !secret_service_here() {
         return;
     }
@@ -242,6 +245,7 @@ fn remove_source_takes_docker_agents_file_and_then_its_key_out_of_the_real_colle
 
 #[test]
 fn an_item_gnome_keyring_rewrote_is_found_and_two_different_items_for_one_key_stay() {
+    let _one_at_a_time = keyseal_testkit::secret_service_lock();
     if !secret_service_here() {
         return;
     }

@@ -57,6 +57,16 @@ pub fn services_required() -> bool {
     std::env::var_os("KEYSEAL_REQUIRE_SERVICES").is_some_and(|v| v == "1")
 }
 
+/// Held by a test binary's tests that make Secret Service collections, so
+/// that they run one at a time: gnome-keyring 42 has aborted when one test
+/// made a collection while others' sessions were open (seen in CI), and a
+/// daemon restarted by D-Bus comes back locked, failing the tests beside it.
+pub fn secret_service_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Skips the calling test with a printed reason, or fails it under CI.
 pub fn skip(reason: &str) {
     assert!(
