@@ -57,155 +57,134 @@ impl From<String> for Failure {
     }
 }
 
+/// The exit code of a kind of failure (the README's list).
+fn exit_code(kind: keyseal::ErrorKind) -> u8 {
+    use keyseal::ErrorKind as K;
+    match kind {
+        K::NotFound => 1,
+        K::Usage => 2,
+        K::UnusableFile => 3,
+        K::Key => 4,
+        K::Configuration => 5,
+        _ => 6,
+    }
+}
+
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
-        let (code, hint) = match &e {
-            Error::NotAStore { .. } | Error::Tampered { .. } | Error::Corrupt { .. } => (
-                3,
-                "Restore it from a backup, or move it aside to start a new store.",
-            ),
-            Error::UnsupportedVersion { .. } => (3, "Use a newer keyseal to read it."),
+        let hint = match &e {
+            Error::NotAStore { .. } | Error::Tampered { .. } | Error::Corrupt { .. } => {
+                "Restore it from a backup, or move it aside to start a new store."
+            }
+            Error::UnsupportedVersion { .. } => "Use a newer keyseal to read it.",
             Error::Storage {
                 source:
                     keyseal_blob::Error::Unreadable { .. }
                     | keyseal_blob::Error::TooLarge { .. }
                     | keyseal_blob::Error::NotAFile { .. },
-            } => (
-                3,
-                "Move it aside (or point --store at the store file) to go on.",
-            ),
+            } => "Move it aside (or point --store at the store file) to go on.",
             Error::Storage {
                 source: keyseal_blob::Error::PermissionDenied { .. },
-            } => (
-                3,
-                "Check the owner and mode of the store file and its directory: they must be this user's.",
-            ),
+            } => {
+                "Check the owner and mode of the store file and its directory: they must be this user's."
+            }
             Error::Storage {
                 source: keyseal_blob::Error::Unsafe { .. },
-            } => (
-                3,
-                "Fix the owner or mode named above, or pass --shared-directory if every user who can write there is trusted.",
-            ),
+            } => {
+                "Fix the owner or mode named above, or pass --shared-directory if every user who can write there is trusted."
+            }
             Error::Storage {
                 source: keyseal_blob::Error::NotDurable { .. },
-            } => (
-                6,
-                "The change is in the file and other processes see it; a power loss before the disk catches up could undo it. Check the disk.",
-            ),
+            } => {
+                "The change is in the file and other processes see it; a power loss before the disk catches up could undo it. Check the disk."
+            }
             Error::Storage {
                 source: keyseal_blob::Error::InvalidPath { .. },
-            } => (2, "--store must name a file, for example dir/store.sealed."),
+            } => "--store must name a file, for example dir/store.sealed.",
             Error::Storage {
                 source: keyseal_blob::Error::Unreachable { .. },
-            } => (
-                6,
-                "Check that the server is up and that the URL's hosts and ports (--store or KEYSEAL_STORE) are right; nothing was written.",
-            ),
+            } => {
+                "Check that the server is up and that the URL's hosts and ports (--store or KEYSEAL_STORE) are right; nothing was written."
+            }
             Error::Storage {
                 source: keyseal_blob::Error::Unconfirmed { .. },
-            } => (
-                6,
-                "The change may or may not be in the store: run the same command again (set and rm can be repeated safely), or check with `keyseal get` or `keyseal list`.",
-            ),
+            } => {
+                "The change may or may not be in the store: run the same command again (set and rm can be repeated safely), or check with `keyseal get` or `keyseal list`."
+            }
             Error::Storage {
                 source: keyseal_blob::Error::AuthenticationFailed { .. },
-            } => (
-                3,
-                "Check the user and password of the URL (in KEYSEAL_STORE, or PGPASSWORD).",
-            ),
+            } => "Check the user and password of the URL (in KEYSEAL_STORE, or PGPASSWORD).",
             Error::Storage {
                 source: keyseal_blob::Error::Tls { .. },
-            } => (
-                3,
-                "Give the server's CA with sslrootcert=PATH in the URL, and connect by a host name its certificate names; sslmode=disable only on a network you trust.",
-            ),
+            } => {
+                "Give the server's CA with sslrootcert=PATH in the URL, and connect by a host name its certificate names; sslmode=disable only on a network you trust."
+            }
             Error::Storage {
                 source: keyseal_blob::Error::Schema { .. },
-            } => (
-                3,
-                "Point table= at keyseal's table, or run the schema.sql of keyseal-postgres as the table's owner (docs/FLEET.md).",
-            ),
+            } => {
+                "Point table= at keyseal's table, or run the schema.sql of keyseal-postgres as the table's owner (docs/FLEET.md)."
+            }
             Error::Storage {
                 source: keyseal_blob::Error::Server { .. },
-            } => (
-                6,
-                "The server's reason is in the message; the store is unchanged.",
-            ),
-            Error::Rollback { .. } => (
-                3,
-                "An older copy than one seen before was put back (a backup restore, a sync tool). If that was on purpose, run `keyseal accept-rollback`; entries written since are not in it.",
-            ),
-            Error::KeyMissing { .. } => (
-                4,
-                "If recovery was enabled, run `keyseal recover` with the recovery key on standard input.",
-            ),
-            Error::WrongKey { .. } => (
-                4,
-                "Check --service and --keys (or KEYSEAL_KEY): they must name the key this store was created with.",
-            ),
-            Error::WrongRecoveryKey { .. } => {
-                (4, "Check that this is the recovery key of this store.")
+            } => "The server's reason is in the message; the store is unchanged.",
+            Error::Rollback { .. } => {
+                "An older copy than one seen before was put back (a backup restore, a sync tool). If that was on purpose, run `keyseal accept-rollback`; entries written since are not in it."
             }
+            Error::KeyMissing { .. } => {
+                "If recovery was enabled, run `keyseal recover` with the recovery key on standard input."
+            }
+            Error::WrongKey { .. } => {
+                "Check --service and --keys (or KEYSEAL_KEY): they must name the key this store was created with."
+            }
+            Error::WrongRecoveryKey { .. } => "Check that this is the recovery key of this store.",
             Error::KeyringUnavailable {
                 source: keyseal::keys::Error::Unavailable { location, .. },
                 ..
-            } if location.starts_with("key file ") => (
-                5,
-                "Check that the key file exists and that this user may read it (--key-file or KEYSEAL_KEY_FILE).",
-            ),
+            } if location.starts_with("key file ") => {
+                "Check that the key file exists and that this user may read it (--key-file or KEYSEAL_KEY_FILE)."
+            }
             Error::KeyringUnavailable {
                 reason: keyseal::keys::UnavailableReason::NotConfigured,
                 ..
-            } => (
-                5,
-                "Set KEYSEAL_KEY to the standard base64 of 32 random bytes (for example: head -c 32 /dev/urandom | base64).",
-            ),
+            } => {
+                "Set KEYSEAL_KEY to the standard base64 of 32 random bytes (for example: head -c 32 /dev/urandom | base64)."
+            }
             Error::KeyringUnavailable {
                 reason: keyseal::keys::UnavailableReason::NoService,
                 ..
-            } => (
-                5,
-                "No Secret Service answers here, and the kernel keyring does not hold the key (it forgets keys at reboot). Start the keyring the store was made with, run `keyseal recover` with the recovery key on standard input, or use --keys env with KEYSEAL_KEY set.",
-            ),
-            Error::KeyringUnavailable { .. } => (
-                5,
-                "Start or unlock a keyring (Secret Service), or use --keys env with KEYSEAL_KEY set.",
-            ),
+            } => {
+                "No Secret Service answers here, and the kernel keyring does not hold the key (it forgets keys at reboot). Start the keyring the store was made with, run `keyseal recover` with the recovery key on standard input, or use --keys env with KEYSEAL_KEY set."
+            }
+            Error::KeyringUnavailable { .. } => {
+                "Start or unlock a keyring (Secret Service), or use --keys env with KEYSEAL_KEY set."
+            }
             Error::Key {
                 source: keyseal::keys::Error::Unsafe { .. },
                 ..
-            } => (5, ""),
+            } => "",
             Error::Key {
                 source: keyseal::keys::Error::ReadOnly { .. },
                 ..
-            } => (
-                5,
-                "keyseal cannot replace a key it does not keep (KEYSEAL_KEY, a key file). To move to a new key: with recovery enabled, give the new key (KEYSEAL_KEY or the key file) and run `keyseal recover` with the recovery key on standard input.",
-            ),
-            Error::Key { .. } => (
-                5,
-                "Set KEYSEAL_KEY to the standard base64 of exactly 32 bytes (for example: head -c 32 /dev/urandom | base64), or, with --keys file, give a key file of 32 raw bytes or their standard base64.",
-            ),
-            Error::LockTimeout { .. } => {
-                (6, "Another keyseal process is using the store; try again.")
+            } => {
+                "keyseal cannot replace a key it does not keep (KEYSEAL_KEY, a key file). To move to a new key: with recovery enabled, give the new key (KEYSEAL_KEY or the key file) and run `keyseal recover` with the recovery key on standard input."
             }
-            Error::InvalidName { .. } => (
-                2,
-                "Pick a name of 1 to 4,096 bytes without control characters.",
-            ),
-            Error::InvalidRecoveryKey { .. } => (
-                2,
-                "Recovery keys look like KSR2-XXXX-XXXX-… (or, made before, KSR1-…): Check it for typos and give it whole on standard input.",
-            ),
-            Error::NoStore { .. } => (1, "Store an entry first with `keyseal set NAME`."),
-            Error::RecoveryKeyOutdated { .. } => (
-                2,
-                "See docs/MIGRATION.md, \"Recovery keys made before format version 3\".",
-            ),
-            _ => (
-                6,
-                "Run `keyseal doctor` to see what is wrong, or repeat the command with -v for detail.",
-            ),
+            Error::Key { .. } => {
+                "Set KEYSEAL_KEY to the standard base64 of exactly 32 bytes (for example: head -c 32 /dev/urandom | base64), or, with --keys file, give a key file of 32 raw bytes or their standard base64."
+            }
+            Error::LockTimeout { .. } => "Another keyseal process is using the store; try again.",
+            Error::InvalidName { .. } => {
+                "Pick a name of 1 to 4,096 bytes without control characters."
+            }
+            Error::InvalidRecoveryKey { .. } => {
+                "Recovery keys look like KSR2-XXXX-XXXX-… (or, made before, KSR1-…): Check it for typos and give it whole on standard input."
+            }
+            Error::NoStore { .. } => "Store an entry first with `keyseal set NAME`.",
+            Error::RecoveryKeyOutdated { .. } => {
+                "See docs/MIGRATION.md, \"Recovery keys made before format version 3\"."
+            }
+            _ => {
+                "Run `keyseal doctor` to see what is wrong, or repeat the command with -v for detail."
+            }
         };
         // The whole chain, each cause once: a server's or TLS library's
         // reason is often two levels down. No cause carries a secret.
@@ -226,7 +205,7 @@ impl From<Error> for Failure {
         }
         Self {
             from_store: true,
-            code,
+            code: exit_code(e.kind()),
             message,
         }
     }

@@ -39,9 +39,9 @@ Exit codes:
   0  success
     1  no such entry (get or rm of a missing name), or no store to act on;
      also a missing --field, or an entry `run` needs
-  2  usage error; also rotate-key on a store whose recovery key is an old
-     KSR1 key (replace it first with `recovery enable`, or turn recovery
-     off with `recovery disable`)
+  2  usage error; also a value too large to store, and rotate-key on a
+     store whose recovery key is an old KSR1 key (replace it first with
+     `recovery enable`, or turn recovery off with `recovery disable`)
   3  the store file is unreadable or unsafe to use: not a keyseal file,
      corrupt or tampered, unsupported version, rolled back, too large, not
      readable by this user, not a regular file (a directory, FIFO, socket or
@@ -60,7 +60,8 @@ Exit codes:
   6  lock timeout or other I/O error, including standard output that
      cannot be written (a closed pipe ends a command quietly) and a
      PostgreSQL server that does not answer; from `migrate`, also
-     docker-agent's lock held past --lock-timeout
+     docker-agent's lock held past --lock-timeout; and an internal error
+     (a keyseal bug: please report it)
 
 `run` exits with its command's status (127: no such command, 126: it
 cannot run); 130 is a hidden prompt cancelled (Ctrl-C).

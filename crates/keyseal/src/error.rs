@@ -73,8 +73,8 @@ pub enum Error {
     UnsupportedVersion {
         /// The file.
         path: String,
-        /// Which version: `format version`, `index version` or `bundle version`.
-        what: &'static str,
+        /// Which version field.
+        what: VersionField,
         /// The version found.
         found: u16,
         /// The newest version this build reads.
@@ -196,39 +196,129 @@ pub enum Error {
 
     /// A typed value could not be encoded or decoded as JSON.
     ///
-    /// Only the category and position are kept: serde's messages can quote
-    /// the value.
+    /// Only the category, the position and the name of a missing or unknown
+    /// field are kept: serde's messages can quote the value.
     #[error(
-        "the value of entry {name:?} could not be {operation} as JSON ({category} error at line {line}, column {column})"
+        "the value of entry {name:?} could not be {operation} as JSON ({category} error at line {line}, column {column}{})",
+        .field.as_ref().map_or_else(String::new, |f| format!(", field `{f}`"))
     )]
     Value {
         /// The entry.
         name: String,
-        /// `encoded` or `decoded`.
-        operation: &'static str,
-        /// `syntax`, `data`, `eof` or `io`.
-        category: &'static str,
+        /// Encoding or decoding.
+        operation: ValueOperation,
+        /// What kind of JSON error.
+        category: JsonErrorCategory,
         /// Line of the error in the JSON text.
         line: usize,
         /// Column of the error in the JSON text.
         column: usize,
+        /// The field that was missing, unknown or repeated (a name from the
+        /// type or a key of the JSON object, never a value), when serde
+        /// named one.
+        field: Option<String>,
     },
 }
 
+/// Which version field of a file is newer than this build reads
+/// ([`Error::UnsupportedVersion`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum VersionField {
+    /// The file format's version, in the header.
+    Format,
+    /// The version of the index of entries (format version 2 and later).
+    Index,
+    /// The version of the bundle of entries (format version 1).
+    Bundle,
+}
+
+impl core::fmt::Display for VersionField {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::Format => "format version",
+            Self::Index => "index version",
+            Self::Bundle => "bundle version",
+        })
+    }
+}
+
+/// What was done to a typed value when it failed ([`Error::Value`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ValueOperation {
+    /// Turning the value into JSON (a `set`).
+    Encode,
+    /// Reading the stored JSON as the type asked for (a `get`).
+    Decode,
+}
+
+impl core::fmt::Display for ValueOperation {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::Encode => "encoded",
+            Self::Decode => "decoded",
+        })
+    }
+}
+
+/// What kind of JSON error a typed value met ([`Error::Value`]), as
+/// `serde_json` classifies it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum JsonErrorCategory {
+    /// Not JSON at all.
+    Syntax,
+    /// JSON, but not of the type asked for (a missing field, a string
+    /// where a number belongs).
+    Data,
+    /// The JSON text ends too early.
+    Eof,
+    /// Reading or writing failed.
+    Io,
+}
+
+impl core::fmt::Display for JsonErrorCategory {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::Syntax => "syntax",
+            Self::Data => "data",
+            Self::Eof => "eof",
+            Self::Io => "io",
+        })
+    }
+}
+
+/// The field serde's message names (`missing field `x``, `unknown field
+/// `x`, expected …`, `duplicate field `x``): a name from the type or a key
+/// of the object, never a value. Long names are not kept.
+fn named_field(message: &str) -> Option<String> {
+    const MAX_FIELD: usize = 128;
+    let rest = ["missing field `", "unknown field `", "duplicate field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))?;
+    let field = rest.split('`').next()?;
+    (field.len() <= MAX_FIELD && !field.chars().any(char::is_control)).then(|| field.to_owned())
+}
+
 impl Error {
-    pub(crate) fn value(name: &str, operation: &'static str, e: &serde_json::Error) -> Self {
+    pub(crate) fn value(name: &str, operation: ValueOperation, e: &serde_json::Error) -> Self {
         use serde_json::error::Category;
+        let category = match e.classify() {
+            Category::Io => JsonErrorCategory::Io,
+            Category::Syntax => JsonErrorCategory::Syntax,
+            Category::Data => JsonErrorCategory::Data,
+            Category::Eof => JsonErrorCategory::Eof,
+        };
         Self::Value {
             name: name.to_owned(),
             operation,
-            category: match e.classify() {
-                Category::Io => "io",
-                Category::Syntax => "syntax",
-                Category::Data => "data",
-                Category::Eof => "eof",
-            },
+            category,
             line: e.line(),
             column: e.column(),
+            field: (category == JsonErrorCategory::Data)
+                .then(|| named_field(&e.to_string()))
+                .flatten(),
         }
     }
 
@@ -247,7 +337,7 @@ impl Error {
             S::NotKeyseal => Self::NotAStore { path },
             S::UnsupportedVersion { found, supported } => Self::UnsupportedVersion {
                 path,
-                what: "format version",
+                what: VersionField::Format,
                 found,
                 supported,
             },
@@ -257,7 +347,10 @@ impl Error {
                 supported,
             } => Self::UnsupportedVersion {
                 path,
-                what,
+                what: match what {
+                    keyseal_seal::EntriesPart::Bundle => VersionField::Bundle,
+                    _ => VersionField::Index,
+                },
                 found: u16::from(found),
                 supported: u16::from(supported),
             },

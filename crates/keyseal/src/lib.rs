@@ -2,6 +2,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
+mod error_kind;
 mod paths;
 mod recovery;
 mod store;
@@ -16,7 +17,8 @@ pub use keyseal_seal as seal;
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use crate::async_store::AsyncStore;
-pub use crate::error::{Error, Result};
+pub use crate::error::{Error, JsonErrorCategory, Result, ValueOperation, VersionField};
+pub use crate::error_kind::ErrorKind;
 pub use crate::paths::{config_dir, default_path, state_dir};
 pub use crate::recovery::RecoveryKey;
 pub use crate::store::{

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
-use crate::{Error, Result};
+use crate::{Error, Result, ValueOperation};
 
 mod builder;
 mod keys;
@@ -165,7 +165,7 @@ pub fn validate_name(name: &str) -> Result<()> {
 
 /// Serializes `value` as JSON into an exactly sized, zeroizing buffer.
 pub(crate) fn to_json<T: Serialize + ?Sized>(name: &str, value: &T) -> Result<Zeroizing<Vec<u8>>> {
-    json_bytes(value).map_err(|e| Error::value(name, "encoded", &e))
+    json_bytes(value).map_err(|e| Error::value(name, ValueOperation::Encode, &e))
 }
 
 /// Serializes `value` as compact JSON into a buffer of exactly its size that
@@ -302,7 +302,7 @@ impl Store {
         };
         serde_json::from_slice(bytes.expose_secret())
             .map(Some)
-            .map_err(|e| Error::value(name, "decoded", &e))
+            .map_err(|e| Error::value(name, ValueOperation::Decode, &e))
     }
 
     /// Stores `value` (as JSON) under `name`.
@@ -327,7 +327,9 @@ impl Store {
     /// [`Error::KeyMissing`], [`Error::WrongKey`], [`Error::NotAStore`],
     /// [`Error::Tampered`], [`Error::Corrupt`], [`Error::UnsupportedVersion`],
     /// [`Error::Rollback`], [`Error::KeyringUnavailable`], [`Error::Key`],
-    /// [`Error::Storage`], [`Error::InvalidName`].
+    /// [`Error::Storage`], [`Error::InvalidName`]; [`Error::LockTimeout`]
+    /// under [`OnUnreadable::Quarantine`], which takes the store's lock to
+    /// move an unusable file aside. [`Error::kind`] sorts them.
     pub fn get_bytes(&self, name: &str) -> Result<Option<SecretSlice<u8>>> {
         check_name(name)?;
         let context = &self.inner.context;

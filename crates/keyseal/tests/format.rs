@@ -268,7 +268,7 @@ fn each_kind_of_damage_reads_as_its_own_error() {
         matches!(
             result,
             Err(Error::UnsupportedVersion {
-                what: "format version",
+                what: keyseal::VersionField::Format,
                 found: 4,
                 ..
             })

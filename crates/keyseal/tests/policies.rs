@@ -262,14 +262,41 @@ fn a_value_of_another_type_is_a_value_error_that_does_not_quote_it() {
         matches!(
             err,
             Error::Value {
-                operation: "decoded",
-                category: "data",
+                operation: keyseal::ValueOperation::Decode,
+                category: keyseal::JsonErrorCategory::Data,
+                field: None,
                 ..
             }
         ),
         "{err:?}"
     );
     let shown = format!("{err} {err:?}");
+    assert!(!shown.contains("supersecret"), "{shown}");
+    assert_eq!(err.kind(), keyseal::ErrorKind::Usage);
+}
+
+#[test]
+fn a_value_missing_a_field_names_the_field_and_never_a_value() {
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code, reason = "only decoded")]
+    struct Token {
+        access_token: String,
+        refresh_token: String,
+    }
+    let store = Store::builder(MemoryKeyProvider::new(), MemoryBlobStore::new(), CONTEXT).build();
+    store
+        .set(
+            "token",
+            &serde_json::json!({"access_token": "gho_supersecretvalue"}),
+        )
+        .unwrap();
+    let err = store.get::<Token>("token").unwrap_err();
+    match &err {
+        Error::Value { field, .. } => assert_eq!(field.as_deref(), Some("refresh_token")),
+        other => panic!("{other:?}"),
+    }
+    let shown = format!("{err} {err:?}");
+    assert!(shown.contains("field `refresh_token`"), "{shown}");
     assert!(!shown.contains("supersecret"), "{shown}");
 }
 

@@ -81,10 +81,11 @@ mod tests {
         let server = "https://user:secret@mcp.example/mcp?api_key=secret";
         let e = keyseal::Error::Value {
             name: server.to_owned(),
-            operation: "decoded",
-            category: "data",
+            operation: keyseal::ValueOperation::Decode,
+            category: keyseal::JsonErrorCategory::Data,
             line: 1,
             column: 1,
+            field: None,
         };
         let rmcp::transport::AuthError::CredentialStoreError(message) =
             store_error("read", server, &e)

@@ -27,7 +27,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use zeroize::Zeroizing;
 
 use crate::format::{Opened, RecordSeal};
-use crate::{Envelope, Error, Key, KeyId, RecoveryIdentity, Result, SealedFile, TAG_LEN};
+use crate::{
+    EntriesPart, Envelope, Error, Key, KeyId, RecoveryIdentity, Result, SealedFile, TAG_LEN,
+};
 
 /// The bundle version of version-1 files.
 pub const BUNDLE_VERSION: u8 = 1;
@@ -429,7 +431,7 @@ impl Entries {
     fn decode_opened(opened: &Opened, file: &Arc<Vec<u8>>) -> Result<Self> {
         let plaintext = opened.plaintext.expose_secret();
         if opened.version < 2 {
-            return Self::decode(plaintext).map_err(|e| e.into_error("bundle version"));
+            return Self::decode(plaintext).map_err(|e| e.into_error(EntriesPart::Bundle));
         }
         Self::decode_index(
             plaintext,
@@ -438,7 +440,7 @@ impl Entries {
             opened.envelope.algorithm().nonce_len(),
             opened.envelope.data_key_id(),
         )
-        .map_err(|e| e.into_error("index version"))
+        .map_err(|e| e.into_error(EntriesPart::Index))
     }
 
     /// The version-1 body plaintext (`docs/FORMAT.md`, "Body plaintext"):
@@ -693,22 +695,20 @@ impl Entries {
 }
 
 impl DecodeError {
-    fn into_error(self, what: &'static str) -> Error {
+    fn into_error(self, what: EntriesPart) -> Error {
         match self {
             Self::Version(found) => Error::UnsupportedEntries {
                 what,
                 found,
-                supported: if what == "bundle version" {
-                    BUNDLE_VERSION
-                } else {
-                    INDEX_VERSION
+                supported: match what {
+                    EntriesPart::Bundle => BUNDLE_VERSION,
+                    EntriesPart::Index => INDEX_VERSION,
                 },
             },
             Self::Malformed => Error::Malformed {
-                reason: if what == "bundle version" {
-                    "the entries inside do not decode"
-                } else {
-                    "the index of the entries does not decode"
+                reason: match what {
+                    EntriesPart::Bundle => "the entries inside do not decode",
+                    EntriesPart::Index => "the index of the entries does not decode",
                 },
             },
         }

@@ -32,8 +32,8 @@ pub enum Error {
     /// have a version this build does not know.
     #[error("keyseal {what} {found} is not supported (this build reads version {supported})")]
     UnsupportedEntries {
-        /// Which: `bundle version` or `index version`.
-        what: &'static str,
+        /// Which: the bundle's or the index's version.
+        what: EntriesPart,
         /// The version found.
         found: u8,
         /// The newest version this build reads.
@@ -131,5 +131,25 @@ fn display_ids(ids: &[KeyId]) -> String {
         "no key".to_owned()
     } else {
         parts.join(", ")
+    }
+}
+
+/// Which part of a file's entries carries a version of its own
+/// ([`Error::UnsupportedEntries`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EntriesPart {
+    /// The version-1 file's bundle of entries.
+    Bundle,
+    /// The version-2 and later file's index of entries.
+    Index,
+}
+
+impl core::fmt::Display for EntriesPart {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::Bundle => "bundle version",
+            Self::Index => "index version",
+        })
     }
 }

@@ -30,7 +30,7 @@ pub use crate::aead::{Aes256GcmSealer, XChaCha20Poly1305Sealer};
 pub use crate::entries::{
     BUNDLE_VERSION, Entries, Entry, INDEX_VERSION, OpenedEntries, SealedEntries, Unlock, Value,
 };
-pub use crate::error::{Error, Result};
+pub use crate::error::{EntriesPart, Error, Result};
 pub use crate::format::{
     Envelope, FORMAT_VERSION, Header, MAGIC, MAX_STANZAS, SealedFile, Stanza, StanzaKind,
     WRAPPED_KEY_LEN,

@@ -48,7 +48,7 @@ impl Transaction<'_> {
         };
         serde_json::from_slice(bytes)
             .map(Some)
-            .map_err(|e| Error::value(name, "decoded", &e))
+            .map_err(|e| Error::value(name, crate::ValueOperation::Decode, &e))
     }
 
     /// Stores `value` as JSON under `name`, as [`Store::set`] does.
