@@ -540,13 +540,13 @@ fn child_contention_worker() {
         store
             .transaction(|tx| {
                 if remove {
-                    tx.remove(&name);
+                    tx.remove(&name)?;
                 } else {
                     tx.set_bytes(&name, id.as_bytes())?;
                 }
                 let mut log = tx
-                    .get_bytes("__log")
-                    .map(<[u8]>::to_vec)
+                    .get_bytes("__log")?
+                    .map(|v| v.expose_secret().to_vec())
                     .unwrap_or_default();
                 log.extend_from_slice(
                     format!("{id} {} {name}\n", if remove { "rm" } else { "set" }).as_bytes(),

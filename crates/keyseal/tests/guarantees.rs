@@ -379,6 +379,34 @@ fn assert_untouched(dir: &TempDir, bytes: &[u8]) {
 }
 
 #[test]
+fn a_write_through_the_store_inside_its_own_transaction_times_out_with_either_store() {
+    let timeout = std::time::Duration::from_millis(200);
+    let dir = TempDir::new("write-in-tx");
+    let blobs: [Arc<dyn BlobStore>; 2] = [
+        Arc::new(FileStore::new(dir.file()).with_lock_timeout(timeout)),
+        Arc::new(MemoryBlobStore::new().with_lock_timeout(timeout)),
+    ];
+    for blob in blobs {
+        let keys = Arc::new(Keys::new(MemoryKeyProvider::new()));
+        let store = Store::builder(keys, blob, CONTEXT).build();
+        store.set("a", "1").unwrap();
+        let nested = store
+            .transaction(|tx| {
+                tx.set("a", "2")?;
+                Ok::<_, Error>(store.set("b", "written from inside"))
+            })
+            .unwrap();
+        assert!(
+            matches!(nested, Err(Error::LockTimeout { .. })),
+            "{}: {nested:?}",
+            store.location()
+        );
+        assert_eq!(store.get::<String>("a").unwrap().as_deref(), Some("2"));
+        assert_eq!(store.get::<String>("b").unwrap(), None);
+    }
+}
+
+#[test]
 fn a_file_that_is_not_a_store_is_never_overwritten() {
     let dir = TempDir::new("notastore");
     let junk = b"{\"tokens\": \"plaintext from another tool\"}".to_vec();

@@ -454,15 +454,17 @@ fn a_transaction_changes_several_entries_in_one_write_or_none() {
     );
     let removed = store
         .transaction(|tx| {
-            assert_eq!(tx.get_bytes("a"), Some(&b"1"[..]));
-            Ok::<_, Error>(tx.remove("a") && !tx.remove("missing"))
+            assert_eq!(
+                tx.get_bytes("a")?.map(|v| v.expose_secret().to_vec()),
+                Some(b"1".to_vec())
+            );
+            assert!(matches!(tx.get_bytes(""), Err(Error::InvalidName { .. })));
+            Ok::<_, Error>(tx.remove("a")? && !tx.remove("missing")?)
         })
         .unwrap();
     assert!(removed);
     assert_eq!(store.list().unwrap(), ["b"]);
-    store
-        .transaction(|tx| Ok::<_, Error>(tx.contains("b")))
-        .unwrap();
+    store.transaction(|tx| tx.contains("b")).unwrap();
     assert_eq!(
         store.status().generation,
         Some(2),
@@ -599,7 +601,7 @@ fn a_transaction_whose_closure_fails_writes_nothing_and_returns_its_error() {
         let result = store.transaction(|tx| {
             tx.set_bytes("kept", b"changed")?;
             tx.set_bytes("new", b"2")?;
-            tx.remove("kept");
+            tx.remove("kept")?;
             Err::<(), _>(AppError::Refused)
         });
         assert_eq!(result, Err(AppError::Refused), "memory only: {memory_only}");

@@ -847,7 +847,7 @@ pub fn migrate(
             let mut moved = Vec::new();
             let mut present = Vec::new();
             for c in &collected.candidates {
-                if tx.contains(&c.name) {
+                if tx.contains(&c.name)? {
                     present.push(c.name.clone());
                 } else {
                     tx.set_bytes(&c.name, &c.value)?;

@@ -1,12 +1,12 @@
 //! [`Store::transaction`]: every entry, changed as one locked
 //! read-modify-write.
 
-use keyseal_seal::{Entries, Entry};
+use keyseal_seal::{Entries, Entry, SecretSlice};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Change, Store, now_secs, to_json, validate_name};
+use super::{Change, Store, check_name, now_secs, to_json, validate_name};
 use crate::{Error, Result};
 
 /// Every entry of the store, inside one [`Store::transaction`].
@@ -25,25 +25,37 @@ impl core::fmt::Debug for Transaction<'_> {
     }
 }
 
+/// What a [`Transaction`] answers, as [`Store`] answers it: the same names,
+/// arguments and return types, so code moves between the two unchanged.
 impl Transaction<'_> {
-    /// Whether the entry exists.
-    pub fn contains(&self, name: &str) -> bool {
-        self.entries.contains(name)
+    /// Whether the entry exists, as [`Store::contains`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidName`].
+    pub fn contains(&self, name: &str) -> Result<bool> {
+        check_name(name)?;
+        Ok(self.entries.contains(name))
     }
 
-    /// The entry's raw bytes.
-    pub fn get_bytes(&self, name: &str) -> Option<&[u8]> {
-        // Every value was opened and verified before the transaction began.
-        self.entries.get(name).and_then(|e| e.value.known_plain())
+    /// The entry's raw bytes, as [`Store::get_bytes`] reads them.
+    ///
+    /// # Errors
+    /// [`Error::InvalidName`].
+    pub fn get_bytes(&self, name: &str) -> Result<Option<SecretSlice<u8>>> {
+        check_name(name)?;
+        Ok(self
+            .plain(name)
+            .map(|bytes| SecretSlice::from(bytes.to_vec())))
     }
 
     /// The entry's value decoded from JSON, as [`Store::get`] reads it.
     ///
     /// # Errors
-    /// [`Error::Value`] when the stored bytes are not `T` as JSON (the
-    /// error never quotes them).
+    /// [`Error::InvalidName`]; [`Error::Value`] when the stored bytes are
+    /// not `T` as JSON (the error never quotes them).
     pub fn get<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>> {
-        let Some(bytes) = self.get_bytes(name) else {
+        check_name(name)?;
+        let Some(bytes) = self.plain(name) else {
             return Ok(None);
         };
         serde_json::from_slice(bytes)
@@ -79,11 +91,21 @@ impl Transaction<'_> {
         Ok(())
     }
 
-    /// Removes the entry; returns whether it existed.
-    pub fn remove(&mut self, name: &str) -> bool {
+    /// Removes the entry; returns whether it existed, as [`Store::remove`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidName`].
+    pub fn remove(&mut self, name: &str) -> Result<bool> {
+        check_name(name)?;
         let removed = self.entries.remove(name).is_some();
         self.changed |= removed;
-        removed
+        Ok(removed)
+    }
+
+    /// The entry's bytes where they are: every value was opened and verified
+    /// before the transaction began.
+    fn plain(&self, name: &str) -> Option<&[u8]> {
+        self.entries.get(name).and_then(|e| e.value.known_plain())
     }
 }
 
@@ -98,13 +120,13 @@ impl Store {
     /// errors reach the caller through `E: From<Error>`:
     ///
     /// ```
-    /// # use keyseal::{Store, keys::MemoryKeyProvider, blob::MemoryBlobStore};
+    /// # use keyseal::{ExposeSecret, Store, keys::MemoryKeyProvider, blob::MemoryBlobStore};
     /// # let store = Store::builder(MemoryKeyProvider::new(), MemoryBlobStore::new(), "doc").build();
     /// let copied = store.transaction(|tx| -> keyseal::Result<bool> {
-    ///     let Some(old) = tx.get_bytes("a").map(<[u8]>::to_vec) else {
+    ///     let Some(old) = tx.get_bytes("a")? else {
     ///         return Ok(false);
     ///     };
-    ///     tx.set_bytes("b", &old)?;
+    ///     tx.set_bytes("b", old.expose_secret())?;
     ///     Ok(true)
     /// })?;
     /// # assert!(!copied);
@@ -113,8 +135,11 @@ impl Store {
     ///
     /// `f` may run more than once (after a quarantine policy moved an
     /// unusable file aside), so it should not have side effects it cannot
-    /// repeat. It runs under the store's lock: it must not call this store
-    /// (use the [`Transaction`] it is given instead).
+    /// repeat. It runs under the store's lock: use the [`Transaction`] it is
+    /// given. A read through the store from inside it sees the last
+    /// committed version, without the transaction's changes; a write through
+    /// the store waits for the lock the transaction holds, and fails with
+    /// [`Error::LockTimeout`] (with either built-in blob store).
     ///
     /// # Errors
     /// `f`'s error; as [`set_bytes`](Self::set_bytes), converted into `E`.
