@@ -647,12 +647,12 @@ fn command(
             } else {
                 None
             };
-            store
-                .recover_with(&key, replacement.as_ref())
-                .map_err(|e| match replacement {
-                    Some(_) => recovery_failed(e),
-                    None => e.into(),
-                })?;
+            match &replacement {
+                Some(new_key) => store
+                    .recover_and_rotate_recovery_to(&key, new_key)
+                    .map_err(recovery_failed)?,
+                None => store.recover(&key)?,
+            }
             if key.is_symmetric() && replacement.is_none() {
                 output::note(
                     "keyseal: this is an old (KSR1) recovery key; it still works, but the store cannot rotate its key until it is replaced. \

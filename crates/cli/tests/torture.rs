@@ -1282,7 +1282,7 @@ fn child_shared_worker() {
             // A recovery key made and used at once: a new keyring key, the
             // old one retired, while the others write and rotate.
             let recovery = store.enable_recovery().unwrap();
-            match store.recover(&recovery, false) {
+            match store.recover(&recovery) {
                 Ok(_) => println!("ack recover {index}"),
                 // Another worker put in its own recovery key meanwhile.
                 Err(Error::WrongRecoveryKey { .. }) => println!("ack recover-overtaken {index}"),

@@ -93,17 +93,20 @@ impl std::fmt::Debug for KeysealStore {
 impl KeysealStore {
     /// The embedded default for `app_id`: the sealed file
     /// `<config dir>/<app_id>/store.sealed`, its key in the OS keyring under
-    /// service `app_id` (see [`keyseal::Store::new`]).
+    /// service `app_id` (see [`keyseal::Store::open`]).
     ///
     /// # Errors
-    /// `NoStorageAccess` when the platform names no configuration directory.
+    /// `Invalid` for an `app_id` that cannot name a directory (a plain
+    /// reverse-DNS name such as `com.example.app` can); `NoStorageAccess`
+    /// when the platform names no configuration directory.
     pub fn new(app_id: &str) -> Result<Arc<Self>> {
-        let path = keyseal::default_path(app_id).ok_or_else(|| {
-            CoreError::NoStorageAccess(
-                "the platform names no configuration directory (set HOME, XDG_CONFIG_HOME or APPDATA)".into(),
-            )
-        })?;
-        Self::from_store(Store::new(app_id, path))
+        match Store::open(app_id) {
+            Ok(store) => Self::from_store(store),
+            Err(e @ keyseal::Error::InvalidAppId { .. }) => {
+                Err(CoreError::Invalid("app_id".to_owned(), e.to_string()))
+            }
+            Err(e) => Err(CoreError::NoStorageAccess(Box::new(e))),
+        }
     }
 
     /// Over an existing keyseal store (any key provider, any blob store).

@@ -19,11 +19,21 @@ struct OAuthToken {
     expires_at: u64,
 }
 
+/// The token endpoint of the example's authorization server: a refresh
+/// token works once, and the answer carries the next one.
+fn call_the_token_endpoint(current: &OAuthToken) -> OAuthToken {
+    OAuthToken {
+        access_token: format!("{}_rotated", current.access_token),
+        refresh_token: current.refresh_token.as_ref().map(|r| format!("{r}_next")),
+        expires_at: current.expires_at + 3600,
+    }
+}
+
 fn main() -> Result<()> {
     let dir = std::env::temp_dir().join(format!("keyseal-example-{}", std::process::id()));
     let path = dir.join("store.sealed");
     let service = format!("keyseal-example-{}", std::process::id());
-    // In an application: Store::new("com.example.agent", keyseal::default_path("agent").unwrap())
+    // In an application: `Store::open("com.example.agent")?`.
     let store = Store::new(&service, &path);
 
     for (server, token) in [
@@ -41,12 +51,25 @@ fn main() -> Result<()> {
         )?;
     }
 
-    // A refresh rotates one token; the others are untouched.
-    let mut github: OAuthToken = store
-        .get("https://mcp.github.example")?
-        .unwrap_or_else(|| unreachable!());
-    github.access_token = "gho_rotated".to_owned();
-    store.set("https://mcp.github.example", &github)?;
+    // A refresh rotates one token; the others are untouched. A plain
+    // get-then-set would race with another process refreshing the same
+    // token: both would spend the one-use refresh token, and the server
+    // would revoke the family. So the refresh runs under the store's named
+    // lock, held across processes: take it, read (the lock makes the read
+    // come from the file, where another process's refresh would be), call
+    // the token endpoint once, write, release. Not inside
+    // `Store::transaction`: its closure may run more than once and holds the
+    // store's write lock, so a network call there spends the token twice or
+    // stalls every writer.
+    let server = "https://mcp.github.example";
+    let refreshing = store.named_lock(
+        &format!("refresh/{server}"),
+        std::time::Duration::from_secs(90),
+    )?;
+    let current: OAuthToken = store.get(server)?.unwrap_or_else(|| unreachable!());
+    let fresh = call_the_token_endpoint(&current);
+    store.set(server, &fresh)?;
+    drop(refreshing);
 
     for entry in store.entries()? {
         println!("{:<32} {:>4} bytes", entry.name, entry.size);

@@ -187,6 +187,22 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// An application id given to [`Store::open`](crate::Store::open)
+    /// cannot name a directory.
+    #[error("invalid application id ({reason}); use a reverse-DNS name such as com.example.app")]
+    InvalidAppId {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// The environment names no per-user configuration directory (no
+    /// `HOME`, `XDG_CONFIG_HOME` or `APPDATA`), so
+    /// [`Store::open`](crate::Store::open) has nowhere to put the file.
+    #[error(
+        "the environment names no configuration directory (set HOME, or XDG_CONFIG_HOME or APPDATA); give the store a path with Store::new"
+    )]
+    NoConfigDirectory,
+
     /// An entry name is empty or longer than 4096 bytes.
     #[error("invalid entry name ({reason})")]
     InvalidName {

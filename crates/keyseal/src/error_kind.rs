@@ -51,7 +51,8 @@ pub enum ErrorKind {
     /// The key provider cannot be used as configured: a keyring that does
     /// not answer or is locked, a key variable unset or malformed, a key
     /// file missing, malformed or readable by others, a provider that
-    /// cannot take a new key. [5]
+    /// cannot take a new key; or no configuration directory for
+    /// [`Store::open`](crate::Store::open). [5]
     Configuration,
     /// Worth trying again: a lock held too long, an I/O error, a full disk,
     /// a server that does not answer, a write or commit whose durability
@@ -69,6 +70,7 @@ impl Error {
         match self {
             Self::NoStore { .. } => ErrorKind::NotFound,
             Self::InvalidName { .. }
+            | Self::InvalidAppId { .. }
             | Self::InvalidRecoveryKey { .. }
             | Self::RecoveryKeyOutdated { .. }
             | Self::Value { .. } => ErrorKind::Usage,
@@ -80,7 +82,9 @@ impl Error {
             Self::KeyMissing { .. } | Self::WrongKey { .. } | Self::WrongRecoveryKey { .. } => {
                 ErrorKind::Key
             }
-            Self::KeyringUnavailable { .. } | Self::Key { .. } => ErrorKind::Configuration,
+            Self::KeyringUnavailable { .. } | Self::Key { .. } | Self::NoConfigDirectory => {
+                ErrorKind::Configuration
+            }
             Self::LockTimeout { .. } => ErrorKind::Transient,
             Self::Internal { .. } => ErrorKind::Bug,
             Self::Storage { source } => match source {

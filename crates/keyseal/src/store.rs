@@ -131,6 +131,26 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Whether `app_id` can name the application's directory (see
+/// [`Store::open`]).
+fn check_app_id(app_id: &str) -> Result<()> {
+    let reason = if app_id.is_empty() {
+        "it is empty"
+    } else if app_id.len() > 255 {
+        "it is longer than 255 bytes"
+    } else if app_id.starts_with('.') {
+        "it starts with a dot"
+    } else if !app_id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    {
+        "it holds a character other than ASCII letters, digits, '.', '-' and '_'"
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidAppId { reason })
+}
+
 /// Whether `name` can be looked up: not empty, at most [`MAX_NAME_LEN`]
 /// bytes.
 fn check_name(name: &str) -> Result<()> {
@@ -195,6 +215,34 @@ pub fn json_bytes<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Zeroiz
 }
 
 impl Store {
+    /// The store of the application `app_id`, a reverse-DNS name such as
+    /// `com.example.app`, with everything derived from it: the sealed file at
+    /// [`default_path(app_id)`](crate::default_path)
+    /// (`<config dir>/<app_id>/store.sealed`), the key in the OS keyring
+    /// under service `app_id`, and `app_id` as the context string: what
+    /// [`Store::new`] does with that path.
+    ///
+    /// Nothing is touched until the first operation.
+    ///
+    /// ```no_run
+    /// let store = keyseal::Store::open("com.example.app")?;
+    /// store.set("github", "gho_…")?;
+    /// # Ok::<(), keyseal::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidAppId`] for an id that cannot name a directory
+    /// (empty, over 255 bytes, starting with `.`, or holding anything but
+    /// ASCII letters, digits, `.`, `-` and `_`); [`Error::NoConfigDirectory`]
+    /// when the environment names no configuration directory (no `HOME`).
+    #[cfg(feature = "keyring")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "keyring")))]
+    pub fn open(app_id: &str) -> Result<Self> {
+        check_app_id(app_id)?;
+        let path = crate::default_path(app_id).ok_or(Error::NoConfigDirectory)?;
+        Ok(Self::new(app_id, path))
+    }
+
     /// The common case: the key in the OS keyring (Linux: Secret Service if
     /// it answers, else the kernel keyring; macOS keychain; Windows
     /// Credential Manager) under `service`, in the item `store-key.<key id>`,
@@ -211,8 +259,10 @@ impl Store {
     /// mounted secret: [`EnvKeyProvider`](keyseal_keys::EnvKeyProvider) with
     /// [`Store::builder`]).
     ///
-    /// Nothing is touched until the first operation. See
-    /// [`default_path`](crate::default_path) for a per-application path.
+    /// `service` is also the context string: the file opens only for a
+    /// store made with the same `service`. Nothing is touched until the
+    /// first operation. [`Store::open`] derives the path from the service
+    /// as well.
     #[cfg(feature = "keyring")]
     #[cfg_attr(docsrs, doc(cfg(feature = "keyring")))]
     pub fn new(service: &str, path: impl Into<std::path::PathBuf>) -> Self {

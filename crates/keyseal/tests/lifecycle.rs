@@ -108,7 +108,7 @@ fn rotation_with_recovery_keeps_the_recovery_key_valid() {
         Err(Error::KeyMissing { .. })
     ));
     fresh
-        .recover(&RecoveryKey::parse(&recovery.to_text()).unwrap(), false)
+        .recover(&RecoveryKey::parse(&recovery.to_text()).unwrap())
         .unwrap();
     assert_all_entries(&fresh, "after recovery");
 }
@@ -226,7 +226,7 @@ fn rotating_one_store_never_touches_another_stores_key_in_the_same_provider() {
     let recovery = store_of(&a).enable_recovery().unwrap();
     let a_key = store_of(&a).status().key_id.unwrap();
     keys.delete(&a_key).unwrap();
-    store_of(&a).recover(&recovery, true).unwrap();
+    store_of(&a).recover_and_rotate_recovery(&recovery).unwrap();
     assert!(keys.inner().holds(&b_key), "store b's key is gone");
     assert_all_entries(&store_of(&b), "store b after store a's rotations");
     assert_all_entries(&store_of(&a), "store a after its own rotations");
@@ -283,21 +283,20 @@ fn recovery_opens_a_store_whose_key_is_gone_and_can_rotate_the_recovery_key() {
     let fresh = store_of(&parts);
     let calls = parts.0.total_calls();
     let replacement = fresh
-        .recover(&RecoveryKey::parse(&text).unwrap(), true)
-        .unwrap()
+        .recover_and_rotate_recovery(&RecoveryKey::parse(&text).unwrap())
         .unwrap();
     assert!(parts.0.total_calls() > calls);
     assert_all_entries(&fresh, "after recovery");
     assert_all_entries(&store_of(&parts), "a new process after recovery");
     assert_eq!(fresh.status().recovery_key_id, Some(replacement.id()));
     // The old recovery key no longer opens the store; the new one does.
-    match fresh.recover(&RecoveryKey::parse(&text).unwrap(), false) {
+    match fresh.recover(&RecoveryKey::parse(&text).unwrap()) {
         Err(Error::WrongRecoveryKey { expected, .. }) => {
             assert_eq!(expected, Some(replacement.id()))
         }
         r => panic!("{r:?}"),
     }
-    fresh.recover(&replacement, false).unwrap();
+    fresh.recover(&replacement).unwrap();
     assert_all_entries(&fresh, "after a second recovery");
 }
 
@@ -313,7 +312,7 @@ fn a_wrong_recovery_key_is_an_error_and_changes_nothing() {
         Store::builder(MemoryKeyProvider::new(), MemoryBlobStore::new(), CONTEXT).build();
     let wrong = stranger.enable_recovery().unwrap();
     assert!(matches!(
-        store.recover(&wrong, false),
+        store.recover(&wrong),
         Err(Error::WrongRecoveryKey { .. })
     ));
     assert!(matches!(
@@ -345,7 +344,7 @@ fn disabling_recovery_removes_the_recovery_material() {
         "the recovery stanza is still in the file"
     );
     assert!(matches!(
-        store.recover(&recovery, false),
+        store.recover(&recovery),
         Err(Error::WrongRecoveryKey { expected: None, .. })
     ));
     assert_all_entries(&store, "after disabling recovery");
@@ -386,7 +385,7 @@ fn disabling_or_replacing_the_recovery_key_replaces_the_data_key_so_the_old_one_
     let recovery = store.enable_recovery().unwrap();
     // (Read now: recovery retires the key that seals this version.)
     let before = data_key_of(&parts, &parts.1.read().unwrap().unwrap().into_bytes());
-    store.recover(&recovery, true).unwrap().unwrap();
+    store.recover_and_rotate_recovery(&recovery).unwrap();
     let after = parts.1.read().unwrap().unwrap().into_bytes();
     assert_ne!(
         before,
@@ -546,7 +545,7 @@ fn recovery_after_the_secret_service_item_is_deleted_reads_every_entry() {
     ));
 
     new_machine
-        .recover(&RecoveryKey::parse(&text).unwrap(), false)
+        .recover(&RecoveryKey::parse(&text).unwrap())
         .unwrap();
     assert_all_entries(&new_machine, "after recovery");
     let new_key = new_machine.status().key_id.unwrap();
@@ -621,7 +620,7 @@ fn recovery_asks_for_the_files_key_first_and_creates_nothing_when_the_keyring_is
         loads + 1,
         keyseal::keys::UnavailableReason::TimedOut(Duration::from_secs(5)),
     );
-    match store_of(&parts).recover(&recovery, false) {
+    match store_of(&parts).recover(&recovery) {
         Err(Error::KeyringUnavailable { .. }) => {}
         other => panic!("{other:?}"),
     }
@@ -677,7 +676,7 @@ fn a_failure_at_any_step_of_a_recovery_loses_nothing_and_it_can_be_done_again() 
         }
         let fresh = store_of(&parts);
         assert!(
-            fresh.recover(&recovery, false).is_err(),
+            fresh.recover(&recovery).is_err(),
             "{fault:?}: the recovery reported success"
         );
         let file_key = store_of(&parts).status().key_id.unwrap();
@@ -694,7 +693,7 @@ fn a_failure_at_any_step_of_a_recovery_loses_nothing_and_it_can_be_done_again() 
             );
         }
         // The recovery key still opens the store, and recovery completes.
-        store_of(&parts).recover(&recovery, false).unwrap();
+        store_of(&parts).recover(&recovery).unwrap();
         assert_all_entries(&store_of(&parts), &format!("{fault:?}, recovered"));
         assert_eq!(
             parts.0.inner().key_ids().len(),
@@ -747,9 +746,7 @@ fn child_recover() {
     let path = std::env::var("KEYSEAL_TEST_PATH").unwrap();
     let text = std::env::var("KEYSEAL_TEST_RECOVERY").unwrap();
     let store = Store::builder(Pausing(kernel(&service)), FileStore::new(path), CONTEXT).build();
-    store
-        .recover(&RecoveryKey::parse(&text).unwrap(), false)
-        .unwrap();
+    store.recover(&RecoveryKey::parse(&text).unwrap()).unwrap();
     println!("recovery done");
 }
 
@@ -791,9 +788,7 @@ fn a_recovery_killed_between_any_two_steps_loses_nothing() {
         match store.get::<String>("server-0") {
             Ok(_) => {}
             Err(Error::KeyMissing { .. }) => {
-                store
-                    .recover(&RecoveryKey::parse(&text).unwrap(), false)
-                    .unwrap();
+                store.recover(&RecoveryKey::parse(&text).unwrap()).unwrap();
             }
             Err(e) => panic!("killed at {step}: {e}"),
         }

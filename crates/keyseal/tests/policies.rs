@@ -656,3 +656,34 @@ fn a_transaction_reads_and_writes_typed_values_as_the_store_does() {
         store.get_bytes("d").unwrap().unwrap().expose_secret()
     );
 }
+
+#[test]
+fn open_derives_the_path_from_the_application_id_and_refuses_ids_that_are_not_names() {
+    let store = Store::open("com.example.keyseal-test").unwrap();
+    let expected = keyseal::default_path("com.example.keyseal-test").unwrap();
+    assert_eq!(store.location(), expected.display().to_string());
+    assert!(
+        !expected.exists(),
+        "open touched the disk before the first operation"
+    );
+    for bad in [
+        "",
+        ".hidden",
+        "../escape",
+        "a/b",
+        "a\\b",
+        "com.example app",
+        "ü",
+    ] {
+        match Store::open(bad) {
+            Err(e @ Error::InvalidAppId { .. }) => {
+                assert_eq!(e.kind(), keyseal::ErrorKind::Usage, "{bad:?}");
+            }
+            other => panic!("{bad:?}: {other:?}"),
+        }
+    }
+    assert!(matches!(
+        Store::open(&"a".repeat(256)),
+        Err(Error::InvalidAppId { .. })
+    ));
+}

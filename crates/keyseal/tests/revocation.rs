@@ -168,7 +168,7 @@ fn after_recover_with_rotate_recovery_the_old_recovery_key_and_an_old_copy_open_
     store.set("a", "first").unwrap();
     let recovery = store.enable_recovery().unwrap();
     let old = file(&parts);
-    let replacement = store.recover(&recovery, true).unwrap().unwrap();
+    let replacement = store.recover_and_rotate_recovery(&recovery).unwrap();
     store.set("c", "NEW").unwrap();
     let current = file(&parts);
     assert!(!opens_current(
@@ -205,7 +205,7 @@ fn after_a_rotation_with_recovery_enabled_the_old_keyring_key_and_an_old_copy_op
     ));
     parts.keys.delete(&rotation.key_id).unwrap();
     let fresh = store_of(&parts);
-    fresh.recover(&recovery, false).unwrap();
+    fresh.recover(&recovery).unwrap();
     assert_eq!(fresh.get::<String>("c").unwrap().as_deref(), Some("NEW"));
     assert_eq!(fresh.get::<String>("a").unwrap().as_deref(), Some("first"));
 }
@@ -218,7 +218,7 @@ fn after_a_recovery_the_old_keyring_key_and_an_old_copy_open_nothing_new() {
     let recovery = store.enable_recovery().unwrap();
     let old = file(&parts);
     let old_key = keyring_key(&parts);
-    store.recover(&recovery, false).unwrap();
+    store.recover(&recovery).unwrap();
     store.set("c", "NEW").unwrap();
     assert!(!opens_current(
         &Stolen::KeyringKey(&old_key),
@@ -294,7 +294,7 @@ fn a_store_with_an_old_recovery_key_keeps_opening_and_writing_as_version_2() {
     // nothing written afterwards.
     let old = file(&parts);
     let old_key = keyring_key(&parts);
-    store.recover(&legacy_key(), false).unwrap();
+    store.recover(&legacy_key()).unwrap();
     assert_eq!(version_of(&parts), 2);
     store.set("c", "NEW").unwrap();
     assert!(!opens_current(
@@ -330,7 +330,9 @@ fn replacing_an_old_recovery_key_moves_the_store_to_version_3_and_revokes_the_ol
         let old = file(&parts);
         let new = match operation {
             "enable" => Some(store.enable_recovery().unwrap()),
-            "recover --rotate-recovery" => store.recover(&legacy_key(), true).unwrap(),
+            "recover --rotate-recovery" => {
+                Some(store.recover_and_rotate_recovery(&legacy_key()).unwrap())
+            }
             _ => {
                 assert!(store.disable_recovery().unwrap());
                 None

@@ -175,7 +175,7 @@ fn child_headless_recover() {
     ));
     // The recovery key brings it back, with a new kernel key.
     open(&service, &dir.file(), "fail")
-        .recover(&recovery, false)
+        .recover(&recovery)
         .unwrap();
     assert_eq!(
         open(&service, &dir.file(), "fail")

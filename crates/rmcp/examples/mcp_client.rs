@@ -17,8 +17,7 @@ pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| "https://mcp.example.com/mcp".to_owned());
 
     // keyseal: one sealed file for every server's tokens, its key in the OS keyring.
-    let path = keyseal::default_path("com.example.mcp-client").ok_or("no config directory")?;
-    let store = keyseal::Store::new("com.example.mcp-client", path);
+    let store = keyseal::Store::open("com.example.mcp-client")?;
 
     let mut manager = AuthorizationManager::new(server.as_str()).await?;
     // keyseal: rmcp loads, saves and refreshes through it; refreshes of this

@@ -192,37 +192,50 @@ impl Store {
     /// Opens the store with its recovery key when the provider's key is gone
     /// (new machine, wiped keyring, kernel keyring cleared at reboot),
     /// creates a fresh provider key and a fresh data key, and reseals. The
-    /// recovery key stays valid, or, with `rotate_recovery`, is replaced by
-    /// the one returned. An old `KSR1` key is replaced only with
-    /// `rotate_recovery`; without it the new data key is wrapped for that
-    /// key again (the file stays format version 2).
+    /// recovery key stays valid (an old `KSR1` key is wrapped the new data
+    /// key again, and the file stays format version 2); to replace it in
+    /// the same step, see
+    /// [`recover_and_rotate_recovery`](Self::recover_and_rotate_recovery).
     ///
     /// # Errors
     /// [`Error::WrongRecoveryKey`] when the key does not open the store
     /// (nothing changes, and the provider is not touched);
     /// [`Error::NoStore`]; [`Error::Tampered`] and the other file errors;
     /// [`Error::Key`] when the provider cannot take a new key.
-    pub fn recover(
-        &self,
-        recovery: &RecoveryKey,
-        rotate_recovery: bool,
-    ) -> Result<Option<RecoveryKey>> {
-        let new_recovery = if rotate_recovery {
-            Some(RecoveryKey::generate()?)
-        } else {
-            None
-        };
-        self.recover_with(recovery, new_recovery.as_ref())?;
+    pub fn recover(&self, recovery: &RecoveryKey) -> Result<()> {
+        self.recover_inner(recovery, None)
+    }
+
+    /// [`recover`](Self::recover), and replaces the recovery key with a new
+    /// one, which it returns (show it to the user: it is the only copy).
+    /// The old recovery key no longer opens the store.
+    ///
+    /// # Errors
+    /// As [`recover`](Self::recover). On error the file still names the
+    /// previous recovery key.
+    pub fn recover_and_rotate_recovery(&self, recovery: &RecoveryKey) -> Result<RecoveryKey> {
+        let new_recovery = RecoveryKey::generate()?;
+        self.recover_inner(recovery, Some(&new_recovery))?;
         Ok(new_recovery)
     }
 
-    /// [`Store::recover`] with the replacement recovery key (if any) chosen
-    /// by the caller, who shows it before calling this.
+    /// [`recover_and_rotate_recovery`](Self::recover_and_rotate_recovery)
+    /// with the replacement made by the caller, who shows it before calling
+    /// this (so that a failure to show it changes nothing).
     ///
     /// # Errors
-    /// As [`Store::recover`]. On error the file still names the previous
-    /// recovery key.
-    pub fn recover_with(
+    /// As [`recover`](Self::recover); [`Error::RecoveryKeyOutdated`] when
+    /// `new_recovery` is an old `KSR1` key. On error the file still names
+    /// the previous recovery key.
+    pub fn recover_and_rotate_recovery_to(
+        &self,
+        recovery: &RecoveryKey,
+        new_recovery: &RecoveryKey,
+    ) -> Result<()> {
+        self.recover_inner(recovery, Some(new_recovery))
+    }
+
+    fn recover_inner(
         &self,
         recovery: &RecoveryKey,
         new_recovery: Option<&RecoveryKey>,
@@ -375,7 +388,7 @@ impl Store {
                     return Err(Error::NoStore { path: path.clone() });
                 };
                 let loaded = match recovery {
-                    None => self.open(snapshot)?,
+                    None => self.open_snapshot(snapshot)?,
                     Some(recovery) => self.open_with_recovery(snapshot, recovery)?,
                 };
                 self.verify_all(&loaded)?;
@@ -409,7 +422,7 @@ impl Store {
                         (envelope, Arc::new(Entries::new()), 0)
                     }
                     Some(snapshot) => {
-                        let loaded = self.open(snapshot)?;
+                        let loaded = self.open_snapshot(snapshot)?;
                         self.verify_all(&loaded)?;
                         (
                             loaded.envelope.duplicate(),

@@ -74,7 +74,7 @@ impl Store {
     }
 
     /// Opens one version of the file.
-    pub(super) fn open(&self, snapshot: &Snapshot) -> Result<Loaded> {
+    pub(super) fn open_snapshot(&self, snapshot: &Snapshot) -> Result<Loaded> {
         self.open_bytes(snapshot.shared_bytes(), snapshot.version())
     }
 

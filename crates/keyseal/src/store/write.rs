@@ -122,7 +122,7 @@ impl Store {
                                 && c.sealed == Fingerprint::of(snapshot.bytes())
                         }) {
                             Some(c) => Arc::clone(c),
-                            None => Arc::new(self.open(snapshot)?),
+                            None => Arc::new(self.open_snapshot(snapshot)?),
                         },
                     ),
                     _ => return Ok(Decided::ReadAll),
