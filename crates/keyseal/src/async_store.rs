@@ -4,12 +4,21 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
-use crate::{EntryInfo, Error, Result, SecretSlice, Status, Store};
+use crate::{
+    EntryInfo, Error, RecoveryKey, Result, Rotation, SecretSlice, Status, Store, Transaction,
+};
 
 /// A [`Store`] whose operations run on tokio's blocking threads
 /// (`spawn_blocking`), so file locks, fsyncs and keyring calls never stall
 /// the async worker threads. Cheap to clone; must be used inside a tokio
 /// runtime.
+///
+/// Every operation of [`Store`] that reads or writes is here, with the same
+/// name and errors; a recovery key is taken by value, since it moves to the
+/// blocking thread (and is wiped there when dropped). What only looks at
+/// the store's memory (`location`, `degraded`, `detached`, `quarantined`,
+/// `provider_info`, `on_unreadable`) does no I/O and is called on
+/// [`blocking`](Self::blocking).
 #[derive(Clone, Debug)]
 pub struct AsyncStore {
     store: Store,
@@ -119,6 +128,125 @@ impl AsyncStore {
     /// As [`Store::entries`].
     pub async fn entries(&self) -> Result<Vec<EntryInfo>> {
         self.run(Store::entries).await
+    }
+
+    /// [`Store::contains`].
+    ///
+    /// # Errors
+    /// As [`Store::contains`].
+    pub async fn contains(&self, name: &str) -> Result<bool> {
+        let name = name.to_owned();
+        self.run(move |s| s.contains(&name)).await
+    }
+
+    /// [`Store::reload`].
+    ///
+    /// # Errors
+    /// As [`Store::reload`].
+    pub async fn reload(&self) -> Result<()> {
+        self.run(Store::reload).await
+    }
+
+    /// [`Store::transaction`]: `f` runs on a blocking thread, under the
+    /// store's lock, and may run more than once (so never make a network
+    /// call in it).
+    ///
+    /// # Errors
+    /// As [`Store::transaction`].
+    pub async fn transaction<R, E>(
+        &self,
+        f: impl FnMut(&mut Transaction<'_>) -> core::result::Result<R, E> + Send + 'static,
+    ) -> core::result::Result<R, E>
+    where
+        R: Send + 'static,
+        E: From<Error> + Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.transaction(f))
+            .await
+            .map_err(|_| {
+                E::from(Error::Internal {
+                    reason: "the blocking task panicked or was cancelled",
+                })
+            })?
+    }
+
+    /// [`Store::rotate_key`].
+    ///
+    /// # Errors
+    /// As [`Store::rotate_key`].
+    pub async fn rotate_key(&self) -> Result<Rotation> {
+        self.run(Store::rotate_key).await
+    }
+
+    /// [`Store::enable_recovery`].
+    ///
+    /// # Errors
+    /// As [`Store::enable_recovery`].
+    pub async fn enable_recovery(&self) -> Result<RecoveryKey> {
+        self.run(Store::enable_recovery).await
+    }
+
+    /// [`Store::enable_recovery_with`].
+    ///
+    /// # Errors
+    /// As [`Store::enable_recovery_with`].
+    pub async fn enable_recovery_with(&self, recovery: RecoveryKey) -> Result<()> {
+        self.run(move |s| s.enable_recovery_with(&recovery)).await
+    }
+
+    /// [`Store::check_recovery_key`].
+    ///
+    /// # Errors
+    /// As [`Store::check_recovery_key`].
+    pub async fn check_recovery_key(&self, recovery: RecoveryKey) -> Result<()> {
+        self.run(move |s| s.check_recovery_key(&recovery)).await
+    }
+
+    /// [`Store::disable_recovery`].
+    ///
+    /// # Errors
+    /// As [`Store::disable_recovery`].
+    pub async fn disable_recovery(&self) -> Result<bool> {
+        self.run(Store::disable_recovery).await
+    }
+
+    /// [`Store::recover`].
+    ///
+    /// # Errors
+    /// As [`Store::recover`].
+    pub async fn recover(&self, recovery: RecoveryKey) -> Result<()> {
+        self.run(move |s| s.recover(&recovery)).await
+    }
+
+    /// [`Store::recover_and_rotate_recovery`].
+    ///
+    /// # Errors
+    /// As [`Store::recover_and_rotate_recovery`].
+    pub async fn recover_and_rotate_recovery(&self, recovery: RecoveryKey) -> Result<RecoveryKey> {
+        self.run(move |s| s.recover_and_rotate_recovery(&recovery))
+            .await
+    }
+
+    /// [`Store::recover_and_rotate_recovery_to`].
+    ///
+    /// # Errors
+    /// As [`Store::recover_and_rotate_recovery_to`].
+    pub async fn recover_and_rotate_recovery_to(
+        &self,
+        recovery: RecoveryKey,
+        new_recovery: RecoveryKey,
+    ) -> Result<()> {
+        self.run(move |s| s.recover_and_rotate_recovery_to(&recovery, &new_recovery))
+            .await
+    }
+
+    /// [`Store::accept_rollback`].
+    ///
+    /// # Errors
+    /// As [`Store::accept_rollback`].
+    pub async fn accept_rollback(&self) -> Result<()> {
+        self.run(Store::accept_rollback).await
     }
 
     /// [`Store::status`].

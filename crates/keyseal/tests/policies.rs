@@ -428,6 +428,61 @@ async fn the_async_store_runs_the_same_operations() {
     );
 }
 
+#[cfg(feature = "async")]
+#[tokio::test(flavor = "current_thread")]
+async fn the_async_store_covers_transactions_rotation_recovery_and_rollback() {
+    let dir = TempDir::new("async-lifecycle");
+    let provider = Arc::new(Keys::new(MemoryKeyProvider::new()));
+    let store = keyseal::AsyncStore::new(file_store(&provider, &dir).build());
+    store.set("a", "1").await.unwrap();
+    let moved = store
+        .transaction(|tx| {
+            let Some(a) = tx.get::<String>("a")? else {
+                return Ok::<_, Error>(false);
+            };
+            tx.set("b", &a)?;
+            tx.remove("a")
+        })
+        .await
+        .unwrap();
+    assert!(moved);
+    assert!(store.contains("b").await.unwrap());
+    assert!(!store.contains("a").await.unwrap());
+
+    let recovery = store.enable_recovery().await.unwrap();
+    let text = recovery.to_text();
+    store
+        .check_recovery_key(keyseal::RecoveryKey::parse(&text).unwrap())
+        .await
+        .unwrap();
+    let rotation = store.rotate_key().await.unwrap();
+    assert_eq!(store.blocking().status().key_id, Some(rotation.key_id));
+    // The keyring forgets the key: a new process cannot open the store,
+    // and the recovery key opens it again.
+    keyseal::keys::KeyProvider::delete(&provider, &rotation.key_id).unwrap();
+    let store = keyseal::AsyncStore::new(file_store(&provider, &dir).build());
+    assert!(matches!(
+        store.reload().await,
+        Err(Error::KeyMissing { .. })
+    ));
+    store
+        .recover(keyseal::RecoveryKey::parse(&text).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get::<String>("b").await.unwrap().as_deref(),
+        Some("1")
+    );
+    let replaced = store
+        .recover_and_rotate_recovery(keyseal::RecoveryKey::parse(&text).unwrap())
+        .await
+        .unwrap();
+    assert_ne!(replaced.id(), recovery.id());
+    assert!(store.disable_recovery().await.unwrap());
+    assert!(store.blocking().status().recovery_key_id.is_none());
+    store.accept_rollback().await.unwrap();
+}
+
 #[test]
 fn a_transaction_changes_several_entries_in_one_write_or_none() {
     let dir = TempDir::new("tx");
