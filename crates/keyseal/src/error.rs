@@ -187,7 +187,7 @@ pub enum Error {
         reason: &'static str,
     },
 
-    /// An application id given to [`Store::open`](crate::Store::open)
+    /// An application id given to `Store::open`
     /// cannot name a directory.
     #[error("invalid application id ({reason}); use a reverse-DNS name such as com.example.app")]
     InvalidAppId {
@@ -197,7 +197,7 @@ pub enum Error {
 
     /// The environment names no per-user configuration directory (no
     /// `HOME`, `XDG_CONFIG_HOME` or `APPDATA`), so
-    /// [`Store::open`](crate::Store::open) has nowhere to put the file.
+    /// `Store::open` has nowhere to put the file.
     #[error(
         "the environment names no configuration directory (set HOME, or XDG_CONFIG_HOME or APPDATA); give the store a path with Store::new"
     )]

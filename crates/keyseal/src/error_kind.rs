@@ -5,7 +5,7 @@ use crate::Error;
 
 /// What kind of failure an [`enum@Error`] is ([`Error::kind`]), for a caller
 /// that handles a few cases rather than every variant. Each kind is one of
-/// the `keyseal` command's exit codes (in brackets).
+/// the `keyseal` command's exit codes.
 ///
 /// A `get` is handled in these arms:
 ///
@@ -32,34 +32,34 @@ use crate::Error;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// There is no store to work on (rotation and recovery need one). [1]
+    /// There is no store to work on (rotation and recovery need one). (CLI exit 1)
     NotFound,
     /// The caller's input cannot be used: an entry name, a recovery key's
     /// text, a value that is not the type asked for or too large to store,
     /// a path that does not name a file, an old recovery key that must be
-    /// replaced first. Nothing changed; fix the call. [2]
+    /// replaced first. Nothing changed; fix the call. (CLI exit 2)
     Usage,
     /// The stored file cannot be used: not a store, tampered, corrupt, of a
     /// newer version, rolled back, too large, unreadable, unsafe (other
     /// users can write beside it); for a database store, also the login, the
-    /// TLS certificate or the table. It was left as it is. [3]
+    /// TLS certificate or the table. It was left as it is. (CLI exit 3)
     UnusableFile,
     /// The key does not open the store: it is missing from the provider,
     /// the provider holds another one, or the recovery key is not this
-    /// store's. [4]
+    /// store's. (CLI exit 4)
     Key,
     /// The key provider cannot be used as configured: a keyring that does
     /// not answer or is locked, a key variable unset or malformed, a key
     /// file missing, malformed or readable by others, a provider that
     /// cannot take a new key; or no configuration directory for
-    /// [`Store::open`](crate::Store::open). [5]
+    /// `Store::open`. (CLI exit 5)
     Configuration,
     /// Worth trying again: a lock held too long, an I/O error, a full disk,
     /// a server that does not answer, a write or commit whose durability
     /// was not confirmed (the error says whether the change may be in
-    /// place). [6]
+    /// place). (CLI exit 6)
     Transient,
-    /// A state keyseal's own logic rules out; please report it. [6]
+    /// A state keyseal's own logic rules out; please report it. (CLI exit 6)
     Bug,
 }
 

@@ -26,3 +26,13 @@ pub use crate::store::{
     Rotation, Status, Store, StoreBuilder, Transaction, json_bytes, validate_name,
 };
 pub use keyseal_seal::{Algorithm, ExposeSecret, KeyId, SecretSlice};
+
+// The parts a newcomer builds a store from, where they look first.
+#[doc(inline)]
+pub use keyseal_blob::{FileStore, MemoryBlobStore};
+#[cfg(feature = "keyring")]
+#[cfg_attr(docsrs, doc(cfg(feature = "keyring")))]
+#[doc(inline)]
+pub use keyseal_keys::KeyringProvider;
+#[doc(inline)]
+pub use keyseal_keys::{EnvKeyProvider, KeyFileProvider, MemoryKeyProvider};
