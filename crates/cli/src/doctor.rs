@@ -129,7 +129,7 @@ pub(crate) fn run(
         ));
     }
     if let Some(problem) = &status.problem {
-        problems.push(problem.clone());
+        problems.push(problem.to_string());
     }
     if let Some(degraded) = &status.degraded {
         problems.push(degraded.clone());

@@ -22,8 +22,8 @@ pub use crate::error_kind::ErrorKind;
 pub use crate::paths::{config_dir, default_path, state_dir};
 pub use crate::recovery::RecoveryKey;
 pub use crate::store::{
-    EntryInfo, MAX_NAME_LEN, OnKeyringUnavailable, OnUnreadable, Quarantined, RollbackMarks,
-    Rotation, Status, Store, StoreBuilder, Transaction, json_bytes, validate_name,
+    EntryInfo, MAX_NAME_LEN, OnKeyringUnavailable, OnUnreadable, Problem, Quarantined,
+    RollbackMarks, Rotation, Status, Store, StoreBuilder, Transaction, json_bytes, validate_name,
 };
 pub use keyseal_seal::{Algorithm, ExposeSecret, KeyId, SecretSlice};
 

@@ -30,7 +30,7 @@ pub use lineage::RollbackMarks;
 use open::{Fingerprint, OpenWith};
 use policy::Degraded;
 pub use policy::{OnKeyringUnavailable, OnUnreadable};
-pub use status::{EntryInfo, Quarantined, Status};
+pub use status::{EntryInfo, Problem, Quarantined, Status};
 pub use transaction::Transaction;
 
 /// The longest entry name, in bytes.

@@ -344,6 +344,21 @@ fn status_reports_the_provider_the_file_and_the_entries() {
     assert!(status.degraded.is_none() && status.problem.is_none());
     let shown = format!("{status:?}");
     assert!(!shown.contains("\"1\""), "{shown}");
+
+    // A damaged file: the header's fields are still shown, and the problem
+    // is the typed error, not only its text.
+    let mut bytes = std::fs::read(dir.file()).unwrap();
+    *bytes.last_mut().unwrap() ^= 1;
+    std::fs::write(dir.file(), &bytes).unwrap();
+    let status = file_store(&provider, &dir).build().status();
+    assert_eq!(status.generation, Some(2));
+    match status.problem {
+        Some(keyseal::Problem::Failed(e)) => {
+            assert!(matches!(*e, Error::Tampered { .. }), "{e:?}");
+            assert_eq!(e.kind(), keyseal::ErrorKind::UnusableFile);
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

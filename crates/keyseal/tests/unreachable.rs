@@ -55,7 +55,14 @@ fn child_unreachable() {
             assert!(status.exists, "{status:?}");
             assert!(status.degraded.is_some(), "{status:?}");
             let problem = status.problem.unwrap();
-            assert!(problem.contains("exists but is not in use"), "{problem}");
+            assert!(
+                matches!(problem, keyseal::Problem::FileNotInUse { .. }),
+                "{problem:?}"
+            );
+            assert!(
+                problem.to_string().contains("exists but is not in use"),
+                "{problem}"
+            );
         }
         _ => {
             for result in [

@@ -4,10 +4,39 @@
 use keyseal_keys::ProviderInfo;
 use keyseal_seal::{Algorithm, KeyId, SealedFile, StanzaKind};
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::{Store, lock};
 use crate::Error;
+
+/// Why a [`Status`] could not say everything ([`Status::problem`]).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Problem {
+    /// The store runs in memory only ([`Status::degraded`] says why); its
+    /// file exists, untouched, but is not in use: reads see only what this
+    /// process wrote.
+    FileNotInUse {
+        /// The file.
+        location: String,
+    },
+    /// Looking at the file failed with this error ([`Error::kind`] says
+    /// what to do); the fields that needed it are `None`.
+    Failed(Arc<Error>),
+}
+
+impl core::fmt::Display for Problem {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::FileNotInUse { location } => write!(
+                f,
+                "{location} exists but is not in use (the store runs in memory); reads see only what this process wrote"
+            ),
+            Self::Failed(e) => e.fmt(f),
+        }
+    }
+}
 
 /// A file moved aside by the [`OnUnreadable::Quarantine`](super::OnUnreadable::Quarantine) policy.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,8 +87,8 @@ pub struct Status {
     pub degraded: Option<String>,
     /// Files this process moved aside.
     pub quarantined: Vec<Quarantined>,
-    /// Why some field could not be filled, in plain words.
-    pub problem: Option<String>,
+    /// Why some field could not be filled.
+    pub problem: Option<Problem>,
 }
 
 impl Store {
@@ -93,13 +122,12 @@ impl Store {
             match inner.blob.version() {
                 Ok(Some(_)) => {
                     status.exists = true;
-                    status.problem = Some(format!(
-                        "{} exists but is not in use: {reason}; reads see only what this process wrote",
-                        inner.blob.location()
-                    ));
+                    status.problem = Some(Problem::FileNotInUse {
+                        location: inner.blob.location(),
+                    });
                 }
                 Ok(None) => {}
-                Err(e) => status.problem = Some(Error::from(e).to_string()),
+                Err(e) => status.problem = Some(Problem::Failed(Arc::new(Error::from(e)))),
             }
             status.degraded = Some(reason);
             return status;
@@ -131,7 +159,7 @@ impl Store {
                     status.recovery_key_id = header.recovery_id();
                     status.generation = Some(header.generation());
                 }
-                status.problem = Some(e.to_string());
+                status.problem = Some(Problem::Failed(Arc::new(e)));
             }
         }
         status
