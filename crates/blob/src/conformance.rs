@@ -28,6 +28,7 @@ pub fn run_all(store: &dyn BlobStore) {
     the_closure_sees_the_last_committed_blob(store);
     concurrent_updates_lose_nothing(store);
     quarantine_keeps_the_blob_and_empties_the_store(store);
+    quarantine_of_a_judged_version_never_moves_a_newer_blob(store);
     large_blobs_round_trip(store);
     updates_expecting_a_version_see_the_same_blob(store);
     named_locks_exclude_their_name_only_and_let_updates_run(store);
@@ -35,7 +36,7 @@ pub fn run_all(store: &dyn BlobStore) {
 
 fn empty(store: &dyn BlobStore) {
     store
-        .quarantine("conformance-reset")
+        .quarantine("conformance-reset", None)
         .unwrap_or_else(|e| panic!("quarantine failed: {e}"));
     assert!(
         matches!(store.read(), Ok(None)),
@@ -263,9 +264,9 @@ pub fn concurrent_updates_lose_nothing(store: &dyn BlobStore) {
 /// empty, and is a no-op on an empty store.
 pub fn quarantine_keeps_the_blob_and_empties_the_store(store: &dyn BlobStore) {
     empty(store);
-    write(store, b"cannot be opened");
+    let judged = write(store, b"cannot be opened");
     let moved = store
-        .quarantine("Unreadable")
+        .quarantine("Unreadable", Some(judged))
         .unwrap_or_else(|e| panic!("quarantine failed: {e}"))
         .unwrap_or_else(|| panic!("quarantine of a blob reported none"));
     assert!(
@@ -277,11 +278,28 @@ pub fn quarantine_keeps_the_blob_and_empties_the_store(store: &dyn BlobStore) {
         "the store still has the blob"
     );
     assert!(
-        matches!(store.quarantine("again"), Ok(None)),
+        matches!(store.quarantine("again", None), Ok(None)),
         "quarantine of nothing moved something"
     );
     write(store, b"fresh start");
     assert_eq!(read(store).as_deref(), Some(&b"fresh start"[..]));
+    empty(store);
+}
+
+/// Quarantine given the version the caller judged moves nothing once
+/// another writer replaced the blob: the newer blob stays in place.
+pub fn quarantine_of_a_judged_version_never_moves_a_newer_blob(store: &dyn BlobStore) {
+    empty(store);
+    let judged = write(store, b"judged unusable");
+    write(store, b"written since by another process");
+    assert!(
+        matches!(store.quarantine("tampered", Some(judged)), Ok(None)),
+        "a blob newer than the judged one was moved aside"
+    );
+    assert_eq!(
+        read(store).as_deref(),
+        Some(&b"written since by another process"[..])
+    );
     empty(store);
 }
 

@@ -693,11 +693,16 @@ impl BlobStore for FileStore {
         Ok(crate::NamedLock::new(file))
     }
 
-    fn quarantine(&self, reason: &str) -> Result<Option<String>> {
+    fn quarantine(&self, reason: &str, judged: Option<Version>) -> Result<Option<String>> {
         let _lock = self.lock()?;
         match fs::symlink_metadata(&self.path) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io("inspect", &self.path, e)),
+            // Replaced since it was judged: the new file is not the one the
+            // caller could not use.
+            Ok(meta) if judged.is_some_and(|judged| version_of(&meta) != judged) => {
+                return Ok(None);
+            }
             Ok(_) => {}
         }
         let stamp = crate::utc_stamp(SystemTime::now());

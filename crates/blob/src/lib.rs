@@ -113,13 +113,20 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
     /// Moves the current blob aside under a name that says when and why
     /// (`<name>.<reason>-<UTC timestamp>`), under the lock, so the store
     /// starts empty without destroying what it could not use. Returns where
-    /// the blob went, or `None` when there was none.
+    /// the blob went, or `None` when nothing was moved.
+    ///
+    /// `judged` is the version of the blob the caller found unusable: the
+    /// blob is moved only while it still has that version, so a blob
+    /// another process wrote since (a good one) is never moved aside in its
+    /// place; then nothing is moved and the caller reads again. `None`
+    /// moves whatever blob there is (for a blob that could not be read at
+    /// all, whose version the caller never saw).
     ///
     /// `reason` is reduced to lower-case letters, digits and `-`.
     ///
     /// # Errors
     /// [`Error::LockTimeout`], [`Error::PermissionDenied`], [`Error::Io`].
-    fn quarantine(&self, reason: &str) -> Result<Option<String>>;
+    fn quarantine(&self, reason: &str, judged: Option<Version>) -> Result<Option<String>>;
 
     /// Takes the advisory lock `name`, waiting at most `timeout`, and holds
     /// it until the returned guard is dropped. It is separate from the lock
@@ -364,8 +371,8 @@ impl<T: BlobStore + ?Sized> BlobStore for Arc<T> {
     ) -> Result<Option<Version>> {
         (**self).update_expecting(expected, head, tail, decide)
     }
-    fn quarantine(&self, reason: &str) -> Result<Option<String>> {
-        (**self).quarantine(reason)
+    fn quarantine(&self, reason: &str, judged: Option<Version>) -> Result<Option<String>> {
+        (**self).quarantine(reason, judged)
     }
     fn named_lock(&self, name: &str, timeout: std::time::Duration) -> Result<NamedLock> {
         (**self).named_lock(name, timeout)
@@ -397,8 +404,8 @@ impl<T: BlobStore + ?Sized> BlobStore for Box<T> {
     ) -> Result<Option<Version>> {
         (**self).update_expecting(expected, head, tail, decide)
     }
-    fn quarantine(&self, reason: &str) -> Result<Option<String>> {
-        (**self).quarantine(reason)
+    fn quarantine(&self, reason: &str, judged: Option<Version>) -> Result<Option<String>> {
+        (**self).quarantine(reason, judged)
     }
     fn named_lock(&self, name: &str, timeout: std::time::Duration) -> Result<NamedLock> {
         (**self).named_lock(name, timeout)

@@ -155,9 +155,13 @@ impl BlobStore for MemoryBlobStore {
         }
     }
 
-    fn quarantine(&self, reason: &str) -> Result<Option<String>> {
+    fn quarantine(&self, reason: &str, judged: Option<Version>) -> Result<Option<String>> {
         let _updating = self.updating()?;
         let mut state = self.state();
+        let current = state.blob.as_ref().map(Snapshot::version);
+        if current.is_none() || judged.is_some_and(|judged| current != Some(judged)) {
+            return Ok(None);
+        }
         let Some(blob) = state.blob.take() else {
             return Ok(None);
         };

@@ -224,8 +224,8 @@ impl<B: BlobStore> BlobStore for FaultyBlobStore<B> {
         self.finish(injected, result)
     }
 
-    fn quarantine(&self, reason: &str) -> Result<Option<String>> {
-        let moved = self.inner.quarantine(reason)?;
+    fn quarantine(&self, reason: &str, judged: Option<Version>) -> Result<Option<String>> {
+        let moved = self.inner.quarantine(reason, judged)?;
         self.script().unreadable = false;
         Ok(moved)
     }

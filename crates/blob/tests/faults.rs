@@ -82,7 +82,7 @@ fn an_unreadable_blob_refuses_every_write_until_quarantined() {
             ));
             assert!(matches!(store.read(), Err(Error::Unreadable { .. })));
         }
-        assert!(store.quarantine("unreadable").unwrap().is_some());
+        assert!(store.quarantine("unreadable", None).unwrap().is_some());
         write(&store, b"fresh").unwrap();
         assert_eq!(store.read().unwrap().unwrap().bytes(), b"fresh");
     });

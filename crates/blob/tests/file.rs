@@ -77,7 +77,7 @@ fn a_held_lock_times_out_with_an_error_naming_the_lock_file() {
     }
     assert!(started.elapsed() >= Duration::from_millis(300));
     assert!(matches!(
-        store.quarantine("x"),
+        store.quarantine("x", None),
         Err(Error::LockTimeout { .. })
     ));
     // Readers take no lock.
@@ -131,7 +131,7 @@ fn a_directory_at_the_store_path_is_never_replaced_nor_moved() {
     }
     // Not a store file at all: not for a quarantine to move either.
     assert!(matches!(
-        store.quarantine("unreadable"),
+        store.quarantine("unreadable", None),
         Err(Error::NotAFile { .. })
     ));
     assert_eq!(fs::read(path.join("inside")).unwrap(), b"precious");
@@ -145,7 +145,7 @@ fn quarantine_keeps_earlier_quarantined_files() {
     let mut moved = Vec::new();
     for i in 0..3 {
         write(&store, format!("generation {i}").as_bytes()).unwrap();
-        moved.push(store.quarantine("wrong-key").unwrap().unwrap());
+        moved.push(store.quarantine("wrong-key", None).unwrap().unwrap());
     }
     for (i, path) in moved.iter().enumerate() {
         assert_eq!(

@@ -79,7 +79,7 @@ fn a_fifo_at_the_store_path_is_refused_at_once_by_every_operation() {
     expect_not_a_file(returns("write", move || write(&s, b"x")), "a FIFO", "write");
     let s = store.clone();
     expect_not_a_file(
-        returns("quarantine", move || s.quarantine("x")),
+        returns("quarantine", move || s.quarantine("x", None)),
         "a FIFO",
         "quarantine",
     );

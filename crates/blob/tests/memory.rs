@@ -44,11 +44,11 @@ fn a_read_inside_an_update_sees_the_committed_blob_as_the_file_store_does() {
 fn quarantine_keeps_the_blob_beside_and_the_store_starts_empty() {
     let store = MemoryBlobStore::new();
     write(&store, b"precious").unwrap();
-    let name = store.quarantine("unreadable").unwrap().unwrap();
+    let name = store.quarantine("unreadable", None).unwrap().unwrap();
     assert!(name.starts_with("memory.unreadable-"), "{name}");
     assert_eq!(store.quarantined(), vec![(name, b"precious".to_vec())]);
     assert!(store.read().unwrap().is_none());
-    assert_eq!(store.quarantine("again").unwrap(), None);
+    assert_eq!(store.quarantine("again", None).unwrap(), None);
 }
 
 #[test]

@@ -60,6 +60,9 @@ struct State {
     mark_loaded: bool,
     degraded: Option<Degraded>,
     quarantined: Vec<Quarantined>,
+    /// The version of the file last found unusable, for the quarantine
+    /// policy ([`BlobStore::quarantine`] moves only that version).
+    judged: Option<Version>,
 }
 
 struct Inner {

@@ -757,3 +757,67 @@ fn open_derives_the_path_from_the_application_id_and_refuses_ids_that_are_not_na
         Err(Error::InvalidAppId { .. })
     ));
 }
+
+/// A blob store where another process repairs the file (writes a good one)
+/// between this store's judging the old file unusable and its quarantine.
+#[derive(Debug)]
+struct RepairedMeanwhile {
+    inner: Arc<MemoryBlobStore>,
+    good: std::sync::Mutex<Option<Vec<u8>>>,
+}
+
+impl keyseal::blob::BlobStore for RepairedMeanwhile {
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+    fn read(&self) -> keyseal::blob::Result<Option<keyseal::blob::Snapshot>> {
+        self.inner.read()
+    }
+    fn version(&self) -> keyseal::blob::Result<Option<keyseal::blob::Version>> {
+        self.inner.version()
+    }
+    fn update(
+        &self,
+        decide: &mut dyn FnMut(Option<&keyseal::blob::Snapshot>) -> keyseal::blob::Decision,
+    ) -> keyseal::blob::Result<Option<keyseal::blob::Version>> {
+        self.inner.update(decide)
+    }
+    fn quarantine(
+        &self,
+        reason: &str,
+        judged: Option<keyseal::blob::Version>,
+    ) -> keyseal::blob::Result<Option<String>> {
+        if let Some(good) = self.good.lock().unwrap().take() {
+            self.inner
+                .update(&mut |_| keyseal::blob::Decision::Write(good.clone()))
+                .unwrap();
+        }
+        self.inner.quarantine(reason, judged)
+    }
+}
+
+#[test]
+fn quarantine_never_moves_aside_a_good_file_written_after_the_bad_one_was_judged() {
+    use keyseal::blob::BlobStore as _;
+    let keys = Arc::new(Keys::new(MemoryKeyProvider::new()));
+    let shared = Arc::new(MemoryBlobStore::new());
+    let writer = Store::builder(Arc::clone(&keys), Arc::clone(&shared), CONTEXT).build();
+    writer.set("token", "kept").unwrap();
+    let good = shared.read().unwrap().unwrap().into_bytes();
+    assert!(keyseal::blob::testing::tamper(&shared).unwrap());
+    let blob = RepairedMeanwhile {
+        inner: Arc::clone(&shared),
+        good: std::sync::Mutex::new(Some(good.clone())),
+    };
+    let store = Store::builder(Arc::clone(&keys), blob, CONTEXT)
+        .on_unreadable(OnUnreadable::Quarantine)
+        .build();
+    assert_eq!(
+        store.get::<String>("token").unwrap().as_deref(),
+        Some("kept"),
+        "the repaired file was moved aside in place of the tampered one"
+    );
+    assert!(store.quarantined().is_empty());
+    assert!(shared.quarantined().is_empty());
+    assert_eq!(shared.read().unwrap().unwrap().bytes(), good);
+}

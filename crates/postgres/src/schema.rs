@@ -76,7 +76,9 @@ impl Statements {
                      AND octet_length(blob) <= $6 THEN blob END \
                  FROM {t} WHERE name = $1 FOR UPDATE"
             ),
-            lock_version: format!("SELECT version FROM {t} WHERE name = $1 FOR UPDATE"),
+            lock_version: format!(
+                "SELECT tableoid::int8, version, nonce FROM {t} WHERE name = $1 FOR UPDATE"
+            ),
             read: format!(
                 "SELECT tableoid::int8, version, nonce, octet_length(blob)::int8, \
                    CASE WHEN octet_length(blob) <= $2 THEN blob END \

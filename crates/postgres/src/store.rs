@@ -536,7 +536,7 @@ impl Inner {
         }
     }
 
-    fn quarantine(&self, reason: &str) -> Result<Option<String>> {
+    fn quarantine(&self, reason: &str, judged: Option<Version>) -> Result<Option<String>> {
         const OP: &str = "quarantine";
         let connection = self.connection(OP)?;
         let begin = self.statements.begin.clone();
@@ -551,11 +551,16 @@ impl Inner {
                 .await
                 .map_err(Failure::statement)
         })?;
-        let has_blob = match rows.first() {
-            None => false,
-            Some(row) => self.column::<Option<i64>>(row, 0)?.is_some(),
+        let current = match rows.first() {
+            None => None,
+            Some(row) => version_of(
+                self.column(row, 0)?,
+                self.column(row, 1)?,
+                self.column(row, 2)?,
+            ),
         };
-        if !has_blob {
+        // No blob, or another replica wrote a new one since it was judged.
+        if current.is_none() || judged.is_some_and(|judged| current != Some(judged)) {
             self.rollback(connection);
             return Ok(None);
         }
@@ -763,8 +768,8 @@ impl BlobStore for PostgresStore {
         self.inner.update(expected, head, tail, decide)
     }
 
-    fn quarantine(&self, reason: &str) -> Result<Option<String>> {
-        self.inner.quarantine(reason)
+    fn quarantine(&self, reason: &str, judged: Option<Version>) -> Result<Option<String>> {
+        self.inner.quarantine(reason, judged)
     }
 
     fn named_lock(&self, name: &str, timeout: Duration) -> Result<NamedLock> {

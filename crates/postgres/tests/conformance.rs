@@ -72,7 +72,7 @@ fn two_stores_in_one_table_are_separate_and_versions_never_repeat() {
     assert_eq!(a.version().unwrap(), Some(va));
     // After a quarantine the next blob's version is new, even with the same
     // bytes: a reader holding the old version re-reads.
-    a.quarantine("test").unwrap().unwrap();
+    a.quarantine("test", None).unwrap().unwrap();
     let again = a
         .update(&mut |_| Decision::Write(b"blob of a".to_vec()))
         .unwrap()

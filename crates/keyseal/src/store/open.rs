@@ -79,10 +79,18 @@ impl Store {
     }
 
     pub(super) fn open_bytes(&self, bytes: Arc<Vec<u8>>, version: Version) -> Result<Loaded> {
-        self.open_shared(bytes, version, &mut |file| {
+        let opened = self.open_shared(bytes, version, &mut |file| {
             let kek = self.kek_for(file, &self.inner.blob.location())?;
             Ok(OpenWith::Key(kek))
-        })
+        });
+        if let Err(e) = &opened
+            && e.is_unusable_file()
+        {
+            // What a quarantine policy may move aside: this version, and no
+            // other that a writer puts in its place meanwhile.
+            lock(&self.inner.state).judged = Some(version);
+        }
+        opened
     }
 
     /// The one open path, for the provider's key and for a recovery key:

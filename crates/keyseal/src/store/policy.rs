@@ -17,7 +17,9 @@ pub enum OnUnreadable {
     Fail,
     /// Move the file aside (`<name>.<reason>-<UTC time>`, never deleted),
     /// start a new store, and report it in [`Status::quarantined`](super::Status::quarantined). A file
-    /// written by a newer keyseal is never quarantined.
+    /// written by a newer keyseal is never quarantined, and neither is a
+    /// file another process wrote after this one judged the old one (the
+    /// operation then reads the new file).
     Quarantine,
 }
 
@@ -142,7 +144,14 @@ impl Store {
                 Error::Corrupt { .. } => "corrupt",
                 _ => "unreadable",
             };
-            if let Some(location) = inner.blob.quarantine(reason)? {
+            // The version this store could not open; a blob it could not
+            // read at all (permissions, size) was never seen by version.
+            let judged = lock(&inner.state).judged.take();
+            let judged = match &error {
+                Error::Storage { .. } => None,
+                _ => judged,
+            };
+            if let Some(location) = inner.blob.quarantine(reason, judged)? {
                 let mut state = lock(&inner.state);
                 state.cache = None;
                 // The next file is a new store, whatever its generation.
