@@ -99,6 +99,11 @@ impl From<Error> for Failure {
                 "The change is in the file and other processes see it; a power loss before the disk catches up could undo it. Check the disk."
             }
             Error::Storage {
+                source: keyseal_blob::Error::WriteTooLarge { .. },
+            } => {
+                "The store would outgrow its size limit with this change; nothing was written. Remove entries it no longer needs (`keyseal rm NAME`), or keep large values elsewhere."
+            }
+            Error::Storage {
                 source: keyseal_blob::Error::InvalidPath { .. },
             } => "--store must name a file, for example dir/store.sealed.",
             Error::Storage {

@@ -162,13 +162,15 @@ impl AsyncStore {
         E: From<Error> + Send + 'static,
     {
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || store.transaction(f))
-            .await
-            .map_err(|_| {
-                E::from(Error::Internal {
-                    reason: "the blocking task panicked or was cancelled",
-                })
-            })?
+        match tokio::task::spawn_blocking(move || store.transaction(f)).await {
+            Ok(result) => result,
+            // The caller's closure panicked: the panic goes on, as with
+            // `Store::transaction`.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(E::from(Error::Internal {
+                reason: "the blocking task was cancelled",
+            })),
+        }
     }
 
     /// [`Store::rotate_key`].

@@ -35,7 +35,8 @@ pub enum ErrorKind {
     /// There is no store to work on (rotation and recovery need one). (CLI exit 1)
     NotFound,
     /// The caller's input cannot be used: an entry name, a recovery key's
-    /// text, a value that is not the type asked for or too large to store,
+    /// text, a value that is not the type asked for, a change that would
+    /// make the store outgrow its size limit (remove entries first),
     /// a path that does not name a file, an old recovery key that must be
     /// replaced first. Nothing changed; fix the call. (CLI exit 2)
     Usage,

@@ -797,8 +797,10 @@ pub fn migrate(
     // not answer never touch the store.
     let preview = match collect(source, layout, options) {
         Ok(collected) => collected,
+        // Unless a legacy sealed file is there: its tokens would be left
+        // behind under a report of success.
         Err(Error::Read { source: e, .. } | Error::Search { source: e, .. })
-            if not_answering(&e) =>
+            if not_answering(&e) && !sealed_file_present(layout) =>
         {
             tracing::debug!("the legacy keyring does not answer: {e}");
             return Ok(Report {
@@ -1115,6 +1117,15 @@ fn remove_sealed_source(
 
 /// Whether a keyring error means the keyring did not answer at all (no
 /// service on this session, or no answer in time): nothing to migrate from.
+/// Whether the layout names a legacy sealed file and something is at its
+/// path.
+fn sealed_file_present(layout: &Layout) -> bool {
+    layout
+        .sealed_file
+        .as_ref()
+        .is_some_and(|file| std::fs::symlink_metadata(&file.path).is_ok())
+}
+
 fn not_answering(e: &keyseal_keys::Error) -> bool {
     matches!(
         e.unavailable_reason(),

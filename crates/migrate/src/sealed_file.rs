@@ -106,7 +106,8 @@ pub enum SealedFileProblem {
     },
 
     /// The file exists but the legacy keyring did not answer for its key
-    /// item (no Secret Service, locked, timed out).
+    /// item (no Secret Service, or it timed out). A locked collection is
+    /// `Error::Read` with `UnavailableReason::Locked`.
     #[error("the legacy keyring did not answer for its key item {key_item:?} ({reason})")]
     KeyUnavailable {
         /// The key item.

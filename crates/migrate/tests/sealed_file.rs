@@ -891,3 +891,36 @@ fn a_failure_at_the_persist_or_the_read_back_keeps_the_file_its_key_and_every_it
         assert!(!f.file.exists() && f.legacy().is_empty(), "{at}");
     }
 }
+
+/// A legacy keyring that answers for items but whose search times out.
+#[derive(Debug)]
+struct SearchTimesOut<'a>(&'a MemorySource);
+
+impl LegacySource for SearchTimesOut<'_> {
+    fn read(&self, service: &str, item: &str) -> keyseal::keys::Result<Option<Zeroizing<Vec<u8>>>> {
+        self.0.read(service, item)
+    }
+    fn search(&self, _: &str) -> keyseal::keys::Result<Option<Vec<String>>> {
+        Err(keyseal::keys::Error::Unavailable {
+            location: "search".to_owned(),
+            reason: keyseal::keys::UnavailableReason::TimedOut(Duration::from_secs(5)),
+            source: None,
+        })
+    }
+    fn delete(&self, service: &str, item: &str) -> keyseal::keys::Result<bool> {
+        self.0.delete(service, item)
+    }
+}
+
+#[test]
+fn a_keyring_that_stops_answering_with_the_file_there_is_an_error_not_nothing_to_migrate() {
+    let f = Fixture::new();
+    let file = std::fs::read(&f.file).unwrap();
+    match f.migrate_from(&SearchTimesOut(&f.source), &Options::raw()) {
+        Err(Error::Search { .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(!f.store_path().exists(), "the store was written");
+    assert_eq!(f.legacy(), all_legacy_items());
+    assert_eq!(std::fs::read(&f.file).unwrap(), file);
+}

@@ -75,31 +75,33 @@ pub(super) fn call(
     match op {
         Op::ReadRaw => {
             // Every match is read: a delete removes them all, so a second
-            // item holding something else must not go unread.
-            let mut secrets: Vec<Zeroizing<Vec<u8>>> = Vec::new();
+            // item holding other data must not go unread. Items are told
+            // apart by their data, not by their JSON (a label may differ).
+            let mut values: Vec<Zeroizing<Vec<u8>>> = Vec::new();
             for found in collection.search_items(profile).map_err(map)? {
-                match found.get_secret() {
-                    Ok(secret) => {
-                        let secret = Zeroizing::new(secret);
-                        if !secrets.contains(&secret) {
-                            secrets.push(secret);
-                        }
-                    }
+                let secret = match found.get_secret() {
+                    Ok(secret) => Zeroizing::new(secret),
                     // Deleted by another process since the search.
-                    Err(e) if vanished(&e) => {}
+                    Err(e) if vanished(&e) => continue,
                     Err(e) => return Err(map(e)),
+                };
+                let value = unwrap_item(&secret, location)?;
+                if !values.contains(&value) {
+                    values.push(value);
                 }
             }
-            match secrets.as_slice() {
-                [] => Err(Error::NotFound {
+            match values.len() {
+                0 => Err(Error::NotFound {
                     location: location.to_owned(),
                 }),
-                [secret] => unwrap_item(secret, location).map(Outcome::Raw),
+                1 => values
+                    .pop()
+                    .map(Outcome::Raw)
+                    .ok_or_else(|| super::unexpected(location)),
                 more => Err(Error::Malformed {
                     location: location.to_owned(),
                     reason: format!(
-                        "{} keyring items with this profile hold different values; keep one",
-                        more.len()
+                        "{more} keyring items with this profile hold different data; keep one"
                     ),
                 }),
             }

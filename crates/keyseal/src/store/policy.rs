@@ -144,12 +144,17 @@ impl Store {
                 Error::Corrupt { .. } => "corrupt",
                 _ => "unreadable",
             };
-            // The version this store could not open; a blob it could not
-            // read at all (permissions, size) was never seen by version.
-            let judged = lock(&inner.state).judged.take();
+            // The version this store could not open (the newest such, which
+            // another thread may have judged: a version a good file never
+            // has). A blob it could not read at all (permissions, size) was
+            // never seen by version: that one goes whatever it is.
             let judged = match &error {
                 Error::Storage { .. } => None,
-                _ => judged,
+                _ => match lock(&inner.state).judged {
+                    Some(judged) => Some(judged),
+                    // No version to move: never move "whatever is there".
+                    None => return Err(error),
+                },
             };
             if let Some(location) = inner.blob.quarantine(reason, judged)? {
                 let mut state = lock(&inner.state);
