@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use keyring_core::api::{CredentialPersistence, CredentialStoreApi};
-use keyring_core::{Entry, Error as CoreError, Result};
+use keyring_core::{CredentialStore, Entry, Error as CoreError, Result};
 use keyseal::Store;
 
 use crate::credential::{KeysealCredential, checked};
@@ -93,20 +93,37 @@ impl std::fmt::Debug for KeysealStore {
 impl KeysealStore {
     /// The embedded default for `app_id`: the sealed file
     /// `<config dir>/<app_id>/store.sealed`, its key in the OS keyring under
-    /// service `app_id` (see [`keyseal::Store::open`]).
+    /// service `app_id` (see [`keyseal::Store::new`]). Any `app_id` that
+    /// names one directory is taken, as it always was (give it a plain name
+    /// such as `com.example.app`).
     ///
     /// # Errors
-    /// `Invalid` for an `app_id` that cannot name a directory (a plain
-    /// reverse-DNS name such as `com.example.app` can); `NoStorageAccess`
-    /// when the platform names no configuration directory.
+    /// `Invalid` for an `app_id` that is not one path component (empty,
+    /// `.`, `..`, or holding a path separator); `NoStorageAccess` when the
+    /// platform names no configuration directory.
     pub fn new(app_id: &str) -> Result<Arc<Self>> {
-        match Store::open(app_id) {
-            Ok(store) => Self::from_store(store),
-            Err(e @ keyseal::Error::InvalidAppId { .. }) => {
-                Err(CoreError::Invalid("app_id".to_owned(), e.to_string()))
-            }
-            Err(e) => Err(CoreError::NoStorageAccess(Box::new(e))),
-        }
+        Self::from_store(Store::new(app_id, default_file(app_id)?))
+    }
+
+    /// As [`new`](Self::new), with the store's one key kept in `key_store`,
+    /// a keyring-core store given explicitly (the platform's native store,
+    /// `zbus-secret-service-keyring-store`, `db-keystore`, …) rather than
+    /// keyseal's own keyring code: one credential (service `app_id`, user
+    /// `store-key.<key id>`). keyring-core's default store is never
+    /// consulted, so installing the returned store as the default never
+    /// recurses.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_key_store(app_id: &str, key_store: Arc<CredentialStore>) -> Result<Arc<Self>> {
+        let keys = keyseal::KeyringProvider::builder(app_id, "store-key")
+            .keyring_core_store(key_store)
+            .build();
+        Self::from_store(
+            Store::builder(keys, keyseal::FileStore::new(default_file(app_id)?), app_id)
+                .rollback_marks(keyseal::RollbackMarks::in_state_dir())
+                .build(),
+        )
     }
 
     /// Over an existing keyseal store (any key provider, any blob store).
@@ -279,4 +296,21 @@ impl CredentialStoreApi for KeysealStore {
     fn debug_fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Debug::fmt(self, f)
     }
+}
+
+/// `<config dir>/<app_id>/store.sealed`, for an `app_id` that names one
+/// directory.
+fn default_file(app_id: &str) -> Result<std::path::PathBuf> {
+    if app_id.is_empty() || app_id == "." || app_id == ".." || app_id.contains(['/', '\\']) {
+        return Err(CoreError::Invalid(
+            "app_id".to_owned(),
+            "it must name one directory: not empty, not . or .., no / or \\".to_owned(),
+        ));
+    }
+    keyseal::default_path(app_id).ok_or_else(|| {
+        CoreError::NoStorageAccess(
+            "the platform names no configuration directory (set HOME, XDG_CONFIG_HOME or APPDATA)"
+                .into(),
+        )
+    })
 }

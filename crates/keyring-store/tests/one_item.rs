@@ -51,6 +51,8 @@ fn the_example_app_leaves_one_keyring_item_for_101_credentials() {
         skip("no Secret Service to count items in");
         return;
     }
+    // Both tests count the items of one service.
+    let _one_at_a_time = keyseal_testkit::secret_service_lock();
     clear();
     assert_eq!(items(), Some(0));
     let home = TempDir::new("keyring-core-app");
@@ -69,6 +71,65 @@ fn the_example_app_leaves_one_keyring_item_for_101_credentials() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("stored 101 credentials"), "{stdout}");
+    let count = items();
+    clear();
+    assert_eq!(count, Some(1), "one keyring item for the whole store");
+    assert!(config.join(SERVICE).join("store.sealed").is_file());
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "child process of a_key_store_given_explicitly_holds_the_one_item"]
+fn child_store_through_a_given_key_store() {
+    if !is_child() {
+        return;
+    }
+    use keyring_core::Entry;
+    let key_store = zbus_secret_service_keyring_store::Store::new().unwrap();
+    let store = keyseal_keyring_store::KeysealStore::with_key_store(SERVICE, key_store).unwrap();
+    // Installed as the default: the key still goes to the given store.
+    keyring_core::set_default_store(store);
+    for i in 0..20 {
+        Entry::new(SERVICE, &format!("user-{i}"))
+            .unwrap()
+            .set_password(&format!("secret {i}"))
+            .unwrap();
+    }
+    assert_eq!(
+        Entry::new(SERVICE, "user-7")
+            .unwrap()
+            .get_password()
+            .unwrap(),
+        "secret 7"
+    );
+    println!("stored 20 credentials through the given key store");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_key_store_given_explicitly_holds_the_one_item() {
+    if items().is_none() {
+        skip("no Secret Service to count items in");
+        return;
+    }
+    let _one_at_a_time = keyseal_testkit::secret_service_lock();
+    clear();
+    let home = TempDir::new("keyring-core-given");
+    let config = home.path().join("config");
+    let out = run_child(
+        "child_store_through_a_given_key_store",
+        &[
+            ("XDG_CONFIG_HOME", config.to_str().unwrap()),
+            ("HOME", home.path().to_str().unwrap()),
+            (
+                "XDG_STATE_HOME",
+                home.path().join("state").to_str().unwrap(),
+            ),
+        ],
+        &[],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("stored 20 credentials"), "{stdout}");
     let count = items();
     clear();
     assert_eq!(count, Some(1), "one keyring item for the whole store");

@@ -178,6 +178,8 @@ pub enum ProviderKind {
     KeyFile,
     /// Process memory (tests).
     Memory,
+    /// A keyring-core credential store the application gave.
+    KeyringCore,
     /// A provider outside this crate.
     Other,
 }
@@ -190,6 +192,7 @@ impl fmt::Display for ProviderKind {
             Self::MacosKeychain => "macOS keychain",
             Self::WindowsCredentialManager => "Windows Credential Manager",
             Self::Undecided => "OS keyring (not yet chosen)",
+            Self::KeyringCore => "keyring-core store",
             Self::KeyFile => "key file",
             Self::Environment => "environment variable",
             Self::Memory => "memory",

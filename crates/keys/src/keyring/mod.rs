@@ -61,6 +61,12 @@ pub enum Backend {
     MacosKeychain,
     /// The Windows Credential Manager.
     WindowsCredentialManager,
+    /// A keyring-core credential store the application gives
+    /// ([`KeyringProviderBuilder::keyring_core_store`]): any of keyring-core's
+    /// store crates, on any platform, used explicitly (never keyring-core's
+    /// default store). One credential per key: service and user
+    /// `<name>.<key id>`, the secret keyseal's key record.
+    KeyringCore,
 }
 
 /// The concrete keyring a call goes to.
@@ -70,6 +76,7 @@ pub(crate) enum Concrete {
     Kernel,
     Macos,
     Windows,
+    Core,
 }
 
 impl Concrete {
@@ -79,13 +86,24 @@ impl Concrete {
             Self::Kernel => ProviderKind::KernelKeyring,
             Self::Macos => ProviderKind::MacosKeychain,
             Self::Windows => ProviderKind::WindowsCredentialManager,
+            Self::Core => ProviderKind::KeyringCore,
         }
     }
 
-    fn lifetime(self) -> KeyLifetime {
+    /// How long a key lasts here; a given keyring-core store says so itself.
+    fn lifetime(self, stores: &platform::Stores) -> KeyLifetime {
         match self {
             Self::Kernel => KeyLifetime::UntilReboot,
             Self::SecretService | Self::Macos | Self::Windows => KeyLifetime::UntilDeleted,
+            Self::Core => {
+                use keyring_core::CredentialPersistence as P;
+                match stores.given_persistence() {
+                    Some(P::UntilDelete) => KeyLifetime::UntilDeleted,
+                    Some(P::UntilReboot) => KeyLifetime::UntilReboot,
+                    Some(P::ProcessOnly | P::EntryOnly) => KeyLifetime::Process,
+                    _ => KeyLifetime::Unknown,
+                }
+            }
         }
     }
 }
@@ -195,6 +213,7 @@ pub struct KeyringProviderBuilder {
     backend: Backend,
     timeout: Duration,
     session: SessionAlgorithm,
+    core_store: Option<Arc<keyring_core::CredentialStore>>,
 }
 
 impl KeyringProviderBuilder {
@@ -202,6 +221,19 @@ impl KeyringProviderBuilder {
     #[must_use]
     pub fn backend(mut self, backend: Backend) -> Self {
         self.backend = backend;
+        self
+    }
+
+    /// Keeps the keys in `store`, a keyring-core credential store (for
+    /// example `zbus_secret_service_keyring_store::Store::new()?` or
+    /// `db_keystore`), used explicitly: the backend becomes
+    /// [`Backend::KeyringCore`], and keyring-core's default store is never
+    /// consulted (so a keyseal store installed as that default never
+    /// recurses into itself).
+    #[must_use]
+    pub fn keyring_core_store(mut self, store: Arc<keyring_core::CredentialStore>) -> Self {
+        self.backend = Backend::KeyringCore;
+        self.core_store = Some(store);
         self
     }
 
@@ -238,6 +270,7 @@ impl KeyringProviderBuilder {
             Backend::KernelKeyring => Some(Concrete::Kernel),
             Backend::MacosKeychain => Some(Concrete::Macos),
             Backend::WindowsCredentialManager => Some(Concrete::Windows),
+            Backend::KeyringCore => Some(Concrete::Core),
         };
         KeyringProvider {
             inner: Arc::new(Inner {
@@ -245,7 +278,7 @@ impl KeyringProviderBuilder {
                 backend: self.backend,
                 timeout: self.timeout,
                 chosen: Mutex::new(chosen),
-                stores: platform::Stores::new(self.session),
+                stores: platform::Stores::new(self.session, self.core_store),
             }),
         }
     }
@@ -314,6 +347,7 @@ impl KeyringProvider {
             backend: Backend::Auto,
             timeout: DEFAULT_TIMEOUT,
             session: SessionAlgorithm::default(),
+            core_store: None,
         }
     }
 
@@ -476,7 +510,7 @@ impl KeyProvider for KeyringProvider {
         match self.chosen() {
             Some(concrete) => ProviderInfo::new(
                 concrete.kind(),
-                concrete.lifetime(),
+                concrete.lifetime(&self.inner.stores),
                 pattern.location(concrete),
             ),
             None => ProviderInfo::new(

@@ -4,14 +4,10 @@
 //!
 //! Everything here runs on the helper thread of one timed call.
 
-#[cfg(any(target_os = "macos", windows))]
 use std::collections::HashMap;
-#[cfg(any(target_os = "macos", windows))]
 use std::sync::{Arc, Mutex, PoisonError};
 
-#[cfg(any(target_os = "macos", windows))]
 use keyring_core::{CredentialStore, Entry};
-#[cfg(any(target_os = "macos", windows))]
 use zeroize::Zeroizing;
 
 use super::{Concrete, Item, Op, Outcome};
@@ -32,11 +28,11 @@ pub(super) fn auto_default() -> Option<Concrete> {
 }
 
 /// The keyrings' connections, made on first use and shared by later calls:
-/// a keyring-core store (macOS, Windows) or the Secret Service connection
-/// and its session algorithm (Linux).
+/// a keyring-core store (macOS, Windows, or the one given with
+/// [`Backend::KeyringCore`](super::Backend::KeyringCore)) or the Secret
+/// Service connection and its session algorithm (Linux).
 #[derive(Default, Debug)]
 pub(super) struct Stores {
-    #[cfg(any(target_os = "macos", windows))]
     native: Mutex<Option<Arc<CredentialStore>>>,
     #[cfg(target_os = "linux")]
     secret_service: super::secret_service::Connection,
@@ -44,12 +40,33 @@ pub(super) struct Stores {
 }
 
 impl Stores {
-    pub(super) fn new(session: super::SessionAlgorithm) -> Self {
+    pub(super) fn new(
+        session: super::SessionAlgorithm,
+        given: Option<Arc<CredentialStore>>,
+    ) -> Self {
         Self {
             session,
+            native: Mutex::new(given),
             ..Self::default()
         }
     }
+
+    /// How long the given keyring-core store keeps what it stores.
+    pub(super) fn given_persistence(&self) -> Option<keyring_core::CredentialPersistence> {
+        self.native
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|store| store.persistence())
+    }
+}
+
+/// The store of [`Backend::KeyringCore`](super::Backend::KeyringCore) is
+/// given when the provider is built; there is none to make.
+fn no_given_store() -> keyring_core::Result<Arc<CredentialStore>> {
+    Err(keyring_core::Error::NoStorageAccess(
+        "Backend::KeyringCore needs a store: KeyringProviderBuilder::keyring_core_store".into(),
+    ))
 }
 
 pub(super) fn call(stores: &Stores, concrete: Concrete, item: &Item, op: &Op) -> Result<Outcome> {
@@ -60,6 +77,7 @@ pub(super) fn call(stores: &Stores, concrete: Concrete, item: &Item, op: &Op) ->
         }
         #[cfg(target_os = "linux")]
         Concrete::Kernel => super::kernel::call(item, op),
+        Concrete::Core => core_call(stores, no_given_store, concrete, item, None, op),
         // github.com/99designs/keyring's keychain items are generic
         // passwords (service, account = key) with the raw bytes: keyring-core's
         // layout, so both layouts read the same way here.
@@ -106,7 +124,6 @@ fn make_windows() -> keyring_core::Result<Arc<CredentialStore>> {
     Ok(store)
 }
 
-#[cfg(any(target_os = "macos", windows))]
 fn core_call(
     stores: &Stores,
     make: fn() -> keyring_core::Result<Arc<CredentialStore>>,
@@ -178,7 +195,6 @@ fn core_call(
 
 /// Maps a keyring-core error to ours, never keeping a stored value:
 /// `BadEncoding` and `BadDataFormat` carry the item's bytes.
-#[cfg(any(target_os = "macos", windows))]
 fn map_core_error(error: keyring_core::Error, location: &str) -> Error {
     use keyring_core::Error as E;
     let unavailable = |reason, detail: String| Error::Unavailable {
