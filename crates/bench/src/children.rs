@@ -22,7 +22,7 @@ use crate::common::{self, Result, Rng, env_store, name, store_at, value};
 use crate::keyring::{Counting, PerItem};
 
 /// The keyring item name of keyseal's key in every benchmark store.
-pub(crate) const KEY_ITEM: &str = "store-key";
+pub(crate) const KEY_ITEM: &str = keyseal::KEY_ITEM_NAME;
 
 /// How many operations the mixed workload runs.
 pub(crate) const MIXED_OPS: usize = 1000;

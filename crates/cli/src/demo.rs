@@ -60,7 +60,7 @@ impl Drop for Cleanup {
             // The store's key is the item its file names.
             let sealed_for = keyseal::Store::builder(
                 keyseal::keys::MemoryKeyProvider::new(),
-                keyseal::blob::FileStore::new(self.dir.join("store.sealed")),
+                keyseal::blob::FileStore::new(self.dir.join(keyseal::STORE_FILE_NAME)),
                 "demo",
             )
             .build()
@@ -91,7 +91,7 @@ pub(crate) fn run(keys: Option<Keys>) -> Result<(), Failure> {
         .map_or(0, |d| d.subsec_nanos());
     let tag = format!("{}-{nanos:08x}", std::process::id());
     let dir = std::env::temp_dir().join(format!("keyseal-demo-{tag}"));
-    let path = dir.join("store.sealed");
+    let path = dir.join(keyseal::STORE_FILE_NAME);
     let service = format!("keyseal-demo-{tag}");
     let exe =
         std::env::current_exe().map_err(|e| format!("cannot find the keyseal binary: {e}"))?;
@@ -110,8 +110,9 @@ pub(crate) fn run(keys: Option<Keys>) -> Result<(), Failure> {
     };
     let cleanup = Cleanup {
         dir: dir.clone(),
-        keyring: use_keyring
-            .then(|| keyseal::keys::KeyringProvider::builder(&service, "store-key").build()),
+        keyring: use_keyring.then(|| {
+            keyseal::keys::KeyringProvider::builder(&service, keyseal::KEY_ITEM_NAME).build()
+        }),
     };
 
     say!(
@@ -309,7 +310,7 @@ fn open(path: &Path, service: &str, env_key: Option<&Zeroizing<String>>) -> Stor
             }
         }
         None => Store::builder(
-            keyseal::keys::KeyringProvider::builder(service, "store-key").build(),
+            keyseal::keys::KeyringProvider::builder(service, keyseal::KEY_ITEM_NAME).build(),
             blob,
             CONTEXT,
         )

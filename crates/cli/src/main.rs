@@ -458,7 +458,7 @@ fn recovery_failed(e: keyseal::Error) -> Failure {
 
 /// The OS keyring provider of the store's key, as the options say.
 fn keyring_provider(cli: &Cli) -> keyseal_keys::KeyringProviderBuilder {
-    keyseal_keys::KeyringProvider::builder(&cli.service, "store-key")
+    keyseal_keys::KeyringProvider::builder(&cli.service, keyseal::KEY_ITEM_NAME)
         .secret_service_session(cli.secret_service_session)
 }
 

@@ -116,7 +116,7 @@ impl KeysealStore {
     /// # Errors
     /// As [`new`](Self::new).
     pub fn with_key_store(app_id: &str, key_store: Arc<CredentialStore>) -> Result<Arc<Self>> {
-        let keys = keyseal::KeyringProvider::builder(app_id, "store-key")
+        let keys = keyseal::KeyringProvider::builder(app_id, keyseal::KEY_ITEM_NAME)
             .keyring_core_store(key_store)
             .build();
         Self::from_store(

@@ -19,7 +19,7 @@ pub use keyseal_seal as seal;
 pub use crate::async_store::AsyncStore;
 pub use crate::error::{Error, JsonErrorCategory, Result, ValueOperation, VersionField};
 pub use crate::error_kind::ErrorKind;
-pub use crate::paths::{config_dir, default_path, state_dir};
+pub use crate::paths::{KEY_ITEM_NAME, STORE_FILE_NAME, config_dir, default_path, state_dir};
 pub use crate::recovery::RecoveryKey;
 pub use crate::store::{
     EntryInfo, MAX_NAME_LEN, OnKeyringUnavailable, OnUnreadable, Problem, Quarantined,

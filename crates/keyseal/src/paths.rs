@@ -30,10 +30,19 @@ fn user_dir(windows: &str, xdg: &str, home_parts: &[&str]) -> Option<PathBuf> {
         .or_else(|| home.map(|h| home_parts.iter().fold(h, |p, part| p.join(part))))
 }
 
+/// The sealed file's name in an application's directory
+/// ([`default_path`]).
+pub const STORE_FILE_NAME: &str = "store.sealed";
+
+/// The keyring item name of the store's key in `Store::open` and
+/// `Store::new`: one item per key, `store-key.<key id>`, under the
+/// application's service.
+pub const KEY_ITEM_NAME: &str = "store-key";
+
 /// `<config dir>/<app>/store.sealed`: where an application's store lives by
 /// default. `None` when there is no configuration directory.
 pub fn default_path(app: &str) -> Option<PathBuf> {
-    config_dir().map(|dir| dir.join(app).join("store.sealed"))
+    config_dir().map(|dir| dir.join(app).join(STORE_FILE_NAME))
 }
 
 /// The platform's per-user state directory, for what keyseal keeps about

@@ -269,7 +269,8 @@ impl Store {
     #[cfg(feature = "keyring")]
     #[cfg_attr(docsrs, doc(cfg(feature = "keyring")))]
     pub fn new(service: &str, path: impl Into<std::path::PathBuf>) -> Self {
-        let provider = keyseal_keys::KeyringProvider::builder(service, "store-key").build();
+        let provider =
+            keyseal_keys::KeyringProvider::builder(service, crate::KEY_ITEM_NAME).build();
         Self::builder(provider, keyseal_blob::FileStore::new(path), service)
             .rollback_marks(RollbackMarks::in_state_dir())
             .build()

@@ -88,11 +88,12 @@ impl Layout {
     /// `oauth:<url>`, the index `oauth:_index`; its key item
     /// `oauth:encryption-key`, which seals the file, is never migrated.
     pub fn docker_agent() -> Self {
-        let layout = Self::new("docker-agent-oauth")
-            .with_bundle_item("oauth:tokens")
-            .with_item_prefix("oauth:")
-            .with_index_item("oauth:_index")
-            .with_key_item("oauth:encryption-key");
+        use crate::docker_agent as names;
+        let layout = Self::new(names::SERVICE)
+            .with_bundle_item(names::BUNDLE_ITEM)
+            .with_item_prefix(names::ITEM_PREFIX)
+            .with_index_item(names::INDEX_ITEM)
+            .with_key_item(names::KEY_ITEM);
         match SealedFile::docker_agent() {
             Some(file) => layout.with_sealed_file(file),
             None => layout,

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod docker_agent;
 mod file_lock;
 mod layout;
 mod migrate;

@@ -18,12 +18,6 @@ use keyseal::seal::{Aes256GcmSealer, Key, Sealer as _};
 
 use crate::file_lock::{FileLock, LockFailure};
 
-/// docker-agent's file name in its configuration directory.
-const DOCKER_AGENT_FILE: &str = "mcp-oauth-tokens.enc";
-
-/// docker-agent's key item, which seals its file.
-const DOCKER_AGENT_KEY_ITEM: &str = "oauth:encryption-key";
-
 /// The GCM nonce docker-agent puts in front of the ciphertext.
 const NONCE_LEN: usize = 12;
 
@@ -76,13 +70,15 @@ impl SealedFile {
     /// ignored. `None` when no directory can be named.
     pub fn docker_agent() -> Option<Self> {
         let dir = docker_agent_config_dir(&|name| std::env::var_os(name))?;
-        Some(Self::docker_agent_at(dir.join(DOCKER_AGENT_FILE)))
+        Some(Self::docker_agent_at(
+            dir.join(crate::docker_agent::SEALED_FILE),
+        ))
     }
 
     /// docker-agent's file at `path` (another configuration directory),
     /// with key item `oauth:encryption-key`.
     pub fn docker_agent_at(path: impl Into<PathBuf>) -> Self {
-        Self::new(path, DOCKER_AGENT_KEY_ITEM)
+        Self::new(path, crate::docker_agent::KEY_ITEM)
     }
 
     /// The application's lock file, `<file>.lock`.
@@ -324,8 +320,8 @@ fn docker_agent_config_dir(var: &dyn Fn(&str) -> Option<OsString>) -> Option<Pat
     };
     let current = absolute("XDG_CONFIG_HOME")
         .or(platform)
-        .map(|dir| dir.join("cagent"));
-    let older = home.map(|h| h.join(".config").join("cagent"));
+        .map(|dir| dir.join(crate::docker_agent::CONFIG_DIR));
+    let older = home.map(|h| h.join(".config").join(crate::docker_agent::CONFIG_DIR));
     match (current, older) {
         (Some(current), Some(older))
             if current != older
