@@ -16,15 +16,15 @@ mod sealer;
 pub mod fuzzing;
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod tests_errors;
 #[cfg(test)]
 mod tests_properties;
 #[cfg(test)]
-mod tests_v2;
+mod tests_vectors_bundle;
 #[cfg(test)]
-mod tests_v3;
+mod tests_vectors_index;
+#[cfg(test)]
+mod tests_vectors_recipient;
 
 pub use crate::aead::{Aes256GcmSealer, XChaCha20Poly1305Sealer};
 pub use crate::entries::{

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::format::RecordSeal;
-use crate::tests::{algorithm, fixed_random, hex, pattern, unhex};
+use crate::tests_vectors_bundle::{algorithm, fixed_random, hex, pattern, unhex};
 use crate::{Algorithm, Envelope, ExposeSecret, Key, SealedFile, TAG_LEN};
 
 const VECTORS: &str = include_str!("../../../docs/vectors/v2.json");

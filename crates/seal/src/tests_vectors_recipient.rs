@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 
 use crate::format::RecordSeal;
-use crate::tests::{algorithm, fixed_random, hex, pattern, unhex};
+use crate::tests_vectors_bundle::{algorithm, fixed_random, hex, pattern, unhex};
 use crate::{
     Algorithm, Envelope, ExposeSecret, Key, RecoveryIdentity, SealedFile, StanzaKind, TAG_LEN,
 };
