@@ -2,12 +2,10 @@
 
 use std::ffi::OsString;
 
-use keyseal_seal::{Key, KeyId};
+use keyseal_seal::Key;
 use zeroize::Zeroizing;
 
-use crate::{
-    Error, KeyLifetime, KeyProvider, ProviderInfo, ProviderKind, Result, UnavailableReason,
-};
+use crate::{Error, Result, UnavailableReason};
 
 /// Reads the key from an environment variable: standard base64 of exactly
 /// 32 bytes (surrounding whitespace ignored).
@@ -46,39 +44,7 @@ impl EnvKeyProvider {
     }
 }
 
-impl KeyProvider for EnvKeyProvider {
-    fn info(&self) -> ProviderInfo {
-        ProviderInfo::new(
-            ProviderKind::Environment,
-            KeyLifetime::External,
-            self.location(),
-        )
-    }
-
-    fn load(&self, id: &KeyId) -> Result<Key> {
-        let _ = id;
-        self.read()
-    }
-
-    fn create(&self) -> Result<Key> {
-        Err(Error::ReadOnly {
-            location: self.location(),
-            operation: "create",
-        })
-    }
-
-    fn delete(&self, id: &KeyId) -> Result<()> {
-        let _ = id;
-        Err(Error::ReadOnly {
-            location: self.location(),
-            operation: "delete",
-        })
-    }
-
-    fn given(&self) -> Option<Result<Key>> {
-        Some(self.read())
-    }
-}
+crate::given::given_key_provider!(EnvKeyProvider, crate::ProviderKind::Environment);
 
 impl EnvKeyProvider {
     /// The variable's key, decoded.

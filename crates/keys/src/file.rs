@@ -5,12 +5,10 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use keyseal_seal::{KEY_LEN, Key, KeyId};
+use keyseal_seal::{KEY_LEN, Key};
 use zeroize::Zeroizing;
 
-use crate::{
-    Error, KeyLifetime, KeyProvider, ProviderInfo, ProviderKind, Result, UnavailableReason,
-};
+use crate::{Error, Result, UnavailableReason};
 
 /// The most a key file may hold: base64 of a key with generous whitespace.
 /// A larger file is not a key file, and is not read past this.
@@ -224,39 +222,7 @@ fn check_mode(_metadata: &std::fs::Metadata, _group_read: bool) -> Result<(), St
     Ok(())
 }
 
-impl KeyProvider for KeyFileProvider {
-    fn info(&self) -> ProviderInfo {
-        ProviderInfo::new(
-            ProviderKind::KeyFile,
-            KeyLifetime::External,
-            self.location(),
-        )
-    }
-
-    fn load(&self, id: &KeyId) -> Result<Key> {
-        let _ = id;
-        self.read()
-    }
-
-    fn create(&self) -> Result<Key> {
-        Err(Error::ReadOnly {
-            location: self.location(),
-            operation: "create",
-        })
-    }
-
-    fn delete(&self, id: &KeyId) -> Result<()> {
-        let _ = id;
-        Err(Error::ReadOnly {
-            location: self.location(),
-            operation: "delete",
-        })
-    }
-
-    fn given(&self) -> Option<Result<Key>> {
-        Some(self.read())
-    }
-}
+crate::given::given_key_provider!(KeyFileProvider, crate::ProviderKind::KeyFile);
 
 #[cfg(test)]
 mod tests {

@@ -9,6 +9,7 @@ pub use keyseal_seal::{Key, KeyId};
 mod env;
 mod error;
 mod file;
+mod given;
 mod memory;
 mod record;
 
