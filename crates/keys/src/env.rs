@@ -11,14 +11,14 @@ use crate::{Error, Result, UnavailableReason};
 /// 32 bytes (surrounding whitespace ignored).
 ///
 /// For CI and containers, where a secret manager injects the variable. The
-/// provider is read-only: [`create`](KeyProvider::create) and
-/// [`delete`](KeyProvider::delete) return [`Error::ReadOnly`], and
-/// [`given`](KeyProvider::given) is the key a new file is sealed with. Give
+/// provider is read-only: [`create`](crate::KeyProvider::create) and
+/// [`delete`](crate::KeyProvider::delete) return [`Error::ReadOnly`], and
+/// [`given`](crate::KeyProvider::given) is the key a new file is sealed with. Give
 /// every store its own variable (or its own value): one key sealing two
 /// stores is the application's choice, not keyseal's. Generate a key with,
 /// for example, `head -c 32 /dev/urandom | base64`.
 ///
-/// The variable is read on every [`load`](KeyProvider::load) (keyseal loads
+/// The variable is read on every [`load`](crate::KeyProvider::load) (keyseal loads
 /// once per process), copied into a zeroizing buffer, and never echoed: the
 /// errors say which variable and what is wrong, never its value. `load`
 /// returns the variable's key whatever id it is asked for; the store

@@ -40,10 +40,10 @@ const MAX_KEY_FILE: u64 = 4096;
 ///   bytes): a random key is text by chance with odds of about 2⁻⁴⁴.
 ///
 /// The provider is read-only, like the environment provider:
-/// [`create`](KeyProvider::create) and [`delete`](KeyProvider::delete)
-/// return [`Error::ReadOnly`], and [`given`](KeyProvider::given) is the key a
+/// [`create`](crate::KeyProvider::create) and [`delete`](crate::KeyProvider::delete)
+/// return [`Error::ReadOnly`], and [`given`](crate::KeyProvider::given) is the key a
 /// new store is sealed with. The file is read on every
-/// [`load`](KeyProvider::load) (keyseal loads once per process) into a
+/// [`load`](crate::KeyProvider::load) (keyseal loads once per process) into a
 /// zeroizing buffer; errors name the file and what is wrong, never its
 /// contents.
 #[derive(Clone, Debug)]
