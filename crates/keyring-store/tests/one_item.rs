@@ -45,20 +45,23 @@ fn child_run_the_example() {
     }
 }
 
-#[test]
-fn the_example_app_leaves_one_keyring_item_for_101_credentials() {
+/// Runs the child test `child` in a home of its own (configuration and
+/// state directories inside it) against a Secret Service with no item of
+/// [`SERVICE`], and checks that it printed `said` and left exactly one
+/// keyring item and the sealed file where `KeysealStore::new` puts it.
+fn stores_with_one_item(child: &str, said: &str) {
     if items().is_none() {
         skip("no Secret Service to count items in");
         return;
     }
-    // Both tests count the items of one service.
+    // Every test here counts the items of one service.
     let _one_at_a_time = keyseal_testkit::secret_service_lock();
     clear();
     assert_eq!(items(), Some(0));
     let home = TempDir::new("keyring-core-app");
     let config = home.path().join("config");
     let out = run_child(
-        "child_run_the_example",
+        child,
         &[
             ("XDG_CONFIG_HOME", config.to_str().unwrap()),
             ("HOME", home.path().to_str().unwrap()),
@@ -70,11 +73,16 @@ fn the_example_app_leaves_one_keyring_item_for_101_credentials() {
         &[],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("stored 101 credentials"), "{stdout}");
+    assert!(stdout.contains(said), "{stdout}");
     let count = items();
     clear();
     assert_eq!(count, Some(1), "one keyring item for the whole store");
     assert!(config.join(SERVICE).join("store.sealed").is_file());
+}
+
+#[test]
+fn the_example_app_leaves_one_keyring_item_for_101_credentials() {
+    stores_with_one_item("child_run_the_example", "stored 101 credentials");
 }
 
 #[cfg(target_os = "linux")]
@@ -108,30 +116,8 @@ fn child_store_through_a_given_key_store() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_key_store_given_explicitly_holds_the_one_item() {
-    if items().is_none() {
-        skip("no Secret Service to count items in");
-        return;
-    }
-    let _one_at_a_time = keyseal_testkit::secret_service_lock();
-    clear();
-    let home = TempDir::new("keyring-core-given");
-    let config = home.path().join("config");
-    let out = run_child(
+    stores_with_one_item(
         "child_store_through_a_given_key_store",
-        &[
-            ("XDG_CONFIG_HOME", config.to_str().unwrap()),
-            ("HOME", home.path().to_str().unwrap()),
-            (
-                "XDG_STATE_HOME",
-                home.path().join("state").to_str().unwrap(),
-            ),
-        ],
-        &[],
+        "stored 20 credentials",
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("stored 20 credentials"), "{stdout}");
-    let count = items();
-    clear();
-    assert_eq!(count, Some(1), "one keyring item for the whole store");
-    assert!(config.join(SERVICE).join("store.sealed").is_file());
 }
