@@ -22,13 +22,11 @@ const SERVICE: &str = "com.example.keyring-core-app";
 /// Secret Service items with attribute `service` = `SERVICE`.
 fn items() -> Option<usize> {
     std::env::var_os("DBUS_SESSION_BUS_ADDRESS")?;
-    let out = Command::new("secret-tool")
-        .args(["search", "--all", "service", SERVICE])
-        .output()
-        .ok()?;
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    Some(text.matches("[/").count())
+    Some(
+        keyseal_testkit::secret_tool_search(SERVICE)
+            .matches("[/")
+            .count(),
+    )
 }
 
 fn clear() {

@@ -15,7 +15,6 @@
 
 mod support;
 
-use std::process::Command;
 use std::sync::Arc;
 
 use keyring_core::CredentialStore;
@@ -36,12 +35,7 @@ fn given_store() -> Option<Arc<CredentialStore>> {
 
 /// The `username` attributes of the Secret Service items of `service`.
 fn users_of(service: &str) -> Vec<String> {
-    let out = Command::new("secret-tool")
-        .args(["search", "--all", "service", service])
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text = support::secret_tool_search(service);
     let mut users: Vec<String> = text
         .lines()
         .filter_map(|l| l.trim().strip_prefix("attribute.username = "))

@@ -41,13 +41,9 @@ fn secret_service_here(service: &str) -> bool {
 }
 
 fn secret_tool_items(service: &str) -> usize {
-    let out = Command::new("secret-tool")
-        .args(["search", "--all", "service", service])
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    text.matches("[/").count()
+    keyseal_testkit::secret_tool_search(service)
+        .matches("[/")
+        .count()
 }
 
 /// docker-agent's item names under a unique service.

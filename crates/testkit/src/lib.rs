@@ -174,6 +174,17 @@ pub fn remove_kernel_keys(service: &str) {
     }
 }
 
+/// What `secret-tool search --all service <service>` prints (its standard
+/// output and error together: it lists attributes on one and secrets on the
+/// other): one `[/…]` block per item.
+pub fn secret_tool_search(service: &str) -> String {
+    let out = Command::new("secret-tool")
+        .args(["search", "--all", "service", service])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
 /// Stores `value` as the Secret Service item `item` of `service` the way
 /// another client does (`secret-tool store`, attributes `service` and
 /// `username`); the value goes through standard input, never the command
