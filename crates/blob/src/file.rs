@@ -624,6 +624,10 @@ impl BlobStore for FileStore {
         self.path.display().to_string()
     }
 
+    fn path(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
+
     fn read(&self) -> Result<Option<Snapshot>> {
         self.read_current()
     }

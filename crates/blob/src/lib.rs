@@ -44,6 +44,12 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
     /// Where the blob lives, for people (a path, or `memory`).
     fn location(&self) -> String;
 
+    /// The file the blob lives in, for a store that keeps it in one (the
+    /// default: `None`).
+    fn path(&self) -> Option<&std::path::Path> {
+        None
+    }
+
     /// Reads the current blob, or `None` when there is none.
     ///
     /// Needs no lock: blobs are replaced atomically.
@@ -350,6 +356,9 @@ impl<T: BlobStore + ?Sized> BlobStore for Arc<T> {
     fn location(&self) -> String {
         (**self).location()
     }
+    fn path(&self) -> Option<&std::path::Path> {
+        (**self).path()
+    }
     fn read(&self) -> Result<Option<Snapshot>> {
         (**self).read()
     }
@@ -382,6 +391,9 @@ impl<T: BlobStore + ?Sized> BlobStore for Arc<T> {
 impl<T: BlobStore + ?Sized> BlobStore for Box<T> {
     fn location(&self) -> String {
         (**self).location()
+    }
+    fn path(&self) -> Option<&std::path::Path> {
+        (**self).path()
     }
     fn read(&self) -> Result<Option<Snapshot>> {
         (**self).read()

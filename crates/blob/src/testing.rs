@@ -174,6 +174,10 @@ impl<B: BlobStore> BlobStore for FaultyBlobStore<B> {
         self.inner.location()
     }
 
+    fn path(&self) -> Option<&std::path::Path> {
+        self.inner.path()
+    }
+
     fn read(&self) -> Result<Option<Snapshot>> {
         let failed = {
             let mut script = self.script();

@@ -22,7 +22,7 @@ pub use crate::error_kind::ErrorKind;
 pub use crate::paths::{KEY_ITEM_NAME, STORE_FILE_NAME, config_dir, default_path, state_dir};
 pub use crate::recovery::RecoveryKey;
 pub use crate::store::{
-    EntryInfo, MAX_NAME_LEN, OnKeyringUnavailable, OnUnreadable, Problem, Quarantined,
+    EntryInfo, Location, MAX_NAME_LEN, OnKeyringUnavailable, OnUnreadable, Problem, Quarantined,
     RollbackMarks, Rotation, Status, Store, StoreBuilder, Transaction, json_bytes, validate_name,
 };
 pub use keyseal_seal::{Algorithm, ExposeSecret, KeyId, SecretSlice};

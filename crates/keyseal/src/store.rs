@@ -30,7 +30,7 @@ pub use lineage::RollbackMarks;
 use open::{Fingerprint, OpenWith};
 use policy::Degraded;
 pub use policy::{OnKeyringUnavailable, OnUnreadable};
-pub use status::{EntryInfo, Problem, Quarantined, Status};
+pub use status::{EntryInfo, Location, Problem, Quarantined, Status};
 pub use transaction::Transaction;
 
 /// The longest entry name, in bytes.
@@ -310,8 +310,8 @@ impl Store {
     }
 
     /// Where the sealed file is.
-    pub fn location(&self) -> String {
-        self.inner.blob.location()
+    pub fn location(&self) -> Location {
+        Location::of(self.inner.blob.as_ref())
     }
 
     /// Takes the store's advisory lock `name`, waiting at most `timeout`,

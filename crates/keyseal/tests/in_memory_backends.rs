@@ -43,6 +43,9 @@ fn the_code_under_test_stores_its_logins_and_touches_the_keyring_once() {
     );
     assert_eq!(keys.calls(Operation::Create), 1);
     assert_eq!(keys.calls(Operation::Load), 0, "the created key is kept");
+    // A store in memory has no file to point at.
+    assert_eq!(store.location().as_str(), "memory");
+    assert_eq!(store.location().path(), None);
 }
 
 #[test]

@@ -340,7 +340,8 @@ fn status_reports_the_provider_the_file_and_the_entries() {
     );
     assert_eq!(status.generation, Some(2));
     assert_eq!(status.entries, Some(2));
-    assert!(status.location.ends_with("store.sealed"));
+    assert!(status.location.as_str().ends_with("store.sealed"));
+    assert_eq!(status.location.path(), Some(dir.file().as_path()));
     assert!(status.degraded.is_none() && status.problem.is_none());
     let shown = format!("{status:?}");
     assert!(!shown.contains("\"1\""), "{shown}");
@@ -731,7 +732,8 @@ fn a_transaction_reads_and_writes_typed_values_as_the_store_does() {
 fn open_derives_the_path_from_the_application_id_and_refuses_ids_that_are_not_names() {
     let store = Store::open("com.example.keyseal-test").unwrap();
     let expected = keyseal::default_path("com.example.keyseal-test").unwrap();
-    assert_eq!(store.location(), expected.display().to_string());
+    assert_eq!(store.location().path(), Some(expected.as_path()));
+    assert_eq!(store.location().to_string(), expected.display().to_string());
     assert!(
         !expected.exists(),
         "open touched the disk before the first operation"

@@ -10,6 +10,40 @@ use std::time::SystemTime;
 use super::{Store, lock};
 use crate::Error;
 
+/// Where a store keeps its sealed file ([`Store::location`],
+/// [`Status::location`]): as its blob store shows it (a path, `memory`, a
+/// database URL without its password) and, for a file, the path itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    shown: String,
+    path: Option<std::path::PathBuf>,
+}
+
+impl Location {
+    pub(crate) fn of(blob: &dyn keyseal_blob::BlobStore) -> Self {
+        Self {
+            shown: blob.location(),
+            path: blob.path().map(std::path::Path::to_path_buf),
+        }
+    }
+
+    /// The file, for a store that keeps one (a [`FileStore`](keyseal_blob::FileStore)).
+    pub fn path(&self) -> Option<&std::path::Path> {
+        self.path.as_deref()
+    }
+
+    /// The location as people read it.
+    pub fn as_str(&self) -> &str {
+        &self.shown
+    }
+}
+
+impl core::fmt::Display for Location {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.shown)
+    }
+}
+
 /// Why a [`Status`] could not say everything ([`Status::problem`]).
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -66,7 +100,7 @@ pub struct EntryInfo {
 #[non_exhaustive]
 pub struct Status {
     /// The sealed file.
-    pub location: String,
+    pub location: Location,
     /// The key provider: kind, where the key lives, how long it survives.
     pub provider: ProviderInfo,
     /// Whether the sealed file exists.
@@ -98,7 +132,7 @@ impl Store {
     pub fn status(&self) -> Status {
         let inner = &self.inner;
         let mut status = Status {
-            location: inner.blob.location(),
+            location: Location::of(inner.blob.as_ref()),
             provider: inner.provider.info(),
             exists: false,
             format_version: None,
