@@ -19,19 +19,19 @@ pub enum Error {
     /// The sealed file exists but its key is gone from the key provider (for
     /// example the keyring was reset, or the kernel keyring was cleared by a
     /// reboot). The file is untouched; a recovery key can open it.
-    #[error("the key for {path} is missing from {location}; the file is kept untouched")]
+    #[error("the key for {store} is missing from {location}; the file is kept untouched")]
     KeyMissing {
         /// The sealed file.
-        path: String,
+        store: crate::Location,
         /// Where the key was looked for.
         location: String,
     },
 
     /// The key provider's key is not the one that sealed the file.
-    #[error("{path} is sealed for key {}, not for this store's key {offered}; the file is kept untouched", display_ids(.sealed_for))]
+    #[error("{store} is sealed for key {}, not for this store's key {offered}; the file is kept untouched", display_ids(.sealed_for))]
     WrongKey {
         /// The sealed file.
-        path: String,
+        store: crate::Location,
         /// The provider's key id.
         offered: KeyId,
         /// The key ids the file is sealed for.
@@ -39,27 +39,27 @@ pub enum Error {
     },
 
     /// The file is not a keyseal store (its first bytes are not the magic).
-    #[error("{path} is not a keyseal store; it is left untouched")]
+    #[error("{store} is not a keyseal store; it is left untouched")]
     NotAStore {
         /// The file.
-        path: String,
+        store: crate::Location,
     },
 
     /// The file failed authentication: it was changed outside keyseal,
     /// damaged, or belongs to a store with another context.
     #[error(
-        "{path} failed authentication (tampered, corrupt, or another store's file); it is left untouched"
+        "{store} failed authentication (tampered, corrupt, or another store's file); it is left untouched"
     )]
     Tampered {
         /// The file.
-        path: String,
+        store: crate::Location,
     },
 
     /// The file is truncated or structurally invalid.
-    #[error("{path} is corrupt ({reason}); it is left untouched")]
+    #[error("{store} is corrupt ({reason}); it is left untouched")]
     Corrupt {
         /// The file.
-        path: String,
+        store: crate::Location,
         /// What is wrong, for people.
         reason: String,
     },
@@ -68,11 +68,11 @@ pub enum Error {
     /// is damaged: the version cannot be authenticated before it is
     /// understood). It is left untouched.
     #[error(
-        "{path} uses {what} {found}, newer than this build supports ({supported}); upgrade keyseal (if no newer keyseal wrote it, the file is damaged); it is left untouched"
+        "{store} uses {what} {found}, newer than this build supports ({supported}); upgrade keyseal (if no newer keyseal wrote it, the file is damaged); it is left untouched"
     )]
     UnsupportedVersion {
         /// The file.
-        path: String,
+        store: crate::Location,
         /// Which version field.
         what: VersionField,
         /// The version found.
@@ -87,11 +87,11 @@ pub enum Error {
     /// old copy). Nothing is written over it until it is accepted
     /// ([`Store::accept_rollback`](crate::Store::accept_rollback)).
     #[error(
-        "{path} was rolled back to generation {found} after generation {seen} of it was seen; refusing to write over it"
+        "{store} was rolled back to generation {found} after generation {seen} of it was seen; refusing to write over it"
     )]
     Rollback {
         /// The file.
-        path: String,
+        store: crate::Location,
         /// The generation in the file.
         found: u64,
         /// The newest generation this process saw.
@@ -142,10 +142,10 @@ pub enum Error {
     },
 
     /// There is no sealed file (rotation and recovery need one).
-    #[error("there is no store at {path}")]
+    #[error("there is no store at {store}")]
     NoStore {
         /// The file that does not exist.
-        path: String,
+        store: crate::Location,
     },
 
     /// The recovery key text is not a recovery key (a typo, or truncated).
@@ -158,10 +158,10 @@ pub enum Error {
 
     /// The recovery key is well formed but does not open this store.
     /// Nothing changed.
-    #[error("this recovery key does not open {path} (it is sealed for recovery key {}); nothing was changed", .expected.map_or_else(|| "none".to_owned(), |id| id.to_string()))]
+    #[error("this recovery key does not open {store} (it is sealed for recovery key {}); nothing was changed", .expected.map_or_else(|| "none".to_owned(), |id| id.to_string()))]
     WrongRecoveryKey {
         /// The file.
-        path: String,
+        store: crate::Location,
         /// The recovery key id the file names, if it has one.
         expected: Option<KeyId>,
     },
@@ -173,11 +173,11 @@ pub enum Error {
     /// recovery enable`, which makes a `KSR2` key) or turn recovery off.
     /// Nothing changed.
     #[error(
-        "{path} has an old recovery key (KSR1) that cannot follow a new data key; replace it first (keyseal recovery enable prints a new one) or turn recovery off; nothing was changed"
+        "{store} has an old recovery key (KSR1) that cannot follow a new data key; replace it first (keyseal recovery enable prints a new one) or turn recovery off; nothing was changed"
     )]
     RecoveryKeyOutdated {
         /// The file.
-        path: String,
+        store: crate::Location,
     },
 
     /// A state keyseal's own logic rules out; please report it.
@@ -345,14 +345,14 @@ impl Error {
         }
     }
 
-    /// Maps an error from opening `path` with the seal layer.
-    pub(crate) fn from_seal(path: &str, e: keyseal_seal::Error) -> Self {
+    /// Maps an error from opening the file at `store` with the seal layer.
+    pub(crate) fn from_seal(store: &crate::Location, e: keyseal_seal::Error) -> Self {
         use keyseal_seal::Error as S;
-        let path = path.to_owned();
+        let store = store.clone();
         match e {
-            S::NotKeyseal => Self::NotAStore { path },
+            S::NotKeyseal => Self::NotAStore { store },
             S::UnsupportedVersion { found, supported } => Self::UnsupportedVersion {
-                path,
+                store,
                 what: VersionField::Format,
                 found,
                 supported,
@@ -362,7 +362,7 @@ impl Error {
                 found,
                 supported,
             } => Self::UnsupportedVersion {
-                path,
+                store,
                 what: match what {
                     keyseal_seal::EntriesPart::Bundle => VersionField::Bundle,
                     _ => VersionField::Index,
@@ -373,21 +373,21 @@ impl Error {
             // Every format version names its algorithms; an id the version
             // does not know is damage, not a newer file.
             S::UnknownAlgorithm { id } => Self::Corrupt {
-                path,
+                store,
                 reason: format!(
                     "its header names algorithm {id}, which no keyseal format version defines"
                 ),
             },
             S::Malformed { reason } => Self::Corrupt {
-                path,
+                store,
                 reason: reason.to_owned(),
             },
             S::WrongKey { offered, present } => Self::WrongKey {
-                path,
+                store,
                 offered,
                 sealed_for: present,
             },
-            S::Authentication => Self::Tampered { path },
+            S::Authentication => Self::Tampered { store },
             source => Self::Seal { source },
         }
     }

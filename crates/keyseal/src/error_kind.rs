@@ -120,10 +120,10 @@ mod tests {
 
     #[test]
     fn each_kind_of_failure_is_told_apart() {
-        let path = || "p".to_owned();
+        let path = || crate::Location::of(&keyseal_blob::MemoryBlobStore::new());
         let io = || std::io::Error::other("x");
         let cases = [
-            (Error::NoStore { path: path() }, ErrorKind::NotFound),
+            (Error::NoStore { store: path() }, ErrorKind::NotFound),
             (Error::InvalidName { reason: "r" }, ErrorKind::Usage),
             (
                 storage(keyseal_blob::Error::WriteTooLarge {
@@ -133,7 +133,7 @@ mod tests {
                 }),
                 ErrorKind::Usage,
             ),
-            (Error::Tampered { path: path() }, ErrorKind::UnusableFile),
+            (Error::Tampered { store: path() }, ErrorKind::UnusableFile),
             (
                 storage(keyseal_blob::Error::Unreadable {
                     path: "p".into(),
@@ -143,14 +143,14 @@ mod tests {
             ),
             (
                 Error::KeyMissing {
-                    path: path(),
-                    location: path(),
+                    store: path(),
+                    location: "p".to_owned(),
                 },
                 ErrorKind::Key,
             ),
             (
                 Error::from_key(keyseal_keys::Error::Unavailable {
-                    location: path(),
+                    location: "p".to_owned(),
                     reason: keyseal_keys::UnavailableReason::NotConfigured,
                     source: None,
                 }),
@@ -172,7 +172,8 @@ mod tests {
 
     #[test]
     fn a_damaged_algorithm_byte_is_an_unusable_file_not_a_newer_one() {
-        let e = Error::from_seal("p", keyseal_seal::Error::UnknownAlgorithm { id: 9 });
+        let store = crate::Location::of(&keyseal_blob::MemoryBlobStore::new());
+        let e = Error::from_seal(&store, keyseal_seal::Error::UnknownAlgorithm { id: 9 });
         assert!(matches!(e, Error::Corrupt { .. }), "{e}");
         assert!(!e.to_string().contains("newer"), "{e}");
         assert_eq!(e.kind(), ErrorKind::UnusableFile);

@@ -398,7 +398,7 @@ impl Store {
                 (None, Some(envelope)) => entry
                     .value
                     .open(envelope, context, name)
-                    .map_err(|e| Error::from_seal(&self.inner.blob.location(), e))?,
+                    .map_err(|e| Error::from_seal(&self.location(), e))?,
                 (None, None) => {
                     return Err(Error::Internal {
                         reason: "a sealed value without its envelope",

@@ -438,6 +438,13 @@ fn a_tampered_file_is_reported_and_never_overwritten() {
         let err = store.get::<String>("github").unwrap_err();
         assert!(matches!(err, Error::Tampered { .. }), "{:?}", place.backend);
         assert!(err.to_string().contains("left untouched"), "{err}");
+        // The error names the store, with its path for a file store.
+        if let Error::Tampered { store: at } = &err {
+            match place.backend {
+                BlobKind::File => assert_eq!(at.path(), Some(place.dir.file().as_path())),
+                BlobKind::Memory => assert_eq!(at.path(), None),
+            }
+        }
         assert_eq!(place.bytes(), bytes, "the damaged blob was changed");
     });
 }

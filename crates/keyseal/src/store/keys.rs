@@ -15,7 +15,11 @@ impl Store {
     /// names. A provider that answers with another key (an environment
     /// variable, or the one item of the earlier keyring layout) gets that
     /// key back, and opening reports [`Error::WrongKey`].
-    pub(super) fn kek_for(&self, file: &SealedFile<'_>, path: &str) -> Result<Arc<Key>> {
+    pub(super) fn kek_for(
+        &self,
+        file: &SealedFile<'_>,
+        store: &crate::Location,
+    ) -> Result<Arc<Key>> {
         let header = file.header();
         let names = |key: &Key| header.stanzas().iter().any(|s| s.key_id() == key.id());
         let mut cached = lock(&self.inner.kek);
@@ -27,7 +31,7 @@ impl Store {
         let provider = &self.inner.provider;
         let Some(wanted) = header.key_id(StanzaKind::Primary) else {
             return Err(Error::Corrupt {
-                path: path.to_owned(),
+                store: store.clone(),
                 reason: "the header names no primary key".to_owned(),
             });
         };
@@ -42,7 +46,7 @@ impl Store {
                 Ok(kek)
             }
             Err(keyseal_keys::Error::NotFound { location }) => Err(Error::KeyMissing {
-                path: path.to_owned(),
+                store: store.clone(),
                 location,
             }),
             Err(e) => Err(Error::from_key(e)),

@@ -72,7 +72,7 @@ impl Store {
                 if loaded.envelope.key_id(StanzaKind::Recovery).is_some() {
                     // Checked before a key is made: nothing to take back.
                     return Err(Error::RecoveryKeyOutdated {
-                        path: inner.blob.location(),
+                        store: self.location(),
                     });
                 }
                 let new_kek = self.create_kek(&mut created)?;
@@ -125,7 +125,7 @@ impl Store {
         let recipient = recovery
             .recipient()
             .ok_or_else(|| Error::RecoveryKeyOutdated {
-                path: inner.blob.location(),
+                store: self.location(),
             })?;
         self.edit_envelope(true, &mut |envelope| {
             // A new data key, so an earlier recovery key (and any copy of
@@ -166,7 +166,7 @@ impl Store {
         let inner = &self.inner;
         let Some(snapshot) = inner.blob.read()? else {
             return Err(Error::NoStore {
-                path: inner.blob.location(),
+                store: self.location(),
             });
         };
         self.open_with_recovery(&snapshot, recovery).map(drop)
@@ -245,7 +245,7 @@ impl Store {
         // must be a new (KSR2) key.
         let new_recipient = match new_recovery {
             Some(r) => Some(r.recipient().ok_or_else(|| Error::RecoveryKeyOutdated {
-                path: inner.blob.location(),
+                store: self.location(),
             })?),
             None => None,
         };
@@ -380,12 +380,14 @@ impl Store {
         recovery: Option<&RecoveryKey>,
     ) -> Result<R> {
         let inner = &self.inner;
-        let path = inner.blob.location();
+        let store = self.location();
         let updated = inner
             .blob
             .update_with(|current| -> Result<Decided<Step<R>>> {
                 let Some(snapshot) = current else {
-                    return Err(Error::NoStore { path: path.clone() });
+                    return Err(Error::NoStore {
+                        store: store.clone(),
+                    });
                 };
                 let loaded = match recovery {
                     None => self.open_snapshot(snapshot)?,
@@ -446,14 +448,14 @@ impl Store {
         snapshot: &keyseal_blob::Snapshot,
         recovery: &RecoveryKey,
     ) -> Result<Loaded> {
-        let path = self.inner.blob.location();
+        let store = self.location();
         self.open_shared(snapshot.shared_bytes(), snapshot.version(), &mut |file| {
             let expected = file.header().recovery_id();
             if expected == Some(recovery.id()) {
                 Ok(OpenWith::Recovery(recovery))
             } else {
                 Err(Error::WrongRecoveryKey {
-                    path: path.clone(),
+                    store: store.clone(),
                     expected,
                 })
             }

@@ -80,7 +80,7 @@ impl Store {
 
     pub(super) fn open_bytes(&self, bytes: Arc<Vec<u8>>, version: Version) -> Result<Loaded> {
         let opened = self.open_shared(bytes, version, &mut |file| {
-            let kek = self.kek_for(file, &self.inner.blob.location())?;
+            let kek = self.kek_for(file, &self.location())?;
             Ok(OpenWith::Key(kek))
         });
         if let Err(e) = &opened
@@ -105,10 +105,14 @@ impl Store {
         unlock: &mut dyn FnMut(&SealedFile<'_>) -> Result<OpenWith<'r>>,
     ) -> Result<Loaded> {
         let inner = &self.inner;
-        let path = inner.blob.location();
-        let file = SealedFile::parse(&bytes).map_err(|e| Error::from_seal(&path, e))?;
+        let store = self.location();
+        let file = SealedFile::parse(&bytes).map_err(|e| Error::from_seal(&store, e))?;
         let generation = file.header().generation();
-        self.check_rollback(&path, generation, file.header().key_id(StanzaKind::Primary))?;
+        self.check_rollback(
+            &store,
+            generation,
+            file.header().key_id(StanzaKind::Primary),
+        )?;
         let with = unlock(&file)?;
         let unlock = match &with {
             OpenWith::Key(kek) => Unlock::Key(kek.as_ref()),
@@ -116,7 +120,7 @@ impl Store {
         };
         let opened = file
             .open_entries(&bytes, unlock, &inner.context)
-            .map_err(|e| Error::from_seal(&path, e))?;
+            .map_err(|e| Error::from_seal(&store, e))?;
         // Records another process carried over unchanged need no second
         // decryption.
         if let Some(previous) = lock(&inner.state).cache.clone() {
@@ -144,7 +148,7 @@ impl Store {
             entries
                 .verify_all(envelope, &self.inner.context)
                 .map_err(|_| Error::Tampered {
-                    path: self.inner.blob.location(),
+                    store: self.location(),
                 })?;
         }
         Ok(entries)

@@ -89,7 +89,7 @@ impl Store {
     /// here, or accepted this version, since.
     pub(super) fn check_rollback(
         &self,
-        path: &str,
+        store: &crate::Location,
         generation: u64,
         key_id: Option<KeyId>,
     ) -> Result<()> {
@@ -109,7 +109,7 @@ impl Store {
             }
         }
         Err(Error::Rollback {
-            path: path.to_owned(),
+            store: store.clone(),
             found: generation,
             seen,
         })
@@ -124,15 +124,15 @@ impl Store {
     /// other errors of reading the header; [`Error::Storage`].
     pub fn accept_rollback(&self) -> Result<()> {
         let inner = &self.inner;
-        let path = inner.blob.location();
+        let store = self.location();
         let Some(snapshot) = inner.blob.read()? else {
-            return Err(Error::NoStore { path });
+            return Err(Error::NoStore { store });
         };
-        let file = SealedFile::parse(snapshot.bytes()).map_err(|e| Error::from_seal(&path, e))?;
+        let file = SealedFile::parse(snapshot.bytes()).map_err(|e| Error::from_seal(&store, e))?;
         let header = file.header();
         let Some(key_id) = header.key_id(StanzaKind::Primary) else {
             return Err(Error::Corrupt {
-                path,
+                store,
                 reason: "the header names no primary key".to_owned(),
             });
         };
