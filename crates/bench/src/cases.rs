@@ -126,6 +126,9 @@ pub(crate) struct Files {
     pub(crate) json_bytes: u64,
     /// keyseal's set beside the write floor.
     pub(crate) floor: Compared,
+    /// keyseal's set beside the append floor: 4 KiB appended to an open
+    /// file and `fdatasync`, the least a durable one-entry write can cost.
+    pub(crate) append: Compared,
     /// keyseal's set beside the JSON file's.
     pub(crate) json_set: Compared,
     /// keyseal's cold get beside the JSON file's.
@@ -142,6 +145,8 @@ impl Bench {
         let file_bytes = file_len(&store_path)?;
         let floor_path = self.path("files/floor.bin");
         let bytes = filler(file_bytes);
+        let mut appended = common::AppendFile::create(&self.path("files/append.bin"))?;
+        let entry = filler(4096);
         let json = JsonFile::create(self.path("files/secrets.json"), entries)?;
         let json_bytes = file_len(&json.path)?;
 
@@ -152,13 +157,19 @@ impl Bench {
             rounds,
             &mut [
                 contender("write floor", |_| atomic_write(&floor_path, &bytes)),
+                contender("append floor", |_| appended.append(&entry)),
                 contender("keyseal set", |r| {
                     Ok(store.set(&which(r), &value(0, r + 1))?)
                 }),
                 contender("JSON file set", |r| json.set(&which(r), &value(0, r + 1))),
             ],
         )?;
-        let (floor, set, json_set) = (nth(&times, 0)?, nth(&times, 1)?, nth(&times, 2)?);
+        let (floor, append, set, json_set) = (
+            nth(&times, 0)?,
+            nth(&times, 1)?,
+            nth(&times, 2)?,
+            nth(&times, 3)?,
+        );
 
         let rounds = self.plan.rounds(200);
         let gets = interleave(
@@ -185,6 +196,7 @@ impl Bench {
             file_bytes,
             json_bytes,
             floor: compare(&set, &floor)?,
+            append: compare(&set, &append)?,
             json_set: compare(&set, &json_set)?,
             json_get: compare(&cold_get, &json_get)?,
         })

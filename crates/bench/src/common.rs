@@ -151,6 +151,30 @@ pub(crate) fn atomic_write(path: &Path, bytes: &[u8]) -> Result {
     Ok(())
 }
 
+/// A file kept open for appends: the append floor's contender.
+#[derive(Debug)]
+pub(crate) struct AppendFile {
+    file: File,
+}
+
+impl AppendFile {
+    pub(crate) fn create(path: &Path) -> Result<Self> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(path)?;
+        Ok(Self { file })
+    }
+
+    /// Appends `bytes` and waits until they are on the disk (`fdatasync`).
+    pub(crate) fn append(&mut self, bytes: &[u8]) -> Result {
+        self.file.write_all(bytes)?;
+        self.file.sync_data()?;
+        Ok(())
+    }
+}
+
 /// What several tools fall back to: every secret in one plaintext JSON
 /// object, replaced atomically (no lock).
 #[derive(Debug)]

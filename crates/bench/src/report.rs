@@ -439,8 +439,11 @@ impl Report {
              replaced atomically, without a lock. A keyseal `set` takes the cross-process lock, \
              checks the file is the one it has cached, seals the changed entry and the index, \
              copies the other entries' records as they are, and replaces the file the same \
-             way. A cold `get` is a new store handle (nothing cached, the key already in \
-             memory) reading one entry: it opens the index and that entry's record.\n",
+             way. The append floor is the least any durable write of one 4 KiB entry can \
+             cost: the entry appended to a file kept open, then `fdatasync`; no rename, no \
+             directory sync, nothing else read or written. A cold `get` is a new store handle \
+             (nothing cached, the key already in memory) reading one entry: it opens the index \
+             and that entry's record.\n",
             f.entries,
             kib(f.file_bytes),
             f.file_bytes,
@@ -452,6 +455,7 @@ impl Report {
         );
         for (what, c, end) in [
             ("set vs write floor", &f.floor, ""),
+            ("set vs append floor", &f.append, ""),
             ("set vs JSON file set", &f.json_set, ""),
             ("cold get vs JSON file get", &f.json_get, "\n"),
         ] {
