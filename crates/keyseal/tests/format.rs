@@ -370,3 +370,29 @@ fn records_swapped_between_entries_or_spliced_from_another_generation_are_tamper
         "{listing:?}"
     );
 }
+
+#[test]
+fn a_damaged_record_is_quarantined_by_a_get_and_by_a_set_under_the_quarantine_policy() {
+    // The index opens; only one record does not. The policy still knows
+    // which file it judged, and moves exactly that one aside.
+    for operation in ["get", "set"] {
+        let dir = TempDir::new("damaged-record-quarantine");
+        let s = store(&dir);
+        s.set("a", &value('a', 200)).unwrap();
+        s.set("b", &value('b', 200)).unwrap();
+        let mut bytes = std::fs::read(dir.file()).unwrap();
+        let at = SealedFile::parse(&bytes).unwrap().records().start + 100;
+        bytes[at] ^= 0x10;
+        std::fs::write(dir.file(), &bytes).unwrap();
+        let s = Store::builder(keys(), FileStore::new(dir.file()), CONTEXT)
+            .on_unreadable(keyseal::OnUnreadable::Quarantine)
+            .build();
+        match operation {
+            "get" => assert_eq!(s.get::<String>("a").unwrap(), None, "{operation}"),
+            _ => s.set("c", "new").unwrap(),
+        }
+        let quarantined = s.quarantined();
+        assert_eq!(quarantined.len(), 1, "{operation}");
+        assert_eq!(std::fs::read(&quarantined[0].location).unwrap(), bytes);
+    }
+}

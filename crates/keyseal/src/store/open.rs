@@ -83,14 +83,19 @@ impl Store {
             let kek = self.kek_for(file, &self.location())?;
             Ok(OpenWith::Key(kek))
         });
-        if let Err(e) = &opened
+        self.judging(version, opened)
+    }
+
+    /// `result` of using the file at `version`; when it says the file is
+    /// unusable, `version` is what a quarantine policy may move aside, and
+    /// no other file a writer puts in its place meanwhile.
+    pub(super) fn judging<T>(&self, version: Version, result: Result<T>) -> Result<T> {
+        if let Err(e) = &result
             && e.is_unusable_file()
         {
-            // What a quarantine policy may move aside: this version, and no
-            // other that a writer puts in its place meanwhile.
             lock(&self.inner.state).judged = Some(version);
         }
-        opened
+        result
     }
 
     /// The one open path, for the provider's key and for a recovery key:
@@ -158,8 +163,10 @@ impl Store {
     /// a write never carries a record it has not verified into a new file
     /// (so a damaged file is never written over).
     pub(super) fn verify_all(&self, loaded: &Loaded) -> Result<()> {
-        self.verified(Some(&loaded.entries), Some(&loaded.envelope))
-            .map(|_| ())
+        let verified = self
+            .verified(Some(&loaded.entries), Some(&loaded.envelope))
+            .map(|_| ());
+        self.judging(loaded.version, verified)
     }
 }
 

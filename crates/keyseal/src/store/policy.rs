@@ -78,7 +78,11 @@ impl Store {
         f: impl Fn(Option<&Entries>, Option<&Envelope>) -> Result<T>,
     ) -> Result<T> {
         let attempt = || match self.current()? {
-            Some(loaded) => f(Some(&loaded.entries), Some(&loaded.envelope)),
+            // A record that does not open makes this version unusable too.
+            Some(loaded) => self.judging(
+                loaded.version,
+                f(Some(&loaded.entries), Some(&loaded.envelope)),
+            ),
             None => f(None, None),
         };
         if let Some(r) = self.in_degraded(|d| f(Some(&d.entries), None)) {
