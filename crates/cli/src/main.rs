@@ -39,8 +39,9 @@ Exit codes:
   0  success
     1  no such entry (get or rm of a missing name), or no store to act on;
      also a missing --field, or an entry `run` needs
-  2  usage error; also a change that would make the store outgrow its size
-     limit (a value too large, or a store that is full), and rotate-key on a
+  2  usage error; also a change that would make the store file outgrow its
+     size limit (a large value in a nearly full store; a value on standard
+     input that is itself over the limit is exit 6), and rotate-key on a
      store whose recovery key is an old KSR1 key (replace it first with
      `recovery enable`, or turn recovery off with `recovery disable`)
   3  the store file is unreadable or unsafe to use: not a keyseal file,

@@ -296,6 +296,23 @@ fn set_stops_reading_once_the_value_is_over_the_limit_and_stores_nothing() {
 }
 
 #[test]
+fn a_set_that_would_make_a_full_store_outgrow_its_limit_is_exit_2_and_changes_nothing() {
+    let dir = Dir::new("full");
+    let path = dir.file();
+    // 10 MiB stored; 7 MiB more would take the file past its 16 MiB limit.
+    set(&path, "big", &vec![b'a'; 10 << 20]);
+    let before = std::fs::read(&path).unwrap();
+    let out = run(
+        args(env_keyseal(&path), &["set", "more"]),
+        &vec![b'b'; 7 << 20],
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("size limit"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("keyseal rm"), "{}", stderr(&out));
+    assert_unchanged(&path, &before, "a set over the limit");
+}
+
+#[test]
 fn list_escapes_names_that_would_fool_a_terminal_and_json_keeps_them_exact() {
     // A name with a backslash can be written; it is shown escaped, so it
     // cannot pass for a name with a control character.
