@@ -26,12 +26,13 @@
 //! no lock) opens one or the other, never a mix.
 
 use std::ffi::OsString;
-use std::fs::{self, File, OpenOptions, TryLockError};
+use std::fs::{self, File, TryLockError};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::local_file::{no_follow_options, not_regular_kind, refused_open_kind};
 use crate::{BlobStore, Current, Decision, Error, Result, Snapshot, Version};
 
 /// The default bound on waiting for the lock.
@@ -156,7 +157,7 @@ impl FileStore {
     /// a symbolic link passes here; the open that follows handles them.
     fn check_kind(path: &Path) -> Result<()> {
         match fs::symlink_metadata(path) {
-            Ok(meta) => match special_kind(&meta.file_type()) {
+            Ok(meta) => match not_regular_kind(&meta.file_type()) {
                 Some(kind) => Err(Error::NotAFile {
                     path: path.to_path_buf(),
                     kind,
@@ -322,11 +323,14 @@ impl FileStore {
     /// named lock.
     fn lock_at(&self, lock_path: &Path, timeout: Duration) -> Result<File> {
         Self::check_kind(lock_path)?;
-        let file = no_follow(private_options().read(true).write(true).create(true))
+        let file = no_follow_options()
+            .read(true)
+            .write(true)
+            .create(true)
             .truncate(false)
             .open(lock_path)
-            .map_err(|e| match e.raw_os_error() {
-                Some(code) if is_symlink_refusal(code) => Error::Unsafe {
+            .map_err(|e| match refused_open_kind(&e) {
+                Some("a symbolic link") => Error::Unsafe {
                     path: lock_path.to_path_buf(),
                     reason: "the lock file is a symbolic link; keyseal does not follow links for its lock".to_owned(),
                 },
@@ -368,7 +372,7 @@ impl FileStore {
         let meta = file
             .metadata()
             .map_err(|e| Error::io("inspect the lock file", lock_path, e))?;
-        if let Some(kind) = special_kind(&meta.file_type()) {
+        if let Some(kind) = not_regular_kind(&meta.file_type()) {
             return Err(Error::NotAFile {
                 path: lock_path.to_path_buf(),
                 kind,
@@ -450,13 +454,13 @@ impl FileStore {
         }
         // Opened without following a link and without blocking, in case
         // something was swapped in since the checks.
-        let mut file = match no_follow(OpenOptions::new().read(true)).open(&self.path) {
+        let mut file = match no_follow_options().read(true).open(&self.path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(self.unreadable(e)),
         };
         let meta = file.metadata().map_err(|e| self.unreadable(e))?;
-        if let Some(kind) = special_kind(&meta.file_type()) {
+        if let Some(kind) = not_regular_kind(&meta.file_type()) {
             return Err(Error::NotAFile {
                 path: self.path.clone(),
                 kind,
@@ -491,7 +495,7 @@ impl FileStore {
         if fs::symlink_metadata(&self.path).is_ok_and(|m| m.file_type().is_symlink()) {
             return Ok(None);
         }
-        let Ok(file) = no_follow(OpenOptions::new().read(true)).open(&self.path) else {
+        let Ok(file) = no_follow_options().read(true).open(&self.path) else {
             return Ok(None);
         };
         let meta = file.metadata().map_err(|e| self.unreadable(e))?;
@@ -603,7 +607,7 @@ impl FileStore {
     }
 
     fn write_temp(&self, temp: &Path, bytes: &[u8]) -> Result<()> {
-        let mut file = private_options()
+        let mut file = no_follow_options()
             .write(true)
             .create_new(true)
             .open(temp)
@@ -635,9 +639,9 @@ impl BlobStore for FileStore {
     fn version(&self) -> Result<Option<Version>> {
         self.check_path()?;
         match fs::metadata(&self.path) {
-            Ok(meta) if special_kind(&meta.file_type()).is_some() => Err(Error::NotAFile {
+            Ok(meta) if not_regular_kind(&meta.file_type()).is_some() => Err(Error::NotAFile {
                 path: self.path.clone(),
-                kind: special_kind(&meta.file_type()).unwrap_or("not a regular file"),
+                kind: not_regular_kind(&meta.file_type()).unwrap_or("not a regular file"),
             }),
             Ok(meta) => Ok(Some(version_of(&meta))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -778,65 +782,6 @@ fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
         file.seek(io::SeekFrom::Start(offset))?;
         file.read_exact(buf)
     }
-}
-
-/// What a non-regular file is, for [`Error::NotAFile`]; `None` for a
-/// regular file or a symbolic link (handled by the callers).
-fn special_kind(kind: &fs::FileType) -> Option<&'static str> {
-    if kind.is_file() || kind.is_symlink() {
-        return None;
-    }
-    if kind.is_dir() {
-        return Some("a directory");
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if kind.is_fifo() {
-            return Some("a FIFO");
-        }
-        if kind.is_socket() {
-            return Some("a socket");
-        }
-        if kind.is_block_device() || kind.is_char_device() {
-            return Some("a device");
-        }
-    }
-    Some("not a regular file")
-}
-
-/// Adds `O_NOFOLLOW | O_NONBLOCK` (Unix): a symbolic link is refused, and
-/// a FIFO or device swapped in after the checks does not block the open.
-fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
-    #[cfg(unix)]
-    {
-        use rustix::fs::OFlags;
-        let flags = (OFlags::NOFOLLOW | OFlags::NONBLOCK).bits();
-        std::os::unix::fs::OpenOptionsExt::custom_flags(options, flags.cast_signed());
-    }
-    options
-}
-
-/// Whether an open failed because `O_NOFOLLOW` met a symbolic link.
-fn is_symlink_refusal(code: i32) -> bool {
-    #[cfg(unix)]
-    {
-        code == rustix::io::Errno::LOOP.raw_os_error()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = code;
-        false
-    }
-}
-
-/// Open options that create files readable and writable by the owner only.
-fn private_options() -> OpenOptions {
-    #[allow(unused_mut, reason = "only Unix sets a mode")]
-    let mut options = OpenOptions::new();
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
 }
 
 /// Makes a rename in `dir` durable (Unix; Windows has no directory handle

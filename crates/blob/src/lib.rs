@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 mod error;
 mod file;
+pub mod local_file;
 mod memory;
 mod named_lock;
 

@@ -342,7 +342,7 @@ fn read_file(path: &Path) -> Result<Option<Vec<u8>>, SealedFileProblem> {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {
-            return Err(match crate::file_lock::refused_kind(&e) {
+            return Err(match keyseal::blob::local_file::refused_open_kind(&e) {
                 Some(kind) => SealedFileProblem::NotRegularFile { kind },
                 None => SealedFileProblem::Io(e),
             });
@@ -351,7 +351,8 @@ fn read_file(path: &Path) -> Result<Option<Vec<u8>>, SealedFileProblem> {
     let metadata = file.metadata().map_err(SealedFileProblem::Io)?;
     if !metadata.is_file() {
         return Err(SealedFileProblem::NotRegularFile {
-            kind: crate::file_lock::kind_of(&metadata),
+            kind: keyseal::blob::local_file::not_regular_kind(&metadata.file_type())
+                .unwrap_or("not a regular file"),
         });
     }
     if metadata.len() > MAX_SEALED_FILE {
