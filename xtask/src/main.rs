@@ -50,8 +50,9 @@ Tasks:
   bench [--quick]
           keyseal beside the write floor, a plaintext JSON file and the
           keyring layouts it replaces (release build, real Secret Service);
-          writes docs/BENCHMARKS.md and docs/benchmarks-scaling.svg, or with
-          --quick (under two minutes, a smoke test) target/bench/
+          fills in the tables of docs/BENCHMARKS.md (its prose is written by
+          hand), or with --quick (under two minutes, a smoke test) a copy in
+          target/bench/
 
 Environment:
   KEYSEAL_REQUIRE_SERVICES=1  tests that need the Secret Service or the kernel
@@ -321,7 +322,8 @@ fn torture(args: &[String]) -> Result {
 }
 
 /// Builds the benchmark harness in release mode and runs it in a private
-/// Secret Service session; it writes the report and the plot itself.
+/// Secret Service session; it fills in the tables of `docs/BENCHMARKS.md`
+/// itself (to `target/bench/` with `--quick`).
 fn bench(args: &[String]) -> Result {
     let quick = match args {
         [] => false,
@@ -356,17 +358,10 @@ fn bench(args: &[String]) -> Result {
                 |o| String::from_utf8_lossy(&o.stdout).trim().to_owned(),
             )
     };
-    // The report and plot this run rewrites do not count as changes.
+    // The report this run rewrites does not count as a change.
     let dirty = !output(
         "git",
-        &[
-            "status",
-            "--porcelain",
-            "--",
-            ".",
-            ":!docs/BENCHMARKS.md",
-            ":!docs/benchmarks-scaling.svg",
-        ],
+        &["status", "--porcelain", "--", ".", ":!docs/BENCHMARKS.md"],
     )
     .is_empty();
     let commit = format!(

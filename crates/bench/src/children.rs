@@ -11,7 +11,7 @@
 //! read that prints its time.
 
 use std::io::BufRead as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -27,43 +27,105 @@ pub(crate) const KEY_ITEM: &str = keyseal::KEY_ITEM_NAME;
 /// How many operations the mixed workload runs.
 pub(crate) const MIXED_OPS: usize = 1000;
 
-/// Runs the child mode named by `args`, started at `started`.
-pub(crate) fn run(started: Instant, args: &[String]) -> Result {
-    let arg = |i: usize| -> Result<&str> {
-        args.get(i)
-            .map(String::as_str)
-            .ok_or_else(|| format!("child mode {args:?}: argument {i} missing").into())
-    };
-    match arg(0)? {
-        "cold-start" => cold_start(started, arg(1)?, arg(2)?, Path::new(arg(3)?), arg(4)?),
-        "read20" => read20(
-            arg(1)?,
-            arg(2)?.parse()?,
-            arg(3)?,
-            args.get(4).map(Path::new),
-        ),
-        "ss-steps" => {
-            let steps = crate::keyring::load_steps(arg(1)?.parse()?, arg(2)?, arg(3)?)?;
+/// A measurement in a fresh process: `keyseal-bench child MODE ...`.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum ChildMode {
+    /// Opens the store and reads one entry; prints the time since the
+    /// process started and the part spent loading the key.
+    ColdStart {
+        /// `secret-service:plain`, `secret-service:dh` or `kernel`.
+        keyring: String,
+        service: String,
+        store: PathBuf,
+        entry: String,
+    },
+    /// Reads 20 secrets, through keyseal or one item per secret.
+    Read20 {
+        /// `keyseal` or `per-item`.
+        layout: String,
+        algorithm: SessionAlgorithm,
+        service: String,
+        /// keyseal's store (for the `keyseal` layout).
+        store: Option<PathBuf>,
+    },
+    /// Times each step of one Secret Service key load.
+    SsSteps {
+        algorithm: SessionAlgorithm,
+        service: String,
+        item: String,
+    },
+    /// The 1,000-operation workload; prints the keyring calls it made.
+    Mixed {
+        /// `keyseal` or `per-item`.
+        layout: String,
+        service: String,
+        /// keyseal's store (for the `keyseal` layout).
+        store: Option<PathBuf>,
+    },
+    /// A contending writer: `sets` numbered sets of its own names.
+    Contend {
+        store: PathBuf,
+        worker: usize,
+        sets: usize,
+    },
+    /// The process's memory, and its peaks while opening and setting.
+    Memory { store: PathBuf, entry: String },
+    /// Profiling by hand: fills a store with `entries` entries.
+    Seed { store: PathBuf, entries: usize },
+    /// Profiling by hand: `count` sets.
+    Sets { store: PathBuf, count: u64 },
+    /// Profiling by hand: a cold read that prints its time.
+    Open { store: PathBuf, entry: String },
+}
+
+/// Runs one child mode, the process started at `started`.
+pub(crate) fn run(started: Instant, mode: ChildMode) -> Result {
+    match mode {
+        ChildMode::ColdStart {
+            keyring: backend,
+            service,
+            store,
+            entry,
+        } => cold_start(started, &backend, &service, &store, &entry),
+        ChildMode::Read20 {
+            layout,
+            algorithm,
+            service,
+            store,
+        } => read20(&layout, algorithm, &service, store.as_deref()),
+        ChildMode::SsSteps {
+            algorithm,
+            service,
+            item,
+        } => {
+            let steps = crate::keyring::load_steps(algorithm, &service, &item)?;
             println!(
                 "{} {} {} {}",
                 steps.connection, steps.session, steps.search, steps.secret
             );
             Ok(())
         }
-        "mixed" => mixed(arg(1)?, arg(2)?, args.get(3).map(Path::new)),
-        "contend" => contend(Path::new(arg(1)?), arg(2)?.parse()?, arg(3)?.parse()?),
-        "memory" => memory(Path::new(arg(1)?), arg(2)?),
-        // Profiling by hand (see the module docs).
-        "seed" => common::seed(&env_store(Path::new(arg(1)?)), arg(2)?.parse()?),
-        "sets" => {
-            let store = env_store(Path::new(arg(1)?));
-            for round in 0..arg(2)?.parse()? {
+        ChildMode::Mixed {
+            layout,
+            service,
+            store,
+        } => mixed(&layout, &service, store.as_deref()),
+        ChildMode::Contend {
+            store,
+            worker,
+            sets,
+        } => contend(&store, worker, sets),
+        ChildMode::Memory { store, entry } => memory(&store, &entry),
+        ChildMode::Seed { store, entries } => common::seed(&env_store(&store), entries),
+        ChildMode::Sets { store, count } => {
+            let store = env_store(&store);
+            for round in 0..count {
                 store.set(&name(usize::try_from(round % 100)?), &value(0, round))?;
             }
             Ok(())
         }
-        "open" => {
-            let value: Option<String> = env_store(Path::new(arg(1)?)).get(arg(2)?)?;
+        ChildMode::Open { store, entry } => {
+            let value: Option<String> = env_store(&store).get(&entry)?;
             println!(
                 "{} {}",
                 started.elapsed().as_nanos(),
@@ -71,7 +133,6 @@ pub(crate) fn run(started: Instant, args: &[String]) -> Result {
             );
             Ok(())
         }
-        other => Err(format!("unknown child mode {other}").into()),
     }
 }
 

@@ -2,7 +2,8 @@
 //! mode and runs `keyseal-bench run` inside a private Secret Service session
 //! (gnome-keyring); it measures keyseal side by side with the disk's write
 //! floor, a plaintext JSON file and the keyring layouts keyseal replaces,
-//! and writes `BENCHMARKS.md` and the scaling plot.
+//! and fills in the tables of `docs/BENCHMARKS.md` (the prose around them
+//! is written by hand).
 //!
 //! `keyseal-bench child ...` is how the harness runs its own fresh
 //! processes (cold starts, contending writers, memory peaks).
@@ -23,7 +24,6 @@ mod common;
 mod keyring;
 #[cfg(target_os = "linux")]
 mod keyring_core;
-mod plot;
 #[cfg(target_os = "linux")]
 mod postgres;
 #[cfg(target_os = "linux")]
@@ -32,21 +32,60 @@ mod report;
 mod rmcp;
 mod stats;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: keyseal-bench run [--quick] [--out DIR] [--work DIR] [--command TEXT]";
+use clap::{Parser, Subcommand};
+
+/// keyseal's benchmark harness (`cargo xtask bench` runs it).
+#[derive(Debug, Parser)]
+#[command(name = "keyseal-bench")]
+struct Cli {
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Debug, Subcommand)]
+enum Mode {
+    /// Measures every comparison and writes BENCHMARKS.md.
+    Run(RunArgs),
+    /// One measurement in a fresh process (the harness runs these itself).
+    #[cfg(target_os = "linux")]
+    #[command(subcommand)]
+    Child(children::ChildMode),
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Fewer rounds and a smaller bundle ladder: a smoke test.
+    #[arg(long)]
+    quick: bool,
+    /// The hand-written document whose generated blocks the run fills in.
+    #[arg(long, default_value = "docs/BENCHMARKS.md")]
+    template: PathBuf,
+    /// Where the filled-in BENCHMARKS.md goes.
+    #[arg(long, default_value = "target/bench")]
+    out: PathBuf,
+    /// Where the run's stores live while it measures (emptied first).
+    #[arg(long, default_value = "target/bench-work")]
+    work: PathBuf,
+    /// The command the report says produced it.
+    #[arg(long, default_value = "cargo xtask bench")]
+    command: String,
+}
 
 fn main() -> ExitCode {
     let started = std::time::Instant::now();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.split_first() {
+    let cli = Cli::parse();
+    let result = match cli.mode {
         #[cfg(target_os = "linux")]
-        Some((mode, rest)) if mode == "child" => children::run(started, rest),
+        Mode::Child(mode) => children::run(started, mode),
         #[cfg(target_os = "linux")]
-        Some((mode, rest)) if mode == "run" => run::run(started, rest),
-        _ => {
+        Mode::Run(args) => run::run(started, &args),
+        #[cfg(not(target_os = "linux"))]
+        Mode::Run(_) => {
             let _ = started;
-            eprintln!("{USAGE}\n(the benchmarks run on Linux, where CI runs them)");
+            eprintln!("keyseal-bench: the benchmarks run on Linux, where CI runs them");
             return ExitCode::from(2);
         }
     };
@@ -61,40 +100,26 @@ fn main() -> ExitCode {
 
 #[cfg(target_os = "linux")]
 mod run {
-    use std::path::PathBuf;
     use std::time::Instant;
 
+    use crate::RunArgs;
     use crate::cases::{Bench, Plan, timed};
     use crate::common::{BenchKey, Result, fresh_dir};
-    use crate::report::{Machine, Report};
+    use crate::report::{Machine, Report, splice};
 
-    /// Where the plot goes, beside the report.
-    pub(crate) const PLOT_FILE: &str = "benchmarks-scaling.svg";
-
-    pub(crate) fn run(started: Instant, args: &[String]) -> Result {
-        let mut quick = false;
-        let mut out = PathBuf::from("target/bench");
-        let mut work = PathBuf::from("target/bench-work");
-        let mut command = String::from("cargo xtask bench");
-        let mut it = args.iter();
-        while let Some(arg) = it.next() {
-            let mut value = || it.next().cloned().ok_or(format!("{arg} needs a value"));
-            match arg.as_str() {
-                "--quick" => quick = true,
-                "--out" => out = PathBuf::from(value()?),
-                "--work" => work = PathBuf::from(value()?),
-                "--command" => command = value()?,
-                other => return Err(format!("unknown option {other}\n{}", super::USAGE).into()),
-            }
-        }
-        let dir = fresh_dir(&work)?;
+    pub(crate) fn run(started: Instant, args: &RunArgs) -> Result {
+        // Read first: a document whose blocks do not match fails before
+        // three minutes of measuring, not after.
+        let template = std::fs::read_to_string(&args.template)
+            .map_err(|e| format!("read {}: {e}", args.template.display()))?;
+        let dir = fresh_dir(&args.work)?;
         let bench = Bench {
-            plan: Plan { quick },
+            plan: Plan { quick: args.quick },
             dir: dir.canonicalize()?,
             key: BenchKey::generate()?,
             service: format!("keyseal-bench-{}", std::process::id()),
         };
-        let machine = Machine::read(&bench.dir, command, quick);
+        let machine = Machine::read(&bench.dir, args.command.clone(), args.quick);
         let result = measure(&bench);
         let cleaned = bench.clean_keyrings();
         let _ = std::fs::remove_dir_all(&bench.dir);
@@ -103,18 +128,16 @@ mod run {
         report.machine = Some(machine);
         report.seconds = started.elapsed().as_secs_f64();
 
-        std::fs::create_dir_all(&out)?;
-        let doc = out.join("BENCHMARKS.md");
-        std::fs::write(&doc, report.markdown(PLOT_FILE))?;
-        if let Some(svg) = report.plot() {
-            std::fs::write(out.join(PLOT_FILE), svg)?;
-        }
+        let doc = splice(&template, &report.blocks())
+            .map_err(|e| format!("{}: {e}", args.template.display()))?;
+        std::fs::create_dir_all(&args.out)?;
+        let path = args.out.join("BENCHMARKS.md");
+        std::fs::write(&path, doc)?;
         println!();
         println!("{}", report.summary());
         println!(
-            "keyseal-bench: wrote {} and {} in {:.0} s",
-            doc.display(),
-            out.join(PLOT_FILE).display(),
+            "keyseal-bench: wrote {} in {:.0} s",
+            path.display(),
             report.seconds
         );
         if report.lost_updates() > 0 {
