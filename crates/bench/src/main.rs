@@ -105,13 +105,14 @@ mod run {
     use crate::RunArgs;
     use crate::cases::{Bench, Plan, timed};
     use crate::common::{BenchKey, Result, fresh_dir};
-    use crate::report::{Machine, Report, splice};
+    use crate::report::{Machine, Report, check_template, splice};
 
     pub(crate) fn run(started: Instant, args: &RunArgs) -> Result {
         // Read first: a document whose blocks do not match fails before
         // three minutes of measuring, not after.
         let template = std::fs::read_to_string(&args.template)
             .map_err(|e| format!("read {}: {e}", args.template.display()))?;
+        check_template(&template).map_err(|e| format!("{}: {e}", args.template.display()))?;
         let dir = fresh_dir(&args.work)?;
         let bench = Bench {
             plan: Plan { quick: args.quick },

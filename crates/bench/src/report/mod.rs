@@ -71,6 +71,19 @@ impl Report {
     }
 }
 
+/// Whether `template` has exactly the blocks a run makes, each closed:
+/// checked before a run measures anything.
+pub(crate) fn check_template(template: &str) -> Result<(), String> {
+    let empty: Vec<Block> = Section::ALL
+        .iter()
+        .map(|s| Block {
+            name: s.name(),
+            markdown: String::new(),
+        })
+        .collect();
+    splice(template, &empty).map(drop)
+}
+
 /// The generated blocks of `BENCHMARKS.md`.
 #[derive(Clone, Copy, Debug)]
 enum Section {
@@ -181,5 +194,7 @@ mod tests {
         let mut made: Vec<&str> = Section::ALL.iter().map(|s| s.name()).collect();
         made.sort_unstable();
         assert_eq!(in_doc, made);
+        assert_eq!(super::check_template(doc), Ok(()));
+        assert!(super::check_template("# no blocks\n").is_err());
     }
 }
