@@ -1,15 +1,6 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::print_stderr,
-    clippy::print_stdout,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! `testing::FaultyBlobStore` and `testing::tamper` around the memory store
 //! and the real file store.
+#![cfg(test)]
 
 use keyseal_blob::testing::{FaultyBlobStore, tamper};
 use keyseal_blob::{BlobStore, Decision, Error, FileStore, MemoryBlobStore, conformance};

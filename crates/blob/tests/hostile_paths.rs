@@ -1,16 +1,8 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::print_stderr,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! What other users (or a careless user) can put at or around the store's
 //! paths: FIFOs, sockets, devices, directories, symbolic links, shared
 //! directories, another user's lock file. Each is a typed error at once;
 //! nothing blocks, nothing is created or changed.
+#![cfg(test)]
 #![cfg(unix)]
 
 mod support;

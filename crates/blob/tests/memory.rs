@@ -1,15 +1,6 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::print_stderr,
-    clippy::print_stdout,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! The in-memory store: the conformance suite, and reads that never wait
 //! for an update.
+#![cfg(test)]
 
 use keyseal_blob::{BlobStore, Decision, MemoryBlobStore, conformance};
 

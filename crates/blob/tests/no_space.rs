@@ -1,16 +1,7 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::print_stderr,
-    clippy::print_stdout,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! A full file system, for real: a 64 KiB tmpfs mounted by the test (root
 //! only; skipped with a printed reason otherwise, and never skipped under
 //! `cargo xtask ci`, which runs as root).
+#![cfg(test)]
 #![cfg(target_os = "linux")]
 
 mod support;

@@ -1,18 +1,9 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::print_stderr,
-    clippy::print_stdout,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! Real processes sharing one file store: concurrent writers, and writers
 //! killed with SIGKILL at random moments.
 //!
 //! Sizes: `KEYSEAL_TORTURE_KILLS` sets the number of kills (default 25;
 //! `cargo xtask torture` runs 200 and more).
+#![cfg(test)]
 #![cfg(unix)]
 
 mod support;

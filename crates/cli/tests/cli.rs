@@ -1,15 +1,6 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::print_stderr,
-    clippy::print_stdout,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! The built `keyseal` binary, run as a user would: every command, every
 //! exit code, the environment key, the real keyring.
+#![cfg(test)]
 
 mod support;
 

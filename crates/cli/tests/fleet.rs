@@ -1,13 +1,7 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! The command on a fleet's store: the blob in PostgreSQL, the key in a
 //! mounted key file. Every failure is its documented exit code with a next
 //! step, and leaves the row as it was.
+#![cfg(test)]
 #![cfg(unix)]
 
 mod support;

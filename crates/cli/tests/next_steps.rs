@@ -1,13 +1,7 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! Every error path of the command, each run for real: the message names
 //! the store (where there is one), says what failed, and gives a next step
 //! a person can take (a command, a flag, a variable, a fix).
+#![cfg(test)]
 #![cfg(unix)]
 
 mod support;

@@ -1,13 +1,6 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::print_stderr,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! The command for people: `get --field`, `run`, the hidden prompt in a
 //! real terminal (tmux), shell completions and the manual page.
+#![cfg(test)]
 #![cfg(unix)]
 
 mod support;

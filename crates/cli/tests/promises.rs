@@ -1,17 +1,9 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::print_stderr,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! What the command promises under a careless user and a hostile
 //! environment: output that cannot be written, special files at the store's
 //! path, names that would fool a terminal, endless input, a recovery key
 //! that cannot be delivered. No command panics or hangs, and a command that
 //! exits non-zero leaves the store byte for byte as it was.
+#![cfg(test)]
 #![cfg(unix)]
 
 mod support;

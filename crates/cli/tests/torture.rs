@@ -1,18 +1,9 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::print_stderr,
-    clippy::print_stdout,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! `cargo xtask torture`: real processes under crashes, contention, hostile
 //! input and faults. Every `torture_*` test is `#[ignore]`d (the xtask runs
 //! them, sized by `KEYSEAL_TORTURE_QUICK`), prints what it tried and what
 //! survived, and appends one JSON line per category to the file named by
 //! `KEYSEAL_TORTURE_REPORT`.
+#![cfg(test)]
 #![cfg(target_os = "linux")]
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -11,7 +11,7 @@ use keyring_core::Entry;
 const SERVICE: &str = "com.example.keyring-core-app";
 
 /// Stores a 10 KiB credential and 100 small ones, and reads two back.
-pub fn main() -> Result<(), Box<dyn std::error::Error>> {
+pub(crate) fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The one line: every Entry below lives in one sealed file, and the OS
     // keyring holds only that file's key.
     keyring_core::set_default_store(keyseal_keyring_store::KeysealStore::new(SERVICE)?);

@@ -1,11 +1,3 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! keyring-core's behaviour for a credential store, as the store crates'
 //! own suites check it (zbus-secret-service-keyring-store's `tests.rs`:
 //! round trips, a missing entry, deleting twice, attributes, specifiers and
@@ -14,6 +6,7 @@
 //! real Secret Service, the real kernel keyring, and memory; and what a
 //! sealed store adds: a damaged file or a missing key is never `NoEntry`
 //! and never written over.
+#![cfg(test)]
 
 use std::collections::HashMap;
 use std::sync::Arc;

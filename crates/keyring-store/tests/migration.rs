@@ -1,17 +1,10 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! Credentials an application already wrote through keyring-core's own
 //! Secret Service store (`zbus-secret-service-keyring-store`, one item per
 //! credential) move into a `KeysealStore` with `keyseal-migrate`: a
 //! per-item layout with an empty prefix, entries named by
 //! `keyseal_keyring_store::entry_name`. The application then reads them
 //! through keyring-core unchanged, and the native items are gone.
-
+#![cfg(test)]
 #![cfg(target_os = "linux")]
 
 use std::collections::HashMap;

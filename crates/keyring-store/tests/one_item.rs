@@ -1,13 +1,7 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! `examples/keyring_core_app.rs`, run as it is in a process of its own
 //! (a fresh configuration directory), leaves exactly one Secret Service
 //! item however many credentials it stored: the sealed file's key.
+#![cfg(test)]
 
 #[path = "../examples/keyring_core_app.rs"]
 mod app;

@@ -1,14 +1,6 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::print_stderr,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! The environment provider, each case in a child process whose environment
 //! is set at start (tests cannot change their own environment safely).
+#![cfg(test)]
 
 mod support;
 

@@ -1,14 +1,6 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::print_stderr,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! `testing::FaultyProvider`: counts and scripted failures around any
 //! provider.
+#![cfg(test)]
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,13 +1,5 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::print_stderr,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! The keyring provider against the real Linux kernel keyring (keyutils).
+#![cfg(test)]
 #![cfg(target_os = "linux")]
 
 mod support;

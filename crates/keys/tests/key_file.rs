@@ -1,14 +1,6 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::print_stderr,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! The key-file provider on real files: the forms orchestrators mount, and
 //! every file it must refuse.
+#![cfg(test)]
 
 mod support;
 

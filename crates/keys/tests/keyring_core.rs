@@ -1,16 +1,7 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::print_stderr,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! `Backend::KeyringCore`: keys in a keyring-core credential store the
 //! application gives (here keyring-core's own Secret Service store, against
 //! the real Secret Service), never in keyring-core's default store.
-
+#![cfg(test)]
 #![cfg(target_os = "linux")]
 
 mod support;

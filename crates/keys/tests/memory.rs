@@ -1,13 +1,5 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::print_stderr,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! The in-memory provider: the conformance suite and its given keys.
+#![cfg(test)]
 
 use std::sync::Arc;
 

@@ -1,14 +1,6 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::print_stderr,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! The keyring provider against a real Secret Service (gnome-keyring, started
 //! by `cargo xtask test` under `dbus-run-session`).
+#![cfg(test)]
 
 mod support;
 

@@ -1,15 +1,7 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::print_stderr,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! A Secret Service that never answers: a real Unix socket posing as the
 //! session bus, which accepts connections and then says nothing. Each case
 //! runs in a child process whose `DBUS_SESSION_BUS_ADDRESS` points at it.
+#![cfg(test)]
 #![cfg(target_os = "linux")]
 
 mod support;

@@ -1,15 +1,8 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! The two file versions: version 1 (one sealed body) is read and upgraded
 //! by the next write; version 2 seals each entry as its own record, so a
 //! write reseals only what changed and a damaged record is reported by
 //! every operation that covers it, and only by those.
+#![cfg(test)]
 
 mod support;
 

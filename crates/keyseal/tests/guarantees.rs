@@ -1,15 +1,6 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::print_stderr,
-    clippy::print_stdout,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! The seed's guarantees, each shown with real files, and real processes
 //! where processes matter.
+#![cfg(test)]
 
 mod support;
 

@@ -1,17 +1,8 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::print_stderr,
-    clippy::print_stdout,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! What an application's own tests do with keyseal: swap in the in-memory
 //! backends, count the keyring's calls, make the keyring fail, and damage
 //! the stored file. (These were `examples/in_memory_tests.rs`; as tests they
 //! cannot drift from the API.)
+#![cfg(test)]
 
 use std::sync::Arc;
 

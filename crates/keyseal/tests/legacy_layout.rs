@@ -1,14 +1,7 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! Stores of the earlier keyring layout (one item `store-key` per service,
 //! which a second store of the service shared with the first) keep opening,
 //! and rotating one of them never takes the shared key from the other.
+#![cfg(test)]
 
 mod support;
 

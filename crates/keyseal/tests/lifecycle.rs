@@ -1,16 +1,7 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::print_stderr,
-    clippy::print_stdout,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! Key rotation and recovery: failure injection at every step, real
 //! processes killed between steps, and recovery through a real Secret
 //! Service.
+#![cfg(test)]
 
 mod support;
 

@@ -1,15 +1,6 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::print_stderr,
-    clippy::print_stdout,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! Typed errors beyond the seed, the application's policies, `status()`,
 //! schema evolution, and the real Secret Service end to end.
+#![cfg(test)]
 
 mod support;
 

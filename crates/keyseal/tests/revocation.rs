@@ -1,11 +1,3 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! Revocation that revokes (format version 3): after each operation that
 //! replaces key material, the old key material together with any old copy
 //! of the file opens no version written afterwards.
@@ -16,6 +8,7 @@
 //! the current file. A store made before version 3, with an old symmetric
 //! (`KSR1`) recovery key, keeps opening and moves to the new stanza at the
 //! first operation that replaces the recovery key.
+#![cfg(test)]
 
 use std::sync::Arc;
 

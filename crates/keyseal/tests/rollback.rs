@@ -1,14 +1,7 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! Rollback detection: an old copy put back is refused, in this process and
 //! (with rollback marks) in a new one, until it is accepted; a new store at
 //! the same place is not a rollback.
+#![cfg(test)]
 
 mod support;
 

@@ -1,18 +1,10 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! docker-agent's items as `github.com/99designs/keyring` writes them on a
 //! real Secret Service (its own collection, attribute `profile`, JSON
 //! `Item` with base64 `Data`; written by `keyseal_testkit::go_keyring`, an
 //! independent writer), migrated through `KeyringSource` with
 //! `ItemLayout::GoKeyring`: every token moves, the key item and anything
 //! unreadable stay, and a second run changes nothing.
-
+#![cfg(test)]
 #![cfg(target_os = "linux")]
 
 use keyseal::blob::MemoryBlobStore;

@@ -1,16 +1,9 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! A locked docker-agent collection on the real Secret Service, with no
 //! prompter to unlock it. In a test binary of its own: gnome-keyring 42's
 //! failed prompt has taken the daemon down once while other tests of the
 //! same binary were talking to it (a fresh-clone CI run), and test binaries
 //! run one after another.
-
+#![cfg(test)]
 #![cfg(target_os = "linux")]
 
 use std::path::PathBuf;

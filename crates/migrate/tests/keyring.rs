@@ -1,16 +1,7 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::print_stderr,
-    clippy::print_stdout,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! Legacy items written into a real Secret Service by an independent client
 //! (`secret-tool`), migrated through `KeyringSource`, by one process and by
 //! two at once.
+#![cfg(test)]
 
 use std::process::{Command, Stdio};
 

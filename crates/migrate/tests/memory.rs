@@ -1,15 +1,6 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::print_stderr,
-    clippy::print_stdout,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! The procedure against an in-memory legacy keyring, with a failure
 //! injected at every step.
+#![cfg(test)]
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

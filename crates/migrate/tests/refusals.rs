@@ -1,14 +1,7 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! What migration refuses to do: touch key material, let one bad entry
 //! block the others, write anything when it fails, or delete a legacy item
 //! while the store is not saving to disk.
+#![cfg(test)]
 
 use std::sync::Arc;
 

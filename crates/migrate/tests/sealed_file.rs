@@ -1,15 +1,8 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! docker-agent's sealed file (`mcp-oauth-tokens.enc`) with its bundle and
 //! per-item layouts, against a real file system, real locks held by other
 //! processes, and an in-memory legacy keyring with failures injected (the
 //! real Secret Service is in `go_keyring.rs`).
+#![cfg(test)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};

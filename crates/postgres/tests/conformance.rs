@@ -1,12 +1,6 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! The `keyseal-blob` contract, unchanged, against a real PostgreSQL server
 //! over plain loopback and over verified TLS.
+#![cfg(test)]
 
 mod support;
 

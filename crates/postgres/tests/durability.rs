@@ -1,16 +1,9 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::print_stdout,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! An acknowledged update survives a crash of the server even where the
 //! server (or its role or database) commits asynchronously: the store
 //! raises `synchronous_commit` for its own transactions. A plain `UPDATE`
 //! on the same server, acknowledged the same way, is lost: the control
 //! that shows the crash would have lost the store's writes too.
+#![cfg(test)]
 
 mod support;
 

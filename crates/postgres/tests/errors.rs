@@ -1,12 +1,6 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! Every failure a PostgreSQL store reports, each a typed error against a
 //! real server, none showing a password, none changing the stored blob.
+#![cfg(test)]
 
 mod support;
 

@@ -1,13 +1,7 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! The facade's guarantees with its blob in PostgreSQL: what one replica
 //! writes another reads, and a row that is not a store, tampered, sealed
 //! for another key or rolled back is reported and never overwritten.
+#![cfg(test)]
 
 mod support;
 

@@ -1,15 +1,8 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::print_stdout,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! Replicas in separate processes sharing one store in PostgreSQL: plain
 //! contention, the server stopped abruptly and restarted, and a failover to
 //! a synchronous standby. Small sizes; `cargo xtask torture` runs them at
 //! full size (tests/torture.rs).
+#![cfg(test)]
 #![cfg(unix)]
 
 mod support;

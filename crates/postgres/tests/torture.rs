@@ -1,13 +1,6 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::print_stdout,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! The replica runs at full size, for `cargo xtask torture` (quick sizes
 //! under `--quick`): each is one line of docs/RELIABILITY.md.
+#![cfg(test)]
 #![cfg(unix)]
 
 mod support;

@@ -1,18 +1,10 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::print_stdout,
-    clippy::print_stderr,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! The proof: real processes, each running rmcp's `AuthorizationManager`
 //! against an authorization server on loopback whose refresh tokens rotate
 //! and whose reuse detection revokes a token family; with keyseal-rmcp's
 //! refresh guard nobody is logged out, and without it (or with per-process
 //! copies) people are. The full size runs in `cargo xtask torture`
 //! (`tests/torture.rs`).
+#![cfg(test)]
 
 mod support;
 

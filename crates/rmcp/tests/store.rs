@@ -1,14 +1,7 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! `KeysealCredentialStore` as rmcp's `CredentialStore`: what each method
 //! does, the refresh guard's exclusion (per server, across processes,
 //! bounded, released by a killed holder), and no blocking on the runtime.
+#![cfg(test)]
 
 mod support;
 

@@ -1,15 +1,8 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::print_stdout,
-    unreachable_pub,
-    reason = "test code"
-)]
 //! The refresh proof at full size, run by `cargo xtask torture`: 8
 //! processes, 200 tokens each, every one a refresh through rmcp's
 //! `AuthorizationManager`, with keyseal-rmcp's guard, without it, and with
 //! rmcp's in-memory store. Each run is one line of docs/RELIABILITY.md.
+#![cfg(test)]
 
 mod support;
 

@@ -10,11 +10,11 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 /// Standard base64 of 32 bytes 0x00..=0x1f, and of 32 bytes 0xff.
-pub const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-pub const OTHER_KEY: &str = "//////////////////////////////////////////8=";
+pub(crate) const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+pub(crate) const OTHER_KEY: &str = "//////////////////////////////////////////8=";
 
 /// `keyseal` with a clean KEYSEAL_* environment.
-pub fn keyseal(store: &Path) -> Command {
+pub(crate) fn keyseal(store: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyseal"));
     for (k, _) in std::env::vars() {
         if k.starts_with("KEYSEAL_") {
@@ -32,14 +32,14 @@ pub fn keyseal(store: &Path) -> Command {
 }
 
 /// `keyseal` with the test key in KEYSEAL_KEY.
-pub fn env_keyseal(store: &Path) -> Command {
+pub(crate) fn env_keyseal(store: &Path) -> Command {
     let mut cmd = keyseal(store);
     cmd.env("KEYSEAL_KEYS", "env").env("KEYSEAL_KEY", KEY);
     cmd
 }
 
 /// Runs `cmd` with `stdin` as its input and collects its output.
-pub fn run(cmd: Command, stdin: &[u8]) -> Output {
+pub(crate) fn run(cmd: Command, stdin: &[u8]) -> Output {
     run_to(cmd, stdin, Stdio::piped(), false)
 }
 
@@ -47,7 +47,7 @@ pub fn run(cmd: Command, stdin: &[u8]) -> Output {
 /// `stdout`; with `close_stdout`, standard output is instead a pipe whose
 /// reader is closed before the command starts (a reader that went away:
 /// every write fails, however soon the command writes). Collects the rest.
-pub fn run_to(mut cmd: Command, stdin: &[u8], stdout: Stdio, close_stdout: bool) -> Output {
+pub(crate) fn run_to(mut cmd: Command, stdin: &[u8], stdout: Stdio, close_stdout: bool) -> Output {
     let stdout = if close_stdout {
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
@@ -67,26 +67,26 @@ pub fn run_to(mut cmd: Command, stdin: &[u8], stdout: Stdio, close_stdout: bool)
 }
 
 /// `cmd` with arguments added.
-pub fn args(mut cmd: Command, a: &[&str]) -> Command {
+pub(crate) fn args(mut cmd: Command, a: &[&str]) -> Command {
     cmd.args(a);
     cmd
 }
 
 /// The exit code (-1 for a signal).
-pub fn code(out: &Output) -> i32 {
+pub(crate) fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
 }
 
-pub fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-pub fn stdout(out: &Output) -> String {
+pub(crate) fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// `keyseal set NAME` with the test key; asserts it succeeds.
-pub fn set(store: &Path, name: &str, value: &[u8]) {
+pub(crate) fn set(store: &Path, name: &str, value: &[u8]) {
     let out = run(args(env_keyseal(store), &["set", name]), value);
     assert_eq!(code(&out), 0, "set {name}: {}", stderr(&out));
 }

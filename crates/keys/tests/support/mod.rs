@@ -1,3 +1,3 @@
 //! The shared test helpers.
 
-pub use keyseal_testkit::*;
+pub(crate) use keyseal_testkit::*;

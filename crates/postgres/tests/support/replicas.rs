@@ -24,7 +24,7 @@ use keyseal_postgres::PostgresStore;
 
 use super::{TempDir, child, child_line};
 
-pub const CONTEXT: &str = "com.example.gateway/oauth";
+pub(crate) const CONTEXT: &str = "com.example.gateway/oauth";
 
 /// How long a replica keeps retrying one operation before it gives up.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(90);
@@ -82,7 +82,7 @@ fn until_acknowledged<T>(what: &str, mut op: impl FnMut() -> keyseal::Result<T>)
 /// The body of a replica process: `count` entries of its own, every third
 /// one's predecessor removed again, each operation retried until the store
 /// acknowledges it, and each acknowledgement printed after it returned.
-pub fn replica_main() {
+pub(crate) fn replica_main() {
     let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"));
     let replica = var(REPLICA);
     let count: usize = var(COUNT).parse().unwrap();
@@ -102,7 +102,7 @@ pub fn replica_main() {
 }
 
 /// A key file of 32 raw bytes, readable by its owner only.
-pub fn key_file(dir: &TempDir) -> PathBuf {
+pub(crate) fn key_file(dir: &TempDir) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let path = dir.path().join("store-key");
     let key: Vec<u8> = (0..32u8).map(|b| b.wrapping_mul(7)).collect();
@@ -113,37 +113,37 @@ pub fn key_file(dir: &TempDir) -> PathBuf {
 
 /// What the replicas said, as it arrives.
 #[derive(Debug, Default)]
-pub struct Said {
-    pub acks: usize,
-    pub lines: Vec<String>,
+pub(crate) struct Said {
+    pub(crate) acks: usize,
+    pub(crate) lines: Vec<String>,
 }
 
 /// Running replicas.
-pub struct Fleet {
+pub(crate) struct Fleet {
     children: Vec<Child>,
     readers: Vec<std::thread::JoinHandle<()>>,
-    pub said: Arc<Mutex<Said>>,
-    pub url: String,
-    pub key_file: PathBuf,
+    pub(crate) said: Arc<Mutex<Said>>,
+    pub(crate) url: String,
+    pub(crate) key_file: PathBuf,
     _dir: TempDir,
 }
 
 /// The result of a run, checked per name.
 #[derive(Debug)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// Acknowledged operations.
-    pub acknowledged: usize,
+    pub(crate) acknowledged: usize,
     /// Names whose last acknowledged set is missing or has another value.
-    pub lost: Vec<String>,
+    pub(crate) lost: Vec<String>,
     /// Names whose last acknowledged operation removed them, present again.
-    pub resurrected: Vec<String>,
+    pub(crate) resurrected: Vec<String>,
     /// Failures the replicas reported, by kind.
-    pub failures: BTreeMap<String, usize>,
+    pub(crate) failures: BTreeMap<String, usize>,
 }
 
 impl Fleet {
     /// Starts `replicas` processes of `count` entries each against `url`.
-    pub fn start(child_test: &str, url: &str, replicas: usize, count: usize) -> Self {
+    pub(crate) fn start(child_test: &str, url: &str, replicas: usize, count: usize) -> Self {
         let dir = TempDir::new("pg-fleet");
         let key_file = key_file(&dir);
         let said = Arc::new(Mutex::new(Said::default()));
@@ -188,7 +188,7 @@ impl Fleet {
     }
 
     /// Waits until the replicas have acknowledged `acks` operations.
-    pub fn wait_for_acks(&self, acks: usize) {
+    pub(crate) fn wait_for_acks(&self, acks: usize) {
         let deadline = Instant::now() + GIVE_UP_AFTER;
         while self.said.lock().unwrap().acks < acks {
             assert!(Instant::now() < deadline, "the replicas stalled");
@@ -198,7 +198,7 @@ impl Fleet {
 
     /// Waits for every replica, then checks every name through a fresh
     /// store at `check_url`.
-    pub fn finish(mut self, check_url: &str) -> Outcome {
+    pub(crate) fn finish(mut self, check_url: &str) -> Outcome {
         for child in &mut self.children {
             let status = child.wait().unwrap();
             assert!(status.success(), "a replica failed: {status}");
@@ -289,7 +289,7 @@ fn acks(replicas: usize, count: usize) -> usize {
 }
 
 /// `replicas` processes on one store, nothing failing.
-pub fn contention(child_test: &str, replicas: usize, count: usize) -> Option<Outcome> {
+pub(crate) fn contention(child_test: &str, replicas: usize, count: usize) -> Option<Outcome> {
     let server = super::server()?;
     let url = server.url("fleet");
     let fleet = Fleet::start(child_test, &url, replicas, count);
@@ -301,7 +301,12 @@ pub fn contention(child_test: &str, replicas: usize, count: usize) -> Option<Out
 
 /// `replicas` processes while the server is stopped abruptly
 /// (`pg_ctl stop -m immediate`) and started again, `stops` times.
-pub fn restarts(child_test: &str, replicas: usize, count: usize, stops: usize) -> Option<Outcome> {
+pub(crate) fn restarts(
+    child_test: &str,
+    replicas: usize,
+    count: usize,
+    stops: usize,
+) -> Option<Outcome> {
     let server = super::server()?;
     let url = server.url("fleet");
     let total = acks(replicas, count);
@@ -324,7 +329,7 @@ pub fn restarts(child_test: &str, replicas: usize, count: usize, stops: usize) -
 /// `replicas` processes on a primary with a synchronous standby; the
 /// primary is SIGKILLed mid-run and the standby promoted. The replicas'
 /// URL names both hosts (`target_session_attrs=read-write`).
-pub fn failover(child_test: &str, replicas: usize, count: usize) -> Option<Outcome> {
+pub(crate) fn failover(child_test: &str, replicas: usize, count: usize) -> Option<Outcome> {
     let primary = super::server()?;
     let standby = super::PgServer::standby_of(&primary, true);
     // Writes on the primary reach the standby before they are acknowledged.

@@ -15,13 +15,13 @@ use std::time::Duration;
 
 /// What the server counted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Counts {
+pub(crate) struct Counts {
     /// Refreshes answered with new tokens.
-    pub refreshes: usize,
+    pub(crate) refreshes: usize,
     /// Refreshes answered `invalid_grant`.
-    pub invalid_grant: usize,
+    pub(crate) invalid_grant: usize,
     /// Families revoked because a refresh token was used twice.
-    pub revoked_families: usize,
+    pub(crate) revoked_families: usize,
 }
 
 #[derive(Default)]
@@ -43,9 +43,9 @@ struct State {
 
 /// The server; it runs on its own threads for as long as the test process.
 #[derive(Clone)]
-pub struct AuthServer {
+pub(crate) struct AuthServer {
     /// `http://127.0.0.1:<port>`.
-    pub base: String,
+    pub(crate) base: String,
     state: Arc<Mutex<State>>,
 }
 
@@ -53,7 +53,7 @@ impl AuthServer {
     /// Starts a server; each token request takes at least `delay` (a token
     /// endpoint's round trip), which widens the window two unguarded
     /// refreshes race in.
-    pub fn start(delay: Duration) -> Self {
+    pub(crate) fn start(delay: Duration) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let server = Self {
@@ -71,13 +71,13 @@ impl AuthServer {
     }
 
     /// The MCP server's URL (the resource the tokens are for).
-    pub fn mcp_url(&self) -> String {
+    pub(crate) fn mcp_url(&self) -> String {
         format!("{}/mcp", self.base)
     }
 
     /// Issues a first token family (as a completed authorization would):
     /// its refresh token, and the JSON of the token response.
-    pub fn authorize(&self) -> (String, serde_json::Value) {
+    pub(crate) fn authorize(&self) -> (String, serde_json::Value) {
         let mut state = self.lock();
         let family = state.families.len();
         state.families.push(Family::default());
@@ -85,20 +85,20 @@ impl AuthServer {
         (refresh.clone(), token_json(&access, &refresh))
     }
 
-    pub fn counts(&self) -> Counts {
+    pub(crate) fn counts(&self) -> Counts {
         self.lock().counts.clone()
     }
 
     /// The refresh token that works now in `family`, and whether the family
     /// was revoked.
-    pub fn family(&self, family: usize) -> (String, bool) {
+    pub(crate) fn family(&self, family: usize) -> (String, bool) {
         let state = self.lock();
         let f = &state.families[family];
         (f.current_refresh.clone(), f.revoked)
     }
 
     /// Whether `access` was issued and its family is not revoked.
-    pub fn works(&self, access: &str) -> bool {
+    pub(crate) fn works(&self, access: &str) -> bool {
         self.lock()
             .families
             .iter()

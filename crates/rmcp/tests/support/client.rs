@@ -16,7 +16,7 @@ use super::{CLIENT_ID, KEY, KEY_VAR, store_at};
 
 /// Which credential store the clients use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// keyseal-rmcp, with its refresh guard.
     Keyseal,
     /// The same sealed store without a refresh guard (what a file store
@@ -27,7 +27,7 @@ pub enum Mode {
 }
 
 impl Mode {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Keyseal => "keyseal",
             Self::Unguarded => "unguarded",
@@ -65,15 +65,15 @@ impl CredentialStore for Unguarded {
 
 /// What one client process did.
 #[derive(Debug, Default)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// Access tokens obtained.
-    pub ok: usize,
+    pub(crate) ok: usize,
     /// Told to authorize again (its refresh was rejected): logged out.
-    pub logged_out: bool,
+    pub(crate) logged_out: bool,
     /// Other errors.
-    pub errors: usize,
+    pub(crate) errors: usize,
     /// The access token it holds at the end, when it holds one.
-    pub final_token: Option<String>,
+    pub(crate) final_token: Option<String>,
 }
 
 impl Outcome {
@@ -106,7 +106,7 @@ impl Outcome {
 
 /// The child: reads its orders from the environment, prints one
 /// `RESULT …` line.
-pub fn child_main() {
+pub(crate) fn child_main() {
     let env = |name: &str| std::env::var(name).unwrap();
     let mode = Mode::parse(&env("KEYSEAL_RMCP_MODE"));
     let mcp_url = env("KEYSEAL_RMCP_URL");
@@ -168,7 +168,7 @@ pub fn child_main() {
 /// Runs `processes` clients in `mode` against the server at `mcp_url`
 /// over the store at `path`, each for `rounds` tokens, and returns what
 /// each did.
-pub fn run_clients(
+pub(crate) fn run_clients(
     child_test: &str,
     mode: Mode,
     processes: usize,
@@ -212,15 +212,15 @@ pub fn run_clients(
 /// One whole run: a fresh server whose token endpoint takes `delay`, a
 /// store seeded with a first login, and `processes` clients in `mode`
 /// asking for `rounds` tokens each.
-pub struct Run {
-    pub server: super::auth_server::AuthServer,
-    pub path: PathBuf,
-    pub outcomes: Vec<Outcome>,
+pub(crate) struct Run {
+    pub(crate) server: super::auth_server::AuthServer,
+    pub(crate) path: PathBuf,
+    pub(crate) outcomes: Vec<Outcome>,
     _dir: keyseal_testkit::TempDir,
 }
 
 impl Run {
-    pub fn new(mode: Mode, processes: usize, rounds: usize, delay: Duration) -> Self {
+    pub(crate) fn new(mode: Mode, processes: usize, rounds: usize, delay: Duration) -> Self {
         let server = super::auth_server::AuthServer::start(delay);
         let dir = keyseal_testkit::TempDir::new("rmcp-run");
         let path = dir.file();
@@ -242,13 +242,13 @@ impl Run {
     }
 
     /// The processes that were logged out.
-    pub fn logged_out(&self) -> usize {
+    pub(crate) fn logged_out(&self) -> usize {
         self.outcomes.iter().filter(|o| o.logged_out).count()
     }
 
     /// The store's entry holds the newest token: the refresh token that
     /// works now.
-    pub fn store_holds_the_newest_token(&self) -> bool {
+    pub(crate) fn store_holds_the_newest_token(&self) -> bool {
         let (current, _) = self.server.family(0);
         super::stored_refresh_token(&self.path, &self.server.mcp_url()).as_deref()
             == Some(current.as_str())
