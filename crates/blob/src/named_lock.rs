@@ -114,8 +114,6 @@ pub(crate) fn file_name(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "test code")]
-
     use std::time::Duration;
 
     use super::{file_name, local};

@@ -69,8 +69,6 @@ fn unescape(part: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "test code")]
-
     use super::{entry_name, specifiers};
 
     #[test]

@@ -389,8 +389,6 @@ fn sync_parent(path: &Path) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "test code")]
-
     use std::ffi::OsString;
     use std::path::Path;
 

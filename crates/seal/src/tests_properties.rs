@@ -1,10 +1,3 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test code"
-)]
 //! Properties of the sealed-file format over arbitrary inputs: round trips,
 //! and every single-bit flip or truncation is an error, never a panic and
 //! never a wrong plaintext.

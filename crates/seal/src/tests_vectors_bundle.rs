@@ -3,14 +3,6 @@
 //! These tests need the crate's deterministic seams (fixed data key and
 //! nonces), which are not public, so they live inside the crate.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test code"
-)]
-
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 

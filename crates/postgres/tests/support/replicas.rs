@@ -3,14 +3,6 @@
 //! database, setting and removing entries of one store. The parent keeps
 //! what each acknowledged and checks every name at the end, while it stops,
 //! kills or fails over the server under them.
-#![allow(
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::print_stdout,
-    clippy::print_stderr,
-    reason = "test code: replicas report on standard output"
-)]
-
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

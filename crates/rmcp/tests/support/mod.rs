@@ -2,17 +2,7 @@
 //! with refresh-token rotation and reuse detection, and the child process
 //! that runs rmcp's `AuthorizationManager` against it.
 
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::print_stdout,
-    clippy::print_stderr,
-    clippy::indexing_slicing,
-    unreachable_pub,
-    reason = "test support: each test binary uses its own part"
-)]
+#![allow(dead_code, reason = "test support: each test binary uses its own part")]
 
 pub(crate) mod auth_server;
 pub(crate) mod client;
