@@ -15,7 +15,7 @@ use keyseal_seal::{Algorithm, Key};
 use crate::children::{self, CONTEND_SLOTS, contend_name, contend_value};
 use crate::common::{
     self, BenchKey, Contender, JsonFile, Result, atomic_write, contender, file_len, filler,
-    interleave, name, seed, store_at, value,
+    interleave, interleave_all, name, seed, store_at, value,
 };
 use crate::keyring::PerItem;
 use crate::stats::Summary;
@@ -69,12 +69,6 @@ pub(crate) fn compare(keyseal: &[Duration], other: &[Duration]) -> Result<Compar
         ratio: ratio(keyseal, other)?,
         speedup: ratio(other, keyseal)?,
     })
-}
-
-pub(crate) fn nth<T: Clone>(list: &[T], i: usize) -> Result<T> {
-    list.get(i)
-        .cloned()
-        .ok_or_else(|| format!("no measurement {i}").into())
 }
 
 impl Bench {
@@ -152,10 +146,10 @@ impl Bench {
 
         let rounds = self.plan.rounds(60);
         let which = |round: u64| name(usize::try_from(round).unwrap_or(0) % entries);
-        let times = interleave(
+        let [floor, append, set, json_set] = interleave(
             3,
             rounds,
-            &mut [
+            [
                 contender("write floor", |_| atomic_write(&floor_path, &bytes)),
                 contender("append floor", |_| appended.append(&entry)),
                 contender("keyseal set", |r| {
@@ -164,18 +158,12 @@ impl Bench {
                 contender("JSON file set", |r| json.set(&which(r), &value(0, r + 1))),
             ],
         )?;
-        let (floor, append, set, json_set) = (
-            nth(&times, 0)?,
-            nth(&times, 1)?,
-            nth(&times, 2)?,
-            nth(&times, 3)?,
-        );
 
         let rounds = self.plan.rounds(200);
-        let gets = interleave(
+        let [cold_get, json_get] = interleave(
             5,
             rounds,
-            &mut [
+            [
                 contender("keyseal cold get", |r| {
                     // A new store: nothing cached, the key already in
                     // memory (keyring loads are measured separately).
@@ -190,7 +178,6 @@ impl Bench {
                 }),
             ],
         )?;
-        let (cold_get, json_get) = (nth(&gets, 0)?, nth(&gets, 1)?);
         Ok(Files {
             entries,
             file_bytes,
@@ -250,10 +237,10 @@ impl Bench {
         seed(&store, entries)?;
 
         let which = |round: u64| name(usize::try_from(round).unwrap_or(0) % entries);
-        let sets = interleave(
+        let [set, item_set] = interleave(
             2,
             self.plan.rounds(40),
-            &mut [
+            [
                 contender("keyseal set", |r| {
                     Ok(store.set(&which(r), &value(0, r + 1))?)
                 }),
@@ -262,10 +249,10 @@ impl Bench {
                 }),
             ],
         )?;
-        let gets = interleave(
+        let [get, item_get] = interleave(
             5,
             self.plan.rounds(200),
-            &mut [
+            [
                 contender("keyseal get", |r| {
                     let v: Option<String> = store.get(&which(r))?;
                     black_box(v.ok_or("missing")?);
@@ -283,10 +270,10 @@ impl Bench {
         for algorithm in SessionAlgorithm::ALL {
             let algorithm_arg = algorithm.to_string();
             let algorithm_arg = algorithm_arg.as_str();
-            let reads = interleave(
+            let [keyseal_reads, per_item_reads] = interleave(
                 1,
                 if self.plan.quick { 5 } else { 20 },
-                &mut [
+                [
                     contender("keyseal process reading 20", |_| {
                         self.child_output(&[
                             "read20",
@@ -310,11 +297,9 @@ impl Bench {
             )?;
             read20.push(Read20Row {
                 algorithm,
-                compared: compare(&nth(&reads, 0)?, &nth(&reads, 1)?)?,
+                compared: compare(&keyseal_reads, &per_item_reads)?,
             });
         }
-        let pair = |t: &[Vec<Duration>]| -> Result<_> { Ok((nth(t, 0)?, nth(t, 1)?)) };
-        let ((set, item_set), (get, item_get)) = (pair(&sets)?, pair(&gets)?);
         Ok(PerItemResult {
             set: compare(&set, &item_set)?,
             get: compare(&get, &item_get)?,
@@ -438,27 +423,24 @@ impl Bench {
         let mut contenders: Vec<Contender<'_>> = Vec::new();
         for ((_, arg, service, path), inside) in stores.iter().zip(inside.iter_mut()) {
             let target = &target;
-            contenders.push((
-                arg,
-                Box::new(move |_| {
-                    let line = self.child_output(&["cold-start", arg, service, path, target])?;
-                    match numbers(&line)?.as_slice() {
-                        [total, keyring] => inside.push((*total, *keyring)),
-                        _ => return Err(format!("cold-start printed {line:?}").into()),
-                    }
-                    Ok(())
-                }),
-            ));
+            contenders.push(contender(arg, move |_| {
+                let line = self.child_output(&["cold-start", arg, service, path, target])?;
+                match numbers(&line)?.as_slice() {
+                    [total, keyring] => inside.push((*total, *keyring)),
+                    _ => return Err(format!("cold-start printed {line:?}").into()),
+                }
+                Ok(())
+            }));
         }
         let warmup = 1;
-        let process = interleave(
+        let process = interleave_all(
             warmup,
             if self.plan.quick { 8 } else { 30 },
             &mut contenders,
         )?;
         drop(contenders);
         let mut rows = Vec::new();
-        for (i, ((label, ..), inside)) in stores.iter().zip(&inside).enumerate() {
+        for (((label, ..), inside), process) in stores.iter().zip(&inside).zip(&process) {
             let kept = inside.get(warmup..).unwrap_or_default();
             let total: Vec<Duration> = kept.iter().map(|(t, _)| nanos(*t)).collect();
             let keyring: Vec<Duration> = kept.iter().map(|(_, k)| nanos(*k)).collect();
@@ -471,7 +453,7 @@ impl Bench {
                 total: summary(&total)?,
                 keyring: summary(&keyring)?,
                 beyond: summary(&beyond)?,
-                process: summary(&nth(&process, i)?)?,
+                process: summary(process)?,
             });
         }
         Ok(rows)
@@ -621,20 +603,21 @@ impl Bench {
                 run(&["get", "token"], session)
             }));
         }
-        let times = interleave(2, if self.plan.quick { 10 } else { 40 }, &mut contenders)?;
+        let times = interleave_all(2, if self.plan.quick { 10 } else { 40 }, &mut contenders)?;
         drop(contenders);
-        let version = nth(&times, 0)?;
+        let Some((version, get_times)) = times.split_first() else {
+            return Err("no measurements".into());
+        };
         let mut gets = Vec::new();
-        for (i, algorithm) in SessionAlgorithm::ALL.into_iter().enumerate() {
-            let get = nth(&times, i + 1)?;
+        for (algorithm, get) in SessionAlgorithm::ALL.into_iter().zip(get_times) {
             gets.push(CliGet {
                 algorithm,
-                get: summary(&get)?,
-                ratio: ratio(&get, &version)?,
+                get: summary(get)?,
+                ratio: ratio(get, version)?,
             });
         }
         Ok(CliCold {
-            version: summary(&version)?,
+            version: summary(version)?,
             gets,
         })
     }
@@ -680,10 +663,10 @@ impl Bench {
                 full_rounds
             };
             let which = |round: u64| name(usize::try_from(round).unwrap_or(0) % entries);
-            let times = interleave(
+            let [floor, set, cold] = interleave(
                 1,
                 rounds,
-                &mut [
+                [
                     contender("write floor", |_| atomic_write(&floor_path, &bytes)),
                     contender("keyseal set", |r| {
                         Ok(store.set(&which(r), &value(0, r + 1))?)
@@ -696,7 +679,6 @@ impl Bench {
                     }),
                 ],
             )?;
-            let (floor, set, cold) = (nth(&times, 0)?, nth(&times, 1)?, nth(&times, 2)?);
             let line = self.child_output(&[
                 "memory",
                 &store_path.display().to_string(),
@@ -943,10 +925,10 @@ impl Bench {
             let sealer = algorithm.sealer();
             let nonce = vec![7u8; algorithm.nonce_len()];
             let sealed = sealer.seal(&key, &nonce, b"bench", &plaintext)?;
-            let times = interleave(
+            let [seal, open, memcpy] = interleave(
                 2,
                 rounds,
-                &mut [
+                [
                     contender("seal", |_| {
                         black_box(sealer.seal(&key, &nonce, b"bench", black_box(&plaintext))?);
                         Ok(())
@@ -965,9 +947,9 @@ impl Bench {
             rows.push(AeadRow {
                 algorithm: algorithm.name(),
                 bytes: LEN,
-                seal: summary(&nth(&times, 0)?)?,
-                open: summary(&nth(&times, 1)?)?,
-                memcpy: summary(&nth(&times, 2)?)?,
+                seal: summary(&seal)?,
+                open: summary(&open)?,
+                memcpy: summary(&memcpy)?,
             });
         }
         Ok(rows)

@@ -213,14 +213,36 @@ pub(crate) fn time(f: impl FnOnce() -> Result) -> Result<Duration> {
     Ok(black_box(started.elapsed()))
 }
 
-/// A contender in an interleaved comparison.
-pub(crate) type Contender<'a> = (&'a str, Box<dyn FnMut(u64) -> Result + 'a>);
+/// A contender in an interleaved comparison: its name, and what it runs
+/// once a round (given the round's number).
+pub(crate) struct Contender<'a> {
+    label: &'a str,
+    run: Box<dyn FnMut(u64) -> Result + 'a>,
+}
+
+/// A labelled contender for [`interleave`].
+pub(crate) fn contender<'a>(label: &'a str, run: impl FnMut(u64) -> Result + 'a) -> Contender<'a> {
+    Contender {
+        label,
+        run: Box::new(run),
+    }
+}
 
 /// Runs every contender once per round, in an order that rotates from round
 /// to round, after `warmup` rounds that are not kept. Returns each
-/// contender's durations, round by round, so that entry `i` of two
-/// contenders was measured back to back.
-pub(crate) fn interleave(
+/// contender's durations in the contenders' order, round by round, so that
+/// entry `i` of two contenders was measured back to back.
+pub(crate) fn interleave<const N: usize>(
+    warmup: usize,
+    rounds: usize,
+    mut contenders: [Contender<'_>; N],
+) -> Result<[Vec<Duration>; N]> {
+    let times = interleave_all(warmup, rounds, &mut contenders)?;
+    <[Vec<Duration>; N]>::try_from(times).map_err(|_| "a contender has no durations".into())
+}
+
+/// [`interleave`] for a number of contenders known only at run time.
+pub(crate) fn interleave_all(
     warmup: usize,
     rounds: usize,
     contenders: &mut [Contender<'_>],
@@ -230,7 +252,7 @@ pub(crate) fn interleave(
     for round in 0..warmup + rounds {
         for k in 0..count {
             let at = (k + round) % count;
-            let Some((label, run)) = contenders.get_mut(at) else {
+            let Some(Contender { label, run }) = contenders.get_mut(at) else {
                 continue;
             };
             let token = round as u64;
@@ -267,9 +289,4 @@ pub(crate) fn file_len(path: &Path) -> Result<u64> {
 pub(crate) fn filler(len: u64) -> Vec<u8> {
     let len = usize::try_from(len).unwrap_or(0);
     value_of_len(7, 7, len).into_bytes()
-}
-
-/// A labelled contender for [`interleave`].
-pub(crate) fn contender<'a>(label: &'a str, run: impl FnMut(u64) -> Result + 'a) -> Contender<'a> {
-    (label, Box::new(run))
 }

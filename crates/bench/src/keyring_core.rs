@@ -10,7 +10,7 @@ use keyring_core::{CredentialStore, Entry};
 use keyseal_keyring_store::KeysealStore;
 use keyseal_keys::{Backend, KeyringProvider};
 
-use crate::cases::{Bench, Compared, compare, nth};
+use crate::cases::{Bench, Compared, compare};
 use crate::common::{Result, contender, interleave, name, store_at, value};
 
 /// One operation on every entry, through both stores.
@@ -61,24 +61,24 @@ impl Bench {
             Ok(())
         };
         let rounds = self.plan.rounds(8);
-        let times = interleave(
+        let [keyseal_sets, native_sets] = interleave(
             1,
             rounds,
-            &mut [
+            [
                 contender("keyseal set", |r| set_all(&keyseal_entries, r)),
                 contender("native set", |r| set_all(&native_entries, r)),
             ],
         )?;
-        let set = compare(&nth(&times, 0)?, &nth(&times, 1)?)?;
-        let times = interleave(
+        let set = compare(&keyseal_sets, &native_sets)?;
+        let [keyseal_gets, native_gets] = interleave(
             1,
             rounds,
-            &mut [
+            [
                 contender("keyseal get", |_| get_all(&keyseal_entries)),
                 contender("native get", |_| get_all(&native_entries)),
             ],
         )?;
-        let get = compare(&nth(&times, 0)?, &nth(&times, 1)?)?;
+        let get = compare(&keyseal_gets, &native_gets)?;
         for e in &native_entries {
             let _ = e.delete_credential();
         }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use keyseal_testkit::postgres::{PgOptions, PgServer};
 
-use crate::cases::{Bench, Compared, ContentionRow, compare, nth};
+use crate::cases::{Bench, Compared, ContentionRow, compare};
 use crate::children::{CONTEND_SLOTS, contend_name, contend_value};
 use crate::common::{Result, contender, interleave, name, seed, store_at, value};
 use crate::stats::Summary;
@@ -59,10 +59,10 @@ impl Bench {
             store.set(&name(i), &value(i, token))?;
             Ok(())
         };
-        let sets = interleave(
+        let [pg_sets, file_sets, floor_updates] = interleave(
             10,
             rounds,
-            &mut [
+            [
                 contender("keyseal-postgres set", |t| set(&pg, t)),
                 contender("file store set", |t| set(&file, t)),
                 contender("UPDATE floor", |t| floor.update(t)),
@@ -73,19 +73,19 @@ impl Bench {
             std::hint::black_box(store.get::<String>(&name(i))?);
             Ok(())
         };
-        let gets = interleave(
+        let [pg_gets, file_gets] = interleave(
             10,
             rounds,
-            &mut [
+            [
                 contender("keyseal-postgres get", |t| get(&pg, t)),
                 contender("file store get", |t| get(&file, t)),
             ],
         )?;
         let replicas = self.postgres_replicas(&url, &with_password, &pg)?;
         Ok(Some(PostgresRow {
-            set_vs_file: compare(&nth(&sets, 0)?, &nth(&sets, 1)?)?,
-            set_vs_floor: compare(&nth(&sets, 0)?, &nth(&sets, 2)?)?,
-            get_vs_file: compare(&nth(&gets, 0)?, &nth(&gets, 1)?)?,
+            set_vs_file: compare(&pg_sets, &file_sets)?,
+            set_vs_floor: compare(&pg_sets, &floor_updates)?,
+            get_vs_file: compare(&pg_gets, &file_gets)?,
             replicas,
             blob_len,
         }))

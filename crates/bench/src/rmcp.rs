@@ -6,7 +6,7 @@ use keyseal_keys::MemoryKeyProvider;
 use keyseal_rmcp::KeysealCredentialStore;
 use rmcp::transport::{CredentialStore, InMemoryCredentialStore, StoredCredentials};
 
-use crate::cases::{Bench, Compared, compare, nth};
+use crate::cases::{Bench, Compared, compare};
 use crate::common::{Result, contender, interleave, store_at};
 use crate::stats::Summary;
 
@@ -51,10 +51,10 @@ impl Bench {
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
         })?;
         let rounds = self.plan.rounds(400);
-        let times = interleave(
+        let [keyseal_loads, memory_loads, guards] = interleave(
             20,
             rounds,
-            &mut [
+            [
                 contender("keyseal-rmcp load", |_| {
                     std::hint::black_box(runtime.block_on(keyseal.load())?);
                     Ok(())
@@ -69,9 +69,9 @@ impl Bench {
                 }),
             ],
         )?;
-        let guard = Summary::of_millis(&nth(&times, 2)?).ok_or("no measurements")?;
+        let guard = Summary::of_millis(&guards).ok_or("no measurements")?;
         Ok(RmcpRow {
-            load: compare(&nth(&times, 0)?, &nth(&times, 1)?)?,
+            load: compare(&keyseal_loads, &memory_loads)?,
             guard,
         })
     }
