@@ -34,7 +34,8 @@ pub(crate) enum Metric {
     ContentionKept,
     /// Updates lost under contention and by replicas (sections 7 and 12).
     LostUpdates,
-    /// keyseal's keyring calls for the 1,000-operation workload (section 8).
+    /// keyseal's keyring operations for the 1,000-operation workload
+    /// (section 8).
     KeyringCalls,
 }
 
@@ -100,7 +101,7 @@ pub(crate) const GOALS: &[Goal] = &[
         target: Target::Exactly(0.0),
     },
     Goal {
-        what: "keyring calls for 1,000 mixed operations (keyseal)",
+        what: "keyring operations (key loads) for 1,000 mixed store operations (keyseal)",
         metric: Metric::KeyringCalls,
         target: Target::Exactly(1.0),
     },

@@ -41,7 +41,7 @@ pub(crate) struct Report {
 
 /// What a block says when the run could not measure it (section 12 where
 /// PostgreSQL is not installed).
-const NOT_MEASURED: &str = "Not measured in this run.\n";
+const NOT_MEASURED: &str = "Not measured in this run.\n\n";
 
 impl Report {
     pub(crate) fn lost_updates(&self) -> usize {
@@ -177,7 +177,8 @@ impl Section {
                 .as_ref()
                 .map(|p| sections::contention(&p.replicas, "replica")),
         };
-        table.map_or_else(|| NOT_MEASURED.to_owned(), |t| t.to_string())
+        // A blank line ends the table before the block's closing marker.
+        table.map_or_else(|| NOT_MEASURED.to_owned(), |t| format!("{t}\n"))
     }
 }
 

@@ -62,7 +62,7 @@ pub(super) fn bundle(r: &Report) -> Table {
         "get",
         "keyring answer",
         "keyseal set (section 6)",
-        "bundle set / keyseal set",
+        "bundle set / keyseal set (medians)",
     ]);
     let cell = |s: &Option<Summary>| s.as_ref().map_or_else(|| "–".to_owned(), ms);
     for row in &r.bundle {
@@ -190,11 +190,16 @@ pub(super) fn scaling(r: &Report) -> Table {
     t
 }
 
-/// Section 7's table, and section 12's replicas.
+/// Section 7's table (`who` "process"), and section 12's replicas
+/// (`who` "replica").
 pub(super) fn contention(rows: &[ContentionRow], who: &str) -> Table {
+    let count = match who {
+        "replica" => "Replicas",
+        _ => "Processes",
+    };
     let vs = format!("vs 1 {who}");
     let mut t = Table::new(&[
-        "Processes",
+        count,
         "Sets (all rounds)",
         "Sets per second",
         &vs,
@@ -217,7 +222,11 @@ pub(super) fn contention(rows: &[ContentionRow], who: &str) -> Table {
 }
 
 pub(super) fn round_trips(r: &Report) -> Table {
-    let mut t = Table::new(&["Layout", "Keyring calls", "Time for the workload"]);
+    let mut t = Table::new(&[
+        "Layout",
+        "Keyring operations",
+        "Time for the workload (one run)",
+    ]);
     for row in &r.round_trips {
         t.row([
             row.layout.to_owned(),

@@ -10,6 +10,14 @@ use keyseal_seal::{Entries, Envelope, Key, SealedFile, StanzaKind, Unlock};
 use super::{Loaded, Seen, Store, lock};
 use crate::{Error, Result};
 
+/// How many times a lock-free read opens the file before a key or rollback
+/// error stands. A retry happens only when another process replaced the
+/// file between the read and the error (a rotation retires a key, or a
+/// newer version was seen meanwhile); each replacement is a whole write
+/// under the store's lock, so a few reads see a settled file, and the bound
+/// keeps a store that is rewritten without pause from spinning.
+const READ_ATTEMPTS: u32 = 4;
+
 impl Store {
     /// The current file, decrypted, from the cache when it is unchanged.
     /// `None` when there is no file; the key provider is not touched then.
@@ -33,7 +41,8 @@ impl Store {
         }
         // Reads take no lock: by the time this snapshot is opened, another
         // process may have rotated the key it names out of the keyring. A key
-        // error on a file that has changed since is retried on the new file.
+        // error on a file that has changed since is retried on the new file,
+        // at most READ_ATTEMPTS times in all.
         let mut attempt = 0;
         let loaded = loop {
             attempt += 1;
@@ -49,7 +58,7 @@ impl Store {
                 Err(
                     e
                     @ (Error::WrongKey { .. } | Error::KeyMissing { .. } | Error::Rollback { .. }),
-                ) if attempt < 4 => {
+                ) if attempt < READ_ATTEMPTS => {
                     if inner.blob.version()? == Some(version) {
                         return Err(e);
                     }
