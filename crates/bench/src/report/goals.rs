@@ -16,7 +16,7 @@ pub(crate) struct Goal {
 }
 
 /// What a goal reads from a run.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Metric {
     /// keyseal's set over the write floor (section 1), a ratio.
     SetOverWriteFloor,
@@ -106,6 +106,16 @@ pub(crate) const GOALS: &[Goal] = &[
         target: Target::Exactly(1.0),
     },
 ];
+
+/// The bound of the goal on `metric`, for a table that derives from it.
+pub(crate) fn bound(metric: Metric) -> Option<f64> {
+    GOALS
+        .iter()
+        .find(|g| g.metric == metric)
+        .map(|g| match g.target {
+            Target::AtMost(b) | Target::AtLeast(b) | Target::Below(b) | Target::Exactly(b) => b,
+        })
+}
 
 /// What a run measured for one goal: the median it is judged on, and the
 /// text shown.
