@@ -746,7 +746,8 @@ const LOCK_POLL_FIRST: Duration = Duration::from_micros(50);
 /// The longest pause while the wait is short: a holder's update takes about a
 /// millisecond, and every moment the lock sits free while all waiters sleep
 /// is lost throughput (8 writers kept 62% of one writer's throughput with
-/// pauses that grew to 50 ms; see `docs/BENCHMARKS.md`).
+/// pauses that grew to 50 ms, in an earlier run of `cargo xtask bench`'s
+/// section 7).
 const LOCK_POLL_SHORT_CAP: Duration = Duration::from_millis(1);
 
 /// How long a wait counts as short.
