@@ -23,13 +23,7 @@ mod common;
 #[cfg(target_os = "linux")]
 mod keyring;
 #[cfg(target_os = "linux")]
-mod keyring_core;
-#[cfg(target_os = "linux")]
-mod postgres;
-#[cfg(target_os = "linux")]
 mod report;
-#[cfg(target_os = "linux")]
-mod rmcp;
 mod stats;
 
 use std::path::PathBuf;

@@ -33,10 +33,10 @@ pub(crate) struct Report {
     pub(crate) contention: Vec<ContentionRow>,
     pub(crate) round_trips: Vec<RoundTrips>,
     pub(crate) aead: Vec<AeadRow>,
-    pub(crate) keyring_core: Vec<crate::keyring_core::KeyringCoreRow>,
-    pub(crate) rmcp: crate::rmcp::RmcpRow,
+    pub(crate) keyring_core: Vec<crate::cases::KeyringCoreRow>,
+    pub(crate) rmcp: crate::cases::RmcpRow,
     /// Section 12; `None` where PostgreSQL is not installed.
-    pub(crate) postgres: Option<crate::postgres::PostgresRow>,
+    pub(crate) postgres: Option<crate::cases::PostgresRow>,
 }
 
 /// What a block says when the run could not measure it (section 12 where

@@ -6,7 +6,7 @@ use keyseal_keys::MemoryKeyProvider;
 use keyseal_rmcp::KeysealCredentialStore;
 use rmcp::transport::{CredentialStore, InMemoryCredentialStore, StoredCredentials};
 
-use crate::cases::{Bench, Compared, compare};
+use super::{Bench, Compared, compare};
 use crate::common::{Result, contender, interleave, store_at};
 use crate::stats::Summary;
 

@@ -10,7 +10,7 @@ use keyring_core::{CredentialStore, Entry};
 use keyseal_keyring_store::KeysealStore;
 use keyseal_keys::{Backend, KeyringProvider};
 
-use crate::cases::{Bench, Compared, compare};
+use super::{Bench, Compared, compare};
 use crate::common::{Result, contender, interleave, name, store_at, value};
 
 /// One operation on every entry, through both stores.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use keyseal_testkit::postgres::{PgOptions, PgServer};
 
-use crate::cases::{Bench, Compared, ContentionRow, compare};
+use super::{Bench, Compared, ContentionRow, compare};
 use crate::children::{CONTEND_SLOTS, contend_name, contend_value};
 use crate::common::{Result, contender, interleave, name, seed, store_at, value};
 use crate::stats::Summary;
