@@ -40,6 +40,18 @@ impl Bench {
                 }
             }
         }
+        self.contention_rounds(&store_path, &store_path, counts)
+    }
+
+    /// Rounds of `counts` writers each on the store at `target`, the order
+    /// rotating from round to round; `check` is where this process reads
+    /// the result (see [`contend`](Self::contend)).
+    pub(crate) fn contention_rounds(
+        &self,
+        target: &Path,
+        check: &Path,
+        counts: &[usize],
+    ) -> Result<Vec<ContentionRow>> {
         let per_process = if self.plan.quick { 15 } else { 40 };
         let rounds = if self.plan.quick { 2 } else { 5 };
         let mut rates: Vec<Vec<f64>> = vec![Vec::new(); counts.len()];
@@ -48,8 +60,7 @@ impl Bench {
             for k in 0..counts.len() {
                 let at = (k + round) % counts.len();
                 let processes = counts.get(at).copied().unwrap_or(1);
-                let (rate, missing) =
-                    self.contend(&store_path, &store_path, processes, per_process)?;
+                let (rate, missing) = self.contend(target, check, processes, per_process)?;
                 if let Some(r) = rates.get_mut(at) {
                     r.push(rate);
                 }

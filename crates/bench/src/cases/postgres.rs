@@ -11,7 +11,6 @@ use keyseal_testkit::postgres::{PgOptions, PgServer};
 use super::{Bench, Compared, ContentionRow, compare};
 use crate::children::{CONTEND_SLOTS, contend_name, contend_value};
 use crate::common::{Result, contender, interleave, name, seed, store_at, value};
-use crate::stats::Summary;
 
 /// What section 12 measured.
 #[derive(Debug)]
@@ -105,37 +104,7 @@ impl Bench {
                 pg.set(&contend_name(w, slot), &contend_value(w, 0))?;
             }
         }
-        let per_process = if self.plan.quick { 15 } else { 40 };
-        let rounds = if self.plan.quick { 2 } else { 5 };
-        let target = PathBuf::from(url);
-        let check = PathBuf::from(with_password);
-        let mut rates: Vec<Vec<f64>> = vec![Vec::new(); counts.len()];
-        let mut lost = [0usize; 2];
-        for round in 0..rounds {
-            for k in 0..counts.len() {
-                let at = (k + round) % counts.len();
-                let processes = counts.get(at).copied().unwrap_or(1);
-                let (rate, missing) = self.contend(&target, &check, processes, per_process)?;
-                if let Some(r) = rates.get_mut(at) {
-                    r.push(rate);
-                }
-                if let Some(l) = lost.get_mut(at) {
-                    *l += missing;
-                }
-            }
-        }
-        counts
-            .iter()
-            .zip(rates.iter().zip(lost))
-            .map(|(&processes, (rate, lost))| {
-                Ok(ContentionRow {
-                    processes,
-                    sets: processes * per_process * rounds,
-                    throughput: Summary::of(rate).ok_or("no measurements")?,
-                    lost,
-                })
-            })
-            .collect()
+        self.contention_rounds(&PathBuf::from(url), &PathBuf::from(with_password), &counts)
     }
 }
 
