@@ -14,7 +14,10 @@ use crate::{
 /// runtime.
 ///
 /// Every operation of [`Store`] that reads or writes is here, with the same
-/// name and errors; a recovery key is taken by value, since it moves to the
+/// name and errors, and one more: [`Error::Internal`](crate::Error::Internal)
+/// when the blocking task could not finish (it panicked, or the runtime
+/// shut down and cancelled it; a panic in a transaction's closure goes on
+/// as a panic, as with [`Store::transaction`]); a recovery key is taken by value, since it moves to the
 /// blocking thread (and is wiped there when dropped). What only looks at
 /// the store's memory (`location`, `degraded`, `detached`, `quarantined`,
 /// `provider_info`, `on_unreadable`) does no I/O and is called on

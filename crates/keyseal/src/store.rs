@@ -384,6 +384,13 @@ impl Store {
     /// [`Error::Storage`], [`Error::InvalidName`]; [`Error::LockTimeout`]
     /// under [`OnUnreadable::Quarantine`], which takes the store's lock to
     /// move an unusable file aside. [`Error::kind`] sorts them.
+    ///
+    /// The policies change which of these reach the caller: under
+    /// [`OnKeyringUnavailable::MemoryOnly`], [`Error::KeyringUnavailable`]
+    /// turns the store to memory only and the read goes on there; under
+    /// [`OnUnreadable::Quarantine`], an unusable file (the key and file
+    /// errors above) is moved aside and the read sees no file, and the
+    /// error is returned only when the move fails.
     pub fn get_bytes(&self, name: &str) -> Result<Option<SecretSlice<u8>>> {
         check_name(name)?;
         let context = &self.inner.context;
@@ -419,7 +426,8 @@ impl Store {
     /// # Errors
     /// As [`get_bytes`](Self::get_bytes), and [`Error::LockTimeout`],
     /// [`Error::Seal`]; [`Error::InvalidName`] for a name
-    /// [`validate_name`] refuses.
+    /// [`validate_name`] refuses; [`Error::Internal`] for a file whose
+    /// generation counter is exhausted (2^64 − 1 writes).
     pub fn set_bytes(&self, name: &str, value: &[u8]) -> Result<()> {
         validate_name(name)?;
         let updated = now_secs();
@@ -454,7 +462,9 @@ impl Store {
     /// and no rollback mark is written, so a dry run can use it.
     ///
     /// # Errors
-    /// As [`get_bytes`](Self::get_bytes).
+    /// As [`get_bytes`](Self::get_bytes), except [`Error::LockTimeout`]: no
+    /// policy acts on a lookup, so [`Error::KeyringUnavailable`] and the
+    /// unusable-file errors always reach the caller.
     pub fn contains(&self, name: &str) -> Result<bool> {
         check_name(name)?;
         if let Some(found) = self.in_degraded(|d| Ok(d.entries.contains(name))) {
@@ -505,7 +515,7 @@ impl Store {
     /// writes this way).
     ///
     /// # Errors
-    /// As [`get_bytes`](Self::get_bytes).
+    /// As [`get_bytes`](Self::get_bytes), except [`Error::InvalidName`].
     pub fn reload(&self) -> Result<()> {
         lock(&self.inner.state).cache = None;
         self.read_op(|_, _| Ok(()))
@@ -515,7 +525,7 @@ impl Store {
     /// provider is not touched.
     ///
     /// # Errors
-    /// As [`get_bytes`](Self::get_bytes).
+    /// As [`get_bytes`](Self::get_bytes), except [`Error::InvalidName`].
     pub fn list(&self) -> Result<Vec<String>> {
         self.read_op(|entries, envelope| {
             Ok(self
@@ -528,7 +538,7 @@ impl Store {
     /// The entries' names and metadata, sorted by name.
     ///
     /// # Errors
-    /// As [`get_bytes`](Self::get_bytes).
+    /// As [`get_bytes`](Self::get_bytes), except [`Error::InvalidName`].
     pub fn entries(&self) -> Result<Vec<EntryInfo>> {
         self.read_op(|entries, envelope| {
             Ok(self

@@ -60,7 +60,7 @@ impl Store {
     /// an old `KSR1` key (nothing changes; replace it or turn recovery off
     /// first); [`Error::Key`] with `ReadOnly` for a provider that cannot create
     /// a key (the environment provider); [`Error::LockTimeout`],
-    /// [`Error::Storage`]. On error the file opens as before, with the old
+    /// [`Error::Storage`], [`Error::Seal`]. On error the file opens as before, with the old
     /// key, or with the new one when the rewrite landed but its durability
     /// was not confirmed (`NotDurable`).
     pub fn rotate_key(&self) -> Result<Rotation> {
@@ -104,7 +104,11 @@ impl Store {
     /// stores only its public recipient and the data key wrapped to it.
     ///
     /// # Errors
-    /// As [`Store::set_bytes`].
+    /// [`Error::KeyMissing`], [`Error::WrongKey`],
+    /// [`Error::NotAStore`], [`Error::Tampered`], [`Error::Corrupt`],
+    /// [`Error::UnsupportedVersion`], [`Error::Rollback`],
+    /// [`Error::KeyringUnavailable`], [`Error::Key`], [`Error::Storage`],
+    /// [`Error::LockTimeout`], [`Error::Seal`] (no policy acts on it).
     pub fn enable_recovery(&self) -> Result<RecoveryKey> {
         let recovery = RecoveryKey::generate()?;
         self.enable_recovery_with(&recovery)?;
@@ -117,8 +121,8 @@ impl Store {
     /// call this. Creates the store if it has no file.
     ///
     /// # Errors
-    /// As [`Store::set_bytes`]; [`Error::RecoveryKeyOutdated`] for an old
-    /// `KSR1` key (only `KSR2` keys are enabled). On error the file still
+    /// As [`Store::enable_recovery`]; [`Error::RecoveryKeyOutdated`] for an
+    /// old `KSR1` key (only `KSR2` keys are enabled). On error the file still
     /// names the previous recovery key (or none).
     pub fn enable_recovery_with(&self, recovery: &RecoveryKey) -> Result<()> {
         let inner = &self.inner;
@@ -160,8 +164,9 @@ impl Store {
     /// that `recovery` is the recovery key of the file as it is now.
     ///
     /// # Errors
-    /// [`Error::NoStore`]; [`Error::WrongRecoveryKey`]; the file errors of
-    /// [`Store::recover`].
+    /// [`Error::NoStore`]; [`Error::WrongRecoveryKey`]; [`Error::NotAStore`],
+    /// [`Error::Tampered`], [`Error::Corrupt`], [`Error::UnsupportedVersion`],
+    /// [`Error::Rollback`], [`Error::Storage`].
     pub fn check_recovery_key(&self, recovery: &RecoveryKey) -> Result<()> {
         let inner = &self.inner;
         let Some(snapshot) = inner.blob.read()? else {
@@ -178,7 +183,7 @@ impl Store {
     /// copy of an older version of the file.
     ///
     /// # Errors
-    /// As [`Store::set_bytes`].
+    /// As [`Store::enable_recovery`].
     pub fn disable_recovery(&self) -> Result<bool> {
         self.edit_envelope(false, &mut |envelope| {
             if envelope.recovery_id().is_none() {
@@ -200,8 +205,11 @@ impl Store {
     /// # Errors
     /// [`Error::WrongRecoveryKey`] when the key does not open the store
     /// (nothing changes, and the provider is not touched);
-    /// [`Error::NoStore`]; [`Error::Tampered`] and the other file errors;
-    /// [`Error::Key`] when the provider cannot take a new key.
+    /// [`Error::NoStore`]; the file's errors [`Error::NotAStore`],
+    /// [`Error::Tampered`], [`Error::Corrupt`], [`Error::UnsupportedVersion`],
+    /// [`Error::Rollback`], [`Error::Storage`]; the provider's
+    /// [`Error::KeyringUnavailable`] and [`Error::Key`] (for example when it
+    /// cannot take a new key); [`Error::LockTimeout`]; [`Error::Seal`].
     pub fn recover(&self, recovery: &RecoveryKey) -> Result<()> {
         self.recover_inner(recovery, None)
     }

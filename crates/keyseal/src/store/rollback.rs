@@ -120,8 +120,13 @@ impl Store {
     /// old copy put back on purpose). Every later version must be newer.
     ///
     /// # Errors
-    /// [`Error::NoStore`]; [`Error::NotAStore`], [`Error::Corrupt`] and the
-    /// other errors of reading the header; [`Error::Storage`].
+    /// [`Error::NoStore`]; [`Error::NotAStore`], [`Error::Corrupt`],
+    /// [`Error::UnsupportedVersion`] for a header that does not read; then,
+    /// since the file is accepted only once it opens with the store's key,
+    /// [`Error::KeyMissing`], [`Error::WrongKey`], [`Error::Tampered`],
+    /// [`Error::KeyringUnavailable`], [`Error::Key`], and [`Error::Rollback`]
+    /// when another writer replaced the file meanwhile; [`Error::Storage`].
+    /// On error nothing is accepted.
     pub fn accept_rollback(&self) -> Result<()> {
         let inner = &self.inner;
         let store = self.location();

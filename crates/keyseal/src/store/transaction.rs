@@ -142,7 +142,9 @@ impl Store {
     /// [`Error::LockTimeout`] (with either built-in blob store).
     ///
     /// # Errors
-    /// `f`'s error; as [`set_bytes`](Self::set_bytes), converted into `E`.
+    /// `f`'s error, which carries whatever the [`Transaction`]'s methods
+    /// returned to it; otherwise as [`set_bytes`](Self::set_bytes) except
+    /// [`Error::InvalidName`], converted into `E`.
     pub fn transaction<R, E: From<Error>>(
         &self,
         mut f: impl FnMut(&mut Transaction<'_>) -> core::result::Result<R, E>,
