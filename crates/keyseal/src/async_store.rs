@@ -85,6 +85,7 @@ impl AsyncStore {
     /// # Errors
     /// As [`Store::set`].
     pub async fn set<T: Serialize + ?Sized>(&self, name: &str, value: &T) -> Result<()> {
+        crate::validate_name(name)?;
         let json = crate::store::to_json(name, value)?;
         self.set_bytes(name, &json).await
     }

@@ -433,6 +433,21 @@ async fn the_async_store_runs_the_same_operations() {
         provider.calls(Operation::Create) + provider.calls(Operation::Load),
         1
     );
+    // A bad name with a value JSON cannot hold is the name's error, as
+    // with the blocking store.
+    let unserializable = std::collections::BTreeMap::from([(vec![1u8], 1)]);
+    assert!(matches!(
+        store.blocking().set("", &unserializable),
+        Err(Error::InvalidName { .. })
+    ));
+    assert!(matches!(
+        store.set("", &unserializable).await,
+        Err(Error::InvalidName { .. })
+    ));
+    assert!(matches!(
+        store.set("ok", &unserializable).await,
+        Err(Error::Value { .. })
+    ));
 }
 
 #[cfg(feature = "async")]
