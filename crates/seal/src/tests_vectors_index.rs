@@ -7,11 +7,12 @@
 use serde::{Deserialize, Serialize};
 
 use crate::format::RecordSeal;
-use crate::tests_vectors_bundle::{algorithm, fixed_random, hex, pattern, unhex};
+use crate::tests_vectors_bundle::{
+    algorithm, assert_format_md_quotes, fixed_random, hex, pattern, unhex,
+};
 use crate::{Algorithm, Envelope, ExposeSecret, Key, SealedFile, TAG_LEN};
 
 const VECTORS: &str = include_str!("../../../docs/vectors/v2.json");
-const FORMAT_MD: &str = include_str!("../../../docs/FORMAT.md");
 
 #[derive(Serialize, Deserialize)]
 struct VectorFile {
@@ -160,15 +161,8 @@ fn version_2_vectors_open_record_by_record() {
 
 #[test]
 fn format_md_quotes_every_version_2_vector() {
-    let doc: String = FORMAT_MD.chars().filter(|c| !c.is_whitespace()).collect();
     for v in &load().vectors {
-        for (what, value) in [("file", &v.file), ("index", &v.index)] {
-            assert!(
-                doc.contains(value.as_str()),
-                "docs/FORMAT.md does not quote {what} of vector {}",
-                v.name
-            );
-        }
+        assert_format_md_quotes(&v.name, &[("file", &v.file), ("index", &v.index)]);
     }
 }
 

@@ -11,13 +11,14 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 
 use crate::format::RecordSeal;
-use crate::tests_vectors_bundle::{algorithm, fixed_random, hex, pattern, unhex};
+use crate::tests_vectors_bundle::{
+    algorithm, assert_format_md_quotes, fixed_random, hex, pattern, unhex,
+};
 use crate::{
     Algorithm, Envelope, ExposeSecret, Key, RecoveryIdentity, SealedFile, StanzaKind, TAG_LEN,
 };
 
 const VECTORS: &str = include_str!("../../../docs/vectors/v3.json");
-const FORMAT_MD: &str = include_str!("../../../docs/FORMAT.md");
 
 #[derive(Serialize, Deserialize)]
 struct VectorFile {
@@ -226,15 +227,8 @@ fn walk_records(v: &Vector, bytes: &[u8], opened: &crate::format::Opened) {
 
 #[test]
 fn format_md_quotes_every_version_3_vector() {
-    let doc: String = FORMAT_MD.chars().filter(|c| !c.is_whitespace()).collect();
     for v in &load().vectors {
-        for (what, value) in [("file", &v.file), ("index", &v.index)] {
-            assert!(
-                doc.contains(value.as_str()),
-                "docs/FORMAT.md does not quote {what} of vector {}",
-                v.name
-            );
-        }
+        assert_format_md_quotes(&v.name, &[("file", &v.file), ("index", &v.index)]);
     }
 }
 
