@@ -94,17 +94,24 @@ fn a_write_reseals_only_the_entry_it_changes() {
     );
 }
 
+/// Stores "a" and "b" (200 bytes each) through `s`, then flips a bit in the
+/// middle of "a"'s record, the first of the two: the index still opens.
+/// Returns the damaged file's bytes.
+fn two_entries_with_the_first_record_damaged(s: &Store, dir: &TempDir) -> Vec<u8> {
+    s.set("a", &value('a', 200)).unwrap();
+    s.set("b", &value('b', 200)).unwrap();
+    let mut bytes = std::fs::read(dir.file()).unwrap();
+    let at = SealedFile::parse(&bytes).unwrap().records().start + 100;
+    bytes[at] ^= 0x10;
+    std::fs::write(dir.file(), &bytes).unwrap();
+    bytes
+}
+
 #[test]
 fn a_damaged_record_fails_its_reads_the_listing_and_every_write_and_nothing_else() {
     let dir = TempDir::new("damaged");
     let s = store(&dir);
-    s.set("a", &value('a', 200)).unwrap();
-    s.set("b", &value('b', 200)).unwrap();
-    let mut bytes = std::fs::read(dir.file()).unwrap();
-    // The middle of "a"'s record (the first of the two records).
-    let at = SealedFile::parse(&bytes).unwrap().records().start + 100;
-    bytes[at] ^= 0x10;
-    std::fs::write(dir.file(), &bytes).unwrap();
+    let bytes = two_entries_with_the_first_record_damaged(&s, &dir);
 
     let s = store(&dir);
     assert_eq!(s.get::<String>("b").unwrap(), Some(value('b', 200)));
@@ -371,12 +378,7 @@ fn a_damaged_record_is_quarantined_by_a_get_and_by_a_set_under_the_quarantine_po
     for operation in ["get", "set"] {
         let dir = TempDir::new("damaged-record-quarantine");
         let s = store(&dir);
-        s.set("a", &value('a', 200)).unwrap();
-        s.set("b", &value('b', 200)).unwrap();
-        let mut bytes = std::fs::read(dir.file()).unwrap();
-        let at = SealedFile::parse(&bytes).unwrap().records().start + 100;
-        bytes[at] ^= 0x10;
-        std::fs::write(dir.file(), &bytes).unwrap();
+        let bytes = two_entries_with_the_first_record_damaged(&s, &dir);
         let s = Store::builder(keys(), FileStore::new(dir.file()), CONTEXT)
             .on_unreadable(keyseal::OnUnreadable::Quarantine)
             .build();
