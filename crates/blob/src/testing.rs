@@ -24,6 +24,7 @@ struct Script {
     reads: usize,
     writes: usize,
     fail_read: Vec<usize>,
+    unreadable_read: Vec<usize>,
     fail_write: Vec<usize>,
     fail_after_write: Vec<usize>,
     unreadable: bool,
@@ -76,6 +77,13 @@ impl<B: BlobStore> FaultyBlobStore<B> {
     /// Makes the `nth` call of [`read`](BlobStore::read) fail.
     pub fn fail_read_on(&self, nth: usize) {
         self.script().fail_read.push(nth);
+    }
+
+    /// Makes the `nth` call of [`read`](BlobStore::read) fail with
+    /// [`Error::Unreadable`], as a passing disk error would, while the blob
+    /// itself stays as it is (the next read sees it).
+    pub fn unreadable_read_on(&self, nth: usize) {
+        self.script().unreadable_read.push(nth);
     }
 
     /// Makes the `nth` write store its bytes and then report
@@ -179,16 +187,25 @@ impl<B: BlobStore> BlobStore for FaultyBlobStore<B> {
     }
 
     fn read(&self) -> Result<Option<Snapshot>> {
-        let failed = {
+        let (failed, unreadable) = {
             let mut script = self.script();
             script.reads += 1;
-            script.fail_read.contains(&script.reads)
+            (
+                script.fail_read.contains(&script.reads),
+                script.unreadable_read.contains(&script.reads),
+            )
         };
         if failed {
             return Err(Error::Io {
                 operation: "read",
                 path: self.inner.location().into(),
                 source: io::Error::other("injected failure: read refused"),
+            });
+        }
+        if unreadable {
+            return Err(Error::Unreadable {
+                path: self.inner.location().into(),
+                source: io::Error::other("injected failure: a disk error while reading"),
             });
         }
         self.refuse_unreadable()?;
@@ -230,7 +247,11 @@ impl<B: BlobStore> BlobStore for FaultyBlobStore<B> {
 
     fn quarantine(&self, reason: &str, judged: Option<Version>) -> Result<Option<String>> {
         let moved = self.inner.quarantine(reason, judged)?;
-        self.script().unreadable = false;
+        // Only the blob moved aside stops being unreadable; one the inner
+        // store kept (another version, or none) is as it was.
+        if moved.is_some() {
+            self.script().unreadable = false;
+        }
         Ok(moved)
     }
 

@@ -647,6 +647,37 @@ fn quarantine_moves_aside_every_kind_of_unusable_file_and_never_a_newer_one() {
 }
 
 #[test]
+fn a_read_that_failed_once_moves_nothing_when_the_file_reads_again() {
+    // Another process may have replaced a file this one could not read with
+    // a good one, or the disk error passed: the quarantine policy moves a
+    // file aside only while it still cannot be read.
+    let dir = TempDir::new("unreadable-once");
+    let provider = Arc::new(Keys::new(MemoryKeyProvider::new()));
+    file_store(&provider, &dir)
+        .build()
+        .set("kept", "value")
+        .unwrap();
+    let before = std::fs::read(dir.file()).unwrap();
+    let blob = Arc::new(FaultyBlobStore::new(FileStore::new(dir.file())));
+    blob.unreadable_read_on(1);
+    let store = Store::builder(Arc::clone(&provider), Arc::clone(&blob), CONTEXT)
+        .on_unreadable(OnUnreadable::Quarantine)
+        .build();
+    assert_eq!(
+        store.get::<String>("kept").unwrap().as_deref(),
+        Some("value")
+    );
+    assert!(store.status().quarantined.is_empty());
+    assert_eq!(std::fs::read(dir.file()).unwrap(), before);
+    let siblings = std::fs::read_dir(dir.file().parent().unwrap())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".unreadable-"))
+        .count();
+    assert_eq!(siblings, 0, "nothing was moved aside");
+}
+
+#[test]
 fn a_transaction_whose_closure_fails_writes_nothing_and_returns_its_error() {
     #[derive(Debug, PartialEq)]
     enum AppError {

@@ -1,6 +1,7 @@
 //! The policies for a file that cannot be used and a key provider that is
 //! unavailable, and the in-memory mode one of them chooses.
 
+use keyseal_blob::Version;
 use keyseal_seal::{Entries, Envelope};
 
 use super::lineage::Lineage;
@@ -120,6 +121,29 @@ impl Store {
         }
     }
 
+    /// The version of a blob that cannot be read at all (a disk error, over
+    /// the size limit): seen just before a fresh read that fails the same
+    /// way. `None` when there is no blob or it reads now (another writer
+    /// replaced it). A blob replaced between the two calls has another
+    /// version, which a quarantine then leaves where it is.
+    fn unreadable_version(&self) -> Result<Option<Version>> {
+        let blob = &self.inner.blob;
+        let Some(before) = blob.version()? else {
+            return Ok(None);
+        };
+        match blob.read() {
+            Ok(_) => Ok(None),
+            Err(e) => {
+                let e = Error::from(e);
+                if e.is_unusable_file() {
+                    Ok(Some(before))
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
     /// Applies the store's policies to an error: returns it when the policy
     /// is to fail; returns `Ok` when the operation should be tried again
     /// (in memory, or on a fresh store after a quarantine).
@@ -150,17 +174,21 @@ impl Store {
             };
             // The version this store could not open (the newest such, which
             // another thread may have judged: a version a good file never
-            // has). A blob it could not read at all (permissions, size) was
-            // never seen by version: that one goes whatever it is.
+            // has), or, for a blob it could not read at all, the version it
+            // has while it still cannot be read. Never "whatever is there":
+            // another process may have put a good file in its place.
             let judged = match &error {
-                Error::Storage { .. } => None,
+                Error::Storage { .. } => match self.unreadable_version()? {
+                    Some(judged) => judged,
+                    // It reads now: try again, nothing moved.
+                    None => return Ok(()),
+                },
                 _ => match lock(&inner.state).judged {
-                    Some(judged) => Some(judged),
-                    // No version to move: never move "whatever is there".
+                    Some(judged) => judged,
                     None => return Err(error),
                 },
             };
-            if let Some(location) = inner.blob.quarantine(reason, judged)? {
+            if let Some(location) = inner.blob.quarantine(reason, Some(judged))? {
                 let mut state = lock(&inner.state);
                 state.cache = None;
                 // The next file is a new store, whatever its generation.
