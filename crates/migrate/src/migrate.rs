@@ -930,7 +930,8 @@ pub fn migrate(
     let delete = |item: &str, report: &mut Report| -> bool {
         // Still what was read? An application still running (an older
         // docker-agent refreshing its bundle) may have written it again since:
-        // then it is kept, and the next run moves the newer value.
+        // then it is kept and reported. The next run finds its entry in the
+        // store and lets the store win (see `Report::changed_since_read`).
         match source.read(&layout.service, item) {
             Ok(Some(now)) if collected.read_as.get(item) == Some(&digest(&now)) => {}
             Ok(None) => {
@@ -1115,8 +1116,6 @@ fn remove_sealed_source(
     report.sealed_file = Some(outcome);
 }
 
-/// Whether a keyring error means the keyring did not answer at all (no
-/// service on this session, or no answer in time): nothing to migrate from.
 /// Whether the layout names a legacy sealed file and something is at its
 /// path.
 fn sealed_file_present(layout: &Layout) -> bool {
@@ -1126,6 +1125,8 @@ fn sealed_file_present(layout: &Layout) -> bool {
         .is_some_and(|file| std::fs::symlink_metadata(&file.path).is_ok())
 }
 
+/// Whether a keyring error means the keyring did not answer at all (no
+/// service on this session, or no answer in time): nothing to migrate from.
 fn not_answering(e: &keyseal_keys::Error) -> bool {
     matches!(
         e.unavailable_reason(),
