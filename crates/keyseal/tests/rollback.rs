@@ -245,3 +245,43 @@ fn accepting_fails_when_the_mark_cannot_be_recorded_or_the_file_does_not_open() 
     std::fs::write(dir.file(), b"keyseal\0 not really").unwrap();
     assert!(s.accept_rollback().is_err());
 }
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_or_a_link_in_place_of_a_mark_is_ignored_without_blocking() {
+    for kind in ["fifo", "symlink"] {
+        let (dir, marks) = (TempDir::new("rb-fifo"), TempDir::new("rb-fifo-marks"));
+        let keys = Arc::new(MemoryKeyProvider::new());
+        store(&keys, &dir, &marks).set("token", "v1").unwrap();
+        let mark = std::fs::read_dir(marks.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_none())
+            .expect("the store recorded a mark");
+        std::fs::remove_file(&mark).unwrap();
+        match kind {
+            "fifo" => assert!(
+                std::process::Command::new("mkfifo")
+                    .arg(&mark)
+                    .status()
+                    .unwrap()
+                    .success()
+            ),
+            _ => std::os::unix::fs::symlink(dir.file(), &mark).unwrap(),
+        }
+        // A new process reads its mark first: it must answer, not wait for
+        // a writer on the FIFO or read the file the link points at.
+        let (done, answer) = std::sync::mpsc::channel();
+        let (keys, file, marks_dir) = (Arc::clone(&keys), dir.file(), marks.path().to_owned());
+        std::thread::spawn(move || {
+            let store = Store::builder(keys, FileStore::new(file), CONTEXT)
+                .rollback_marks(Some(RollbackMarks::in_dir(marks_dir)))
+                .build();
+            let _ = done.send(store.get::<String>("token"));
+        });
+        let got = answer
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("{kind}: the read is stuck on the mark"));
+        assert_eq!(got.unwrap().as_deref(), Some("v1"), "{kind}");
+    }
+}

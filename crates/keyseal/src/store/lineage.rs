@@ -168,7 +168,7 @@ impl RollbackMarks {
     /// none or the mark cannot be read (said in the log).
     pub(crate) fn load(&self, location: &str) -> Lineage {
         let path = self.path_for(location);
-        match std::fs::read_to_string(&path) {
+        match read_mark(&path) {
             Ok(text) => Lineage::decode(&text).unwrap_or_else(|| {
                 tracing::warn!(
                     "the rollback mark {} is not one; ignoring it",
@@ -222,11 +222,9 @@ impl RollbackMarks {
             std::process::id(),
             u64::from_ne_bytes(random)
         ));
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let result = options
+        let result = keyseal_blob::local_file::no_follow_options()
+            .write(true)
+            .create_new(true)
             .open(&temp)
             .and_then(|mut f| f.write_all(lineage.encode().as_bytes()))
             .and_then(|()| std::fs::rename(&temp, &path));
@@ -235,6 +233,30 @@ impl RollbackMarks {
         }
         result
     }
+}
+
+/// The longest rollback mark read: a mark is a few short lines, so anything
+/// longer is not one.
+const MAX_MARK_LEN: u64 = 64 * 1024;
+
+/// A mark's text, opened as the store opens its own files (never through a
+/// symbolic link, never blocking on a FIFO), and at most
+/// [`MAX_MARK_LEN`] bytes of it.
+fn read_mark(path: &Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let file = keyseal_blob::local_file::no_follow_options()
+        .read(true)
+        .open(path)?;
+    let kind = file.metadata()?.file_type();
+    if let Some(kind) = keyseal_blob::local_file::not_regular_kind(&kind) {
+        return Err(std::io::Error::other(format!("it is {kind}")));
+    }
+    let mut text = String::new();
+    file.take(MAX_MARK_LEN + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_MARK_LEN {
+        return Err(std::io::Error::other("it is longer than any mark"));
+    }
+    Ok(text)
 }
 
 #[cfg(test)]
