@@ -99,7 +99,7 @@ impl KeysealStore {
     ///
     /// # Errors
     /// `Invalid` for an `app_id` that is not one path component (empty,
-    /// `.`, `..`, or holding a path separator); `NoStorageAccess` when the
+    /// `.`, `..`, holding a path separator, or on Windows a drive prefix); `NoStorageAccess` when the
     /// platform names no configuration directory.
     pub fn new(app_id: &str) -> Result<Arc<Self>> {
         Self::from_store(Store::new(app_id, default_file(app_id)?))
@@ -301,10 +301,17 @@ impl CredentialStoreApi for KeysealStore {
 /// `<config dir>/<app_id>/store.sealed`, for an `app_id` that names one
 /// directory.
 fn default_file(app_id: &str) -> Result<std::path::PathBuf> {
-    if app_id.is_empty() || app_id == "." || app_id == ".." || app_id.contains(['/', '\\']) {
+    // Exactly one normal component on this platform: not empty, not . or
+    // .., no separator, and on Windows no drive prefix ("C:x").
+    let mut components = std::path::Path::new(app_id).components();
+    let one_directory = matches!(
+        (components.next(), components.next()),
+        (Some(std::path::Component::Normal(_)), None)
+    );
+    if !one_directory || app_id.contains(['/', '\\']) {
         return Err(CoreError::Invalid(
             "app_id".to_owned(),
-            "it must name one directory: not empty, not . or .., no / or \\".to_owned(),
+            "it must name one directory: not empty, not . or .., no / or \\, no drive".to_owned(),
         ));
     }
     keyseal::default_path(app_id).ok_or_else(|| {
@@ -313,4 +320,31 @@ fn default_file(app_id: &str) -> Result<std::path::PathBuf> {
                 .into(),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_file;
+    use keyring_core::Error as CoreError;
+
+    #[test]
+    fn an_app_id_must_name_one_directory() {
+        for bad in ["", ".", "..", "a/b", "a\\b", "./a", "a/..", "/a"] {
+            assert!(
+                matches!(default_file(bad), Err(CoreError::Invalid(..))),
+                "{bad:?}"
+            );
+        }
+        // A drive prefix is not a directory name on Windows.
+        #[cfg(windows)]
+        assert!(matches!(default_file("C:x"), Err(CoreError::Invalid(..))));
+        #[cfg(unix)]
+        assert!(!matches!(default_file("a:b"), Err(CoreError::Invalid(..))));
+        for good in ["com.example.app", "My App"] {
+            assert!(
+                !matches!(default_file(good), Err(CoreError::Invalid(..))),
+                "{good:?}"
+            );
+        }
+    }
 }
