@@ -713,11 +713,10 @@ impl BlobStore for FileStore {
             }
             Ok(_) => {}
         }
-        let stamp = crate::utc_stamp(SystemTime::now());
         let base = format!(
-            "{}.{}-{stamp}",
+            "{}{}",
             self.file_name.to_string_lossy(),
-            crate::slug(reason)
+            crate::quarantine_suffix(reason, SystemTime::now())
         );
         // Never overwrite an earlier quarantined file from the same second.
         let mut target = self.dir.join(&base);

@@ -159,7 +159,7 @@ impl BlobStore for MemoryBlobStore {
         let _updating = self.updating()?;
         let mut state = self.state();
         let current = state.blob.as_ref().map(Snapshot::version);
-        if current.is_none() || judged.is_some_and(|judged| current != Some(judged)) {
+        if judged.is_some_and(|judged| current != Some(judged)) {
             return Ok(None);
         }
         let Some(blob) = state.blob.take() else {
